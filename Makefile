@@ -1,0 +1,90 @@
+# ckpt: checkpoint/restart of Linux processes.
+#   make            build/ckpt and build/libckpt.a
+#   make test       everything, then the whole test suite (see tests/run)
+#   make bench      benchmarks against the machine's own limits
+#   make demo       checkpoint a running program, kill it, restart it
+
+CC      ?= gcc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wcast-qual -Wvla \
+           -Wundef -Wwrite-strings
+CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc
+ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+
+LIB_SRC := $(wildcard src/image/*.c src/sys/*.c src/objects/*.c src/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+
+STATE_SRC  := $(wildcard tests/state/*.c)
+STATE_BIN  := $(STATE_SRC:tests/state/%.c=$(BUILD)/tests/state/%)
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-programs bench demo clean format-check fuzz report
+
+all: $(BUILD)/ckpt $(BUILD)/libckpt.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libckpt.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ckpt: $(CLI_OBJ) $(BUILD)/libckpt.a
+	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(BUILD)/libckpt.a -o $@ $(LDFLAGS)
+
+# State programs are single files; they may use tests/state/state.h.
+# Some need threads, so every one links with -pthread.
+$(BUILD)/tests/state/%: tests/state/%.c tests/state/state.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) -O1 -g -mavx2 -pthread $< -o $@ -lm
+
+# Static state programs: tests/state/static/*.c are built with -static.
+$(BUILD)/tests/static/%: tests/state/static/%.c tests/state/state.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) -O1 -g -static -pthread $< -o $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libckpt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libckpt.a -o $@
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) -O2 -g $< -o $@
+
+STATIC_SRC := $(wildcard tests/state/static/*.c)
+STATIC_BIN := $(STATIC_SRC:tests/state/static/%.c=$(BUILD)/tests/static/%)
+
+test-programs: all $(STATE_BIN) $(STATIC_BIN) $(UNIT_BIN)
+
+test:
+	tests/run
+
+bench: all $(BENCH_BIN)
+	bench/run
+
+demo: all
+	demo/run
+
+fuzz:
+	tests/fuzz/run
+
+report:
+	tests/reliability/report
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

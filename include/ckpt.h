@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libckpt: checkpoint and restart Linux processes from user space.
+ *
+ * The two calls of the Linux-CR design, in user space:
+ *   ckpt_checkpoint(pid, fd, options)   write the state of pid to fd
+ *   ckpt_restart(fd, options, &pid)     rebuild a process from fd
+ *
+ * Both return 0 or a negative errno.  On failure options->error (when set)
+ * receives one line saying what went wrong; the library prints nothing.
+ */
+#ifndef CKPT_H
+#define CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CKPT_VERSION "0.1.0"
+
+enum ckpt_option_flags {
+	CKPT_OPT_KILL = 1u << 0,	/* checkpoint: kill after a complete image */
+	CKPT_OPT_SYNC = 1u << 1,	/* checkpoint: fsync the image fd */
+};
+
+struct ckpt_stats {
+	uint64_t frozen_ns;	/* how long the target was stopped */
+	uint64_t total_ns;	/* the whole call */
+	uint64_t memory_ns;	/* dumping or filling pages */
+	uint64_t image_bytes;	/* bytes written or read */
+	uint64_t page_count;	/* pages written or restored */
+	uint64_t vma_count;
+	uint64_t injected_syscalls;
+};
+
+typedef void ckpt_progress_fn(void *arg, uint64_t done_bytes, uint64_t total_bytes);
+
+struct ckpt_options {
+	unsigned int flags;		/* enum ckpt_option_flags */
+	char *error;			/* receives a message on failure */
+	size_t error_size;
+	struct ckpt_stats *stats;	/* filled when not NULL */
+	ckpt_progress_fn *progress;	/* called now and then during memory work */
+	void *progress_arg;
+	/*
+	 * Called after the image is complete and before the target is let go
+	 * or killed (the CLI renames its temp file here).  A non-zero return
+	 * fails the checkpoint and leaves the target running.
+	 */
+	int (*commit)(void *arg);
+	void *commit_arg;
+};
+
+int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options);
+
+/* Rebuilds the process and lets it run; *ret_pid is its PID. */
+int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid);
+
+#endif

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ckpt image format: one stream of typed records.
+ *
+ * Every record is a 24-byte header followed by `length` bytes of payload.
+ * All integers are fixed-width little-endian; counts, sizes and offsets are
+ * 64-bit.  doc/image-format.md describes the same layout for other tools.
+ *
+ * Stream order:
+ *   HEAD, PROCESS, CREDS, RLIMITS, SIGACTIONS, FILE*, FD*, MM, THREAD+, VMA*,
+ *   PAGES*, TAIL
+ * A reader rejects a stream that breaks this order.
+ */
+#ifndef CKPT_IMAGE_FORMAT_H
+#define CKPT_IMAGE_FORMAT_H
+
+#include <stdint.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the image codec writes native integers and needs a little-endian host"
+#endif
+
+#define CKPT_IMAGE_MAGIC "CKPTIMG"	/* 8 bytes with the NUL */
+#define CKPT_TAIL_MAGIC "CKPTEND"
+#define CKPT_FORMAT_VERSION 1
+#define CKPT_ARCH_X86_64 62	/* ELF e_machine */
+
+#define CKPT_PAGE_SIZE 4096u
+#define CKPT_PATH_MAX 4096u	/* bytes, NUL included */
+#define CKPT_MAX_SIGNALS 64u
+#define CKPT_MAX_RLIMITS 16u
+#define CKPT_MAX_AUXV_WORDS 56u	/* 448 bytes: the kernel's limit for PR_SET_MM_MAP */
+#define CKPT_MAX_XSTATE 16384u
+#define CKPT_MAX_GROUPS 65536u
+#define CKPT_MAX_RECORD (64u << 20)	/* no record may claim more */
+#define CKPT_PAGES_PER_RECORD 1024u	/* writer's batch: 4 MiB of data */
+#define CKPT_MAX_PAGE_RUNS CKPT_PAGES_PER_RECORD
+
+enum ckpt_record_type {
+	CKPT_RECORD_HEAD = 1,
+	CKPT_RECORD_PROCESS = 2,
+	CKPT_RECORD_CREDS = 3,
+	CKPT_RECORD_RLIMITS = 4,
+	CKPT_RECORD_SIGACTIONS = 5,
+	CKPT_RECORD_FILE = 6,
+	CKPT_RECORD_FD = 7,
+	CKPT_RECORD_MM = 8,
+	CKPT_RECORD_THREAD = 9,
+	CKPT_RECORD_VMA = 10,
+	CKPT_RECORD_PAGES = 11,
+	CKPT_RECORD_TAIL = 12,
+	CKPT_RECORD_TYPE_COUNT
+};
+
+/*
+ * checksum = CRC32C over the first 16 header bytes (type, flags, length)
+ * followed by the payload (for PAGES: up to the end of the runs; the page
+ * data has its own hash).  reserved must be zero.
+ */
+struct ckpt_record_header {
+	uint32_t type;		/* enum ckpt_record_type */
+	uint32_t flags;		/* none defined yet: must be zero */
+	uint64_t length;	/* payload bytes */
+	uint32_t checksum;
+	uint32_t reserved;
+};
+
+struct ckpt_head {
+	char magic[8];		/* CKPT_IMAGE_MAGIC */
+	uint32_t version;	/* CKPT_FORMAT_VERSION */
+	uint32_t arch;		/* CKPT_ARCH_X86_64 */
+	uint32_t page_size;
+	uint32_t xstate_size;	/* bytes of one thread's XSAVE area */
+	uint64_t xfeatures;	/* XCR0 of the checkpointing CPU */
+	uint64_t realtime_ns;	/* when the checkpoint was taken */
+	uint64_t monotonic_ns;
+	uint8_t boot_id[16];	/* monotonic times compare only within a boot */
+	char kernel_release[65];
+	char tool_version[31];
+};
+
+struct ckpt_process {
+	int32_t pid;
+	int32_t ppid;
+	int32_t pgid;
+	int32_t sid;
+	uint32_t thread_count;
+	uint32_t umask;
+	uint32_t personality;
+	uint32_t cwd_length;	/* bytes after this struct, NUL included */
+	char comm[16];
+	/* char cwd[cwd_length] */
+};
+
+enum ckpt_uid_index { CKPT_ID_REAL, CKPT_ID_EFFECTIVE, CKPT_ID_SAVED, CKPT_ID_FS, CKPT_ID_COUNT };
+
+struct ckpt_creds {
+	uint32_t uid[CKPT_ID_COUNT];
+	uint32_t gid[CKPT_ID_COUNT];
+	uint64_t cap_inheritable;
+	uint64_t cap_permitted;
+	uint64_t cap_effective;
+	uint64_t cap_bounding;
+	uint64_t cap_ambient;
+	uint32_t no_new_privs;
+	uint32_t group_count;
+	/* uint32_t groups[group_count] */
+};
+
+struct ckpt_rlimit {
+	uint64_t soft;
+	uint64_t hard;
+};
+
+struct ckpt_rlimits {
+	uint32_t count;		/* CKPT_MAX_RLIMITS */
+	uint32_t reserved;
+	struct ckpt_rlimit limits[CKPT_MAX_RLIMITS];
+};
+
+struct ckpt_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct ckpt_sigactions {
+	uint32_t count;		/* CKPT_MAX_SIGNALS; entry i is signal i+1 */
+	uint32_t reserved;
+	struct ckpt_sigaction actions[CKPT_MAX_SIGNALS];
+};
+
+enum ckpt_file_kind {
+	CKPT_FILE_REGULAR = 1,
+	CKPT_FILE_DIRECTORY = 2,
+	CKPT_FILE_CHARDEV = 3,
+};
+
+/* An open file description, or the file behind a mapping: written once. */
+struct ckpt_file {
+	uint32_t id;		/* 1.., unique in the image */
+	uint32_t kind;		/* enum ckpt_file_kind */
+	uint32_t open_flags;	/* O_ACCMODE | O_APPEND | O_NONBLOCK | ... */
+	uint32_t mode;		/* st_mode at checkpoint */
+	uint64_t offset;
+	uint64_t device;	/* st_dev */
+	uint64_t inode;
+	uint64_t rdev;
+	uint64_t size;
+	uint64_t mtime_ns;
+	uint32_t path_length;	/* bytes after this struct, NUL included */
+	uint32_t reserved;
+	/* char path[path_length] */
+};
+
+enum ckpt_fd_flags {
+	CKPT_FD_CLOEXEC = 1u << 0,
+	CKPT_FD_INHERIT = 1u << 1,	/* taken over from the restarting ckpt */
+};
+
+enum ckpt_inherit_kind {
+	CKPT_INHERIT_NONE = 0,
+	CKPT_INHERIT_TTY = 1,
+	CKPT_INHERIT_PIPE = 2,
+	CKPT_INHERIT_SOCKET = 3,
+};
+
+struct ckpt_fd {
+	int32_t fd;
+	uint32_t flags;		/* enum ckpt_fd_flags */
+	uint32_t file_id;	/* 0 when inherited */
+	uint32_t inherit_kind;	/* enum ckpt_inherit_kind */
+};
+
+enum ckpt_mm_field {
+	CKPT_MM_START_CODE,
+	CKPT_MM_END_CODE,
+	CKPT_MM_START_DATA,
+	CKPT_MM_END_DATA,
+	CKPT_MM_START_BRK,
+	CKPT_MM_BRK,
+	CKPT_MM_START_STACK,
+	CKPT_MM_ARG_START,
+	CKPT_MM_ARG_END,
+	CKPT_MM_ENV_START,
+	CKPT_MM_ENV_END,
+	CKPT_MM_FIELD_COUNT
+};
+
+struct ckpt_mm {
+	uint64_t fields[CKPT_MM_FIELD_COUNT];	/* enum ckpt_mm_field */
+	uint32_t exe_file_id;	/* FILE record of /proc/PID/exe, 0 if none */
+	uint32_t auxv_words;	/* uint64 words after this struct */
+	/* uint64_t auxv[auxv_words] */
+};
+
+/* x86_64 struct user_regs_struct, in its order. */
+enum { CKPT_GP_REGS = 27 };
+
+enum ckpt_thread_flags {
+	/* The thread was inside a syscall; regs already re-run it. */
+	CKPT_THREAD_SYSCALL_RESTART = 1u << 0,
+};
+
+struct ckpt_thread {
+	int32_t tid;
+	uint32_t flags;		/* enum ckpt_thread_flags */
+	uint64_t regs[CKPT_GP_REGS];
+	uint64_t sigmask;
+	uint64_t altstack_sp;
+	uint64_t altstack_size;
+	uint32_t altstack_flags;
+	uint32_t rseq_length;
+	uint64_t rseq_address;
+	uint32_t rseq_signature;
+	uint32_t reserved;
+	uint64_t robust_list;
+	uint64_t robust_list_length;
+	uint64_t clear_child_tid;
+	uint64_t interrupted_syscall;	/* orig_rax when frozen in a syscall */
+	uint32_t xstate_size;	/* bytes after this struct */
+	uint32_t reserved2;
+	/* uint8_t xstate[xstate_size] */
+};
+
+enum ckpt_vma_kind {
+	CKPT_VMA_ANON = 1,	/* private anonymous (heap, stack, mmap) */
+	CKPT_VMA_FILE_PRIVATE = 2,
+	CKPT_VMA_FILE_SHARED = 3,
+	CKPT_VMA_SHARED_ANON = 4,
+	CKPT_VMA_VDSO = 5,
+	CKPT_VMA_VVAR = 6,
+	CKPT_VMA_VVAR_VCLOCK = 7,
+};
+
+enum ckpt_vma_flags {
+	CKPT_VMA_GROWSDOWN = 1u << 0,
+	CKPT_VMA_HUGEPAGE = 1u << 1,
+	CKPT_VMA_NOHUGEPAGE = 1u << 2,
+	CKPT_VMA_DONTFORK = 1u << 3,
+	CKPT_VMA_DONTDUMP = 1u << 4,
+	CKPT_VMA_WIPEONFORK = 1u << 5,
+	CKPT_VMA_MAYWRITE = 1u << 6,
+	CKPT_VMA_HEAP = 1u << 7,	/* informational: [heap] */
+	CKPT_VMA_STACK = 1u << 8,	/* informational: [stack] */
+	CKPT_VMA_FLAG_MASK = (1u << 9) - 1,
+};
+
+struct ckpt_vma {
+	uint64_t start;
+	uint64_t end;
+	uint64_t file_offset;	/* bytes */
+	uint32_t prot;		/* PROT_READ | PROT_WRITE | PROT_EXEC */
+	uint32_t kind;		/* enum ckpt_vma_kind */
+	uint32_t flags;		/* enum ckpt_vma_flags */
+	uint32_t file_id;	/* for file mappings */
+	uint64_t page_count;	/* pages of this VMA in PAGES records */
+};
+
+struct ckpt_page_run {
+	uint64_t start;		/* page-aligned address */
+	uint64_t pages;
+};
+
+/*
+ * Followed by run_count runs, then page_count pages of data in run order.
+ * The record checksum covers this struct and the runs; data_hash
+ * (page_hash() of the data) covers the pages.  Runs are ascending across
+ * the whole stream and each lies inside one VMA that holds pages.
+ */
+struct ckpt_pages {
+	uint64_t run_count;
+	uint64_t page_count;
+	uint64_t data_hash;
+};
+
+struct ckpt_tail {
+	char magic[8];		/* CKPT_TAIL_MAGIC */
+	uint64_t record_count;	/* records before the tail */
+	uint64_t page_count;	/* pages in all PAGES records */
+	uint64_t stream_bytes;	/* bytes before the tail's header */
+};
+
+_Static_assert(sizeof(struct ckpt_record_header) == 24, "header layout");
+_Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
+_Static_assert(sizeof(struct ckpt_thread) == 312, "thread layout");
+_Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
+_Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
+
+#endif

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/* Loading an image's metadata and checking the rules that span records. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image.h"
+
+static void *keep_copy(struct image *image, const void *data, size_t length,
+		       struct ckpt_error *err)
+{
+	void **blocks = realloc(image->blocks, (image->block_count + 1) * sizeof(*blocks));
+	void *copy;
+
+	if (!blocks) {
+		fail(err, ENOMEM, "loading the image: out of memory");
+		return NULL;
+	}
+	image->blocks = blocks;
+	copy = malloc(length ? length : 1);
+	if (!copy) {
+		fail(err, ENOMEM, "loading the image: out of memory");
+		return NULL;
+	}
+	memcpy(copy, data, length);
+	image->blocks[image->block_count++] = copy;
+	return copy;
+}
+
+/* Appends one element to a growing array owned by the image. */
+static void *append(void **array, size_t *count, size_t element_size, struct ckpt_error *err)
+{
+	char *grown = realloc(*array, (*count + 1) * element_size);
+
+	if (!grown) {
+		fail(err, ENOMEM, "loading the image: out of memory");
+		return NULL;
+	}
+	*array = grown;
+	(*count)++;
+	return grown + (*count - 1) * element_size;
+}
+
+void image_release(struct image *image)
+{
+	for (size_t i = 0; i < image->block_count; i++)
+		free(image->blocks[i]);
+	free(image->blocks);
+	free(image->files);
+	free(image->fds);
+	free(image->threads);
+	free(image->vmas);
+	memset(image, 0, sizeof(*image));
+}
+
+const struct image_file *image_find_file(const struct image *image, uint32_t id)
+{
+	if (id == 0 || id > image->file_count)
+		return NULL;
+	return &image->files[id - 1];
+}
+
+bool vma_holds_pages(const struct ckpt_vma *vma)
+{
+	return vma->kind == CKPT_VMA_ANON || vma->kind == CKPT_VMA_FILE_PRIVATE ||
+	       vma->kind == CKPT_VMA_SHARED_ANON;
+}
+
+static int out_of_order(struct ckpt_error *err, const struct image_record *record,
+			const char *expected)
+{
+	return fail(err, EINVAL, "bad image: %s record at byte %llu where %s was expected",
+		    record_type_name(record->type), (unsigned long long)record->offset, expected);
+}
+
+static int expect_record(struct image_reader *reader, enum ckpt_record_type type,
+			 struct image_record *record)
+{
+	int ret = image_read_record(reader, record);
+
+	if (ret == -ENODATA)
+		return fail(reader->err, EINVAL, "bad image: stream ends before its %s record%s",
+			    record_type_name(type), reader->offset == 0 ? " (empty image)" : "");
+	if (ret < 0)
+		return ret;
+	if (record->type != type)
+		return out_of_order(reader->err, record, record_type_name(type));
+	return 0;
+}
+
+static int load_head_and_process(struct image_reader *reader, struct image *image)
+{
+	struct image_record record;
+	int ret;
+
+	ret = expect_record(reader, CKPT_RECORD_HEAD, &record);
+	if (ret < 0)
+		return ret;
+	memcpy(&image->head, record.payload, sizeof(image->head));
+	ret = expect_record(reader, CKPT_RECORD_PROCESS, &record);
+	if (ret < 0)
+		return ret;
+	memcpy(&image->process, record.payload, sizeof(image->process));
+	image->cwd = keep_copy(image, (const char *)record.payload + sizeof(image->process),
+			       image->process.cwd_length, reader->err);
+	return image->cwd ? 0 : -ENOMEM;
+}
+
+static int load_identity(struct image_reader *reader, struct image *image)
+{
+	struct image_record record;
+	int ret;
+
+	ret = expect_record(reader, CKPT_RECORD_CREDS, &record);
+	if (ret < 0)
+		return ret;
+	memcpy(&image->creds, record.payload, sizeof(image->creds));
+	image->groups = keep_copy(image, (const char *)record.payload + sizeof(image->creds),
+				  image->creds.group_count * sizeof(uint32_t), reader->err);
+	if (!image->groups)
+		return -ENOMEM;
+	ret = expect_record(reader, CKPT_RECORD_RLIMITS, &record);
+	if (ret < 0)
+		return ret;
+	memcpy(&image->rlimits, record.payload, sizeof(image->rlimits));
+	ret = expect_record(reader, CKPT_RECORD_SIGACTIONS, &record);
+	if (ret < 0)
+		return ret;
+	memcpy(&image->sigactions, record.payload, sizeof(image->sigactions));
+	return 0;
+}
+
+static int add_file(struct image *image, const struct image_record *record, struct ckpt_error *err)
+{
+	const struct ckpt_file *file = record->payload;
+	struct image_file *slot;
+
+	if (file->id != image->file_count + 1)
+		return fail(err, EINVAL, "bad image: FILE record at byte %llu has id %u, expected %zu",
+			    (unsigned long long)record->offset, file->id, image->file_count + 1);
+	slot = append((void **)&image->files, &image->file_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	slot->file = *file;
+	slot->path = keep_copy(image, file + 1, file->path_length, err);
+	return slot->path ? 0 : -ENOMEM;
+}
+
+static int add_fd(struct image *image, const struct image_record *record, struct ckpt_error *err)
+{
+	const struct ckpt_fd *fd = record->payload;
+	struct ckpt_fd *slot;
+
+	if (image->fd_count > 0 && fd->fd <= image->fds[image->fd_count - 1].fd)
+		return fail(err, EINVAL, "bad image: FD records out of order or repeated at fd %d", fd->fd);
+	if (fd->file_id != 0 && !image_find_file(image, fd->file_id))
+		return fail(err, EINVAL, "bad image: fd %d refers to missing file %u", fd->fd, fd->file_id);
+	slot = append((void **)&image->fds, &image->fd_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	*slot = *fd;
+	return 0;
+}
+
+static int load_mm(struct image *image, const struct image_record *record, struct ckpt_error *err)
+{
+	memcpy(&image->mm, record->payload, sizeof(image->mm));
+	if (image->mm.exe_file_id != 0 && !image_find_file(image, image->mm.exe_file_id))
+		return fail(err, EINVAL, "bad image: MM refers to missing file %u", image->mm.exe_file_id);
+	image->auxv = keep_copy(image, (const char *)record->payload + sizeof(image->mm),
+				image->mm.auxv_words * sizeof(uint64_t), err);
+	return image->auxv ? 0 : -ENOMEM;
+}
+
+/* FILE* FD* MM, in that order. */
+static int load_files_and_mm(struct image_reader *reader, struct image *image)
+{
+	struct image_record record;
+	int ret;
+
+	for (;;) {
+		ret = image_read_record(reader, &record);
+		if (ret == -ENODATA)
+			return fail(reader->err, EINVAL, "bad image: stream ends before its MM record");
+		if (ret < 0)
+			return ret;
+		if (record.type == CKPT_RECORD_FILE && image->fd_count == 0)
+			ret = add_file(image, &record, reader->err);
+		else if (record.type == CKPT_RECORD_FD)
+			ret = add_fd(image, &record, reader->err);
+		else if (record.type == CKPT_RECORD_MM)
+			return load_mm(image, &record, reader->err);
+		else
+			return out_of_order(reader->err, &record, "FILE, FD or MM");
+		if (ret < 0)
+			return ret;
+	}
+}
+
+static int load_threads(struct image_reader *reader, struct image *image)
+{
+	struct image_record record;
+
+	for (uint32_t i = 0; i < image->process.thread_count; i++) {
+		struct image_thread *slot;
+		int ret = expect_record(reader, CKPT_RECORD_THREAD, &record);
+
+		if (ret < 0)
+			return ret;
+		slot = append((void **)&image->threads, &image->thread_count, sizeof(*slot), reader->err);
+		if (!slot)
+			return -ENOMEM;
+		memcpy(&slot->thread, record.payload, sizeof(slot->thread));
+		slot->xstate = keep_copy(image, (const char *)record.payload + sizeof(slot->thread),
+					 slot->thread.xstate_size, reader->err);
+		if (!slot->xstate)
+			return -ENOMEM;
+	}
+	if (image->threads[0].thread.tid != image->process.pid)
+		return fail(reader->err, EINVAL, "bad image: first thread %d is not the process %d",
+			    image->threads[0].thread.tid, image->process.pid);
+	return 0;
+}
+
+static int check_vma_file(const struct image *image, const struct ckpt_vma *vma,
+			  struct ckpt_error *err)
+{
+	const struct image_file *file;
+
+	if (vma->file_id == 0)
+		return 0;
+	file = image_find_file(image, vma->file_id);
+	if (!file || file->file.kind != CKPT_FILE_REGULAR)
+		return fail(err, EINVAL, "bad image: VMA at %#llx maps missing or non-regular file %u",
+			    (unsigned long long)vma->start, vma->file_id);
+	return 0;
+}
+
+static int add_vma(struct image *image, const struct image_record *record, struct ckpt_error *err)
+{
+	const struct ckpt_vma *vma = record->payload;
+	struct ckpt_vma *slot;
+	int ret;
+
+	if (image->vma_count > 0 && vma->start < image->vmas[image->vma_count - 1].end)
+		return fail(err, EINVAL, "bad image: VMA at %#llx overlaps or precedes the one before",
+			    (unsigned long long)vma->start);
+	if (vma->page_count > 0 && !vma_holds_pages(vma))
+		return fail(err, EINVAL, "bad image: VMA at %#llx of this kind cannot hold pages",
+			    (unsigned long long)vma->start);
+	ret = check_vma_file(image, vma, err);
+	if (ret < 0)
+		return ret;
+	slot = append((void **)&image->vmas, &image->vma_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	*slot = *vma;
+	return 0;
+}
+
+static int load_vmas(struct image_reader *reader, struct image *image, struct image_record *ret_next)
+{
+	for (;;) {
+		int ret = image_read_record(reader, ret_next);
+
+		if (ret == -ENODATA)
+			return fail(reader->err, EINVAL, "bad image: truncated: stream ends without a tail record");
+		if (ret < 0)
+			return ret;
+		if (ret_next->type == CKPT_RECORD_PAGES || ret_next->type == CKPT_RECORD_TAIL)
+			break;
+		if (ret_next->type != CKPT_RECORD_VMA)
+			return out_of_order(reader->err, ret_next, "VMA, PAGES or TAIL");
+		ret = add_vma(image, ret_next, reader->err);
+		if (ret < 0)
+			return ret;
+	}
+	if (image->vma_count == 0)
+		return fail(reader->err, EINVAL, "bad image: no memory (no VMA records)");
+	return 0;
+}
+
+int image_load_metadata(struct image_reader *reader, struct image *image,
+			struct image_record *ret_next)
+{
+	int ret;
+
+	memset(image, 0, sizeof(*image));
+	ret = load_head_and_process(reader, image);
+	if (ret == 0)
+		ret = load_identity(reader, image);
+	if (ret == 0)
+		ret = load_files_and_mm(reader, image);
+	if (ret == 0)
+		ret = load_threads(reader, image);
+	if (ret == 0)
+		ret = load_vmas(reader, image, ret_next);
+	return ret;
+}

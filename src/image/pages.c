@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* Checking streamed PAGES records against the image's VMAs. */
+#include <string.h>
+
+#include "image/image.h"
+#include "image/page_hash.h"
+
+void page_cursor_init(struct page_cursor *cursor, const struct image *image)
+{
+	memset(cursor, 0, sizeof(*cursor));
+	cursor->image = image;
+}
+
+/* Finds the VMA holding [start, end), moving forward only. */
+static const struct ckpt_vma *vma_for_run(struct page_cursor *cursor, uint64_t start, uint64_t end)
+{
+	const struct image *image = cursor->image;
+
+	while (cursor->vma_index < image->vma_count &&
+	       image->vmas[cursor->vma_index].end <= start)
+		cursor->vma_index++;
+	if (cursor->vma_index == image->vma_count)
+		return NULL;
+	if (image->vmas[cursor->vma_index].start > start || image->vmas[cursor->vma_index].end < end)
+		return NULL;
+	return &image->vmas[cursor->vma_index];
+}
+
+static int accept_run(struct page_cursor *cursor, const struct ckpt_page_run *run,
+		      struct ckpt_error *err)
+{
+	uint64_t end = run->start + run->pages * CKPT_PAGE_SIZE;
+	const struct ckpt_vma *vma;
+
+	if (run->start < cursor->next_address)
+		return fail(err, EINVAL, "bad image: pages at %#llx repeat or go backwards",
+			    (unsigned long long)run->start);
+	vma = vma_for_run(cursor, run->start, end);
+	if (!vma || !vma_holds_pages(vma))
+		return fail(err, EINVAL, "bad image: pages at %#llx-%#llx lie outside any VMA that holds pages",
+			    (unsigned long long)run->start, (unsigned long long)end);
+	cursor->next_address = end;
+	return 0;
+}
+
+int page_cursor_accept(struct page_cursor *cursor, const struct image_record *record,
+		       const struct ckpt_page_run **ret_runs, const void **ret_data,
+		       struct ckpt_error *err)
+{
+	const struct ckpt_pages *pages = record->payload;
+	const struct ckpt_page_run *runs = (const struct ckpt_page_run *)(pages + 1);
+	const void *data = runs + pages->run_count;
+
+	for (uint64_t i = 0; i < pages->run_count; i++) {
+		int ret = accept_run(cursor, &runs[i], err);
+
+		if (ret < 0)
+			return ret;
+	}
+	if (page_hash(data, pages->page_count * CKPT_PAGE_SIZE) != pages->data_hash)
+		return fail(err, EINVAL, "bad image: page data at byte %llu does not match its hash",
+			    (unsigned long long)record->offset);
+	cursor->page_count += pages->page_count;
+	*ret_runs = runs;
+	*ret_data = data;
+	return 0;
+}
+
+int image_check_tail(const struct image_reader *reader, const struct image_record *record,
+		     uint64_t pages_seen, struct ckpt_error *err)
+{
+	const struct ckpt_tail *tail = record->payload;
+
+	if (tail->record_count != reader->record_count - 1 || tail->page_count != pages_seen ||
+	    tail->stream_bytes != record->offset)
+		return fail(err, EINVAL,
+			    "bad image: tail counts (%llu records, %llu pages) do not match the stream (%llu, %llu)",
+			    (unsigned long long)tail->record_count, (unsigned long long)tail->page_count,
+			    (unsigned long long)(reader->record_count - 1), (unsigned long long)pages_seen);
+	return 0;
+}

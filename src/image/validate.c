@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/* Checks of each record's own fields.  Nothing here trusts the payload. */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "image/image.h"
+
+#define USER_ADDRESS_LIMIT (1ull << 47)
+#define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+
+static const char *const type_names[CKPT_RECORD_TYPE_COUNT] = {
+	[CKPT_RECORD_HEAD] = "HEAD",	   [CKPT_RECORD_PROCESS] = "PROCESS",
+	[CKPT_RECORD_CREDS] = "CREDS",	   [CKPT_RECORD_RLIMITS] = "RLIMITS",
+	[CKPT_RECORD_SIGACTIONS] = "SIGACTIONS", [CKPT_RECORD_FILE] = "FILE",
+	[CKPT_RECORD_FD] = "FD",	   [CKPT_RECORD_MM] = "MM",
+	[CKPT_RECORD_THREAD] = "THREAD",   [CKPT_RECORD_VMA] = "VMA",
+	[CKPT_RECORD_PAGES] = "PAGES",	   [CKPT_RECORD_TAIL] = "TAIL",
+};
+
+const char *record_type_name(uint32_t type)
+{
+	if (type == 0 || type >= CKPT_RECORD_TYPE_COUNT)
+		return "unknown";
+	return type_names[type];
+}
+
+static int bad(struct ckpt_error *err, enum ckpt_record_type type, const char *what)
+{
+	return fail(err, EINVAL, "bad image: %s record: %s", record_type_name(type), what);
+}
+
+static bool is_page_aligned(uint64_t value)
+{
+	return (value & (CKPT_PAGE_SIZE - 1)) == 0;
+}
+
+static bool is_user_address(uint64_t value)
+{
+	return value <= USER_ADDRESS_LIMIT;
+}
+
+/* A string of exactly `length` bytes: NUL-terminated, no NUL inside. */
+static bool is_string(const char *text, uint64_t length, uint64_t limit)
+{
+	if (length < 2 || length > limit)
+		return false;
+	return text[length - 1] == '\0' && strlen(text) == length - 1;
+}
+
+static bool is_fixed_string(const char *text, size_t size)
+{
+	return memchr(text, '\0', size) != NULL;
+}
+
+static int validate_head(const struct ckpt_head *head, uint64_t length, struct ckpt_error *err)
+{
+	if (length != sizeof(*head))
+		return bad(err, CKPT_RECORD_HEAD, "wrong size");
+	if (memcmp(head->magic, CKPT_IMAGE_MAGIC, sizeof(head->magic)) != 0)
+		return fail(err, EINVAL, "bad image: not a ckpt image (wrong magic)");
+	if (head->version != CKPT_FORMAT_VERSION)
+		return fail(err, EINVAL, "bad image: format version %u, this ckpt reads version %u",
+			    head->version, CKPT_FORMAT_VERSION);
+	if (head->arch != CKPT_ARCH_X86_64)
+		return fail(err, EINVAL, "bad image: made on architecture %u, this is x86_64", head->arch);
+	if (head->page_size != CKPT_PAGE_SIZE)
+		return bad(err, CKPT_RECORD_HEAD, "page size is not 4096");
+	if (head->xstate_size > CKPT_MAX_XSTATE)
+		return bad(err, CKPT_RECORD_HEAD, "xstate size too large");
+	if (!is_fixed_string(head->kernel_release, sizeof(head->kernel_release)) ||
+	    !is_fixed_string(head->tool_version, sizeof(head->tool_version)))
+		return bad(err, CKPT_RECORD_HEAD, "unterminated string");
+	return 0;
+}
+
+static int validate_process(const struct ckpt_process *process, uint64_t length,
+			    struct ckpt_error *err)
+{
+	const char *cwd = (const char *)(process + 1);
+
+	if (length < sizeof(*process) || length - sizeof(*process) != process->cwd_length)
+		return bad(err, CKPT_RECORD_PROCESS, "size does not match its cwd length");
+	if (!is_string(cwd, process->cwd_length, CKPT_PATH_MAX) || cwd[0] != '/')
+		return bad(err, CKPT_RECORD_PROCESS, "cwd is not an absolute NUL-terminated path");
+	if (process->pid <= 0 || process->thread_count == 0 || process->umask > 0777)
+		return bad(err, CKPT_RECORD_PROCESS, "pid, thread count or umask out of range");
+	if (!is_fixed_string(process->comm, sizeof(process->comm)))
+		return bad(err, CKPT_RECORD_PROCESS, "comm is not terminated");
+	return 0;
+}
+
+static int validate_creds(const struct ckpt_creds *creds, uint64_t length, struct ckpt_error *err)
+{
+	if (length < sizeof(*creds) || creds->group_count > CKPT_MAX_GROUPS ||
+	    length - sizeof(*creds) != (uint64_t)creds->group_count * sizeof(uint32_t))
+		return bad(err, CKPT_RECORD_CREDS, "size does not match its group count");
+	if (creds->no_new_privs > 1)
+		return bad(err, CKPT_RECORD_CREDS, "no_new_privs is not 0 or 1");
+	return 0;
+}
+
+static int validate_rlimits(const struct ckpt_rlimits *rlimits, uint64_t length,
+			    struct ckpt_error *err)
+{
+	if (length != sizeof(*rlimits) || rlimits->count != CKPT_MAX_RLIMITS)
+		return bad(err, CKPT_RECORD_RLIMITS, "wrong size or count");
+	for (unsigned i = 0; i < CKPT_MAX_RLIMITS; i++) {
+		if (rlimits->limits[i].soft > rlimits->limits[i].hard)
+			return bad(err, CKPT_RECORD_RLIMITS, "a soft limit is above its hard limit");
+	}
+	return 0;
+}
+
+static int validate_sigactions(const struct ckpt_sigactions *actions, uint64_t length,
+			       struct ckpt_error *err)
+{
+	if (length != sizeof(*actions) || actions->count != CKPT_MAX_SIGNALS)
+		return bad(err, CKPT_RECORD_SIGACTIONS, "wrong size or count");
+	return 0;
+}
+
+static int validate_file(const struct ckpt_file *file, uint64_t length, struct ckpt_error *err)
+{
+	const char *path = (const char *)(file + 1);
+
+	if (length < sizeof(*file) || length - sizeof(*file) != file->path_length)
+		return bad(err, CKPT_RECORD_FILE, "size does not match its path length");
+	if (!is_string(path, file->path_length, CKPT_PATH_MAX) || path[0] != '/')
+		return bad(err, CKPT_RECORD_FILE, "path is not an absolute NUL-terminated path");
+	if (file->id == 0 || file->kind < CKPT_FILE_REGULAR || file->kind > CKPT_FILE_CHARDEV)
+		return bad(err, CKPT_RECORD_FILE, "bad id or kind");
+	if (file->reserved != 0)
+		return bad(err, CKPT_RECORD_FILE, "reserved field set");
+	return 0;
+}
+
+static int validate_fd(const struct ckpt_fd *fd, uint64_t length, struct ckpt_error *err)
+{
+	if (length != sizeof(*fd))
+		return bad(err, CKPT_RECORD_FD, "wrong size");
+	if (fd->fd < 0 || fd->fd >= (1 << 20))
+		return bad(err, CKPT_RECORD_FD, "fd number out of range");
+	if (fd->flags & ~(uint32_t)(CKPT_FD_CLOEXEC | CKPT_FD_INHERIT))
+		return bad(err, CKPT_RECORD_FD, "unknown flags");
+	if (fd->inherit_kind > CKPT_INHERIT_SOCKET)
+		return bad(err, CKPT_RECORD_FD, "unknown inherited kind");
+	if (fd->flags & CKPT_FD_INHERIT) {
+		if (fd->file_id != 0 || fd->fd > 2)
+			return bad(err, CKPT_RECORD_FD, "only fds 0-2 are inherited, without a file");
+	} else if (fd->file_id == 0) {
+		return bad(err, CKPT_RECORD_FD, "no file");
+	}
+	return 0;
+}
+
+static int validate_mm(const struct ckpt_mm *mm, uint64_t length, struct ckpt_error *err)
+{
+	if (length < sizeof(*mm) || mm->auxv_words > CKPT_MAX_AUXV_WORDS ||
+	    length - sizeof(*mm) != (uint64_t)mm->auxv_words * sizeof(uint64_t))
+		return bad(err, CKPT_RECORD_MM, "size does not match its auxv length");
+	if (mm->auxv_words % 2 != 0)
+		return bad(err, CKPT_RECORD_MM, "auxv is not made of pairs");
+	for (int i = 0; i < CKPT_MM_FIELD_COUNT; i++) {
+		if (!is_user_address(mm->fields[i]))
+			return bad(err, CKPT_RECORD_MM, "an address is not a user address");
+	}
+	if (mm->fields[CKPT_MM_START_CODE] >= mm->fields[CKPT_MM_END_CODE] ||
+	    mm->fields[CKPT_MM_START_BRK] > mm->fields[CKPT_MM_BRK] ||
+	    mm->fields[CKPT_MM_ARG_START] > mm->fields[CKPT_MM_ARG_END] ||
+	    mm->fields[CKPT_MM_ENV_START] > mm->fields[CKPT_MM_ENV_END])
+		return bad(err, CKPT_RECORD_MM, "a range ends before it starts");
+	return 0;
+}
+
+static int validate_thread(const struct ckpt_thread *thread, uint64_t length,
+			   struct ckpt_error *err)
+{
+	if (length < sizeof(*thread) || length - sizeof(*thread) != thread->xstate_size)
+		return bad(err, CKPT_RECORD_THREAD, "size does not match its xstate size");
+	if (thread->xstate_size > CKPT_MAX_XSTATE || thread->xstate_size < 576)
+		return bad(err, CKPT_RECORD_THREAD, "xstate size out of range");
+	if (thread->tid <= 0 || thread->reserved != 0 || thread->reserved2 != 0)
+		return bad(err, CKPT_RECORD_THREAD, "bad tid or reserved field");
+	if (thread->flags & ~(uint32_t)CKPT_THREAD_SYSCALL_RESTART)
+		return bad(err, CKPT_RECORD_THREAD, "unknown flags");
+	return 0;
+}
+
+static bool vma_needs_file(uint32_t kind)
+{
+	return kind == CKPT_VMA_FILE_PRIVATE || kind == CKPT_VMA_FILE_SHARED;
+}
+
+static int validate_vma(const struct ckpt_vma *vma, uint64_t length, struct ckpt_error *err)
+{
+	if (length != sizeof(*vma))
+		return bad(err, CKPT_RECORD_VMA, "wrong size");
+	if (!is_page_aligned(vma->start) || !is_page_aligned(vma->end) ||
+	    !is_page_aligned(vma->file_offset))
+		return bad(err, CKPT_RECORD_VMA, "address or offset not page-aligned");
+	if (vma->start >= vma->end || !is_user_address(vma->end) || vma->start == 0)
+		return bad(err, CKPT_RECORD_VMA, "address range empty or not canonical");
+	if ((vma->prot & ~(uint32_t)PROT_ALL) || (vma->flags & ~(uint32_t)CKPT_VMA_FLAG_MASK))
+		return bad(err, CKPT_RECORD_VMA, "unknown protection or flags");
+	if (vma->kind < CKPT_VMA_ANON || vma->kind > CKPT_VMA_VVAR_VCLOCK)
+		return bad(err, CKPT_RECORD_VMA, "unknown kind");
+	if (vma_needs_file(vma->kind) != (vma->file_id != 0))
+		return bad(err, CKPT_RECORD_VMA, "file id does not match the kind");
+	if (vma->page_count > (vma->end - vma->start) / CKPT_PAGE_SIZE)
+		return bad(err, CKPT_RECORD_VMA, "more pages than the VMA holds");
+	if (vma->file_offset > UINT64_MAX - (vma->end - vma->start))
+		return bad(err, CKPT_RECORD_VMA, "file offset too large");
+	return 0;
+}
+
+static int validate_runs(const struct ckpt_page_run *runs, uint64_t run_count,
+			 uint64_t page_count, struct ckpt_error *err)
+{
+	uint64_t pages_in_runs = 0;
+	uint64_t previous_end = 0;
+
+	for (uint64_t i = 0; i < run_count; i++) {
+		uint64_t start = runs[i].start;
+
+		if (!is_page_aligned(start) || runs[i].pages == 0 || runs[i].pages > page_count)
+			return bad(err, CKPT_RECORD_PAGES, "run not aligned or of bad length");
+		if (start < previous_end || !is_user_address(start + runs[i].pages * CKPT_PAGE_SIZE))
+			return bad(err, CKPT_RECORD_PAGES, "runs overlap, are unordered or not canonical");
+		previous_end = start + runs[i].pages * CKPT_PAGE_SIZE;
+		pages_in_runs += runs[i].pages;
+	}
+	if (pages_in_runs != page_count)
+		return bad(err, CKPT_RECORD_PAGES, "runs do not add up to the page count");
+	return 0;
+}
+
+static int validate_pages(const struct ckpt_pages *pages, uint64_t length, struct ckpt_error *err)
+{
+	uint64_t expected;
+
+	if (length < sizeof(*pages))
+		return bad(err, CKPT_RECORD_PAGES, "too short");
+	if (pages->run_count == 0 || pages->run_count > CKPT_MAX_PAGE_RUNS ||
+	    pages->page_count == 0 || pages->page_count > CKPT_PAGES_PER_RECORD)
+		return bad(err, CKPT_RECORD_PAGES, "run or page count out of range");
+	expected = sizeof(*pages) + pages->run_count * sizeof(struct ckpt_page_run) +
+		   pages->page_count * CKPT_PAGE_SIZE;
+	if (length != expected)
+		return bad(err, CKPT_RECORD_PAGES, "size does not match its counts");
+	return validate_runs((const struct ckpt_page_run *)(pages + 1), pages->run_count,
+			     pages->page_count, err);
+}
+
+static int validate_tail(const struct ckpt_tail *tail, uint64_t length, struct ckpt_error *err)
+{
+	if (length != sizeof(*tail) || memcmp(tail->magic, CKPT_TAIL_MAGIC, sizeof(tail->magic)) != 0)
+		return bad(err, CKPT_RECORD_TAIL, "wrong size or magic");
+	return 0;
+}
+
+int validate_record(enum ckpt_record_type type, const void *payload, uint64_t length,
+		    struct ckpt_error *err)
+{
+	switch (type) {
+	case CKPT_RECORD_HEAD:
+		return validate_head(payload, length, err);
+	case CKPT_RECORD_PROCESS:
+		return validate_process(payload, length, err);
+	case CKPT_RECORD_CREDS:
+		return validate_creds(payload, length, err);
+	case CKPT_RECORD_RLIMITS:
+		return validate_rlimits(payload, length, err);
+	case CKPT_RECORD_SIGACTIONS:
+		return validate_sigactions(payload, length, err);
+	case CKPT_RECORD_FILE:
+		return validate_file(payload, length, err);
+	case CKPT_RECORD_FD:
+		return validate_fd(payload, length, err);
+	case CKPT_RECORD_MM:
+		return validate_mm(payload, length, err);
+	case CKPT_RECORD_THREAD:
+		return validate_thread(payload, length, err);
+	case CKPT_RECORD_VMA:
+		return validate_vma(payload, length, err);
+	case CKPT_RECORD_PAGES:
+		return validate_pages(payload, length, err);
+	case CKPT_RECORD_TAIL:
+		return validate_tail(payload, length, err);
+	default:
+		return fail(err, EINVAL, "bad image: unknown record type %u", type);
+	}
+}
