@@ -11,7 +11,7 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wcast-qual -Wvla \
            -Wundef -Wwrite-strings
-CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc
+CPPFLAGS := -D_GNU_SOURCE -Iinclude -iquote src
 ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 
 LIB_SRC := $(wildcard src/image/*.c src/sys/*.c src/objects/*.c src/*.c)

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* The checkpoint pipeline's shared state, used by the object dumpers. */
+#ifndef CKPT_CHECKPOINT_H
+#define CKPT_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "ckpt.h"
+#include "error.h"
+#include "image/image.h"
+#include "sys/proc_files.h"
+#include "sys/tracing.h"
+
+struct dump_thread {
+	pid_t tid;
+	bool seized;
+	struct user_regs_struct frozen_regs;	/* as stopped */
+	struct user_regs_struct release_regs;	/* set when the original goes on */
+	struct injector injector;
+	bool injector_ready;
+	struct ckpt_thread record;
+	uint8_t *xstate;
+	uint64_t deferred_signals;
+};
+
+struct dump_file {
+	struct ckpt_file record;
+	char *path;
+	bool reusable;
+};
+
+struct page_run_list {
+	struct ckpt_page_run *runs;
+	size_t count;
+	size_t capacity;
+};
+
+struct dump_vma {
+	struct ckpt_vma record;
+	struct page_run_list runs;
+};
+
+struct dump_context {
+	pid_t pid;
+	struct ckpt_options *options;
+	struct ckpt_error *err;
+
+	struct dump_thread *threads;
+	size_t thread_count;
+	uint64_t gadget;		/* a syscall instruction in the target */
+	uint64_t scratch;		/* a page mapped in the target while collecting */
+
+	struct ckpt_head head;
+	struct ckpt_process process;
+	char *cwd;
+	struct ckpt_creds creds;
+	uint32_t *groups;
+	struct ckpt_rlimits rlimits;
+	struct ckpt_sigactions sigactions;
+	struct dump_file *files;
+	size_t file_count;
+	struct ckpt_fd *fds;
+	size_t fd_count;
+	struct ckpt_mm mm;
+	uint64_t auxv[CKPT_MAX_AUXV_WORDS];
+	struct dump_vma *vmas;
+	size_t vma_count;
+
+	struct image_writer writer;
+	uint64_t frozen_at_ns;
+	uint64_t injected_syscalls;
+};
+
+/* Runs one syscall in a thread of the frozen target. */
+int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const char *what,
+		    long number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+/* Reads bytes of the target's memory (process_vm_readv). */
+int dump_read_memory(struct dump_context *ctx, uint64_t address, void *buffer, size_t length);
+/*
+ * Adds a FILE record; returns its id or -errno.  With `reuse`, a file
+ * already added with reuse and the same device, inode and flags is returned
+ * instead (files behind mappings are written once).
+ */
+struct stat;
+int dump_add_file(struct dump_context *ctx, const char *path, const struct stat *st,
+		  uint32_t open_flags, uint64_t offset, bool reuse);
+
+/* objects/process.c */
+int collect_process(struct dump_context *ctx);
+int collect_creds(struct dump_context *ctx);
+int collect_rlimits(struct dump_context *ctx);
+int write_process(struct dump_context *ctx);
+/* objects/signals.c */
+int collect_sigactions(struct dump_context *ctx);
+int write_sigactions(struct dump_context *ctx);
+/* objects/threads.c */
+void plan_thread_resume(struct dump_thread *thread);
+int collect_thread(struct dump_context *ctx, struct dump_thread *thread);
+int write_threads(struct dump_context *ctx);
+/* objects/files.c */
+int collect_fds(struct dump_context *ctx);
+int write_files_and_fds(struct dump_context *ctx);
+/* objects/mm.c */
+int collect_mm(struct dump_context *ctx);
+int collect_vmas(struct dump_context *ctx);
+int write_mm_and_vmas(struct dump_context *ctx);
+/* objects/pages.c */
+int scan_pages(struct dump_context *ctx);
+int write_pages(struct dump_context *ctx);
+
+#endif

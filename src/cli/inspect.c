@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* ckpt inspect [--json] FILE: what an image holds, after checking all of it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "image/image.h"
+#include "util.h"
+
+static const char help[] =
+	"usage: ckpt inspect [--json] FILE\n"
+	"\n"
+	"Reads and checks a whole image and shows what it holds: the process, its\n"
+	"threads' registers, files and fds, memory areas with sizes and page counts,\n"
+	"and the totals.  Exit 1 with the first problem when the image is bad.\n";
+
+static const char *const vma_kind_names[] = {
+	[CKPT_VMA_ANON] = "anon",	  [CKPT_VMA_FILE_PRIVATE] = "file-private",
+	[CKPT_VMA_FILE_SHARED] = "file-shared", [CKPT_VMA_SHARED_ANON] = "shared-anon",
+	[CKPT_VMA_VDSO] = "vdso",	  [CKPT_VMA_VVAR] = "vvar",
+	[CKPT_VMA_VVAR_VCLOCK] = "vvar_vclock",
+};
+
+static const char *const file_kind_names[] = {
+	[CKPT_FILE_REGULAR] = "file", [CKPT_FILE_DIRECTORY] = "directory",
+	[CKPT_FILE_CHARDEV] = "chardev",
+};
+
+static const char *const inherit_names[] = {
+	[CKPT_INHERIT_NONE] = "", [CKPT_INHERIT_TTY] = "terminal",
+	[CKPT_INHERIT_PIPE] = "pipe", [CKPT_INHERIT_SOCKET] = "socket",
+};
+
+struct totals {
+	uint64_t image_bytes;
+	uint64_t pages;
+	uint64_t mapped_bytes;
+};
+
+static void prot_text(uint32_t prot, char text[4])
+{
+	text[0] = prot & PROT_READ ? 'r' : '-';
+	text[1] = prot & PROT_WRITE ? 'w' : '-';
+	text[2] = prot & PROT_EXEC ? 'x' : '-';
+	text[3] = '\0';
+}
+
+static const char *vma_file_path(const struct image *image, const struct ckpt_vma *vma)
+{
+	const struct image_file *file = image_find_file(image, vma->file_id);
+
+	if (file)
+		return file->path;
+	if (vma->flags & CKPT_VMA_HEAP)
+		return "[heap]";
+	if (vma->flags & CKPT_VMA_STACK)
+		return "[stack]";
+	return "";
+}
+
+/* Minimal JSON string escaping for paths. */
+static void print_json_string(const char *text)
+{
+	putchar('"');
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+static void print_text(const struct image *image, const struct totals *totals)
+{
+	const struct ckpt_process *process = &image->process;
+	const struct ckpt_head *head = &image->head;
+
+	printf("image: format %u, %s, kernel %s, xstate %u bytes\n", head->version, head->tool_version,
+	       head->kernel_release, head->xstate_size);
+	printf("process: pid %d (%s), ppid %d, pgid %d, sid %d, uid %u, gid %u, %u thread%s\n",
+	       process->pid, process->comm, process->ppid, process->pgid, process->sid,
+	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL], process->thread_count,
+	       process->thread_count == 1 ? "" : "s");
+	printf("cwd: %s\numask: %03o\n", image->cwd, process->umask);
+	for (size_t i = 0; i < image->thread_count; i++) {
+		const struct ckpt_thread *thread = &image->threads[i].thread;
+
+		printf("thread %d: rip %#" PRIx64 " rsp %#" PRIx64 " fs_base %#" PRIx64 "%s\n", thread->tid,
+		       thread->regs[16], thread->regs[19], thread->regs[21],
+		       thread->flags & CKPT_THREAD_SYSCALL_RESTART ? " (in a syscall, restarts it)" : "");
+	}
+	for (size_t i = 0; i < image->fd_count; i++) {
+		const struct ckpt_fd *fd = &image->fds[i];
+		const struct image_file *file = image_find_file(image, fd->file_id);
+
+		if (file)
+			printf("fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd, file_kind_names[file->file.kind],
+			       file->path, file->file.offset, fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "");
+		else
+			printf("fd %d: %s (taken over from the restarting ckpt)\n", fd->fd,
+			       inherit_names[fd->inherit_kind]);
+	}
+	for (size_t i = 0; i < image->vma_count; i++) {
+		const struct ckpt_vma *vma = &image->vmas[i];
+		char prot[4];
+
+		prot_text(vma->prot, prot);
+		printf("vma %#014" PRIx64 "-%#014" PRIx64 " %s %-12s %8" PRIu64 " KiB %8" PRIu64 " pages %s\n",
+		       vma->start, vma->end, prot, vma_kind_names[vma->kind], (vma->end - vma->start) >> 10,
+		       vma->page_count, vma_file_path(image, vma));
+	}
+	printf("total: %zu vmas, %" PRIu64 " MiB mapped, %" PRIu64 " pages (%" PRIu64 " MiB) of data, image %" PRIu64 " bytes\n",
+	       image->vma_count, totals->mapped_bytes >> 20, totals->pages,
+	       (totals->pages * CKPT_PAGE_SIZE) >> 20, totals->image_bytes);
+}
+
+static void print_json_vmas(const struct image *image)
+{
+	printf("  \"vmas\": [\n");
+	for (size_t i = 0; i < image->vma_count; i++) {
+		const struct ckpt_vma *vma = &image->vmas[i];
+		char prot[4];
+
+		prot_text(vma->prot, prot);
+		printf("    {\"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"prot\": \"%s\", \"kind\": \"%s\", \"pages\": %" PRIu64 ", \"path\": ",
+		       vma->start, vma->end, prot, vma_kind_names[vma->kind], vma->page_count);
+		print_json_string(vma_file_path(image, vma));
+		printf("}%s\n", i + 1 < image->vma_count ? "," : "");
+	}
+	printf("  ],\n");
+}
+
+static void print_json_fds(const struct image *image)
+{
+	printf("  \"fds\": [\n");
+	for (size_t i = 0; i < image->fd_count; i++) {
+		const struct ckpt_fd *fd = &image->fds[i];
+		const struct image_file *file = image_find_file(image, fd->file_id);
+
+		printf("    {\"fd\": %d, \"kind\": \"%s\", \"cloexec\": %s, \"path\": ", fd->fd,
+		       file ? file_kind_names[file->file.kind] : inherit_names[fd->inherit_kind],
+		       fd->flags & CKPT_FD_CLOEXEC ? "true" : "false");
+		print_json_string(file ? file->path : "");
+		printf(", \"offset\": %" PRIu64 "}%s\n", file ? file->file.offset : 0,
+		       i + 1 < image->fd_count ? "," : "");
+	}
+	printf("  ],\n");
+}
+
+static void print_json(const struct image *image, const struct totals *totals)
+{
+	const struct ckpt_process *process = &image->process;
+
+	printf("{\n  \"format_version\": %u,\n  \"kernel\": ", image->head.version);
+	print_json_string(image->head.kernel_release);
+	printf(",\n  \"process\": {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"comm\": ",
+	       process->pid, process->ppid, process->pgid, process->sid);
+	print_json_string(process->comm);
+	printf(", \"uid\": %u, \"gid\": %u, \"threads\": %u, \"umask\": %u, \"cwd\": ",
+	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL], process->thread_count,
+	       process->umask);
+	print_json_string(image->cwd);
+	printf("},\n  \"threads\": [");
+	for (size_t i = 0; i < image->thread_count; i++)
+		printf("%s{\"tid\": %d, \"rip\": %" PRIu64 ", \"rsp\": %" PRIu64 ", \"in_syscall\": %s}",
+		       i ? ", " : "", image->threads[i].thread.tid, image->threads[i].thread.regs[16],
+		       image->threads[i].thread.regs[19],
+		       image->threads[i].thread.flags & CKPT_THREAD_SYSCALL_RESTART ? "true" : "false");
+	printf("],\n");
+	print_json_fds(image);
+	print_json_vmas(image);
+	printf("  \"totals\": {\"vmas\": %zu, \"mapped_bytes\": %" PRIu64 ", \"pages\": %" PRIu64
+	       ", \"data_bytes\": %" PRIu64 ", \"image_bytes\": %" PRIu64 "}\n}\n",
+	       image->vma_count, totals->mapped_bytes, totals->pages, totals->pages * CKPT_PAGE_SIZE,
+	       totals->image_bytes);
+}
+
+/* Reads the page records to the tail, checking each against the VMAs. */
+static int read_to_tail(struct image_reader *reader, const struct image *image,
+			struct image_record *record, struct ckpt_error *err)
+{
+	struct page_cursor cursor;
+	int ret;
+
+	page_cursor_init(&cursor, image);
+	while (record->type == CKPT_RECORD_PAGES) {
+		const struct ckpt_page_run *runs;
+		const void *data;
+
+		ret = page_cursor_accept(&cursor, record, &runs, &data, err);
+		if (ret == 0)
+			ret = image_read_record(reader, record);
+		if (ret == -ENODATA)
+			return fail(err, EINVAL, "bad image: truncated: stream ends without a tail record");
+		if (ret < 0)
+			return ret;
+	}
+	if (record->type != CKPT_RECORD_TAIL)
+		return fail(err, EINVAL, "bad image: %s record among the pages", record_type_name(record->type));
+	ret = image_check_tail(reader, record, cursor.page_count, err);
+	if (ret == 0 && image_read_record(reader, record) != -ENODATA)
+		return fail(err, EINVAL, "bad image: data after the tail record");
+	return ret;
+}
+
+static int inspect_fd(int fd, bool json, struct ckpt_error *err)
+{
+	struct image_reader reader;
+	struct image image;
+	struct image_record record;
+	struct totals totals = { 0 };
+	int ret;
+
+	image_reader_init(&reader, fd, err);
+	ret = image_load_metadata(&reader, &image, &record);
+	if (ret == 0)
+		ret = read_to_tail(&reader, &image, &record, err);
+	if (ret == 0) {
+		totals.image_bytes = reader.offset;
+		for (size_t i = 0; i < image.vma_count; i++) {
+			totals.pages += image.vmas[i].page_count;
+			totals.mapped_bytes += image.vmas[i].end - image.vmas[i].start;
+		}
+		if (json)
+			print_json(&image, &totals);
+		else
+			print_text(&image, &totals);
+	}
+	image_release(&image);
+	image_reader_release(&reader);
+	return ret;
+}
+
+int command_inspect(int argc, char **argv)
+{
+	struct ckpt_error err = { 0 };
+	bool json = false;
+	const char *path = NULL;
+	int fd;
+
+	if (wants_help(argc, argv)) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (!path && argv[i][0] != '-')
+			path = argv[i];
+		else {
+			cli_error("inspect", "unexpected argument '%s' (see ckpt inspect --help)", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path) {
+		cli_error("inspect", "expected an image FILE (see ckpt inspect --help)");
+		return EXIT_USAGE;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cli_error("inspect", "cannot open %s: %s", path, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (inspect_fd(fd, json, &err) < 0) {
+		cli_error("inspect", "%s: %s", path, err.message);
+		close(fd);
+		return EXIT_FAILED;
+	}
+	close(fd);
+	return EXIT_OK;
+}

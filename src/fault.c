@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault.h"
+
+const char *const fault_point_names[] = {
+	"checkpoint.freeze",
+	"checkpoint.scratch",
+	"checkpoint.threads",
+	"checkpoint.process",
+	"checkpoint.sigactions",
+	"checkpoint.files",
+	"checkpoint.mm",
+	"checkpoint.vmas",
+	"checkpoint.scan",
+	"checkpoint.write",
+	"checkpoint.pages",
+	"checkpoint.sync",
+	"checkpoint.commit",
+	"restart.read",
+	"restart.prepare",
+	"restart.husk",
+	"restart.seize",
+	"restart.control",
+	"restart.unmap",
+	"restart.vdso",
+	"restart.mmap",
+	"restart.pages",
+	"restart.protect",
+	"restart.mm",
+	"restart.fds",
+	"restart.thread",
+	"restart.creds",
+	"restart.registers",
+	"restart.release",
+	NULL,
+};
+
+int fault_point(struct ckpt_error *err, const char *point)
+{
+	const char *wanted = getenv("CKPT_FAULT");
+
+	if (!wanted || strcmp(wanted, point) != 0)
+		return 0;
+	return fail(err, EIO, "injected fault at %s (CKPT_FAULT)", point);
+}

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Page contents: PAGEMAP_SCAN finds the pages worth writing (present or
+ * swapped, not the zero page, not clean file pages), process_vm_readv reads
+ * them in batches, and each batch becomes one PAGES record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "sys/kernel.h"
+#include "util.h"
+
+enum { SCAN_REGIONS = 1024 };
+
+static int append_run(struct page_run_list *list, uint64_t start, uint64_t end,
+		      struct ckpt_error *err)
+{
+	uint64_t pages = (end - start) / CKPT_PAGE_SIZE;
+	struct ckpt_page_run *last = list->count ? &list->runs[list->count - 1] : NULL;
+
+	if (last && last->start + last->pages * CKPT_PAGE_SIZE == start) {
+		last->pages += pages;
+		return 0;
+	}
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? list->capacity * 2 : 16;
+		struct ckpt_page_run *grown = realloc(list->runs, capacity * sizeof(*grown));
+
+		if (!grown)
+			return fail(err, ENOMEM, "out of memory");
+		list->runs = grown;
+		list->capacity = capacity;
+	}
+	list->runs[list->count++] = (struct ckpt_page_run){ start, pages };
+	return 0;
+}
+
+/* Which pages of a VMA go into the image. */
+static void scan_filter(const struct ckpt_vma *vma, struct pm_scan_arg_v1 *arg)
+{
+	arg->category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED;
+	arg->return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED;
+	if (vma->kind == CKPT_VMA_SHARED_ANON)
+		return;
+	arg->category_inverted = CKPT_PAGE_IS_PFNZERO;
+	arg->category_mask = CKPT_PAGE_IS_PFNZERO;
+	if (vma->kind == CKPT_VMA_FILE_PRIVATE) {
+		arg->category_inverted |= CKPT_PAGE_IS_FILE;
+		arg->category_mask |= CKPT_PAGE_IS_FILE;
+	}
+}
+
+static int scan_vma(struct dump_context *ctx, int pagemap_fd, struct dump_vma *vma,
+		    struct page_region_v1 *regions)
+{
+	struct pm_scan_arg_v1 arg = {
+		.size = sizeof(arg),
+		.start = vma->record.start,
+		.end = vma->record.end,
+		.vec = (uint64_t)(uintptr_t)regions,
+		.vec_len = SCAN_REGIONS,
+	};
+
+	scan_filter(&vma->record, &arg);
+	while (arg.start < arg.end) {
+		int found = ioctl(pagemap_fd, CKPT_PAGEMAP_SCAN, &arg);
+
+		if (found < 0)
+			return fail(ctx->err, errno, "scanning pages of process %d at %#llx: %s", ctx->pid,
+				    (unsigned long long)arg.start, strerror(errno));
+		for (int i = 0; i < found; i++) {
+			int ret = append_run(&vma->runs, regions[i].start, regions[i].end, ctx->err);
+
+			if (ret < 0)
+				return ret;
+			vma->record.page_count += (regions[i].end - regions[i].start) / CKPT_PAGE_SIZE;
+		}
+		arg.start = arg.walk_end;
+	}
+	return 0;
+}
+
+int scan_pages(struct dump_context *ctx)
+{
+	char path[64];
+	_cleanup_close_ int pagemap_fd = -1;
+	_cleanup_free_ struct page_region_v1 *regions = calloc(SCAN_REGIONS, sizeof(*regions));
+	int ret = 0;
+
+	if (!regions)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctx->pid);
+	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pagemap_fd < 0)
+		return fail(ctx->err, errno, "opening %s: %s", path, strerror(errno));
+	for (size_t i = 0; ret == 0 && i < ctx->vma_count; i++) {
+		if (vma_holds_pages(&ctx->vmas[i].record))
+			ret = scan_vma(ctx, pagemap_fd, &ctx->vmas[i], regions);
+	}
+	return ret;
+}
+
+/* One PAGES record being filled. */
+struct page_batch {
+	struct ckpt_page_run runs[CKPT_MAX_PAGE_RUNS];
+	bool readable[CKPT_MAX_PAGE_RUNS];
+	size_t run_count;
+	uint64_t page_count;
+	unsigned char *data;	/* CKPT_PAGES_PER_RECORD pages */
+};
+
+static int read_with_proc_mem(struct dump_context *ctx, int mem_fd, const struct ckpt_page_run *run,
+			      unsigned char *into)
+{
+	size_t length = run->pages * CKPT_PAGE_SIZE;
+	ssize_t got = pread(mem_fd, into, length, (off_t)run->start);
+
+	if (got != (ssize_t)length)
+		return fail(ctx->err, got < 0 ? errno : EIO, "reading memory of process %d at %#llx: %s",
+			    ctx->pid, (unsigned long long)run->start,
+			    got < 0 ? strerror(errno) : "short read");
+	return 0;
+}
+
+static int read_runs_with_proc_mem(struct dump_context *ctx, int mem_fd,
+				   const struct page_batch *batch, size_t first, size_t last,
+				   unsigned char *into)
+{
+	for (size_t i = first; i < last; i++) {
+		int ret = read_with_proc_mem(ctx, mem_fd, &batch->runs[i], into);
+
+		if (ret < 0)
+			return ret;
+		into += batch->runs[i].pages * CKPT_PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* process_vm_readv over runs [first, last), falling back to /proc/PID/mem. */
+static int read_runs(struct dump_context *ctx, int mem_fd, const struct page_batch *batch,
+		     size_t first, size_t last, unsigned char *into)
+{
+	struct iovec local = { into, 0 };
+	struct iovec remote[CKPT_MAX_PAGE_RUNS];
+	ssize_t got;
+
+	if (!batch->readable[first])
+		return read_runs_with_proc_mem(ctx, mem_fd, batch, first, last, into);
+	for (size_t i = first; i < last; i++) {
+		remote[i - first] = (struct iovec){ (void *)(uintptr_t)batch->runs[i].start,
+						    batch->runs[i].pages * CKPT_PAGE_SIZE };
+		local.iov_len += remote[i - first].iov_len;
+	}
+	got = process_vm_readv(ctx->pid, &local, 1, remote, last - first, 0);
+	if (got == (ssize_t)local.iov_len)
+		return 0;
+	return read_runs_with_proc_mem(ctx, mem_fd, batch, first, last, into);
+}
+
+static int flush_batch(struct dump_context *ctx, int mem_fd, struct page_batch *batch)
+{
+	unsigned char *into = batch->data;
+	size_t first = 0;
+	int ret;
+
+	if (batch->run_count == 0)
+		return 0;
+	while (first < batch->run_count) {
+		size_t last = first + 1;
+		uint64_t bytes = batch->runs[first].pages * CKPT_PAGE_SIZE;
+
+		while (last < batch->run_count && batch->readable[last] == batch->readable[first])
+			bytes += batch->runs[last++].pages * CKPT_PAGE_SIZE;
+		ret = read_runs(ctx, mem_fd, batch, first, last, into);
+		if (ret < 0)
+			return ret;
+		into += bytes;
+		first = last;
+	}
+	ret = image_write_pages(&ctx->writer, batch->runs, batch->run_count, batch->data,
+				batch->page_count);
+	batch->run_count = 0;
+	batch->page_count = 0;
+	return ret;
+}
+
+static void report_progress(struct dump_context *ctx, uint64_t done_pages, uint64_t total_pages)
+{
+	if (ctx->options && ctx->options->progress)
+		ctx->options->progress(ctx->options->progress_arg, done_pages * CKPT_PAGE_SIZE,
+				       total_pages * CKPT_PAGE_SIZE);
+}
+
+/* Adds a run to the batch, flushing whenever the batch is full. */
+static int batch_run(struct dump_context *ctx, int mem_fd, struct page_batch *batch,
+		     struct ckpt_page_run run, bool readable)
+{
+	while (run.pages > 0) {
+		uint64_t room = CKPT_PAGES_PER_RECORD - batch->page_count;
+		uint64_t take = run.pages < room ? run.pages : room;
+		int ret;
+
+		batch->readable[batch->run_count] = readable;
+		batch->runs[batch->run_count++] = (struct ckpt_page_run){ run.start, take };
+		batch->page_count += take;
+		run.start += take * CKPT_PAGE_SIZE;
+		run.pages -= take;
+		if (batch->page_count < CKPT_PAGES_PER_RECORD && batch->run_count < CKPT_MAX_PAGE_RUNS)
+			continue;
+		ret = flush_batch(ctx, mem_fd, batch);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static uint64_t total_pages(const struct dump_context *ctx)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < ctx->vma_count; i++)
+		total += ctx->vmas[i].record.page_count;
+	return total;
+}
+
+static int write_all_runs(struct dump_context *ctx, int mem_fd, struct page_batch *batch)
+{
+	uint64_t total = total_pages(ctx), done = 0;
+
+	for (size_t i = 0; i < ctx->vma_count; i++) {
+		const struct dump_vma *vma = &ctx->vmas[i];
+		bool readable = vma->record.prot & PROT_READ;
+
+		for (size_t r = 0; r < vma->runs.count; r++) {
+			int ret = batch_run(ctx, mem_fd, batch, vma->runs.runs[r], readable);
+
+			if (ret < 0)
+				return ret;
+			done += vma->runs.runs[r].pages;
+		}
+		if (vma->runs.count)
+			report_progress(ctx, done, total);
+	}
+	return flush_batch(ctx, mem_fd, batch);
+}
+
+int write_pages(struct dump_context *ctx)
+{
+	char path[64];
+	_cleanup_close_ int mem_fd = -1;
+	_cleanup_free_ struct page_batch *batch = calloc(1, sizeof(*batch));
+	size_t data_size = (size_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
+	int ret;
+
+	if (!batch)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "/proc/%d/mem", ctx->pid);
+	mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (mem_fd < 0)
+		return fail(ctx->err, errno, "opening %s: %s", path, strerror(errno));
+	batch->data = mmap(NULL, data_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (batch->data == MAP_FAILED)
+		return fail(ctx->err, errno, "allocating the page buffer: %s", strerror(errno));
+	ret = write_all_runs(ctx, mem_fd, batch);
+	munmap(batch->data, data_size);
+	return ret;
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-thread state: registers, xstate, signal mask, altstack, rseq, futex lists. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "sys/kernel.h"
+
+#define SCRATCH_ALTSTACK 2048
+#define SCRATCH_TID_ADDRESS 2080
+
+static bool is_restart_code(uint64_t rax)
+{
+	int64_t value = (int64_t)rax;
+
+	return value == -KERNEL_ERESTARTSYS || value == -KERNEL_ERESTARTNOINTR ||
+	       value == -KERNEL_ERESTARTNOHAND || value == -KERNEL_ERESTART_RESTARTBLOCK;
+}
+
+/*
+ * A relative sleep interrupted with ERESTART_RESTARTBLOCK: the kernel wrote
+ * the time left to the `remaining` argument, so the restored thread sleeps
+ * that long instead of the whole request.
+ */
+static void sleep_for_remaining_time(struct user_regs_struct *regs)
+{
+	if (regs->orig_rax == SYS_nanosleep && regs->rsi != 0)
+		regs->rdi = regs->rsi;
+	if (regs->orig_rax == SYS_clock_nanosleep && regs->r10 != 0 && !(regs->rsi & TIMER_ABSTIME))
+		regs->rdx = regs->r10;
+}
+
+static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *image_regs)
+{
+	struct user_regs_struct frozen = thread->frozen_regs;
+
+	image_regs->rip -= 2;
+	image_regs->rax = frozen.orig_rax;
+	image_regs->orig_rax = (uint64_t)-1;
+	thread->release_regs = *image_regs;
+	thread->record.flags |= CKPT_THREAD_SYSCALL_RESTART;
+	thread->record.interrupted_syscall = frozen.orig_rax;
+	if ((int64_t)frozen.rax == -KERNEL_ERESTART_RESTARTBLOCK) {
+		/* The original keeps its kernel restart block. */
+		thread->release_regs.rax = SYS_restart_syscall;
+		sleep_for_remaining_time(image_regs);
+	}
+}
+
+/*
+ * Registers that make a thread frozen inside a syscall run it again: one set
+ * for the image, one for letting the original go on (computed at freeze
+ * time, since any later failure releases the thread with them).
+ */
+void plan_thread_resume(struct dump_thread *thread)
+{
+	struct user_regs_struct frozen = thread->frozen_regs;
+	struct user_regs_struct image_regs = frozen;
+
+	image_regs.orig_rax = (uint64_t)-1;
+	thread->release_regs = frozen;
+	thread->record.tid = thread->tid;
+	if ((int64_t)frozen.orig_rax >= 0 && is_restart_code(frozen.rax))
+		rewind_syscall(thread, &image_regs);
+	memcpy(thread->record.regs, &image_regs, sizeof(thread->record.regs));
+}
+
+static int collect_injected_state(struct dump_context *ctx, struct dump_thread *thread)
+{
+	uint64_t altstack[3];	/* ss_sp, ss_flags (int + pad), ss_size */
+	uint64_t tid_address = 0;
+	int64_t ret;
+
+	ret = dump_inject(ctx, thread, "sigaltstack", SYS_sigaltstack, 0,
+			  ctx->scratch + SCRATCH_ALTSTACK, 0, 0);
+	if (ret < 0)
+		return (int)ret;
+	ret = dump_inject(ctx, thread, "prctl(PR_GET_TID_ADDRESS)", SYS_prctl, PR_GET_TID_ADDRESS,
+			  ctx->scratch + SCRATCH_TID_ADDRESS, 0, 0);
+	if (ret < 0)
+		return (int)ret;
+	ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
+	if (ret == 0)
+		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_TID_ADDRESS, &tid_address, 8);
+	if (ret < 0)
+		return (int)ret;
+	thread->record.altstack_sp = altstack[0];
+	thread->record.altstack_flags = (uint32_t)altstack[1];
+	thread->record.altstack_size = altstack[2];
+	thread->record.clear_child_tid = tid_address;
+	return 0;
+}
+
+static int collect_rseq_and_robust_list(struct dump_context *ctx, struct dump_thread *thread)
+{
+	struct rseq_configuration_v1 rseq = { 0 };
+	uint64_t head = 0;
+	size_t length = 0;
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, thread->tid, (void *)sizeof(rseq), &rseq) < 0)
+		return fail(ctx->err, errno, "reading rseq of task %d: %s", thread->tid, strerror(errno));
+	thread->record.rseq_address = rseq.rseq_abi_pointer;
+	thread->record.rseq_length = rseq.rseq_abi_size;
+	thread->record.rseq_signature = rseq.signature;
+	if (syscall(SYS_get_robust_list, thread->tid, &head, &length) < 0)
+		return fail(ctx->err, errno, "reading the robust list of task %d: %s", thread->tid,
+			    strerror(errno));
+	thread->record.robust_list = head;
+	thread->record.robust_list_length = length;
+	return 0;
+}
+
+static int collect_xstate(struct dump_context *ctx, struct dump_thread *thread)
+{
+	size_t size = ctx->head.xstate_size;
+
+	thread->xstate = calloc(1, size);
+	if (!thread->xstate)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	thread->record.xstate_size = (uint32_t)size;
+	return ptrace_get_xstate(thread->tid, thread->xstate, size, ctx->err);
+}
+
+int collect_thread(struct dump_context *ctx, struct dump_thread *thread)
+{
+	int ret;
+
+	ret = collect_injected_state(ctx, thread);
+	if (ret < 0)
+		return ret;
+	/* Only now: leaving the stop restored a mask sigsuspend had swapped in. */
+	ret = ptrace_get_sigmask(thread->tid, &thread->record.sigmask, ctx->err);
+	if (ret < 0)
+		return ret;
+	ret = collect_rseq_and_robust_list(ctx, thread);
+	if (ret < 0)
+		return ret;
+	return collect_xstate(ctx, thread);
+}
+
+int write_threads(struct dump_context *ctx)
+{
+	for (size_t i = 0; i < ctx->thread_count; i++) {
+		struct dump_thread *thread = &ctx->threads[i];
+		struct iovec parts[2] = {
+			{ &thread->record, sizeof(thread->record) },
+			{ thread->xstate, thread->record.xstate_size },
+		};
+		int ret = image_write_record(&ctx->writer, CKPT_RECORD_THREAD, parts, 2);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}

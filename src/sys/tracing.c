@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+#include <cpuid.h>
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "sys/kernel.h"
+#include "sys/tracing.h"
+
+__asm__(".pushsection .text\n"
+	".globl ckpt_syscall_gadget\n"
+	".type ckpt_syscall_gadget, @function\n"
+	"ckpt_syscall_gadget:\n"
+	"\tsyscall\n"
+	"\tint3\n"
+	".size ckpt_syscall_gadget, . - ckpt_syscall_gadget\n"
+	".popsection\n");
+
+static int exited_message(pid_t tid, int status, struct ckpt_error *err)
+{
+	if (WIFEXITED(status))
+		return fail(err, ESRCH, "process %d exited (status %d) while being checkpointed", tid,
+			    WEXITSTATUS(status));
+	return fail(err, ESRCH, "process %d was killed by signal %d while stopped", tid,
+		    WTERMSIG(status));
+}
+
+int ptrace_wait_stop(pid_t tid, int *ret_status, struct ckpt_error *err)
+{
+	int status;
+	pid_t got;
+
+	do {
+		got = waitpid(tid, &status, __WALL);
+	} while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return fail(err, errno, "waiting for task %d: %s", tid, strerror(errno));
+	if (!WIFSTOPPED(status))
+		return exited_message(tid, status, err);
+	*ret_status = status;
+	return 0;
+}
+
+static bool is_event_stop(int status)
+{
+	return (status >> 16) == PTRACE_EVENT_STOP;
+}
+
+static int seize_error(pid_t tid, int error, struct ckpt_error *err)
+{
+	if (error == EPERM)
+		return fail(err, EPERM,
+			    "cannot trace process %d: it is already traced (by a debugger or another ckpt) or not yours",
+			    tid);
+	if (error == ESRCH)
+		return fail(err, ESRCH, "no process %d", tid);
+	return fail(err, error, "cannot trace process %d: %s", tid, strerror(error));
+}
+
+int ptrace_seize_and_stop(pid_t tid, bool exit_kill, struct ckpt_error *err)
+{
+	long options = PTRACE_O_TRACESYSGOOD | (exit_kill ? PTRACE_O_EXITKILL : 0);
+	int status;
+	int ret;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)options) < 0)
+		return seize_error(tid, errno, err);
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
+		return fail(err, errno, "cannot stop task %d: %s", tid, strerror(errno));
+	for (;;) {
+		ret = ptrace_wait_stop(tid, &status, err);
+		if (ret < 0)
+			return ret;
+		if (is_event_stop(status))
+			return 0;
+		/* A signal about to be delivered: keep it stopped there. */
+		return 0;
+	}
+}
+
+int ptrace_get_regs(pid_t tid, struct user_regs_struct *ret_regs, struct ckpt_error *err)
+{
+	if (ptrace(PTRACE_GETREGS, tid, NULL, ret_regs) < 0)
+		return fail(err, errno, "reading registers of task %d: %s", tid, strerror(errno));
+	return 0;
+}
+
+int ptrace_set_regs(pid_t tid, const struct user_regs_struct *regs, struct ckpt_error *err)
+{
+	if (ptrace(PTRACE_SETREGS, tid, NULL, regs) < 0)
+		return fail(err, errno, "setting registers of task %d: %s", tid, strerror(errno));
+	return 0;
+}
+
+int ptrace_get_xstate(pid_t tid, void *buffer, size_t size, struct ckpt_error *err)
+{
+	struct iovec vector = { buffer, size };
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &vector) < 0)
+		return fail(err, errno, "reading the xstate of task %d: %s", tid, strerror(errno));
+	if (vector.iov_len != size)
+		return fail(err, EINVAL, "task %d: xstate is %zu bytes, expected %zu", tid,
+			    vector.iov_len, size);
+	return 0;
+}
+
+int ptrace_set_xstate(pid_t tid, const void *buffer, size_t size, struct ckpt_error *err)
+{
+	struct iovec vector = { (void *)(uintptr_t)buffer, size };
+
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &vector) < 0)
+		return fail(err, errno, "loading the xstate of task %d: %s", tid, strerror(errno));
+	return 0;
+}
+
+int ptrace_get_sigmask(pid_t tid, uint64_t *ret_mask, struct ckpt_error *err)
+{
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(*ret_mask), ret_mask) < 0)
+		return fail(err, errno, "reading the signal mask of task %d: %s", tid, strerror(errno));
+	return 0;
+}
+
+int ptrace_set_sigmask(pid_t tid, uint64_t mask, struct ckpt_error *err)
+{
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
+		return fail(err, errno, "setting the signal mask of task %d: %s", tid, strerror(errno));
+	return 0;
+}
+
+int ptrace_detach(pid_t tid, int signal)
+{
+	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)signal) < 0)
+		return -errno;
+	return 0;
+}
+
+size_t cpu_xstate_size(void)
+{
+	unsigned int eax, ebx, ecx, edx;
+
+	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx))
+		return 512 + 64;
+	return ebx;
+}
+
+uint64_t cpu_xfeatures(void)
+{
+	uint32_t low, high;
+
+	__asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+	return ((uint64_t)high << 32) | low;
+}
+
+int injector_init(struct injector *injector, pid_t tid, uint64_t gadget, struct ckpt_error *err)
+{
+	memset(injector, 0, sizeof(*injector));
+	injector->tid = tid;
+	injector->gadget = gadget;
+	injector->err = err;
+	return ptrace_get_regs(tid, &injector->base_regs, err);
+}
+
+/* Resumes to the next syscall stop, setting aside signals that show up. */
+static int resume_to_syscall_stop(struct injector *injector)
+{
+	int status;
+	int ret;
+
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, injector->tid, NULL, NULL) < 0)
+			return fail(injector->err, errno, "resuming task %d: %s", injector->tid,
+				    strerror(errno));
+		ret = ptrace_wait_stop(injector->tid, &status, injector->err);
+		if (ret < 0)
+			return ret;
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
+			return 0;
+		if (!is_event_stop(status) && WSTOPSIG(status) != SIGTRAP)
+			injector->deferred_signals |= 1ull << (WSTOPSIG(status) - 1);
+	}
+}
+
+static void load_call(struct user_regs_struct *regs, uint64_t gadget, long number,
+		      const uint64_t args[6])
+{
+	regs->rip = gadget;
+	regs->rax = (uint64_t)number;
+	regs->orig_rax = (uint64_t)-1;
+	regs->rdi = args[0];
+	regs->rsi = args[1];
+	regs->rdx = args[2];
+	regs->r10 = args[3];
+	regs->r8 = args[4];
+	regs->r9 = args[5];
+}
+
+static int run_to_syscall_exit(struct injector *injector, long number, const uint64_t args[6])
+{
+	struct user_regs_struct regs = injector->base_regs;
+	int ret;
+
+	load_call(&regs, injector->gadget, number, args);
+	ret = ptrace_set_regs(injector->tid, &regs, injector->err);
+	if (ret < 0)
+		return ret;
+	ret = resume_to_syscall_stop(injector);	/* entry */
+	if (ret < 0)
+		return ret;
+	injector->call_count++;
+	return resume_to_syscall_stop(injector);	/* exit */
+}
+
+int inject_syscall(struct injector *injector, long number, const uint64_t args[6],
+		   int64_t *ret_result)
+{
+	struct user_regs_struct regs;
+	int ret = run_to_syscall_exit(injector, number, args);
+
+	if (ret < 0)
+		return ret;
+	ret = ptrace_get_regs(injector->tid, &regs, injector->err);
+	if (ret < 0)
+		return ret;
+	*ret_result = (int64_t)regs.rax;
+	return 0;
+}
+
+int64_t inject(struct injector *injector, const char *what, long number, uint64_t a0,
+	       uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
+	int64_t result;
+	int ret = inject_syscall(injector, number, args, &result);
+
+	if (ret < 0)
+		return ret;
+	if (result < 0 && result > -4096)
+		return fail(injector->err, (int)result, "%s in task %d failed: %s", what,
+			    injector->tid, strerror((int)-result));
+	return result;
+}
+
+int inject_final_syscall(struct injector *injector, long number, const uint64_t args[6])
+{
+	return run_to_syscall_exit(injector, number, args);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* Tracing tasks: seize, stop, registers, syscall injection. */
+#ifndef CKPT_SYS_TRACING_H
+#define CKPT_SYS_TRACING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "error.h"
+
+int ptrace_seize_and_stop(pid_t tid, bool exit_kill, struct ckpt_error *err);
+/* Waits for the next stop of tid; *ret_status is the waitpid status. */
+int ptrace_wait_stop(pid_t tid, int *ret_status, struct ckpt_error *err);
+int ptrace_get_regs(pid_t tid, struct user_regs_struct *ret_regs, struct ckpt_error *err);
+int ptrace_set_regs(pid_t tid, const struct user_regs_struct *regs, struct ckpt_error *err);
+/* xstate buffer of `size` bytes (the CPU's XSAVE size). */
+int ptrace_get_xstate(pid_t tid, void *buffer, size_t size, struct ckpt_error *err);
+int ptrace_set_xstate(pid_t tid, const void *buffer, size_t size, struct ckpt_error *err);
+int ptrace_get_sigmask(pid_t tid, uint64_t *ret_mask, struct ckpt_error *err);
+int ptrace_set_sigmask(pid_t tid, uint64_t mask, struct ckpt_error *err);
+int ptrace_detach(pid_t tid, int signal);
+
+/* The CPU's XSAVE area size and enabled features (XCR0). */
+size_t cpu_xstate_size(void);
+uint64_t cpu_xfeatures(void);
+
+/*
+ * Running syscalls inside a stopped tracee.  The tracee executes a syscall
+ * instruction at `gadget` and stops at syscall exit (PTRACE_SYSCALL), so the
+ * bytes after the instruction never run.  Signals that arrive meanwhile are
+ * kept in deferred_signals and handed back by the caller.
+ */
+struct injector {
+	pid_t tid;
+	uint64_t gadget;
+	struct user_regs_struct base_regs;	/* template for each call */
+	uint64_t deferred_signals;		/* bit n-1: signal n arrived */
+	uint64_t call_count;
+	struct ckpt_error *err;
+};
+
+int injector_init(struct injector *injector, pid_t tid, uint64_t gadget, struct ckpt_error *err);
+/* Returns the syscall's result (which may be -errno) in *ret_result. */
+int inject_syscall(struct injector *injector, long number, const uint64_t args[6],
+		   int64_t *ret_result);
+/* Convenience: result, or a failure message naming the syscall. */
+int64_t inject(struct injector *injector, const char *what, long number, uint64_t a0,
+	       uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+/* Runs one last syscall and leaves the tracee at its syscall-exit stop. */
+int inject_final_syscall(struct injector *injector, long number, const uint64_t args[6]);
+
+/* A syscall instruction inside ckpt itself (for a forked husk). */
+extern const char ckpt_syscall_gadget[];
+
+#endif
