@@ -276,9 +276,11 @@ static int write_image(struct dump_context *ctx)
 	if (ret == 0)
 		ret = write_files_and_fds(ctx);
 	if (ret == 0)
-		ret = write_mm_and_vmas(ctx);
+		ret = write_mm(ctx);
 	if (ret == 0)
 		ret = write_threads(ctx);
+	if (ret == 0)
+		ret = write_vmas(ctx);
 	if (ret == 0)
 		ret = fault_point(ctx->err, "checkpoint.pages");
 	if (ret == 0)

@@ -106,7 +106,8 @@ int write_files_and_fds(struct dump_context *ctx);
 /* objects/mm.c */
 int collect_mm(struct dump_context *ctx);
 int collect_vmas(struct dump_context *ctx);
-int write_mm_and_vmas(struct dump_context *ctx);
+int write_mm(struct dump_context *ctx);
+int write_vmas(struct dump_context *ctx);
 /* objects/pages.c */
 int scan_pages(struct dump_context *ctx);
 int write_pages(struct dump_context *ctx);

@@ -1,8 +1,109 @@
 /* SPDX-License-Identifier: MIT */
+/* ckpt restart [--detach] [--stats] [FILE] */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+
+static const char help[] =
+	"usage: ckpt restart [--detach] [--stats] [FILE]\n"
+	"\n"
+	"Rebuild the process saved in FILE (or read from stdin, a pipe works) with\n"
+	"its original PID, and let it carry on.  Without --detach, ckpt waits for\n"
+	"it and exits with its exit status (128+N when killed by signal N).  With\n"
+	"--detach, ckpt prints its PID on stdout and returns once it runs.\n"
+	"\n"
+	"The process's fds 0, 1 and 2, when they were a terminal, a pipe or a\n"
+	"socket at checkpoint time, are taken over from this command.\n"
+	"\n"
+	"  -d, --detach   print the PID and return while the process runs\n"
+	"      --stats    print timings and sizes on stderr\n";
+
+struct restart_args {
+	const char *path;
+	bool detach;
+	bool stats;
+};
+
+static int parse_args(int argc, char **argv, struct restart_args *args)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0)
+			args->detach = true;
+		else if (strcmp(argv[i], "--stats") == 0)
+			args->stats = true;
+		else if (!args->path && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
+			args->path = argv[i];
+		else {
+			cli_error("restart", "unexpected argument '%s' (see ckpt restart --help)", argv[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Waits for the restored process like a shell waits for a command. */
+static int wait_for_exit(pid_t pid)
+{
+	int status;
+
+	signal(SIGINT, SIG_IGN);	/* the terminal's ^C is for the process */
+	signal(SIGQUIT, SIG_IGN);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			cli_error("restart", "waiting for process %d: %s", pid, strerror(errno));
+			return EXIT_FAILED;
+		}
+	}
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static int open_input(const char *path)
+{
+	if (!path || strcmp(path, "-") == 0)
+		return STDIN_FILENO;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 int command_restart(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return EXIT_FAILED;
+	struct restart_args args = { 0 };
+	char message[512] = "";
+	struct ckpt_stats stats = { 0 };
+	struct ckpt_options options = { .error = message, .error_size = sizeof(message), .stats = &stats };
+	pid_t pid = 0;
+	int fd, ret;
+
+	if (wants_help(argc, argv)) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	if (parse_args(argc, argv, &args) < 0)
+		return EXIT_USAGE;
+	fd = open_input(args.path);
+	if (fd < 0) {
+		cli_error("restart", "cannot open %s: %s", args.path, strerror(errno));
+		return EXIT_FAILED;
+	}
+	ret = ckpt_restart(fd, &options, &pid);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (ret < 0) {
+		cli_error("restart", "%s", message[0] ? message : strerror(-ret));
+		return EXIT_FAILED;
+	}
+	if (args.stats)
+		print_stats(&stats);
+	if (!args.detach)
+		return wait_for_exit(pid);
+	printf("%d\n", pid);
+	fflush(stdout);
+	return EXIT_OK;
 }

@@ -302,3 +302,177 @@ int write_files_and_fds(struct dump_context *ctx)
 		ret = image_write_simple(&ctx->writer, CKPT_RECORD_FD, &ctx->fds[i], sizeof(ctx->fds[i]));
 	return ret;
 }
+
+/* ---- restart side ---- */
+
+#include <sys/resource.h>
+
+#include "restart.h"
+
+#define KEPT_OPEN_FLAGS \
+	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME | O_LARGEFILE)
+
+static bool same_contents_identity(const struct ckpt_file *file, const struct stat *st)
+{
+	uint64_t mtime = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
+
+	if (st->st_dev == file->device && st->st_ino == file->inode)
+		return true;
+	return (uint64_t)st->st_size == file->size && mtime == file->mtime_ns;
+}
+
+static int check_opened_file(struct restore_context *ctx, const struct image_file *file, int fd,
+			     bool mapped)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return fail(ctx->err, errno, "cannot stat %s: %s", file->path, strerror(errno));
+	if ((st.st_mode & S_IFMT) != (file->file.mode & S_IFMT))
+		return fail(ctx->err, EINVAL, "%s is no longer the same kind of file", file->path);
+	if (file->file.kind == CKPT_FILE_CHARDEV && st.st_rdev != file->file.rdev)
+		return fail(ctx->err, EINVAL, "%s is no longer the same device", file->path);
+	if (mapped && !same_contents_identity(&file->file, &st))
+		return fail(ctx->err, ESTALE,
+			    "%s changed since the checkpoint (it is mapped: its size or mtime differ)",
+			    file->path);
+	return 0;
+}
+
+static bool file_is_mapped(const struct image *image, uint32_t id)
+{
+	if (image->mm.exe_file_id == id)
+		return true;
+	for (size_t i = 0; i < image->vma_count; i++) {
+		if (image->vmas[i].file_id == id)
+			return true;
+	}
+	return false;
+}
+
+static int open_image_file(struct restore_context *ctx, const struct image_file *file)
+{
+	int flags = (int)(file->file.open_flags & KEPT_OPEN_FLAGS) | O_CLOEXEC;
+	int fd;
+
+	if (file->file.kind == CKPT_FILE_DIRECTORY)
+		flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+	fd = open(file->path, flags);
+	if (fd < 0)
+		return fail(ctx->err, errno, "cannot open %s: %s", file->path, strerror(errno));
+	if (file->file.kind != CKPT_FILE_CHARDEV && file->file.offset != 0 &&
+	    lseek(fd, (off_t)file->file.offset, SEEK_SET) < 0 && file->file.kind == CKPT_FILE_REGULAR) {
+		close(fd);
+		return fail(ctx->err, errno, "cannot seek %s to %llu: %s", file->path,
+			    (unsigned long long)file->file.offset, strerror(errno));
+	}
+	return fd;
+}
+
+static int stage_file(struct restore_context *ctx, size_t index)
+{
+	const struct image_file *file = &ctx->image.files[index];
+	int fd = open_image_file(ctx, file);
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = check_opened_file(ctx, file, fd, file_is_mapped(&ctx->image, file->file.id));
+	if (ret == 0) {
+		ctx->staged_fds[index] = fcntl(fd, F_DUPFD_CLOEXEC, ctx->stage_base);
+		if (ctx->staged_fds[index] < 0)
+			ret = fail(ctx->err, errno, "cannot stage %s: %s", file->path, strerror(errno));
+	}
+	close(fd);
+	return ret;
+}
+
+static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0)
+		return fail(ctx->err, errno, "getrlimit: %s", strerror(errno));
+	if (limit.rlim_cur > (rlim_t)highest_needed)
+		return 0;
+	if (limit.rlim_max <= (rlim_t)highest_needed)
+		return fail(ctx->err, EMFILE, "the image needs fd %d, above this shell's fd limit %llu",
+			    highest_needed, (unsigned long long)limit.rlim_max);
+	limit.rlim_cur = limit.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &limit) < 0 ? fail(ctx->err, errno, "setrlimit: %s", strerror(errno)) : 0;
+}
+
+int stage_files(struct restore_context *ctx)
+{
+	int highest = 2;
+	int ret;
+
+	for (size_t i = 0; i < ctx->image.fd_count; i++) {
+		if (ctx->image.fds[i].fd > highest)
+			highest = ctx->image.fds[i].fd;
+	}
+	ctx->stage_base = highest + 1;
+	ret = make_room_for_fds(ctx, ctx->stage_base + (int)ctx->image.file_count + 16);
+	if (ret < 0)
+		return ret;
+	ctx->staged_fds = malloc((ctx->image.file_count + 1) * sizeof(int));
+	if (!ctx->staged_fds)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ctx->image.file_count; i++)
+		ctx->staged_fds[i] = -1;
+	for (size_t i = 0; i < ctx->image.file_count; i++) {
+		ret = stage_file(ctx, i);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+void release_staged_files(struct restore_context *ctx)
+{
+	for (size_t i = 0; ctx->staged_fds && i < ctx->image.file_count; i++) {
+		if (ctx->staged_fds[i] >= 0)
+			close(ctx->staged_fds[i]);
+	}
+	free(ctx->staged_fds);
+	ctx->staged_fds = NULL;
+}
+
+static const struct ckpt_fd *image_fd(const struct image *image, int fd)
+{
+	for (size_t i = 0; i < image->fd_count; i++) {
+		if (image->fds[i].fd == fd)
+			return &image->fds[i];
+	}
+	return NULL;
+}
+
+static int install_fd(const struct restore_context *ctx, const struct ckpt_fd *record)
+{
+	int cloexec = (record->flags & CKPT_FD_CLOEXEC) ? FD_CLOEXEC : 0;
+
+	if (record->flags & CKPT_FD_INHERIT) {
+		if (fcntl(record->fd, F_GETFD) < 0)
+			return 0;	/* ckpt restart itself has no such fd */
+		return fcntl(record->fd, F_SETFD, cloexec) < 0 ? -errno : 0;
+	}
+	if (dup3(ctx->staged_fds[record->file_id - 1], record->fd, cloexec ? O_CLOEXEC : 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Runs in the husk: fds at their numbers, everything else below the stage closed. */
+int install_fds_in_husk(const struct restore_context *ctx)
+{
+	for (size_t i = 0; i < ctx->image.fd_count; i++) {
+		int ret = install_fd(ctx, &ctx->image.fds[i]);
+
+		if (ret < 0)
+			return ret;
+	}
+	for (int fd = 0; fd < ctx->stage_base; fd++) {
+		if (!image_fd(&ctx->image, fd))
+			close(fd);
+	}
+	return 0;
+}

@@ -227,16 +227,327 @@ int collect_vmas(struct dump_context *ctx)
 	return ret;
 }
 
-int write_mm_and_vmas(struct dump_context *ctx)
+int write_mm(struct dump_context *ctx)
 {
 	struct iovec mm[2] = {
 		{ &ctx->mm, sizeof(ctx->mm) },
 		{ ctx->auxv, ctx->mm.auxv_words * sizeof(uint64_t) },
 	};
-	int ret = image_write_record(&ctx->writer, CKPT_RECORD_MM, mm, 2);
+
+	return image_write_record(&ctx->writer, CKPT_RECORD_MM, mm, 2);
+}
+
+int write_vmas(struct dump_context *ctx)
+{
+	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < ctx->vma_count; i++)
 		ret = image_write_simple(&ctx->writer, CKPT_RECORD_VMA, &ctx->vmas[i].record,
 					 sizeof(ctx->vmas[i].record));
 	return ret;
+}
+
+/* ---- restart side ---- */
+
+#include <sys/prctl.h>
+#include <linux/prctl.h>
+
+#include "restart.h"
+
+#define LOWEST_CONTROL_ADDRESS 0x100000ull
+#define HIGHEST_USER_ADDRESS 0x7ffffffff000ull
+
+static bool is_vdso_family(const char *name)
+{
+	return special_kind(name) != 0;
+}
+
+static uint64_t vdso_family_size(const struct proc_vma_list *list)
+{
+	uint64_t size = 0;
+
+	for (size_t i = 0; i < list->count; i++) {
+		if (is_vdso_family(list->vmas[i].name))
+			size += list->vmas[i].end - list->vmas[i].start;
+	}
+	return size;
+}
+
+static bool overlaps_any(uint64_t start, uint64_t end, const struct proc_vma_list *ours,
+			 const struct image *image, uint64_t *ret_skip_to)
+{
+	for (size_t i = 0; i < ours->count; i++) {
+		if (start < ours->vmas[i].end && ours->vmas[i].start < end) {
+			*ret_skip_to = ours->vmas[i].end;
+			return true;
+		}
+	}
+	for (size_t i = 0; i < image->vma_count; i++) {
+		if (start < image->vmas[i].end && image->vmas[i].start < end) {
+			*ret_skip_to = image->vmas[i].end;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A place free both in ckpt's own layout (which the husk starts with) and in the image's. */
+int choose_control_area(struct restore_context *ctx)
+{
+	struct proc_vma_list ours;
+	uint64_t size, guard = CKPT_PAGE_SIZE, candidate = LOWEST_CONTROL_ADDRESS;
+	int ret = proc_read_vmas(getpid(), false, &ours, ctx->err);
+
+	if (ret < 0)
+		return ret;
+	ctx->vdso_parking_size = vdso_family_size(&ours);
+	size = CONTROL_SIZE + ctx->vdso_parking_size + 2 * guard;
+	while (candidate + size <= HIGHEST_USER_ADDRESS) {
+		uint64_t skip_to;
+
+		if (!overlaps_any(candidate, candidate + size, &ours, &ctx->image, &skip_to)) {
+			ctx->control = candidate + guard;
+			ctx->vdso_parking = ctx->control + CONTROL_SIZE;
+			break;
+		}
+		candidate = skip_to;
+	}
+	proc_vma_list_release(&ours);
+	if (!ctx->control)
+		return fail(ctx->err, ENOMEM, "no room for the restart's control page in the image's layout");
+	return 0;
+}
+
+static bool keep_during_clear(const struct restore_context *ctx, const struct proc_vma *vma)
+{
+	if (vma->start >= ctx->control && vma->end <= ctx->control + CONTROL_SIZE)
+		return true;
+	return is_vdso_family(vma->name) || strcmp(vma->name, "[vsyscall]") == 0;
+}
+
+/* Unmaps everything the husk inherited from ckpt but the control area and the vDSO. */
+int clear_husk_layout(struct restore_context *ctx)
+{
+	struct proc_vma_list list;
+	int ret = proc_read_vmas(ctx->husk, false, &list, ctx->err);
+
+	for (size_t i = 0; ret == 0 && i < list.count; i++) {
+		uint64_t start = list.vmas[i].start, end = list.vmas[i].end;
+		int64_t result;
+
+		if (keep_during_clear(ctx, &list.vmas[i]))
+			continue;
+		while (i + 1 < list.count && list.vmas[i + 1].start == end &&
+		       !keep_during_clear(ctx, &list.vmas[i + 1]))
+			end = list.vmas[++i].end;
+		result = husk_call(ctx, "munmap", SYS_munmap, start, end - start, 0, 0, 0, 0);
+		ret = result < 0 ? (int)result : 0;
+	}
+	proc_vma_list_release(&list);
+	return ret;
+}
+
+static int64_t husk_mremap(struct restore_context *ctx, uint64_t from, uint64_t size, uint64_t to)
+{
+	return husk_call(ctx, "mremap", SYS_mremap, from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED,
+			 to, 0);
+}
+
+/* Parks the husk's vDSO mappings out of the way; returns them in *ret_parked. */
+static int park_vdso(struct restore_context *ctx, struct proc_vma_list *ret_parked)
+{
+	uint64_t at = ctx->vdso_parking;
+	int ret = proc_read_vmas(ctx->husk, false, ret_parked, ctx->err);
+
+	for (size_t i = 0; ret == 0 && i < ret_parked->count; i++) {
+		struct proc_vma *vma = &ret_parked->vmas[i];
+		uint64_t size = vma->end - vma->start;
+		int64_t result;
+
+		if (!is_vdso_family(vma->name))
+			continue;
+		result = husk_mremap(ctx, vma->start, size, at);
+		ret = result < 0 ? (int)result : 0;
+		vma->start = at;
+		vma->end = at + size;
+		at += size;
+	}
+	return ret;
+}
+
+static struct proc_vma *parked_of_kind(struct proc_vma_list *parked, uint32_t kind)
+{
+	for (size_t i = 0; i < parked->count; i++) {
+		if (special_kind(parked->vmas[i].name) == kind)
+			return &parked->vmas[i];
+	}
+	return NULL;
+}
+
+static int place_vdso_mapping(struct restore_context *ctx, const struct ckpt_vma *vma,
+			      struct proc_vma_list *parked)
+{
+	struct proc_vma *ours = parked_of_kind(parked, vma->kind);
+	int64_t result;
+
+	if (!ours || ours->end - ours->start != vma->end - vma->start)
+		return fail(ctx->err, ENOTSUP,
+			    "this kernel's vDSO differs from the image's (kernel %s): cannot place it at %#llx",
+			    ctx->image.head.kernel_release, (unsigned long long)vma->start);
+	result = husk_mremap(ctx, ours->start, vma->end - vma->start, vma->start);
+	ours->name[0] = '\0';	/* placed */
+	return result < 0 ? (int)result : 0;
+}
+
+int move_vdso(struct restore_context *ctx)
+{
+	struct proc_vma_list parked;
+	int ret = park_vdso(ctx, &parked);
+
+	for (size_t i = 0; ret == 0 && i < ctx->image.vma_count; i++) {
+		const struct ckpt_vma *vma = &ctx->image.vmas[i];
+
+		if (vma->kind == CKPT_VMA_VDSO || vma->kind == CKPT_VMA_VVAR ||
+		    vma->kind == CKPT_VMA_VVAR_VCLOCK)
+			ret = place_vdso_mapping(ctx, vma, &parked);
+	}
+	for (size_t i = 0; ret == 0 && i < parked.count; i++) {
+		if (is_vdso_family(parked.vmas[i].name)) {
+			int64_t result = husk_call(ctx, "munmap", SYS_munmap, parked.vmas[i].start,
+						   parked.vmas[i].end - parked.vmas[i].start, 0, 0, 0, 0);
+
+			ret = result < 0 ? (int)result : 0;
+		}
+	}
+	proc_vma_list_release(&parked);
+	return ret;
+}
+
+static uint32_t mapping_prot(const struct ckpt_vma *vma)
+{
+	return vma->page_count ? vma->prot | PROT_READ | PROT_WRITE : vma->prot;
+}
+
+static void mapping_flags_and_fd(const struct restore_context *ctx, const struct ckpt_vma *vma,
+				 uint64_t *ret_flags, int64_t *ret_fd)
+{
+	uint64_t flags = MAP_FIXED | ((vma->flags & CKPT_VMA_GROWSDOWN) ? MAP_GROWSDOWN : 0);
+
+	*ret_fd = -1;
+	if (vma->kind == CKPT_VMA_ANON)
+		flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+	else if (vma->kind == CKPT_VMA_SHARED_ANON)
+		flags |= MAP_SHARED | MAP_ANONYMOUS;
+	else
+		flags |= vma->kind == CKPT_VMA_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE;
+	if (vma->file_id)
+		*ret_fd = ctx->staged_fds[vma->file_id - 1];
+	*ret_flags = flags;
+}
+
+static int apply_advice(struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	static const struct {
+		uint32_t flag;
+		int advice;
+	} advice[] = {
+		{ CKPT_VMA_HUGEPAGE, MADV_HUGEPAGE },	{ CKPT_VMA_NOHUGEPAGE, MADV_NOHUGEPAGE },
+		{ CKPT_VMA_DONTFORK, MADV_DONTFORK },	{ CKPT_VMA_DONTDUMP, MADV_DONTDUMP },
+		{ CKPT_VMA_WIPEONFORK, MADV_WIPEONFORK },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(advice); i++) {
+		int64_t result;
+
+		if (!(vma->flags & advice[i].flag))
+			continue;
+		result = husk_call(ctx, "madvise", SYS_madvise, vma->start, vma->end - vma->start,
+				   (uint64_t)advice[i].advice, 0, 0, 0);
+		if (result < 0)
+			return (int)result;
+	}
+	return 0;
+}
+
+static int map_vma(struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	uint64_t flags;
+	int64_t fd, result;
+
+	mapping_flags_and_fd(ctx, vma, &flags, &fd);
+	result = husk_call(ctx, "mmap", SYS_mmap, vma->start, vma->end - vma->start, mapping_prot(vma),
+			   flags, (uint64_t)fd, vma->file_offset);
+	if (result < 0)
+		return (int)result;
+	if ((uint64_t)result != vma->start)
+		return fail(ctx->err, EFAULT, "mmap in the new process placed %#llx at %#llx",
+			    (unsigned long long)vma->start, (unsigned long long)result);
+	return apply_advice(ctx, vma);
+}
+
+int map_vmas(struct restore_context *ctx)
+{
+	for (size_t i = 0; i < ctx->image.vma_count; i++) {
+		const struct ckpt_vma *vma = &ctx->image.vmas[i];
+		int ret;
+
+		if (vma->kind == CKPT_VMA_VDSO || vma->kind == CKPT_VMA_VVAR ||
+		    vma->kind == CKPT_VMA_VVAR_VCLOCK)
+			continue;
+		ret = map_vma(ctx, vma);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int protect_vmas(struct restore_context *ctx)
+{
+	for (size_t i = 0; i < ctx->image.vma_count; i++) {
+		const struct ckpt_vma *vma = &ctx->image.vmas[i];
+		int64_t result;
+
+		if (vma->page_count == 0 || mapping_prot(vma) == vma->prot)
+			continue;
+		result = husk_call(ctx, "mprotect", SYS_mprotect, vma->start, vma->end - vma->start,
+				   vma->prot, 0, 0, 0);
+		if (result < 0)
+			return (int)result;
+	}
+	return 0;
+}
+
+int restore_mm_fields(struct restore_context *ctx)
+{
+	const uint64_t *fields = ctx->image.mm.fields;
+	struct prctl_mm_map map = {
+		.start_code = fields[CKPT_MM_START_CODE],
+		.end_code = fields[CKPT_MM_END_CODE],
+		.start_data = fields[CKPT_MM_START_DATA],
+		.end_data = fields[CKPT_MM_END_DATA],
+		.start_brk = fields[CKPT_MM_START_BRK],
+		.brk = fields[CKPT_MM_BRK],
+		.start_stack = fields[CKPT_MM_START_STACK],
+		.arg_start = fields[CKPT_MM_ARG_START],
+		.arg_end = fields[CKPT_MM_ARG_END],
+		.env_start = fields[CKPT_MM_ENV_START],
+		.env_end = fields[CKPT_MM_ENV_END],
+		.auxv_size = ctx->image.mm.auxv_words * (uint32_t)sizeof(uint64_t),
+		.exe_fd = ctx->image.mm.exe_file_id ? (uint32_t)ctx->staged_fds[ctx->image.mm.exe_file_id - 1] :
+						      (uint32_t)-1,
+	};
+	uint64_t map_address, auxv_address;
+	int64_t result;
+	int ret;
+
+	ret = husk_put_data(ctx, 1024, ctx->image.auxv, map.auxv_size, &auxv_address);
+	if (ret < 0)
+		return ret;
+	map.auxv = (__u64 *)(uintptr_t)auxv_address;
+	ret = husk_put_data(ctx, 0, &map, sizeof(map), &map_address);
+	if (ret < 0)
+		return ret;
+	result = husk_call(ctx, "prctl(PR_SET_MM_MAP)", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP,
+			   map_address, sizeof(map), 0, 0);
+	return result < 0 ? (int)result : 0;
 }

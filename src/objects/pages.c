@@ -273,3 +273,64 @@ int write_pages(struct dump_context *ctx)
 	munmap(batch->data, data_size);
 	return ret;
 }
+
+/* ---- restart side ---- */
+
+#include "restart.h"
+
+static int write_runs_into_husk(struct restore_context *ctx, const struct ckpt_page_run *runs,
+				uint64_t run_count, const void *data, uint64_t page_count)
+{
+	struct iovec local = { readonly_buffer(data), page_count * CKPT_PAGE_SIZE };
+	struct iovec remote[CKPT_MAX_PAGE_RUNS];
+	ssize_t written;
+
+	for (uint64_t i = 0; i < run_count; i++)
+		remote[i] = (struct iovec){ (void *)(uintptr_t)runs[i].start, runs[i].pages * CKPT_PAGE_SIZE };
+	written = process_vm_writev(ctx->husk, &local, 1, remote, run_count, 0);
+	if (written != (ssize_t)local.iov_len)
+		return fail(ctx->err, written < 0 ? errno : EIO,
+			    "writing pages at %#llx into the new process: %s",
+			    (unsigned long long)runs[0].start, written < 0 ? strerror(errno) : "short write");
+	return 0;
+}
+
+static int next_page_record(struct restore_context *ctx)
+{
+	int ret = image_read_record(&ctx->reader, &ctx->next);
+
+	if (ret == -ENODATA)
+		return fail(ctx->err, EINVAL, "bad image: truncated: stream ends without a tail record");
+	return ret;
+}
+
+/* Streams every PAGES record into the husk, then checks the tail. */
+int fill_pages(struct restore_context *ctx)
+{
+	struct page_cursor cursor;
+	uint64_t started = monotonic_ns();
+	int ret = 0;
+
+	page_cursor_init(&cursor, &ctx->image);
+	while (ret == 0 && ctx->next.type == CKPT_RECORD_PAGES) {
+		const struct ckpt_pages *pages = ctx->next.payload;
+		const struct ckpt_page_run *runs;
+		const void *data;
+
+		ret = page_cursor_accept(&cursor, &ctx->next, &runs, &data, ctx->err);
+		if (ret == 0)
+			ret = write_runs_into_husk(ctx, runs, pages->run_count, data, pages->page_count);
+		if (ret == 0)
+			ret = next_page_record(ctx);
+		if (ret == 0 && ctx->options->progress)
+			ctx->options->progress(ctx->options->progress_arg, ctx->reader.offset, 0);
+	}
+	if (ret == 0 && ctx->next.type != CKPT_RECORD_TAIL)
+		ret = fail(ctx->err, EINVAL, "bad image: %s record among the pages",
+			   record_type_name(ctx->next.type));
+	if (ret == 0)
+		ret = image_check_tail(&ctx->reader, &ctx->next, cursor.page_count, ctx->err);
+	ctx->pages_restored = cursor.page_count;
+	ctx->memory_ns = monotonic_ns() - started;
+	return ret;
+}

@@ -180,3 +180,190 @@ int write_process(struct dump_context *ctx)
 					 sizeof(ctx->rlimits));
 	return ret;
 }
+
+/* ---- restart side ---- */
+
+#include <fcntl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "restart.h"
+#include "util.h"
+
+static int read_own_status(char **ret_text, struct ckpt_error *err)
+{
+	return read_whole_file("/proc/self/status", ret_text, NULL, err);
+}
+
+static int check_pid_free(struct restore_context *ctx)
+{
+	char path[64];
+	_cleanup_free_ char *status = NULL;
+	struct ckpt_error ignored = { 0 };
+	const char *state, *name;
+	pid_t pid = ctx->image.process.pid;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (access(path, F_OK) < 0)
+		return 0;
+	if (read_whole_file(path, &status, NULL, &ignored) < 0)
+		return fail(ctx->err, EEXIST, "PID %d is in use", pid);
+	state = status_field(status, "State");
+	name = status_field(status, "Name");
+	return fail(ctx->err, EEXIST, "PID %d is in use by %.*s%s", pid,
+		    name ? (int)strcspn(name, "\n") : 1, name ? name : "?",
+		    state && *state == 'Z' ? " (a zombie its parent has not reaped yet)" : "");
+}
+
+/* Restart never gives the process more than the caller has. */
+static int check_privilege(struct restore_context *ctx)
+{
+	_cleanup_free_ char *status = NULL;
+	const struct ckpt_creds *creds = &ctx->image.creds;
+	uint64_t caller_caps;
+	int ret = read_own_status(&status, ctx->err);
+
+	if (ret < 0)
+		return ret;
+	caller_caps = parse_hex_field(status, "CapEff");
+	if ((creds->cap_permitted | creds->cap_effective | creds->cap_inheritable | creds->cap_ambient) &
+	    ~caller_caps)
+		return fail(ctx->err, EPERM,
+			    "the image's process holds capabilities the caller does not (%#llx vs %#llx)",
+			    (unsigned long long)creds->cap_permitted, (unsigned long long)caller_caps);
+	if (caller_caps & (1ull << 7))	/* CAP_SETUID */
+		return 0;
+	for (int i = 0; i < CKPT_ID_COUNT; i++) {
+		if (creds->uid[i] != getuid() || creds->gid[i] != getgid())
+			return fail(ctx->err, EPERM,
+				    "the image's process ran as uid %u gid %u; you are uid %u gid %u",
+				    creds->uid[i], creds->gid[i], getuid(), getgid());
+	}
+	return 0;
+}
+
+static int check_rlimits(struct restore_context *ctx)
+{
+	for (unsigned resource = 0; resource < CKPT_MAX_RLIMITS; resource++) {
+		struct rlimit ours;
+
+		if (getrlimit((__rlimit_resource_t)resource, &ours) < 0)
+			continue;
+		if (ctx->image.rlimits.limits[resource].hard > ours.rlim_max)
+			return fail(ctx->err, EPERM,
+				    "the image's hard limit %u (%llu) is above the caller's (%llu)", resource,
+				    (unsigned long long)ctx->image.rlimits.limits[resource].hard,
+				    (unsigned long long)ours.rlim_max);
+	}
+	return 0;
+}
+
+static int check_cpu(struct restore_context *ctx)
+{
+	const struct ckpt_head *head = &ctx->image.head;
+
+	if (head->xstate_size != cpu_xstate_size() || (head->xfeatures & ~cpu_xfeatures()))
+		return fail(ctx->err, ENOTSUP,
+			    "the image's CPU state (xstate %u bytes, features %#llx) does not fit this CPU (%zu bytes, %#llx)",
+			    head->xstate_size, (unsigned long long)head->xfeatures, cpu_xstate_size(),
+			    (unsigned long long)cpu_xfeatures());
+	return 0;
+}
+
+int check_restart_allowed(struct restore_context *ctx)
+{
+	int ret;
+
+	if (ctx->image.process.thread_count != 1)
+		return fail(ctx->err, ENOTSUP, "the image holds %u threads: multithreaded restart is not supported yet",
+			    ctx->image.process.thread_count);
+	ret = check_cpu(ctx);
+	if (ret == 0)
+		ret = check_privilege(ctx);
+	if (ret == 0)
+		ret = check_rlimits(ctx);
+	if (ret == 0)
+		ret = check_pid_free(ctx);
+	return ret;
+}
+
+/* Runs in the husk. */
+int setup_process_in_husk(const struct restore_context *ctx)
+{
+	const struct ckpt_process *process = &ctx->image.process;
+
+	if (chdir(ctx->image.cwd) < 0)
+		return -errno;
+	umask(process->umask);
+	if (prctl(PR_SET_NAME, process->comm, 0, 0, 0) < 0)
+		return -errno;
+	if (personality(process->personality) < 0)
+		return -errno;
+	return 0;
+}
+
+int restore_rlimits(struct restore_context *ctx)
+{
+	for (unsigned resource = 0; resource < CKPT_MAX_RLIMITS; resource++) {
+		struct rlimit limit = {
+			.rlim_cur = ctx->image.rlimits.limits[resource].soft,
+			.rlim_max = ctx->image.rlimits.limits[resource].hard,
+		};
+
+		if (prlimit(ctx->husk, (__rlimit_resource_t)resource, &limit, NULL) < 0)
+			return fail(ctx->err, errno, "setting rlimit %u: %s", resource, strerror(errno));
+	}
+	return 0;
+}
+
+static bool same_groups(const struct image *image)
+{
+	gid_t current[CKPT_MAX_GROUPS / 4];
+	int count = getgroups((int)ARRAY_SIZE(current), current);
+
+	if (count < 0 || (uint32_t)count != image->creds.group_count)
+		return false;
+	for (int i = 0; i < count; i++) {
+		if (current[i] != image->groups[i])
+			return false;
+	}
+	return true;
+}
+
+static int restore_groups(struct restore_context *ctx)
+{
+	const struct ckpt_creds *creds = &ctx->image.creds;
+	uint64_t address;
+	int ret;
+
+	if (same_groups(&ctx->image))
+		return 0;
+	if (creds->group_count * sizeof(uint32_t) > CONTROL_DATA_SIZE)
+		return fail(ctx->err, E2BIG, "too many supplementary groups (%u)", creds->group_count);
+	ret = husk_put_data(ctx, 0, ctx->image.groups, creds->group_count * sizeof(uint32_t), &address);
+	if (ret < 0)
+		return ret;
+	return (int)husk_call(ctx, "setgroups", SYS_setgroups, creds->group_count, address, 0, 0, 0, 0);
+}
+
+int restore_creds(struct restore_context *ctx)
+{
+	const struct ckpt_creds *creds = &ctx->image.creds;
+	int64_t ret = restore_groups(ctx);
+
+	if (ret == 0)
+		ret = husk_call(ctx, "setresgid", SYS_setresgid, creds->gid[CKPT_ID_REAL],
+				creds->gid[CKPT_ID_EFFECTIVE], creds->gid[CKPT_ID_SAVED], 0, 0, 0);
+	if (ret >= 0)
+		ret = husk_call(ctx, "setfsgid", SYS_setfsgid, creds->gid[CKPT_ID_FS], 0, 0, 0, 0, 0);
+	if (ret >= 0)
+		ret = husk_call(ctx, "setresuid", SYS_setresuid, creds->uid[CKPT_ID_REAL],
+				creds->uid[CKPT_ID_EFFECTIVE], creds->uid[CKPT_ID_SAVED], 0, 0, 0);
+	if (ret >= 0)
+		ret = husk_call(ctx, "setfsuid", SYS_setfsuid, creds->uid[CKPT_ID_FS], 0, 0, 0, 0, 0);
+	if (ret >= 0 && creds->no_new_privs)
+		ret = husk_call(ctx, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
+	return ret < 0 ? (int)ret : 0;
+}

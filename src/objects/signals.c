@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 
@@ -28,4 +29,22 @@ int write_sigactions(struct dump_context *ctx)
 {
 	return image_write_simple(&ctx->writer, CKPT_RECORD_SIGACTIONS, &ctx->sigactions,
 				  sizeof(ctx->sigactions));
+}
+
+/* ---- restart side ---- */
+
+#include "restart.h"
+
+/* Runs in the husk, with every signal blocked. */
+int restore_sigactions_in_husk(const struct restore_context *ctx)
+{
+	const struct ckpt_sigaction *actions = ctx->image.sigactions.actions;
+
+	for (unsigned signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
+		if (signal == SIGKILL || signal == SIGSTOP)
+			continue;
+		if (syscall(SYS_rt_sigaction, signal, &actions[signal - 1], NULL, 8) < 0)
+			return -errno;
+	}
+	return 0;
 }

@@ -160,3 +160,79 @@ int write_threads(struct dump_context *ctx)
 	}
 	return 0;
 }
+
+/* ---- restart side ---- */
+
+#include "restart.h"
+
+#ifndef RSEQ_FLAG_UNREGISTER
+#define RSEQ_FLAG_UNREGISTER 1
+#endif
+
+static int restore_altstack(struct restore_context *ctx, const struct ckpt_thread *thread)
+{
+	uint64_t stack[3] = { thread->altstack_sp, 0, thread->altstack_size };
+	uint64_t address;
+	int ret;
+
+	if (thread->altstack_flags & SS_DISABLE)
+		return 0;
+	ret = husk_put_data(ctx, 2048, stack, sizeof(stack), &address);
+	if (ret < 0)
+		return ret;
+	return (int)husk_call(ctx, "sigaltstack", SYS_sigaltstack, address, 0, 0, 0, 0, 0);
+}
+
+int restore_thread_state(struct restore_context *ctx)
+{
+	const struct ckpt_thread *thread = &ctx->image.threads[0].thread;
+	int64_t ret = 0;
+
+	if (thread->robust_list)
+		ret = husk_call(ctx, "set_robust_list", SYS_set_robust_list, thread->robust_list,
+				thread->robust_list_length, 0, 0, 0, 0);
+	if (ret >= 0)
+		ret = husk_call(ctx, "set_tid_address", SYS_set_tid_address, thread->clear_child_tid, 0,
+				0, 0, 0, 0);
+	if (ret >= 0)
+		ret = restore_altstack(ctx, thread);
+	if (ret >= 0 && thread->rseq_address)
+		ret = husk_call(ctx, "rseq", SYS_rseq, thread->rseq_address, thread->rseq_length, 0,
+				thread->rseq_signature, 0, 0);
+	return ret < 0 ? (int)ret : 0;
+}
+
+/*
+ * The last step: unmap the control area with a syscall that stops at its
+ * exit, and load the thread's own registers there.
+ */
+int load_thread_registers(struct restore_context *ctx)
+{
+	const struct image_thread *thread = &ctx->image.threads[0];
+	struct user_regs_struct regs;
+	const uint64_t unmap_args[6] = { ctx->control, CONTROL_SIZE };
+	int ret;
+
+	memcpy(&regs, thread->thread.regs, sizeof(regs));
+	regs.orig_rax = (uint64_t)-1;
+	ret = ptrace_set_xstate(ctx->husk, thread->xstate, thread->thread.xstate_size, ctx->err);
+	if (ret == 0)
+		ret = inject_final_syscall(&ctx->injector, SYS_munmap, unmap_args);
+	if (ret == 0)
+		ret = ptrace_set_regs(ctx->husk, &regs, ctx->err);
+	if (ret == 0)
+		ret = ptrace_set_sigmask(ctx->husk, thread->thread.sigmask, ctx->err);
+	return ret;
+}
+
+int unregister_husk_rseq(struct restore_context *ctx)
+{
+	struct rseq_configuration_v1 rseq = { 0 };
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, ctx->husk, (void *)sizeof(rseq), &rseq) < 0)
+		return fail(ctx->err, errno, "reading rseq of the new process: %s", strerror(errno));
+	if (!rseq.rseq_abi_pointer)
+		return 0;
+	return (int)husk_call(ctx, "rseq unregister", SYS_rseq, rseq.rseq_abi_pointer,
+			      rseq.rseq_abi_size, RSEQ_FLAG_UNREGISTER, rseq.signature, 0, 0);
+}

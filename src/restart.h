@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* The restart pipeline's shared state, used by the object restorers. */
+#ifndef CKPT_RESTART_H
+#define CKPT_RESTART_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ckpt.h"
+#include "error.h"
+#include "image/image.h"
+#include "sys/tracing.h"
+
+/* The husk's control area: one code page, then data pages for arguments. */
+#define CONTROL_CODE_SIZE 4096ull
+#define CONTROL_DATA_SIZE (64ull << 10)
+#define CONTROL_SIZE (CONTROL_CODE_SIZE + CONTROL_DATA_SIZE)
+
+struct restore_context {
+	struct ckpt_options *options;
+	struct ckpt_error *err;
+	struct image_reader reader;
+	struct image image;
+	struct image_record next;	/* first record after the VMAs */
+
+	int *staged_fds;		/* per FILE id - 1, in ckpt and then in the husk */
+	int stage_base;			/* staged fds are at or above this */
+	int report_fd;			/* husk -> ckpt: setup result */
+
+	pid_t husk;
+	bool husk_seized;
+	struct injector injector;
+	uint64_t control;		/* control area in the husk */
+	uint64_t vdso_parking;		/* free area where vDSO mappings wait */
+	uint64_t vdso_parking_size;
+	cpu_set_t saved_affinity;
+	bool affinity_changed;
+	uint64_t pages_restored;
+	uint64_t memory_ns;
+};
+
+/* Runs a syscall in the husk; returns its result or -errno (with a message). */
+int64_t husk_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
+		  uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+/* Copies bytes into the husk's control data area; returns their address. */
+int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data, size_t length,
+		  uint64_t *ret_address);
+
+/* objects/files.c */
+int stage_files(struct restore_context *ctx);
+void release_staged_files(struct restore_context *ctx);
+int install_fds_in_husk(const struct restore_context *ctx);	/* runs in the husk */
+/* objects/process.c */
+int check_restart_allowed(struct restore_context *ctx);
+int setup_process_in_husk(const struct restore_context *ctx);	/* runs in the husk */
+int restore_rlimits(struct restore_context *ctx);
+int restore_creds(struct restore_context *ctx);
+/* objects/signals.c */
+int restore_sigactions_in_husk(const struct restore_context *ctx);	/* runs in the husk */
+/* objects/mm.c */
+int choose_control_area(struct restore_context *ctx);
+int clear_husk_layout(struct restore_context *ctx);
+int move_vdso(struct restore_context *ctx);
+int map_vmas(struct restore_context *ctx);
+int protect_vmas(struct restore_context *ctx);
+int restore_mm_fields(struct restore_context *ctx);
+/* objects/pages.c */
+int fill_pages(struct restore_context *ctx);
+/* objects/threads.c */
+int restore_thread_state(struct restore_context *ctx);
+int load_thread_registers(struct restore_context *ctx);
+int unregister_husk_rseq(struct restore_context *ctx);
+
+#endif
