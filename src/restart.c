@@ -358,6 +358,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 		*ret_pid = ctx.husk;
 	report_stats(&ctx, started);
 	release_staged_files(&ctx);
+	free(ctx.merge_guarded);
 	image_release(&ctx.image);
 	image_reader_release(&ctx.reader);
 	if (ret < 0 && ctx.options->error && ctx.options->error_size)

@@ -37,6 +37,7 @@ struct restore_context {
 	uint64_t vdso_parking_size;
 	cpu_set_t saved_affinity;
 	bool affinity_changed;
+	bool *merge_guarded;		/* per VMA: VM_DONTDUMP while filling */
 	uint64_t pages_restored;
 	uint64_t memory_ns;
 };

@@ -244,7 +244,8 @@ enum ckpt_vma_flags {
 	CKPT_VMA_MAYWRITE = 1u << 6,
 	CKPT_VMA_HEAP = 1u << 7,	/* informational: [heap] */
 	CKPT_VMA_STACK = 1u << 8,	/* informational: [stack] */
-	CKPT_VMA_FLAG_MASK = (1u << 9) - 1,
+	CKPT_VMA_NORESERVE = 1u << 9,
+	CKPT_VMA_FLAG_MASK = (1u << 10) - 1,
 };
 
 struct ckpt_vma {

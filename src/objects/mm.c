@@ -109,7 +109,7 @@ static uint32_t record_flags(const struct proc_vma *vma)
 		{ PROC_VMA_GROWSDOWN, CKPT_VMA_GROWSDOWN }, { PROC_VMA_HUGEPAGE, CKPT_VMA_HUGEPAGE },
 		{ PROC_VMA_NOHUGEPAGE, CKPT_VMA_NOHUGEPAGE }, { PROC_VMA_DONTFORK, CKPT_VMA_DONTFORK },
 		{ PROC_VMA_DONTDUMP, CKPT_VMA_DONTDUMP }, { PROC_VMA_WIPEONFORK, CKPT_VMA_WIPEONFORK },
-		{ PROC_VMA_MAYWRITE, CKPT_VMA_MAYWRITE },
+		{ PROC_VMA_MAYWRITE, CKPT_VMA_MAYWRITE }, { PROC_VMA_NORESERVE, CKPT_VMA_NORESERVE },
 	};
 	uint32_t flags = 0;
 
@@ -431,7 +431,8 @@ static uint32_t mapping_prot(const struct ckpt_vma *vma)
 static void mapping_flags_and_fd(const struct restore_context *ctx, const struct ckpt_vma *vma,
 				 uint64_t *ret_flags, int64_t *ret_fd)
 {
-	uint64_t flags = MAP_FIXED | ((vma->flags & CKPT_VMA_GROWSDOWN) ? MAP_GROWSDOWN : 0);
+	uint64_t flags = MAP_FIXED | ((vma->flags & CKPT_VMA_GROWSDOWN) ? MAP_GROWSDOWN : 0) |
+			 ((vma->flags & CKPT_VMA_NORESERVE) ? MAP_NORESERVE : 0);
 
 	*ret_fd = -1;
 	if (vma->kind == CKPT_VMA_ANON)
@@ -485,18 +486,48 @@ static int map_vma(struct restore_context *ctx, const struct ckpt_vma *vma)
 	return apply_advice(ctx, vma);
 }
 
+/*
+ * Two adjacent VMAs that were separate at checkpoint time (each with its
+ * own anon_vma) would merge when mapped alike.  While their pages go in,
+ * every second one carries VM_DONTDUMP, so each gets its own anon_vma and
+ * they stay apart once the flag is dropped again.
+ */
+static bool needs_merge_guard(const struct image *image, size_t index, const bool *guarded)
+{
+	const struct ckpt_vma *vma = &image->vmas[index];
+	const struct ckpt_vma *previous = index ? &image->vmas[index - 1] : NULL;
+
+	if (!previous || previous->end != vma->start || guarded[index - 1])
+		return false;
+	if (!vma->page_count || !previous->page_count || previous->kind != vma->kind)
+		return false;
+	return !((vma->flags | previous->flags) & CKPT_VMA_DONTDUMP);
+}
+
+static int64_t set_dontdump(struct restore_context *ctx, const struct ckpt_vma *vma, int advice)
+{
+	return husk_call(ctx, "madvise", SYS_madvise, vma->start, vma->end - vma->start,
+			 (uint64_t)advice, 0, 0, 0);
+}
+
 int map_vmas(struct restore_context *ctx)
 {
+	ctx->merge_guarded = calloc(ctx->image.vma_count, sizeof(bool));
+	if (!ctx->merge_guarded)
+		return fail(ctx->err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < ctx->image.vma_count; i++) {
 		const struct ckpt_vma *vma = &ctx->image.vmas[i];
-		int ret;
+		int64_t ret;
 
 		if (vma->kind == CKPT_VMA_VDSO || vma->kind == CKPT_VMA_VVAR ||
 		    vma->kind == CKPT_VMA_VVAR_VCLOCK)
 			continue;
+		ctx->merge_guarded[i] = needs_merge_guard(&ctx->image, i, ctx->merge_guarded);
 		ret = map_vma(ctx, vma);
+		if (ret == 0 && ctx->merge_guarded[i])
+			ret = set_dontdump(ctx, vma, MADV_DONTDUMP);
 		if (ret < 0)
-			return ret;
+			return (int)ret;
 	}
 	return 0;
 }
@@ -506,6 +537,12 @@ int protect_vmas(struct restore_context *ctx)
 	for (size_t i = 0; i < ctx->image.vma_count; i++) {
 		const struct ckpt_vma *vma = &ctx->image.vmas[i];
 		int64_t result;
+
+		if (ctx->merge_guarded[i]) {
+			result = set_dontdump(ctx, vma, MADV_DODUMP);
+			if (result < 0)
+				return (int)result;
+		}
 
 		if (vma->page_count == 0 || mapping_prot(vma) == vma->prot)
 			continue;

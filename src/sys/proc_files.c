@@ -70,7 +70,7 @@ static uint32_t parse_vm_flags(const char *line)
 		{ "dc", PROC_VMA_DONTFORK },	{ "dd", PROC_VMA_DONTDUMP },
 		{ "wf", PROC_VMA_WIPEONFORK },	{ "mw", PROC_VMA_MAYWRITE },
 		{ "lo", PROC_VMA_LOCKED },	{ "io", PROC_VMA_IO },
-		{ "pf", PROC_VMA_IO },
+		{ "pf", PROC_VMA_IO },		{ "nr", PROC_VMA_NORESERVE },
 	};
 	uint32_t flags = 0;
 

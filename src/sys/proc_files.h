@@ -24,6 +24,7 @@ enum proc_vma_flag {
 	PROC_VMA_MAYWRITE = 1u << 7,
 	PROC_VMA_LOCKED = 1u << 8,
 	PROC_VMA_IO = 1u << 9,	/* io / pfnmap: device memory */
+	PROC_VMA_NORESERVE = 1u << 10,
 };
 
 struct proc_vma {
