@@ -53,11 +53,16 @@ $(BUILD)/tests/static/%: tests/state/static/%.c tests/state/state.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) -O1 -g -static -pthread $< -o $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libckpt.a
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libckpt.a $(wildcard tests/tools/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libckpt.a -o $@
 
 $(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) -O2 -g -pthread $< -o $@
+
+DEMO_BIN := $(patsubst demo/%.c,$(BUILD)/demo/%,$(wildcard demo/*.c))
+$(BUILD)/demo/%: demo/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) -O2 -g $< -o $@
 
@@ -72,7 +77,7 @@ test:
 bench: all $(BENCH_BIN)
 	bench/run
 
-demo: all
+demo: all $(DEMO_BIN)
 	demo/run
 
 fuzz:

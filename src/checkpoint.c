@@ -70,7 +70,7 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 	thread = &grown[ctx->thread_count];
 	memset(thread, 0, sizeof(*thread));
 	thread->tid = tid;
-	ret = ptrace_seize_and_stop(tid, false, ctx->err);
+	ret = ptrace_seize_and_stop(tid, 0, ctx->err);
 	if (ret < 0 && tid != ctx->pid && ret == -ESRCH) {
 		ctx->err->code = 0;	/* a thread that just exited */
 		return 0;
@@ -79,6 +79,8 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 	ctx->thread_count++;
 	if (ret < 0)
 		return ret;
+	if (ret > 0)
+		thread->deferred_signals |= 1ull << (ret - 1);
 	ret = ptrace_get_regs(tid, &thread->frozen_regs, ctx->err);
 	if (ret == 0)
 		plan_thread_resume(thread);
@@ -326,13 +328,22 @@ static void release_thread(struct dump_thread *thread)
 	}
 }
 
-static void kill_target(struct dump_context *ctx)
+static void reap_traced_exit(pid_t tid)
 {
 	int status;
 
-	kill(ctx->pid, SIGKILL);
-	while (waitpid(ctx->pid, &status, __WALL) >= 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
+	while (waitpid(tid, &status, __WALL) >= 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
 		;
+}
+
+/* The tracer must collect every traced thread's exit before the leader's. */
+static void kill_target(struct dump_context *ctx)
+{
+	kill(ctx->pid, SIGKILL);
+	for (size_t i = ctx->thread_count; i-- > 0;) {
+		if (ctx->threads[i].seized)
+			reap_traced_exit(ctx->threads[i].tid);
+	}
 }
 
 static void release_target(struct dump_context *ctx, bool kill_it)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -207,9 +208,10 @@ static int seize_husk(struct restore_context *ctx)
 	int ret = fault_point(ctx->err, "restart.seize");
 
 	if (ret == 0)
-		ret = ptrace_seize_and_stop(ctx->husk, true, ctx->err);
+		ret = ptrace_seize_and_stop(ctx->husk, PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE, ctx->err);
 	if (ret < 0)
 		return ret;
+	ret = 0;	/* every signal is blocked in the husk */
 	ctx->husk_seized = true;
 	pin_to_one_cpu(ctx);
 	return injector_init(&ctx->injector, ctx->husk, (uint64_t)(uintptr_t)ckpt_syscall_gadget,
@@ -264,6 +266,7 @@ static const struct rebuild_step {
 	{ "restart.protect", protect_vmas },
 	{ "restart.mm", restore_mm_fields },
 	{ "restart.fds", NULL },	/* closing staged fds: close_staged_in_husk */
+	{ "restart.thread", create_threads },
 	{ "restart.thread", restore_thread_state },
 	{ "restart.creds", restore_rlimits },
 	{ "restart.creds", restore_creds },
@@ -299,6 +302,8 @@ static int release_husk(struct restore_context *ctx)
 	if (ret < 0)
 		return ret;
 	unpin(ctx);
+	for (size_t i = 1; i < ctx->image.thread_count; i++)
+		ptrace_detach(ctx->image.threads[i].thread.tid, 0);
 	if (ptrace_detach(ctx->husk, 0) < 0)
 		return fail(ctx->err, errno, "letting the restored process go: %s", strerror(errno));
 	ctx->husk_seized = false;
@@ -359,6 +364,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 	report_stats(&ctx, started);
 	release_staged_files(&ctx);
 	free(ctx.merge_guarded);
+	free(ctx.thread_injectors);
 	image_release(&ctx.image);
 	image_reader_release(&ctx.reader);
 	if (ret < 0 && ctx.options->error && ctx.options->error_size)

@@ -31,7 +31,8 @@ struct restore_context {
 
 	pid_t husk;
 	bool husk_seized;
-	struct injector injector;
+	struct injector injector;	/* the main thread's */
+	struct injector *thread_injectors;	/* per image thread; [0] unused */
 	uint64_t control;		/* control area in the husk */
 	uint64_t vdso_parking;		/* free area where vDSO mappings wait */
 	uint64_t vdso_parking_size;
@@ -72,6 +73,9 @@ int fill_pages(struct restore_context *ctx);
 /* objects/threads.c */
 int restore_thread_state(struct restore_context *ctx);
 int load_thread_registers(struct restore_context *ctx);
+int create_threads(struct restore_context *ctx);
+int64_t all_threads_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
+			 uint64_t a1, uint64_t a2);
 int unregister_husk_rseq(struct restore_context *ctx);
 
 #endif

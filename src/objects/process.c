@@ -276,9 +276,6 @@ int check_restart_allowed(struct restore_context *ctx)
 {
 	int ret;
 
-	if (ctx->image.process.thread_count != 1)
-		return fail(ctx->err, ENOTSUP, "the image holds %u threads: multithreaded restart is not supported yet",
-			    ctx->image.process.thread_count);
 	ret = check_cpu(ctx);
 	if (ret == 0)
 		ret = check_privilege(ctx);
@@ -345,7 +342,7 @@ static int restore_groups(struct restore_context *ctx)
 	ret = husk_put_data(ctx, 0, ctx->image.groups, creds->group_count * sizeof(uint32_t), &address);
 	if (ret < 0)
 		return ret;
-	return (int)husk_call(ctx, "setgroups", SYS_setgroups, creds->group_count, address, 0, 0, 0, 0);
+	return (int)all_threads_call(ctx, "setgroups", SYS_setgroups, creds->group_count, address, 0);
 }
 
 int restore_creds(struct restore_context *ctx)
@@ -354,16 +351,16 @@ int restore_creds(struct restore_context *ctx)
 	int64_t ret = restore_groups(ctx);
 
 	if (ret == 0)
-		ret = husk_call(ctx, "setresgid", SYS_setresgid, creds->gid[CKPT_ID_REAL],
-				creds->gid[CKPT_ID_EFFECTIVE], creds->gid[CKPT_ID_SAVED], 0, 0, 0);
+		ret = all_threads_call(ctx, "setresgid", SYS_setresgid, creds->gid[CKPT_ID_REAL],
+				       creds->gid[CKPT_ID_EFFECTIVE], creds->gid[CKPT_ID_SAVED]);
 	if (ret >= 0)
-		ret = husk_call(ctx, "setfsgid", SYS_setfsgid, creds->gid[CKPT_ID_FS], 0, 0, 0, 0, 0);
+		ret = all_threads_call(ctx, "setfsgid", SYS_setfsgid, creds->gid[CKPT_ID_FS], 0, 0);
 	if (ret >= 0)
-		ret = husk_call(ctx, "setresuid", SYS_setresuid, creds->uid[CKPT_ID_REAL],
-				creds->uid[CKPT_ID_EFFECTIVE], creds->uid[CKPT_ID_SAVED], 0, 0, 0);
+		ret = all_threads_call(ctx, "setresuid", SYS_setresuid, creds->uid[CKPT_ID_REAL],
+				       creds->uid[CKPT_ID_EFFECTIVE], creds->uid[CKPT_ID_SAVED]);
 	if (ret >= 0)
-		ret = husk_call(ctx, "setfsuid", SYS_setfsuid, creds->uid[CKPT_ID_FS], 0, 0, 0, 0, 0);
+		ret = all_threads_call(ctx, "setfsuid", SYS_setfsuid, creds->uid[CKPT_ID_FS], 0, 0);
 	if (ret >= 0 && creds->no_new_privs)
-		ret = husk_call(ctx, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
+		ret = all_threads_call(ctx, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0);
 	return ret < 0 ? (int)ret : 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <linux/sched.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -169,8 +170,20 @@ int write_threads(struct dump_context *ctx)
 #define RSEQ_FLAG_UNREGISTER 1
 #endif
 
-static int restore_altstack(struct restore_context *ctx, const struct ckpt_thread *thread)
+static struct injector *thread_injector(struct restore_context *ctx, size_t index)
 {
+	return index == 0 ? &ctx->injector : &ctx->thread_injectors[index];
+}
+
+static int64_t thread_call(struct restore_context *ctx, size_t index, const char *what, long number,
+			   uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	return inject(thread_injector(ctx, index), what, number, a0, a1, a2, a3, 0, 0);
+}
+
+static int restore_altstack(struct restore_context *ctx, size_t index)
+{
+	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
 	uint64_t stack[3] = { thread->altstack_sp, 0, thread->altstack_size };
 	uint64_t address;
 	int ret;
@@ -180,49 +193,128 @@ static int restore_altstack(struct restore_context *ctx, const struct ckpt_threa
 	ret = husk_put_data(ctx, 2048, stack, sizeof(stack), &address);
 	if (ret < 0)
 		return ret;
-	return (int)husk_call(ctx, "sigaltstack", SYS_sigaltstack, address, 0, 0, 0, 0, 0);
+	return (int)thread_call(ctx, index, "sigaltstack", SYS_sigaltstack, address, 0, 0, 0);
+}
+
+static int restore_one_thread_state(struct restore_context *ctx, size_t index)
+{
+	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
+	int64_t ret = 0;
+
+	if (thread->robust_list)
+		ret = thread_call(ctx, index, "set_robust_list", SYS_set_robust_list, thread->robust_list,
+				  thread->robust_list_length, 0, 0);
+	if (ret >= 0)
+		ret = thread_call(ctx, index, "set_tid_address", SYS_set_tid_address,
+				  thread->clear_child_tid, 0, 0, 0);
+	if (ret >= 0)
+		ret = restore_altstack(ctx, index);
+	if (ret >= 0 && thread->rseq_address)
+		ret = thread_call(ctx, index, "rseq", SYS_rseq, thread->rseq_address,
+				  thread->rseq_length, 0, thread->rseq_signature);
+	return ret < 0 ? (int)ret : 0;
 }
 
 int restore_thread_state(struct restore_context *ctx)
 {
-	const struct ckpt_thread *thread = &ctx->image.threads[0].thread;
-	int64_t ret = 0;
+	for (size_t i = 0; i < ctx->image.thread_count; i++) {
+		int ret = restore_one_thread_state(ctx, i);
 
-	if (thread->robust_list)
-		ret = husk_call(ctx, "set_robust_list", SYS_set_robust_list, thread->robust_list,
-				thread->robust_list_length, 0, 0, 0, 0);
-	if (ret >= 0)
-		ret = husk_call(ctx, "set_tid_address", SYS_set_tid_address, thread->clear_child_tid, 0,
-				0, 0, 0, 0);
-	if (ret >= 0)
-		ret = restore_altstack(ctx, thread);
-	if (ret >= 0 && thread->rseq_address)
-		ret = husk_call(ctx, "rseq", SYS_rseq, thread->rseq_address, thread->rseq_length, 0,
-				thread->rseq_signature, 0, 0);
-	return ret < 0 ? (int)ret : 0;
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
-/*
- * The last step: unmap the control area with a syscall that stops at its
- * exit, and load the thread's own registers there.
- */
-int load_thread_registers(struct restore_context *ctx)
+/* clone3 run by the husk's main thread, with the thread's own TID. */
+static int clone_thread(struct restore_context *ctx, size_t index)
 {
-	const struct image_thread *thread = &ctx->image.threads[0];
+	pid_t tid = ctx->image.threads[index].thread.tid;
+	uint64_t tid_address, args_address;
+	struct clone_args args = {
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
+		.set_tid_size = 1,
+	};
+	int64_t created;
+	int status;
+	int ret = husk_put_data(ctx, 4096, &tid, sizeof(tid), &tid_address);
+
+	args.set_tid = tid_address;
+	if (ret == 0)
+		ret = husk_put_data(ctx, 4096 + 64, &args, sizeof(args), &args_address);
+	if (ret < 0)
+		return ret;
+	created = husk_call(ctx, "clone3 (thread)", SYS_clone3, args_address, sizeof(args), 0, 0, 0, 0);
+	if (created < 0)
+		return (int)created;
+	ret = ptrace_wait_stop(tid, &status, ctx->err);
+	if (ret < 0)
+		return ret;
+	return injector_init(&ctx->thread_injectors[index], tid, ctx->control, ctx->err);
+}
+
+int create_threads(struct restore_context *ctx)
+{
+	ctx->thread_injectors = calloc(ctx->image.thread_count, sizeof(*ctx->thread_injectors));
+	if (!ctx->thread_injectors)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	for (size_t i = 1; i < ctx->image.thread_count; i++) {
+		int ret = clone_thread(ctx, i);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int load_registers_of(struct restore_context *ctx, size_t index)
+{
+	const struct image_thread *thread = &ctx->image.threads[index];
 	struct user_regs_struct regs;
-	const uint64_t unmap_args[6] = { ctx->control, CONTROL_SIZE };
 	int ret;
 
 	memcpy(&regs, thread->thread.regs, sizeof(regs));
 	regs.orig_rax = (uint64_t)-1;
-	ret = ptrace_set_xstate(ctx->husk, thread->xstate, thread->thread.xstate_size, ctx->err);
+	ret = ptrace_set_xstate(thread->thread.tid, thread->xstate, thread->thread.xstate_size, ctx->err);
 	if (ret == 0)
-		ret = inject_final_syscall(&ctx->injector, SYS_munmap, unmap_args);
+		ret = ptrace_set_regs(thread->thread.tid, &regs, ctx->err);
 	if (ret == 0)
-		ret = ptrace_set_regs(ctx->husk, &regs, ctx->err);
-	if (ret == 0)
-		ret = ptrace_set_sigmask(ctx->husk, thread->thread.sigmask, ctx->err);
+		ret = ptrace_set_sigmask(thread->thread.tid, thread->thread.sigmask, ctx->err);
 	return ret;
+}
+
+/*
+ * The last step: every other thread gets its registers, then the main
+ * thread unmaps the control area with a syscall that stops at its exit,
+ * where its own registers are loaded.
+ */
+int load_thread_registers(struct restore_context *ctx)
+{
+	const uint64_t unmap_args[6] = { ctx->control, CONTROL_SIZE };
+	int ret;
+
+	for (size_t i = 1; i < ctx->image.thread_count; i++) {
+		ret = load_registers_of(ctx, i);
+		if (ret < 0)
+			return ret;
+	}
+	ret = inject_final_syscall(&ctx->injector, SYS_munmap, unmap_args);
+	if (ret == 0)
+		ret = load_registers_of(ctx, 0);
+	return ret;
+}
+
+/* Runs a syscall in every thread of the husk (credentials are per thread). */
+int64_t all_threads_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
+			 uint64_t a1, uint64_t a2)
+{
+	for (size_t i = 0; i < ctx->image.thread_count; i++) {
+		int64_t ret = thread_call(ctx, i, what, number, a0, a1, a2, 0);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
 int unregister_husk_rseq(struct restore_context *ctx)

@@ -61,9 +61,9 @@ static int seize_error(pid_t tid, int error, struct ckpt_error *err)
 	return fail(err, error, "cannot trace process %d: %s", tid, strerror(error));
 }
 
-int ptrace_seize_and_stop(pid_t tid, bool exit_kill, struct ckpt_error *err)
+int ptrace_seize_and_stop(pid_t tid, long extra_options, struct ckpt_error *err)
 {
-	long options = PTRACE_O_TRACESYSGOOD | (exit_kill ? PTRACE_O_EXITKILL : 0);
+	long options = PTRACE_O_TRACESYSGOOD | extra_options;
 	int status;
 	int ret;
 
@@ -71,15 +71,12 @@ int ptrace_seize_and_stop(pid_t tid, bool exit_kill, struct ckpt_error *err)
 		return seize_error(tid, errno, err);
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
 		return fail(err, errno, "cannot stop task %d: %s", tid, strerror(errno));
-	for (;;) {
-		ret = ptrace_wait_stop(tid, &status, err);
-		if (ret < 0)
-			return ret;
-		if (is_event_stop(status))
-			return 0;
-		/* A signal about to be delivered: keep it stopped there. */
+	ret = ptrace_wait_stop(tid, &status, err);
+	if (ret < 0)
+		return ret;
+	if (is_event_stop(status) || WSTOPSIG(status) == SIGTRAP)
 		return 0;
-	}
+	return WSTOPSIG(status);
 }
 
 int ptrace_get_regs(pid_t tid, struct user_regs_struct *ret_regs, struct ckpt_error *err)

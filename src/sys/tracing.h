@@ -10,7 +10,12 @@
 
 #include "error.h"
 
-int ptrace_seize_and_stop(pid_t tid, bool exit_kill, struct ckpt_error *err);
+/*
+ * PTRACE_SEIZE (with TRACESYSGOOD and extra_options) and PTRACE_INTERRUPT.
+ * Returns 0 when stopped by the interrupt, or the number of a signal the
+ * task stopped on before delivering it (the caller owes it that signal).
+ */
+int ptrace_seize_and_stop(pid_t tid, long extra_options, struct ckpt_error *err);
 /* Waits for the next stop of tid; *ret_status is the waitpid status. */
 int ptrace_wait_stop(pid_t tid, int *ret_status, struct ckpt_error *err);
 int ptrace_get_regs(pid_t tid, struct user_regs_struct *ret_regs, struct ckpt_error *err);
