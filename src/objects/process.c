@@ -145,12 +145,50 @@ int collect_creds(struct dump_context *ctx)
 	return parse_groups(ctx, status);
 }
 
+static uint64_t parse_limit(const char *text)
+{
+	return strncmp(text, "unlimited", 9) == 0 ? UINT64_MAX : strtoull(text, NULL, 10);
+}
+
+/*
+ * /proc/PID/limits: readable where prlimit() is not (another uid's process
+ * needs CAP_SYS_RESOURCE).  One line per resource, in resource order, the
+ * values starting at column 26.
+ */
+static int read_limits_file(struct dump_context *ctx)
+{
+	_cleanup_free_ char *text = NULL;
+	char *line;
+	unsigned resource = 0;
+	int ret = read_proc_text(ctx, "limits", &text);
+
+	if (ret < 0)
+		return ret;
+	line = strchr(text, '\n');	/* skip the header */
+	while (line && resource < CKPT_MAX_RLIMITS) {
+		char soft[32], hard[32];
+
+		line++;
+		if (strlen(line) < 26 || sscanf(line + 26, "%31s %31s", soft, hard) != 2)
+			break;
+		ctx->rlimits.limits[resource].soft = parse_limit(soft);
+		ctx->rlimits.limits[resource].hard = parse_limit(hard);
+		resource++;
+		line = strchr(line, '\n');
+	}
+	if (resource != CKPT_MAX_RLIMITS)
+		return fail(ctx->err, EINVAL, "cannot parse /proc/%d/limits", ctx->pid);
+	return 0;
+}
+
 int collect_rlimits(struct dump_context *ctx)
 {
 	ctx->rlimits.count = CKPT_MAX_RLIMITS;
 	for (unsigned resource = 0; resource < CKPT_MAX_RLIMITS; resource++) {
 		struct rlimit limit;
 
+		if (prlimit(ctx->pid, (__rlimit_resource_t)resource, NULL, &limit) < 0 && errno == EPERM)
+			return read_limits_file(ctx);
 		if (prlimit(ctx->pid, (__rlimit_resource_t)resource, NULL, &limit) < 0)
 			return fail(ctx->err, errno, "reading rlimit %u of process %d: %s", resource,
 				    ctx->pid, strerror(errno));
