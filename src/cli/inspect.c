@@ -205,7 +205,9 @@ static int read_to_tail(struct image_reader *reader, const struct image *image,
 	}
 	if (record->type != CKPT_RECORD_TAIL)
 		return fail(err, EINVAL, "bad image: %s record among the pages", record_type_name(record->type));
-	ret = image_check_tail(reader, record, cursor.page_count, err);
+	ret = page_cursor_finish(&cursor, err);
+	if (ret == 0)
+		ret = image_check_tail(reader, record, cursor.page_count, err);
 	if (ret == 0 && image_read_record(reader, record) != -ENODATA)
 		return fail(err, EINVAL, "bad image: data after the tail record");
 	return ret;

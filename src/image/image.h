@@ -110,6 +110,7 @@ struct page_cursor {
 	size_t vma_index;
 	uint64_t next_address;		/* runs must not go below this */
 	uint64_t page_count;
+	uint64_t pages_in_vma;		/* seen so far for vmas[vma_index] */
 };
 
 void page_cursor_init(struct page_cursor *cursor, const struct image *image);
@@ -118,6 +119,8 @@ void page_cursor_init(struct page_cursor *cursor, const struct image *image);
 int page_cursor_accept(struct page_cursor *cursor, const struct image_record *record,
 		       const struct ckpt_page_run **ret_runs, const void **ret_data,
 		       struct ckpt_error *err);
+/* At the tail: every VMA got exactly the pages its record announced. */
+int page_cursor_finish(struct page_cursor *cursor, struct ckpt_error *err);
 int image_check_tail(const struct image_reader *reader, const struct image_record *record,
 		     uint64_t pages_seen, struct ckpt_error *err);
 

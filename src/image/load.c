@@ -196,6 +196,19 @@ static int load_files_and_mm(struct image_reader *reader, struct image *image)
 	}
 }
 
+static int check_thread(const struct image *image, const struct image_thread *added,
+			struct ckpt_error *err)
+{
+	if (added->thread.xstate_size != image->head.xstate_size)
+		return fail(err, EINVAL, "bad image: xstate size %u of thread %d differs from the head's %u",
+			    added->thread.xstate_size, added->thread.tid, image->head.xstate_size);
+	for (const struct image_thread *other = image->threads; other < added; other++) {
+		if (other->thread.tid == added->thread.tid)
+			return fail(err, EINVAL, "bad image: thread %d appears twice", added->thread.tid);
+	}
+	return 0;
+}
+
 static int load_threads(struct image_reader *reader, struct image *image)
 {
 	struct image_record record;
@@ -210,6 +223,9 @@ static int load_threads(struct image_reader *reader, struct image *image)
 		if (!slot)
 			return -ENOMEM;
 		memcpy(&slot->thread, record.payload, sizeof(slot->thread));
+		ret = check_thread(image, slot, reader->err);
+		if (ret < 0)
+			return ret;
 		slot->xstate = keep_copy(image, (const char *)record.payload + sizeof(slot->thread),
 					 slot->thread.xstate_size, reader->err);
 		if (!slot->xstate)

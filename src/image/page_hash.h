@@ -6,11 +6,12 @@
 #include <stdint.h>
 
 /*
- * A fast 64-bit checksum for page data: four multiply-rotate lanes over
- * 32-byte blocks, folded with the length.  CRC32C covers every record's
- * structure; page contents are covered by this hash because the crc32
- * instruction runs at a fraction of memory bandwidth on some CPUs.
- * `length` must be a multiple of 32 (pages always are).
+ * A fast 64-bit checksum for page data: eight 64-bit lanes over 64-byte
+ * stripes (multiply-accumulate, scrambled every 1 KiB), folded with the
+ * length.  CRC32C covers every record's structure; page contents are
+ * covered by this hash because the crc32 instruction runs at a fraction of
+ * memory bandwidth on some CPUs.  `length` must be a multiple of 64 (pages
+ * always are): a shorter tail is not hashed.
  */
 uint64_t page_hash(const void *data, size_t length);
 

@@ -11,19 +11,43 @@ void page_cursor_init(struct page_cursor *cursor, const struct image *image)
 	cursor->image = image;
 }
 
-/* Finds the VMA holding [start, end), moving forward only. */
-static const struct ckpt_vma *vma_for_run(struct page_cursor *cursor, uint64_t start, uint64_t end)
+/* Moves past the VMAs that end at or below `address`, checking their counts. */
+static int move_past(struct page_cursor *cursor, uint64_t address, struct ckpt_error *err)
 {
 	const struct image *image = cursor->image;
 
-	while (cursor->vma_index < image->vma_count &&
-	       image->vmas[cursor->vma_index].end <= start)
+	while (cursor->vma_index < image->vma_count && image->vmas[cursor->vma_index].end <= address) {
+		const struct ckpt_vma *vma = &image->vmas[cursor->vma_index];
+
+		if (cursor->pages_in_vma != vma->page_count)
+			return fail(err, EINVAL, "bad image: VMA at %#llx: page count %llu does not match its %llu pages",
+				    (unsigned long long)vma->start, (unsigned long long)vma->page_count,
+				    (unsigned long long)cursor->pages_in_vma);
+		cursor->pages_in_vma = 0;
 		cursor->vma_index++;
-	if (cursor->vma_index == image->vma_count)
+	}
+	return 0;
+}
+
+int page_cursor_finish(struct page_cursor *cursor, struct ckpt_error *err)
+{
+	return move_past(cursor, UINT64_MAX, err);
+}
+
+/* Finds the VMA holding [start, end), looking forward from the cursor. */
+static const struct ckpt_vma *vma_for_run(const struct page_cursor *cursor, uint64_t start,
+					  uint64_t end)
+{
+	const struct image *image = cursor->image;
+	size_t index = cursor->vma_index;
+
+	while (index < image->vma_count && image->vmas[index].end <= start)
+		index++;
+	if (index == image->vma_count)
 		return NULL;
-	if (image->vmas[cursor->vma_index].start > start || image->vmas[cursor->vma_index].end < end)
+	if (image->vmas[index].start > start || image->vmas[index].end < end)
 		return NULL;
-	return &image->vmas[cursor->vma_index];
+	return &image->vmas[index];
 }
 
 static int accept_run(struct page_cursor *cursor, const struct ckpt_page_run *run,
@@ -39,7 +63,10 @@ static int accept_run(struct page_cursor *cursor, const struct ckpt_page_run *ru
 	if (!vma || !vma_holds_pages(vma))
 		return fail(err, EINVAL, "bad image: pages at %#llx-%#llx lie outside any VMA that holds pages",
 			    (unsigned long long)run->start, (unsigned long long)end);
+	if (move_past(cursor, run->start, err) < 0)
+		return -EINVAL;
 	cursor->next_address = end;
+	cursor->pages_in_vma += run->pages;
 	return 0;
 }
 
@@ -74,8 +101,10 @@ int image_check_tail(const struct image_reader *reader, const struct image_recor
 	if (tail->record_count != reader->record_count - 1 || tail->page_count != pages_seen ||
 	    tail->stream_bytes != record->offset)
 		return fail(err, EINVAL,
-			    "bad image: tail counts (%llu records, %llu pages) do not match the stream (%llu, %llu)",
+			    "bad image: tail counts (%llu records, %llu pages, %llu bytes) do not match the stream (%llu, %llu, %llu)",
 			    (unsigned long long)tail->record_count, (unsigned long long)tail->page_count,
-			    (unsigned long long)(reader->record_count - 1), (unsigned long long)pages_seen);
+			    (unsigned long long)tail->stream_bytes,
+			    (unsigned long long)(reader->record_count - 1), (unsigned long long)pages_seen,
+			    (unsigned long long)record->offset);
 	return 0;
 }

@@ -80,6 +80,8 @@ static int validate_process(const struct ckpt_process *process, uint64_t length,
 
 	if (length < sizeof(*process) || length - sizeof(*process) != process->cwd_length)
 		return bad(err, CKPT_RECORD_PROCESS, "size does not match its cwd length");
+	if (process->cwd_length > CKPT_PATH_MAX)
+		return bad(err, CKPT_RECORD_PROCESS, "cwd is longer than 4096 bytes");
 	if (!is_string(cwd, process->cwd_length, CKPT_PATH_MAX) || cwd[0] != '/')
 		return bad(err, CKPT_RECORD_PROCESS, "cwd is not an absolute NUL-terminated path");
 	if (process->pid <= 0 || process->thread_count == 0 || process->umask > 0777)
@@ -102,7 +104,7 @@ static int validate_creds(const struct ckpt_creds *creds, uint64_t length, struc
 static int validate_rlimits(const struct ckpt_rlimits *rlimits, uint64_t length,
 			    struct ckpt_error *err)
 {
-	if (length != sizeof(*rlimits) || rlimits->count != CKPT_MAX_RLIMITS)
+	if (length != sizeof(*rlimits) || rlimits->count != CKPT_MAX_RLIMITS || rlimits->reserved)
 		return bad(err, CKPT_RECORD_RLIMITS, "wrong size or count");
 	for (unsigned i = 0; i < CKPT_MAX_RLIMITS; i++) {
 		if (rlimits->limits[i].soft > rlimits->limits[i].hard)
@@ -114,7 +116,7 @@ static int validate_rlimits(const struct ckpt_rlimits *rlimits, uint64_t length,
 static int validate_sigactions(const struct ckpt_sigactions *actions, uint64_t length,
 			       struct ckpt_error *err)
 {
-	if (length != sizeof(*actions) || actions->count != CKPT_MAX_SIGNALS)
+	if (length != sizeof(*actions) || actions->count != CKPT_MAX_SIGNALS || actions->reserved)
 		return bad(err, CKPT_RECORD_SIGACTIONS, "wrong size or count");
 	return 0;
 }
@@ -125,6 +127,8 @@ static int validate_file(const struct ckpt_file *file, uint64_t length, struct c
 
 	if (length < sizeof(*file) || length - sizeof(*file) != file->path_length)
 		return bad(err, CKPT_RECORD_FILE, "size does not match its path length");
+	if (file->path_length > CKPT_PATH_MAX)
+		return bad(err, CKPT_RECORD_FILE, "path is longer than 4096 bytes");
 	if (!is_string(path, file->path_length, CKPT_PATH_MAX) || path[0] != '/')
 		return bad(err, CKPT_RECORD_FILE, "path is not an absolute NUL-terminated path");
 	if (file->id == 0 || file->kind < CKPT_FILE_REGULAR || file->kind > CKPT_FILE_CHARDEV)
@@ -224,7 +228,9 @@ static int validate_runs(const struct ckpt_page_run *runs, uint64_t run_count,
 
 		if (!is_page_aligned(start) || runs[i].pages == 0 || runs[i].pages > page_count)
 			return bad(err, CKPT_RECORD_PAGES, "run not aligned or of bad length");
-		if (start < previous_end || !is_user_address(start + runs[i].pages * CKPT_PAGE_SIZE))
+		if (!is_user_address(start) || runs[i].pages > (USER_ADDRESS_LIMIT - start) / CKPT_PAGE_SIZE)
+			return bad(err, CKPT_RECORD_PAGES, "run is not canonical (outside the user address range)");
+		if (start < previous_end)
 			return bad(err, CKPT_RECORD_PAGES, "runs overlap, are unordered or not canonical");
 		previous_end = start + runs[i].pages * CKPT_PAGE_SIZE;
 		pages_in_runs += runs[i].pages;

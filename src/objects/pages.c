@@ -329,6 +329,8 @@ int fill_pages(struct restore_context *ctx)
 		ret = fail(ctx->err, EINVAL, "bad image: %s record among the pages",
 			   record_type_name(ctx->next.type));
 	if (ret == 0)
+		ret = page_cursor_finish(&cursor, ctx->err);
+	if (ret == 0)
 		ret = image_check_tail(&ctx->reader, &ctx->next, cursor.page_count, ctx->err);
 	ctx->pages_restored = cursor.page_count;
 	ctx->memory_ns = monotonic_ns() - started;

@@ -842,7 +842,9 @@ static inline int read_pages_to_end(struct image_reader *reader, const struct im
 	if (record->type != CKPT_RECORD_TAIL)
 		return fail(reader->err, EINVAL, "bad image: %s record among the pages",
 			    record_type_name(record->type));
-	ret = image_check_tail(reader, record, cursor.page_count, reader->err);
+	ret = page_cursor_finish(&cursor, reader->err);
+	if (ret == 0)
+		ret = image_check_tail(reader, record, cursor.page_count, reader->err);
 	if (ret == 0 && image_read_record(reader, record) != -ENODATA)
 		return fail(reader->err, EINVAL, "bad image: data after the tail record");
 	return ret;

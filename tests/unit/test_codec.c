@@ -291,18 +291,18 @@ static void test_page_hash_bit_flips(void)
 	free(buffer);
 }
 
-/* page_hash.h allows any multiple of 32 bytes: every byte must count. */
+/* page_hash.h allows any multiple of 64 bytes: every byte must count. */
 static void test_page_hash_multiple_of_32(void)
 {
 	unsigned char *buffer = random_buffer(CKPT_PAGE_SIZE);
-	size_t lengths[] = { 32, 96, CKPT_PAGE_SIZE - 32 };
+	size_t lengths[] = { 64, 192, CKPT_PAGE_SIZE - 64 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(lengths); i++) {
 		size_t last_32 = (lengths[i] - 32) * 8;
 		unsigned unnoticed = unnoticed_flips(buffer, lengths[i], last_32, 32 * 8, 1);
 
 		check(unnoticed == 0,
-		      "page_hash of %zu bytes (a multiple of 32, allowed by page_hash.h) ignores "
+		      "page_hash of %zu bytes (a multiple of 64, allowed by page_hash.h) ignores "
 		      "%u of 256 bit flips in its last 32 bytes",
 		      lengths[i], unnoticed);
 	}
