@@ -27,15 +27,27 @@ static bool is_restart_code(uint64_t rax)
 
 /*
  * A relative sleep interrupted with ERESTART_RESTARTBLOCK: the kernel wrote
- * the time left to the `remaining` argument, so the restored thread sleeps
- * that long instead of the whole request.
+ * the time left to the `remaining` argument, so the thread can sleep that
+ * long instead of the whole request.  Returns false when it cannot.
  */
-static void sleep_for_remaining_time(struct user_regs_struct *regs)
+static bool sleep_for_remaining_time(struct user_regs_struct *regs)
 {
-	if (regs->orig_rax == SYS_nanosleep && regs->rsi != 0)
+	if (regs->rax == SYS_nanosleep && regs->rsi != 0) {
 		regs->rdi = regs->rsi;
-	if (regs->orig_rax == SYS_clock_nanosleep && regs->r10 != 0 && !(regs->rsi & TIMER_ABSTIME))
+		return true;
+	}
+	if (regs->rax == SYS_clock_nanosleep && regs->r10 != 0 && !(regs->rsi & TIMER_ABSTIME)) {
 		regs->rdx = regs->r10;
+		return true;
+	}
+	return false;
+}
+
+/* The syscall returns EINTR, as if a signal had interrupted it. */
+static void interrupt_instead(struct user_regs_struct *regs)
+{
+	regs->rip += 2;
+	regs->rax = (uint64_t)-EINTR;
 }
 
 static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *image_regs)
@@ -48,10 +60,20 @@ static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *
 	thread->release_regs = *image_regs;
 	thread->record.flags |= CKPT_THREAD_SYSCALL_RESTART;
 	thread->record.interrupted_syscall = frozen.orig_rax;
-	if ((int64_t)frozen.rax == -KERNEL_ERESTART_RESTARTBLOCK) {
-		/* The original keeps its kernel restart block. */
+	if ((int64_t)frozen.rax != -KERNEL_ERESTART_RESTARTBLOCK)
+		return;
+	/*
+	 * A sleep goes on for the time it had left, in the original too, so a
+	 * later checkpoint finds the real syscall again.  Anything else (poll,
+	 * futex with a timeout, ...) keeps its kernel restart block in the
+	 * original; a restored copy cannot have it and gets EINTR instead.
+	 */
+	if (sleep_for_remaining_time(image_regs)) {
+		thread->release_regs = *image_regs;
+	} else {
 		thread->release_regs.rax = SYS_restart_syscall;
-		sleep_for_remaining_time(image_regs);
+		if (frozen.orig_rax == SYS_restart_syscall)
+			interrupt_instead(image_regs);
 	}
 }
 
