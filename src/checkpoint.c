@@ -70,6 +70,7 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 	thread = &grown[ctx->thread_count];
 	memset(thread, 0, sizeof(*thread));
 	thread->tid = tid;
+	thread->restarted_syscall = find_restarted_syscall(ctx->pid, tid);
 	ret = ptrace_seize_and_stop(tid, 0, ctx->err);
 	if (ret < 0 && tid != ctx->pid && ret == -ESRCH) {
 		ctx->err->code = 0;	/* a thread that just exited */

@@ -24,6 +24,7 @@ struct dump_thread {
 	struct ckpt_thread record;
 	uint8_t *xstate;
 	uint64_t deferred_signals;
+	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
 };
 
 struct dump_file {
@@ -98,6 +99,7 @@ int collect_sigactions(struct dump_context *ctx);
 int write_sigactions(struct dump_context *ctx);
 /* objects/threads.c */
 void plan_thread_resume(struct dump_thread *thread);
+long find_restarted_syscall(pid_t pid, pid_t tid);
 int collect_thread(struct dump_context *ctx, struct dump_thread *thread);
 int write_threads(struct dump_context *ctx);
 /* objects/files.c */

@@ -256,7 +256,7 @@ struct ckpt_vma {
 	uint32_t kind;		/* enum ckpt_vma_kind */
 	uint32_t flags;		/* enum ckpt_vma_flags */
 	uint32_t file_id;	/* for file mappings */
-	uint64_t page_count;	/* pages of this VMA in PAGES records */
+	uint64_t page_count;	/* at most this many pages in PAGES records */
 };
 
 struct ckpt_page_run {

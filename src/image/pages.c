@@ -11,7 +11,11 @@ void page_cursor_init(struct page_cursor *cursor, const struct image *image)
 	cursor->image = image;
 }
 
-/* Moves past the VMAs that end at or below `address`, checking their counts. */
+/*
+ * Moves past the VMAs that end at or below `address`, checking their
+ * counts.  A VMA's page_count is an upper bound: the writer drops pages it
+ * finds all zero after the VMA records are out.
+ */
 static int move_past(struct page_cursor *cursor, uint64_t address, struct ckpt_error *err)
 {
 	const struct image *image = cursor->image;
@@ -19,8 +23,8 @@ static int move_past(struct page_cursor *cursor, uint64_t address, struct ckpt_e
 	while (cursor->vma_index < image->vma_count && image->vmas[cursor->vma_index].end <= address) {
 		const struct ckpt_vma *vma = &image->vmas[cursor->vma_index];
 
-		if (cursor->pages_in_vma != vma->page_count)
-			return fail(err, EINVAL, "bad image: VMA at %#llx: page count %llu does not match its %llu pages",
+		if (cursor->pages_in_vma > vma->page_count)
+			return fail(err, EINVAL, "bad image: VMA at %#llx: page count %llu is below its %llu pages",
 				    (unsigned long long)vma->start, (unsigned long long)vma->page_count,
 				    (unsigned long long)cursor->pages_in_vma);
 		cursor->pages_in_vma = 0;
@@ -65,6 +69,9 @@ static int accept_run(struct page_cursor *cursor, const struct ckpt_page_run *ru
 			    (unsigned long long)run->start, (unsigned long long)end);
 	if (move_past(cursor, run->start, err) < 0)
 		return -EINVAL;
+	if (cursor->pages_in_vma + run->pages > vma->page_count)
+		return fail(err, EINVAL, "bad image: VMA at %#llx: page count %llu is below its pages",
+			    (unsigned long long)vma->start, (unsigned long long)vma->page_count);
 	cursor->next_address = end;
 	cursor->pages_in_vma += run->pages;
 	return 0;

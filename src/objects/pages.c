@@ -112,6 +112,7 @@ int scan_pages(struct dump_context *ctx)
 struct page_batch {
 	struct ckpt_page_run runs[CKPT_MAX_PAGE_RUNS];
 	bool readable[CKPT_MAX_PAGE_RUNS];
+	bool zero_is_hole[CKPT_MAX_PAGE_RUNS];	/* an all-zero page reads back as zero */
 	size_t run_count;
 	uint64_t page_count;
 	unsigned char *data;	/* CKPT_PAGES_PER_RECORD pages */
@@ -165,6 +166,64 @@ static int read_runs(struct dump_context *ctx, int mem_fd, const struct page_bat
 	return read_runs_with_proc_mem(ctx, mem_fd, batch, first, last, into);
 }
 
+static bool page_is_zero(const unsigned char *page)
+{
+	for (size_t offset = 0; offset < CKPT_PAGE_SIZE; offset += 64) {
+		uint64_t words[8], any = 0;
+
+		memcpy(words, page + offset, sizeof(words));
+		for (int i = 0; i < 8; i++)
+			any |= words[i];
+		if (any)
+			return false;
+	}
+	return true;
+}
+
+/* Appends one page to the compacted runs; runs never grow across VMAs. */
+static void keep_page(struct page_batch *batch, size_t *run_count, uint64_t address, bool same_run)
+{
+	struct ckpt_page_run *last = *run_count ? &batch->runs[*run_count - 1] : NULL;
+
+	if (same_run && last && last->start + last->pages * CKPT_PAGE_SIZE == address) {
+		last->pages++;
+		return;
+	}
+	batch->runs[(*run_count)++] = (struct ckpt_page_run){ address, 1 };
+}
+
+/*
+ * Drops pages that are all zero where a fresh mapping reads zero anyway
+ * (anonymous memory written with zeros): the image stays the size of the
+ * real data.  Runs and data are compacted in place.
+ */
+static void drop_zero_pages(struct page_batch *batch)
+{
+	struct ckpt_page_run runs[CKPT_MAX_PAGE_RUNS];
+	bool hole[CKPT_MAX_PAGE_RUNS];
+	size_t old_count = batch->run_count, new_count = 0;
+	unsigned char *in = batch->data, *out = batch->data;
+
+	memcpy(runs, batch->runs, old_count * sizeof(runs[0]));
+	memcpy(hole, batch->zero_is_hole, old_count * sizeof(hole[0]));
+	batch->page_count = 0;
+	for (size_t r = 0; r < old_count; r++) {
+		bool run_started = false;
+
+		for (uint64_t p = 0; p < runs[r].pages; p++, in += CKPT_PAGE_SIZE) {
+			if (hole[r] && page_is_zero(in))
+				continue;
+			if (out != in)
+				memmove(out, in, CKPT_PAGE_SIZE);
+			keep_page(batch, &new_count, runs[r].start + p * CKPT_PAGE_SIZE, run_started);
+			run_started = true;
+			out += CKPT_PAGE_SIZE;
+			batch->page_count++;
+		}
+	}
+	batch->run_count = new_count;
+}
+
 static int flush_batch(struct dump_context *ctx, int mem_fd, struct page_batch *batch)
 {
 	unsigned char *into = batch->data;
@@ -185,8 +244,10 @@ static int flush_batch(struct dump_context *ctx, int mem_fd, struct page_batch *
 		into += bytes;
 		first = last;
 	}
-	ret = image_write_pages(&ctx->writer, batch->runs, batch->run_count, batch->data,
-				batch->page_count);
+	drop_zero_pages(batch);
+	ret = batch->page_count == 0 ? 0 :
+				       image_write_pages(&ctx->writer, batch->runs, batch->run_count,
+							 batch->data, batch->page_count);
 	batch->run_count = 0;
 	batch->page_count = 0;
 	return ret;
@@ -201,7 +262,7 @@ static void report_progress(struct dump_context *ctx, uint64_t done_pages, uint6
 
 /* Adds a run to the batch, flushing whenever the batch is full. */
 static int batch_run(struct dump_context *ctx, int mem_fd, struct page_batch *batch,
-		     struct ckpt_page_run run, bool readable)
+		     struct ckpt_page_run run, bool readable, bool zero_is_hole)
 {
 	while (run.pages > 0) {
 		uint64_t room = CKPT_PAGES_PER_RECORD - batch->page_count;
@@ -209,6 +270,7 @@ static int batch_run(struct dump_context *ctx, int mem_fd, struct page_batch *ba
 		int ret;
 
 		batch->readable[batch->run_count] = readable;
+		batch->zero_is_hole[batch->run_count] = zero_is_hole;
 		batch->runs[batch->run_count++] = (struct ckpt_page_run){ run.start, take };
 		batch->page_count += take;
 		run.start += take * CKPT_PAGE_SIZE;
@@ -238,9 +300,10 @@ static int write_all_runs(struct dump_context *ctx, int mem_fd, struct page_batc
 	for (size_t i = 0; i < ctx->vma_count; i++) {
 		const struct dump_vma *vma = &ctx->vmas[i];
 		bool readable = vma->record.prot & PROT_READ;
+		bool zero_is_hole = vma->record.kind != CKPT_VMA_FILE_PRIVATE;
 
 		for (size_t r = 0; r < vma->runs.count; r++) {
-			int ret = batch_run(ctx, mem_fd, batch, vma->runs.runs[r], readable);
+			int ret = batch_run(ctx, mem_fd, batch, vma->runs.runs[r], readable, zero_is_hole);
 
 			if (ret < 0)
 				return ret;

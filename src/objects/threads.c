@@ -2,6 +2,7 @@
 /* Per-thread state: registers, xstate, signal mask, altstack, rseq, futex lists. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -43,6 +44,44 @@ static bool sleep_for_remaining_time(struct user_regs_struct *regs)
 	return false;
 }
 
+/*
+ * A thread asleep in restart_syscall (the kernel's way of going on with a
+ * syscall interrupted by an earlier stop) has lost the number of the real
+ * syscall, but its argument registers are intact.  Its kernel stack, read
+ * before it is stopped, tells which syscall that was.
+ */
+long find_restarted_syscall(pid_t pid, pid_t tid)
+{
+	static const struct {
+		const char *function;
+		long syscall;
+	} restarters[] = {
+		{ "do_restart_poll", SYS_poll },
+		{ "futex_wait_restart", SYS_futex },
+	};
+	char path[80];
+	struct ckpt_error ignored = { 0 };
+	char *text = NULL;
+	long found = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	if (read_whole_file(path, &text, NULL, &ignored) < 0)
+		return -1;
+	if (strtol(text, NULL, 10) == SYS_restart_syscall) {
+		free(text);
+		text = NULL;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid, tid);
+		if (read_whole_file(path, &text, NULL, &ignored) < 0)
+			return -1;
+		for (size_t i = 0; i < sizeof(restarters) / sizeof(restarters[0]); i++) {
+			if (strstr(text, restarters[i].function))
+				found = restarters[i].syscall;
+		}
+	}
+	free(text);
+	return found;
+}
+
 /* The syscall returns EINTR, as if a signal had interrupted it. */
 static void interrupt_instead(struct user_regs_struct *regs)
 {
@@ -70,11 +109,15 @@ static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *
 	 */
 	if (sleep_for_remaining_time(image_regs)) {
 		thread->release_regs = *image_regs;
-	} else {
-		thread->release_regs.rax = SYS_restart_syscall;
-		if (frozen.orig_rax == SYS_restart_syscall)
-			interrupt_instead(image_regs);
+		return;
 	}
+	thread->release_regs.rax = SYS_restart_syscall;
+	if (frozen.orig_rax != SYS_restart_syscall)
+		return;
+	if (thread->restarted_syscall >= 0)
+		image_regs->rax = (uint64_t)thread->restarted_syscall;
+	else
+		interrupt_instead(image_regs);
 }
 
 /*

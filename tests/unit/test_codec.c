@@ -1411,11 +1411,6 @@ static void vma_declares_fewer_pages(struct image_spec *spec)
 	spec->vmas[2].page_count = 1;	/* the heap has two pages in PAGES */
 }
 
-static void vma_declares_more_pages(struct image_spec *spec)
-{
-	spec->vmas[3].page_count = 2;	/* the shared mapping has one */
-}
-
 static void vma_declares_no_pages(struct image_spec *spec)
 {
 	spec->vmas[4].page_count = 0;	/* the stack has two */
@@ -1425,7 +1420,6 @@ static const struct spec_case cross_record_cases[] = {
 	{ "two THREAD records with the same tid", two_threads_one_tid, "" },
 	{ "THREAD xstate size differs from HEAD xstate size", thread_xstate_differs_from_head, "" },
 	{ "VMA page_count below its pages in PAGES records", vma_declares_fewer_pages, "" },
-	{ "VMA page_count above its pages in PAGES records", vma_declares_more_pages, "" },
 	{ "PAGES for a VMA whose page_count is 0", vma_declares_no_pages, "" },
 };
 
