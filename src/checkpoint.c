@@ -361,6 +361,27 @@ static void release_target(struct dump_context *ctx, bool kill_it)
 	}
 }
 
+/*
+ * With --kill the target dies only once the image is synced and committed.
+ * Otherwise it goes on as soon as the image is written: syncing it does not
+ * need the target stopped, and a failure then costs the target nothing.
+ */
+static int finish(struct dump_context *ctx, int fd, int ret)
+{
+	bool kill_it = ctx->options->flags & CKPT_OPT_KILL;
+
+	if (!kill_it) {
+		release_target(ctx, false);
+		ctx->released_at_ns = monotonic_ns();
+		return ret == 0 ? sync_and_commit(ctx, fd) : ret;
+	}
+	if (ret == 0)
+		ret = sync_and_commit(ctx, fd);
+	ctx->released_at_ns = monotonic_ns();
+	release_target(ctx, ret == 0);
+	return ret;
+}
+
 static void release_context(struct dump_context *ctx)
 {
 	for (size_t i = 0; i < ctx->thread_count; i++)
@@ -385,7 +406,7 @@ static void report(struct dump_context *ctx, uint64_t started, uint64_t memory_s
 	if (!stats)
 		return;
 	stats->total_ns = now - started;
-	stats->frozen_ns = ctx->frozen_at_ns ? now - ctx->frozen_at_ns : 0;
+	stats->frozen_ns = ctx->frozen_at_ns ? ctx->released_at_ns - ctx->frozen_at_ns : 0;
 	stats->memory_ns = memory_started ? now - memory_started : 0;
 	stats->image_bytes = ctx->writer.stream_bytes;
 	stats->page_count = ctx->writer.page_count;
@@ -422,10 +443,8 @@ int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options)
 	memory_started = monotonic_ns();
 	if (ret == 0)
 		ret = write_image(&ctx);
-	if (ret == 0)
-		ret = sync_and_commit(&ctx, fd);
+	ret = finish(&ctx, fd, ret);
 	report(&ctx, started, memory_started);
-	release_target(&ctx, ret == 0 && (ctx.options->flags & CKPT_OPT_KILL));
 	release_context(&ctx);
 	if (ret < 0)
 		copy_error(ctx.options, &err);

@@ -72,6 +72,7 @@ struct dump_context {
 
 	struct image_writer writer;
 	uint64_t frozen_at_ns;
+	uint64_t released_at_ns;
 	uint64_t injected_syscalls;
 };
 
