@@ -233,6 +233,10 @@ static int collect_state(struct dump_context *ctx)
 	if (ret == 0)
 		ret = collect_sigactions(ctx);
 	if (ret == 0)
+		ret = collect_timers(ctx);
+	if (ret == 0)
+		ret = collect_pending_signals(ctx);
+	if (ret == 0)
 		ret = fault_point(ctx->err, "checkpoint.mm");
 	if (ret == 0)
 		ret = collect_mm(ctx);
@@ -282,6 +286,8 @@ static int write_image(struct dump_context *ctx)
 		ret = write_mm(ctx);
 	if (ret == 0)
 		ret = write_threads(ctx);
+	if (ret == 0)
+		ret = write_pending_signals(ctx);
 	if (ret == 0)
 		ret = write_vmas(ctx);
 	if (ret == 0)
@@ -396,6 +402,7 @@ static void release_context(struct dump_context *ctx)
 	free(ctx->vmas);
 	free(ctx->cwd);
 	free(ctx->groups);
+	free(ctx->pending);
 }
 
 static void report(struct dump_context *ctx, uint64_t started, uint64_t memory_started)

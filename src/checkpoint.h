@@ -61,6 +61,9 @@ struct dump_context {
 	uint32_t *groups;
 	struct ckpt_rlimits rlimits;
 	struct ckpt_sigactions sigactions;
+	struct ckpt_timers timers;
+	struct ckpt_siginfo *pending;
+	size_t pending_count;
 	struct dump_file *files;
 	size_t file_count;
 	struct ckpt_fd *fds;
@@ -98,6 +101,9 @@ int write_process(struct dump_context *ctx);
 /* objects/signals.c */
 int collect_sigactions(struct dump_context *ctx);
 int write_sigactions(struct dump_context *ctx);
+int collect_timers(struct dump_context *ctx);
+int collect_pending_signals(struct dump_context *ctx);
+int write_pending_signals(struct dump_context *ctx);
 /* objects/threads.c */
 void plan_thread_resume(struct dump_thread *thread);
 long find_restarted_syscall(pid_t pid, pid_t tid);

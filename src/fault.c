@@ -32,6 +32,8 @@ const char *const fault_point_names[] = {
 	"restart.fds",
 	"restart.thread",
 	"restart.creds",
+	"restart.signals",
+	"restart.timers",
 	"restart.registers",
 	"restart.release",
 	NULL,

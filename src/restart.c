@@ -270,6 +270,8 @@ static const struct rebuild_step {
 	{ "restart.thread", restore_thread_state },
 	{ "restart.creds", restore_rlimits },
 	{ "restart.creds", restore_creds },
+	{ "restart.signals", restore_pending_signals },
+	{ "restart.timers", restore_timers },
 	{ "restart.registers", load_thread_registers },
 };
 

@@ -61,6 +61,8 @@ int restore_rlimits(struct restore_context *ctx);
 int restore_creds(struct restore_context *ctx);
 /* objects/signals.c */
 int restore_sigactions_in_husk(const struct restore_context *ctx);	/* runs in the husk */
+int restore_pending_signals(struct restore_context *ctx);
+int restore_timers(struct restore_context *ctx);
 /* objects/mm.c */
 int choose_control_area(struct restore_context *ctx);
 int clear_husk_layout(struct restore_context *ctx);

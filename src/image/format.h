@@ -7,8 +7,8 @@
  * 64-bit.  doc/image-format.md describes the same layout for other tools.
  *
  * Stream order:
- *   HEAD, PROCESS, CREDS, RLIMITS, SIGACTIONS, FILE*, FD*, MM, THREAD+, VMA*,
- *   PAGES*, TAIL
+ *   HEAD, PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FILE*, FD*, MM,
+ *   THREAD+, SIGINFO*, VMA*, PAGES*, TAIL
  * A reader rejects a stream that breaks this order.
  */
 #ifndef CKPT_IMAGE_FORMAT_H
@@ -49,6 +49,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_VMA = 10,
 	CKPT_RECORD_PAGES = 11,
 	CKPT_RECORD_TAIL = 12,
+	CKPT_RECORD_TIMERS = 13,
+	CKPT_RECORD_SIGINFO = 14,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -129,6 +131,23 @@ struct ckpt_sigactions {
 	uint32_t count;		/* CKPT_MAX_SIGNALS; entry i is signal i+1 */
 	uint32_t reserved;
 	struct ckpt_sigaction actions[CKPT_MAX_SIGNALS];
+};
+
+/* Interval timers (setitimer): ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF. */
+struct ckpt_itimer {
+	uint64_t interval_us;
+	uint64_t value_us;	/* time to the next expiry, 0 when disarmed */
+};
+
+struct ckpt_timers {
+	struct ckpt_itimer itimers[3];
+};
+
+/* A pending signal: queued to one thread (tid) or to the process (tid 0). */
+struct ckpt_siginfo {
+	int32_t tid;
+	uint32_t reserved;
+	uint8_t info[128];	/* siginfo_t as the kernel reports it */
 };
 
 enum ckpt_file_kind {

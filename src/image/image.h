@@ -80,6 +80,9 @@ struct image {
 	const uint32_t *groups;
 	struct ckpt_rlimits rlimits;
 	struct ckpt_sigactions sigactions;
+	struct ckpt_timers timers;
+	struct ckpt_siginfo *pending;
+	size_t pending_count;
 	struct image_file *files;
 	size_t file_count;
 	struct ckpt_fd *fds;

@@ -49,6 +49,7 @@ void image_release(struct image *image)
 	free(image->fds);
 	free(image->threads);
 	free(image->vmas);
+	free(image->pending);
 	memset(image, 0, sizeof(*image));
 }
 
@@ -126,6 +127,10 @@ static int load_identity(struct image_reader *reader, struct image *image)
 	if (ret < 0)
 		return ret;
 	memcpy(&image->sigactions, record.payload, sizeof(image->sigactions));
+	ret = expect_record(reader, CKPT_RECORD_TIMERS, &record);
+	if (ret < 0)
+		return ret;
+	memcpy(&image->timers, record.payload, sizeof(image->timers));
 	return 0;
 }
 
@@ -273,6 +278,33 @@ static int add_vma(struct image *image, const struct image_record *record, struc
 	return 0;
 }
 
+static bool has_thread(const struct image *image, int32_t tid)
+{
+	for (size_t i = 0; i < image->thread_count; i++) {
+		if (image->threads[i].thread.tid == tid)
+			return true;
+	}
+	return false;
+}
+
+static int add_pending_signal(struct image *image, const struct image_record *record,
+			      struct ckpt_error *err)
+{
+	const struct ckpt_siginfo *siginfo = record->payload;
+	struct ckpt_siginfo *slot;
+
+	if (image->vma_count > 0)
+		return out_of_order(err, record, "VMA, PAGES or TAIL");
+	if (siginfo->tid != 0 && !has_thread(image, siginfo->tid))
+		return fail(err, EINVAL, "bad image: a pending signal for thread %d, not in the image",
+			    siginfo->tid);
+	slot = append((void **)&image->pending, &image->pending_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	*slot = *siginfo;
+	return 0;
+}
+
 static int load_vmas(struct image_reader *reader, struct image *image, struct image_record *ret_next)
 {
 	for (;;) {
@@ -284,6 +316,12 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 			return ret;
 		if (ret_next->type == CKPT_RECORD_PAGES || ret_next->type == CKPT_RECORD_TAIL)
 			break;
+		if (ret_next->type == CKPT_RECORD_SIGINFO) {
+			ret = add_pending_signal(image, ret_next, reader->err);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
 		if (ret_next->type != CKPT_RECORD_VMA)
 			return out_of_order(reader->err, ret_next, "VMA, PAGES or TAIL");
 		ret = add_vma(image, ret_next, reader->err);

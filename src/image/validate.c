@@ -15,6 +15,7 @@ static const char *const type_names[CKPT_RECORD_TYPE_COUNT] = {
 	[CKPT_RECORD_FD] = "FD",	   [CKPT_RECORD_MM] = "MM",
 	[CKPT_RECORD_THREAD] = "THREAD",   [CKPT_RECORD_VMA] = "VMA",
 	[CKPT_RECORD_PAGES] = "PAGES",	   [CKPT_RECORD_TAIL] = "TAIL",
+	[CKPT_RECORD_TIMERS] = "TIMERS",   [CKPT_RECORD_SIGINFO] = "SIGINFO",
 };
 
 const char *record_type_name(uint32_t type)
@@ -264,6 +265,33 @@ static int validate_tail(const struct ckpt_tail *tail, uint64_t length, struct c
 	return 0;
 }
 
+static int validate_timers(const struct ckpt_timers *timers, uint64_t length,
+			   struct ckpt_error *err)
+{
+	const uint64_t a_century_us = 100ull * 366 * 24 * 3600 * 1000000;
+
+	if (length != sizeof(*timers))
+		return bad(err, CKPT_RECORD_TIMERS, "wrong size");
+	for (int i = 0; i < 3; i++) {
+		if (timers->itimers[i].interval_us > a_century_us || timers->itimers[i].value_us > a_century_us)
+			return bad(err, CKPT_RECORD_TIMERS, "timer value out of range");
+	}
+	return 0;
+}
+
+static int validate_siginfo(const struct ckpt_siginfo *siginfo, uint64_t length,
+			    struct ckpt_error *err)
+{
+	int32_t signal;
+
+	if (length != sizeof(*siginfo) || siginfo->reserved)
+		return bad(err, CKPT_RECORD_SIGINFO, "wrong size or reserved field set");
+	memcpy(&signal, siginfo->info, sizeof(signal));
+	if (siginfo->tid < 0 || signal < 1 || signal > (int32_t)CKPT_MAX_SIGNALS)
+		return bad(err, CKPT_RECORD_SIGINFO, "bad thread or signal number");
+	return 0;
+}
+
 int validate_record(enum ckpt_record_type type, const void *payload, uint64_t length,
 		    struct ckpt_error *err)
 {
@@ -292,6 +320,10 @@ int validate_record(enum ckpt_record_type type, const void *payload, uint64_t le
 		return validate_pages(payload, length, err);
 	case CKPT_RECORD_TAIL:
 		return validate_tail(payload, length, err);
+	case CKPT_RECORD_TIMERS:
+		return validate_timers(payload, length, err);
+	case CKPT_RECORD_SIGINFO:
+		return validate_siginfo(payload, length, err);
 	default:
 		return fail(err, EINVAL, "bad image: unknown record type %u", type);
 	}

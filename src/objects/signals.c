@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* Signal dispositions: read by rt_sigaction run inside the target. */
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/time.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "sys/kernel.h"
 
 int collect_sigactions(struct dump_context *ctx)
 {
@@ -25,15 +30,178 @@ int collect_sigactions(struct dump_context *ctx)
 	return dump_read_memory(ctx, ctx->scratch, actions, CKPT_MAX_SIGNALS * sizeof(*actions));
 }
 
+#define SCRATCH_ITIMERS 3072
+
+/* getitimer() for the three interval timers, run inside the target. */
+int collect_timers(struct dump_context *ctx)
+{
+	struct timeval values[3][2];	/* it_interval, it_value */
+
+	for (int which = 0; which < 3; which++) {
+		int64_t ret = dump_inject(ctx, &ctx->threads[0], "getitimer", SYS_getitimer, (uint64_t)which,
+					  ctx->scratch + SCRATCH_ITIMERS + (uint64_t)which * sizeof(values[0]),
+					  0, 0);
+
+		if (ret < 0)
+			return (int)ret;
+	}
+	if (dump_read_memory(ctx, ctx->scratch + SCRATCH_ITIMERS, values, sizeof(values)) < 0)
+		return ctx->err->code;
+	for (int which = 0; which < 3; which++) {
+		ctx->timers.itimers[which].interval_us =
+			(uint64_t)values[which][0].tv_sec * 1000000 + (uint64_t)values[which][0].tv_usec;
+		ctx->timers.itimers[which].value_us =
+			(uint64_t)values[which][1].tv_sec * 1000000 + (uint64_t)values[which][1].tv_usec;
+	}
+	return 0;
+}
+
+static int add_pending(struct dump_context *ctx, int32_t tid, const void *info)
+{
+	struct ckpt_siginfo *grown = realloc(ctx->pending, (ctx->pending_count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	ctx->pending = grown;
+	memset(&grown[ctx->pending_count], 0, sizeof(*grown));
+	grown[ctx->pending_count].tid = tid;
+	memcpy(grown[ctx->pending_count].info, info, sizeof(grown->info));
+	ctx->pending_count++;
+	return 0;
+}
+
+/* Pending signals, read without taking them off their queue. */
+static int peek_queue(struct dump_context *ctx, pid_t tid, bool shared)
+{
+	struct peeksiginfo_args_v1 args = {
+		.flags = shared ? CKPT_PEEKSIGINFO_SHARED : 0,
+		.nr = 32,
+	};
+	siginfo_t infos[32];
+
+	for (;;) {
+		long count = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
+
+		if (count < 0)
+			return fail(ctx->err, errno, "reading pending signals of task %d: %s", tid,
+				    strerror(errno));
+		for (long i = 0; i < count; i++) {
+			int ret = add_pending(ctx, shared ? 0 : tid, &infos[i]);
+
+			if (ret < 0)
+				return ret;
+		}
+		if (count < (long)args.nr)
+			return 0;
+		args.off += (uint64_t)count;
+	}
+}
+
+/* Signals a freeze took off a queue (a thread stopped about to take one). */
+static int add_deferred(struct dump_context *ctx, const struct dump_thread *thread)
+{
+	uint64_t signals = thread->deferred_signals | thread->injector.deferred_signals;
+
+	for (int signal = 1; signal <= (int)CKPT_MAX_SIGNALS; signal++) {
+		siginfo_t info = { .si_signo = signal, .si_code = SI_TKILL };
+		int ret;
+
+		if (!(signals & (1ull << (signal - 1))))
+			continue;
+		ret = add_pending(ctx, thread->tid, &info);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int collect_pending_signals(struct dump_context *ctx)
+{
+	int ret = peek_queue(ctx, ctx->pid, true);
+
+	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++) {
+		ret = peek_queue(ctx, ctx->threads[i].tid, false);
+		if (ret == 0)
+			ret = add_deferred(ctx, &ctx->threads[i]);
+	}
+	return ret;
+}
+
 int write_sigactions(struct dump_context *ctx)
 {
-	return image_write_simple(&ctx->writer, CKPT_RECORD_SIGACTIONS, &ctx->sigactions,
-				  sizeof(ctx->sigactions));
+	int ret = image_write_simple(&ctx->writer, CKPT_RECORD_SIGACTIONS, &ctx->sigactions,
+				     sizeof(ctx->sigactions));
+
+	if (ret == 0)
+		ret = image_write_simple(&ctx->writer, CKPT_RECORD_TIMERS, &ctx->timers,
+					 sizeof(ctx->timers));
+	return ret;
+}
+
+int write_pending_signals(struct dump_context *ctx)
+{
+	for (size_t i = 0; i < ctx->pending_count; i++) {
+		int ret = image_write_simple(&ctx->writer, CKPT_RECORD_SIGINFO, &ctx->pending[i],
+					     sizeof(ctx->pending[i]));
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
 /* ---- restart side ---- */
 
 #include "restart.h"
+
+/* Queues each pending signal again, from inside the husk (which may send
+ * itself any siginfo), while every signal is still blocked. */
+int restore_pending_signals(struct restore_context *ctx)
+{
+	pid_t pid = ctx->image.process.pid;
+
+	for (size_t i = 0; i < ctx->image.pending_count; i++) {
+		const struct ckpt_siginfo *pending = &ctx->image.pending[i];
+		int32_t signal;
+		uint64_t address;
+		int64_t ret = husk_put_data(ctx, 8192, pending->info, sizeof(pending->info), &address);
+
+		memcpy(&signal, pending->info, sizeof(signal));
+		if (ret == 0 && pending->tid)
+			ret = husk_call(ctx, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, (uint64_t)pid,
+					(uint64_t)pending->tid, (uint64_t)signal, address, 0, 0);
+		else if (ret == 0)
+			ret = husk_call(ctx, "rt_sigqueueinfo", SYS_rt_sigqueueinfo, (uint64_t)pid,
+					(uint64_t)signal, address, 0, 0, 0);
+		if (ret < 0)
+			return (int)ret;
+	}
+	return 0;
+}
+
+int restore_timers(struct restore_context *ctx)
+{
+	for (int which = 0; which < 3; which++) {
+		const struct ckpt_itimer *timer = &ctx->image.timers.itimers[which];
+		struct timeval value[2] = {
+			{ .tv_sec = (time_t)(timer->interval_us / 1000000),
+			  .tv_usec = (suseconds_t)(timer->interval_us % 1000000) },
+			{ .tv_sec = (time_t)(timer->value_us / 1000000),
+			  .tv_usec = (suseconds_t)(timer->value_us % 1000000) },
+		};
+		uint64_t address;
+		int64_t ret;
+
+		if (!timer->interval_us && !timer->value_us)
+			continue;
+		ret = husk_put_data(ctx, 8192, value, sizeof(value), &address);
+		if (ret == 0)
+			ret = husk_call(ctx, "setitimer", SYS_setitimer, (uint64_t)which, address, 0, 0, 0, 0);
+		if (ret < 0)
+			return (int)ret;
+	}
+	return 0;
+}
 
 /* Runs in the husk, with every signal blocked. */
 int restore_sigactions_in_husk(const struct restore_context *ctx)

@@ -48,6 +48,14 @@ struct rseq_configuration_v1 {
 	uint32_t pad;
 };
 
+/* PTRACE_PEEKSIGINFO's argument (glibc does not export it). */
+struct peeksiginfo_args_v1 {
+	uint64_t off;
+	uint32_t flags;
+	int32_t nr;
+};
+#define CKPT_PEEKSIGINFO_SHARED 1u
+
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
 #endif

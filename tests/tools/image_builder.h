@@ -71,6 +71,7 @@ struct image_spec {
 	uint32_t groups[SPEC_MAX_GROUPS];
 	struct ckpt_rlimits rlimits;
 	struct ckpt_sigactions sigactions;
+	struct ckpt_timers timers;
 	struct spec_file files[SPEC_MAX_FILES];
 	size_t file_count;
 	struct ckpt_fd fds[SPEC_MAX_FDS];
@@ -391,6 +392,8 @@ static inline int spec_write_head_to_signals(const struct image_spec *spec, stru
 	if (ret == 0)
 		ret = image_write_simple(writer, CKPT_RECORD_SIGACTIONS, &spec->sigactions,
 					 sizeof(spec->sigactions));
+	if (ret == 0)
+		ret = image_write_simple(writer, CKPT_RECORD_TIMERS, &spec->timers, sizeof(spec->timers));
 	return ret;
 }
 

@@ -562,7 +562,7 @@ static void test_valid_records_validate(void)
 
 	default_bytes(&bytes);
 	records = image_bytes_record_count(&bytes);
-	check(records == 26, "the default image has %zu records, expected 26", records);
+	check(records == 27, "the default image has %zu records, expected 27", records);
 	for (size_t i = 0; i < records; i++) {
 		size_t at = image_bytes_record_offset(&bytes, i);
 		struct ckpt_error err = { 0 };
@@ -959,7 +959,7 @@ static void unknown_type_0(struct image_bytes *bytes)
 	image_bytes_reseal(bytes, at);
 }
 
-static void unknown_type_13(struct image_bytes *bytes)
+static void unknown_type_past_the_last(struct image_bytes *bytes)
 {
 	size_t at = image_bytes_find(bytes, CKPT_RECORD_VMA, 2);
 
@@ -1247,7 +1247,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_13, "unknown record type 13" },
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 15" },
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
