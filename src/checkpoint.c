@@ -34,7 +34,7 @@ int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const 
 		thread->injector_ready = true;
 	}
 	result = inject(&thread->injector, what, number, a0, a1, a2, a3, 0, 0);
-	ctx->injected_syscalls++;
+	ctx->shared->injected_syscalls++;
 	return result;
 }
 
@@ -89,12 +89,13 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 }
 
 /* Seizes every thread, again and again until no new one shows up. */
-static int freeze(struct dump_context *ctx)
+int freeze_process(struct dump_context *ctx)
 {
 	bool found_new = true;
 	int ret = fault_point(ctx->err, "checkpoint.freeze");
 
-	ctx->frozen_at_ns = monotonic_ns();
+	if (!ctx->shared->frozen_at_ns)
+		ctx->shared->frozen_at_ns = monotonic_ns();
 	if (ret == 0)
 		ret = seize_thread(ctx, ctx->pid);	/* the image lists it first */
 	if (ret == 0 && ctx->thread_count == 0)
@@ -189,9 +190,9 @@ static int read_boot_id(uint8_t boot_id[16])
 	return 0;
 }
 
-static void fill_head(struct dump_context *ctx)
+static void fill_head(struct dump_shared *shared)
 {
-	struct ckpt_head *head = &ctx->head;
+	struct ckpt_head *head = &shared->head;
 	struct timespec now;
 	struct utsname names;
 
@@ -222,10 +223,7 @@ static int collect_threads(struct dump_context *ctx)
 /* Everything read by running syscalls inside the target, then the rest. */
 static int collect_state(struct dump_context *ctx)
 {
-	int ret;
-
-	fill_head(ctx);
-	ret = map_scratch(ctx);
+	int ret = map_scratch(ctx);
 	if (ret == 0)
 		ret = collect_threads(ctx);
 	if (ret == 0)
@@ -270,18 +268,14 @@ static int collect_memory(struct dump_context *ctx)
 	return ret;
 }
 
-static int write_image(struct dump_context *ctx)
+static int write_process_image(struct dump_context *ctx)
 {
-	int ret = fault_point(ctx->err, "checkpoint.write");
+	int ret = write_process(ctx);
 
-	if (ret == 0)
-		ret = image_write_simple(&ctx->writer, CKPT_RECORD_HEAD, &ctx->head, sizeof(ctx->head));
-	if (ret == 0)
-		ret = write_process(ctx);
 	if (ret == 0)
 		ret = write_sigactions(ctx);
 	if (ret == 0)
-		ret = write_files_and_fds(ctx);
+		ret = write_fds(ctx);
 	if (ret == 0)
 		ret = write_mm(ctx);
 	if (ret == 0)
@@ -294,28 +288,45 @@ static int write_image(struct dump_context *ctx)
 		ret = fault_point(ctx->err, "checkpoint.pages");
 	if (ret == 0)
 		ret = write_pages(ctx);
-	if (ret == 0)
-		ret = image_write_tail(&ctx->writer);
 	return ret;
 }
 
-static int sync_and_commit(struct dump_context *ctx, int fd)
+static int write_image(struct dump_tree *tree)
+{
+	struct dump_shared *shared = &tree->shared;
+	int ret = fault_point(shared->err, "checkpoint.write");
+
+	if (ret == 0)
+		ret = image_write_simple(&shared->writer, CKPT_RECORD_HEAD, &shared->head,
+					 sizeof(shared->head));
+	if (ret == 0)
+		ret = write_tree(tree);
+	if (ret == 0)
+		ret = write_files(shared);
+	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
+		ret = write_process_image(&tree->processes[i]);
+	if (ret == 0)
+		ret = image_write_tail(&shared->writer);
+	return ret;
+}
+
+static int sync_and_commit(struct dump_shared *shared, int fd)
 {
 	struct stat st;
-	int ret = fault_point(ctx->err, "checkpoint.sync");
+	int ret = fault_point(shared->err, "checkpoint.sync");
 
 	if (ret < 0)
 		return ret;
-	if ((ctx->options->flags & CKPT_OPT_SYNC) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	if ((shared->options->flags & CKPT_OPT_SYNC) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    fsync(fd) < 0)
-		return fail(ctx->err, errno, "syncing the image: %s", strerror(errno));
-	ret = fault_point(ctx->err, "checkpoint.commit");
-	if (ret == 0 && ctx->options->commit)
-		ret = ctx->options->commit(ctx->options->commit_arg);
+		return fail(shared->err, errno, "syncing the image: %s", strerror(errno));
+	ret = fault_point(shared->err, "checkpoint.commit");
+	if (ret == 0 && shared->options->commit)
+		ret = shared->options->commit(shared->options->commit_arg);
 	if (ret > 0)
 		ret = -ret;
-	if (ret < 0 && !failed(ctx->err))
-		fail(ctx->err, ret, "finishing the image: %s", strerror(-ret));
+	if (ret < 0 && !failed(shared->err))
+		fail(shared->err, ret, "finishing the image: %s", strerror(-ret));
 	return ret;
 }
 
@@ -344,21 +355,16 @@ static void reap_traced_exit(pid_t tid)
 }
 
 /* The tracer must collect every traced thread's exit before the leader's. */
-static void kill_target(struct dump_context *ctx)
+static void reap_killed(struct dump_context *ctx)
 {
-	kill(ctx->pid, SIGKILL);
 	for (size_t i = ctx->thread_count; i-- > 0;) {
 		if (ctx->threads[i].seized)
 			reap_traced_exit(ctx->threads[i].tid);
 	}
 }
 
-static void release_target(struct dump_context *ctx, bool kill_it)
+static void release_target(struct dump_context *ctx)
 {
-	if (kill_it) {
-		kill_target(ctx);
-		return;
-	}
 	if (ctx->scratch)
 		unmap_scratch(ctx);
 	for (size_t i = 0; i < ctx->thread_count; i++) {
@@ -367,24 +373,35 @@ static void release_target(struct dump_context *ctx, bool kill_it)
 	}
 }
 
-/*
- * With --kill the target dies only once the image is synced and committed.
- * Otherwise it goes on as soon as the image is written: syncing it does not
- * need the target stopped, and a failure then costs the target nothing.
- */
-static int finish(struct dump_context *ctx, int fd, int ret)
+static void release_tree(struct dump_tree *tree, bool kill_it)
 {
-	bool kill_it = ctx->options->flags & CKPT_OPT_KILL;
+	for (size_t i = 0; kill_it && i < tree->process_count; i++)
+		kill(tree->processes[i].pid, SIGKILL);
+	for (size_t i = tree->process_count; i-- > 0;) {
+		if (kill_it)
+			reap_killed(&tree->processes[i]);
+		else
+			release_target(&tree->processes[i]);
+	}
+	tree->shared.released_at_ns = monotonic_ns();
+}
+
+/*
+ * With --kill the tree dies only once the image is synced and committed.
+ * Otherwise it goes on as soon as the image is written: syncing it does not
+ * need it stopped, and a failure then costs it nothing.
+ */
+static int finish(struct dump_tree *tree, int fd, int ret)
+{
+	bool kill_it = tree->shared.options->flags & CKPT_OPT_KILL;
 
 	if (!kill_it) {
-		release_target(ctx, false);
-		ctx->released_at_ns = monotonic_ns();
-		return ret == 0 ? sync_and_commit(ctx, fd) : ret;
+		release_tree(tree, false);
+		return ret == 0 ? sync_and_commit(&tree->shared, fd) : ret;
 	}
 	if (ret == 0)
-		ret = sync_and_commit(ctx, fd);
-	ctx->released_at_ns = monotonic_ns();
-	release_target(ctx, ret == 0);
+		ret = sync_and_commit(&tree->shared, fd);
+	release_tree(tree, ret == 0);
 	return ret;
 }
 
@@ -392,12 +409,9 @@ static void release_context(struct dump_context *ctx)
 {
 	for (size_t i = 0; i < ctx->thread_count; i++)
 		free(ctx->threads[i].xstate);
-	for (size_t i = 0; i < ctx->file_count; i++)
-		free(ctx->files[i].path);
 	for (size_t i = 0; i < ctx->vma_count; i++)
 		free(ctx->vmas[i].runs.runs);
 	free(ctx->threads);
-	free(ctx->files);
 	free(ctx->fds);
 	free(ctx->vmas);
 	free(ctx->cwd);
@@ -405,20 +419,37 @@ static void release_context(struct dump_context *ctx)
 	free(ctx->pending);
 }
 
-static void report(struct dump_context *ctx, uint64_t started, uint64_t memory_started)
+static void release_tree_memory(struct dump_tree *tree)
 {
-	struct ckpt_stats *stats = ctx->options->stats;
+	struct dump_shared *shared = &tree->shared;
+
+	for (size_t i = 0; i < tree->process_count; i++)
+		release_context(&tree->processes[i]);
+	for (size_t i = 0; i < shared->file_count; i++)
+		free(shared->files[i].path);
+	free(shared->files);
+	free(shared->fd_owners);
+	free(shared->shmem_dumped);
+	free(tree->processes);
+	free(tree->entries);
+}
+
+static void report(struct dump_tree *tree, uint64_t started, uint64_t memory_started)
+{
+	struct dump_shared *shared = &tree->shared;
+	struct ckpt_stats *stats = shared->options->stats;
 	uint64_t now = monotonic_ns();
 
 	if (!stats)
 		return;
 	stats->total_ns = now - started;
-	stats->frozen_ns = ctx->frozen_at_ns ? ctx->released_at_ns - ctx->frozen_at_ns : 0;
+	stats->frozen_ns = shared->frozen_at_ns ? shared->released_at_ns - shared->frozen_at_ns : 0;
 	stats->memory_ns = memory_started ? now - memory_started : 0;
-	stats->image_bytes = ctx->writer.stream_bytes;
-	stats->page_count = ctx->writer.page_count;
-	stats->vma_count = ctx->vma_count;
-	stats->injected_syscalls = ctx->injected_syscalls;
+	stats->image_bytes = shared->writer.stream_bytes;
+	stats->page_count = shared->writer.page_count;
+	for (size_t i = 0; i < tree->process_count; i++)
+		stats->vma_count += tree->processes[i].vma_count;
+	stats->injected_syscalls = shared->injected_syscalls;
 }
 
 static void copy_error(struct ckpt_options *options, const struct ckpt_error *err)
@@ -427,33 +458,42 @@ static void copy_error(struct ckpt_options *options, const struct ckpt_error *er
 		snprintf(options->error, options->error_size, "%s", err->message);
 }
 
+static int collect_all(struct dump_tree *tree, pid_t pid)
+{
+	struct ckpt_error *err = tree->shared.err;
+	int ret;
+
+	if (pid <= 0)
+		return fail(err, EINVAL, "bad process id %d", pid);
+	if (pid == getpid())
+		return fail(err, EINVAL, "ckpt cannot checkpoint itself");
+	fill_head(&tree->shared);
+	ret = collect_tree(tree, pid);
+	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
+		ret = collect_state(&tree->processes[i]);
+	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
+		ret = collect_memory(&tree->processes[i]);
+	return ret;
+}
+
 int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options)
 {
 	struct ckpt_options no_options = { 0 };
 	struct ckpt_error err = { 0 };
-	struct dump_context ctx = { .pid = pid, .err = &err };
-	uint64_t started = monotonic_ns(), memory_started = 0;
+	struct dump_tree tree = { .shared = { .err = &err } };
+	uint64_t started = monotonic_ns(), memory_started;
 	int ret;
 
-	ctx.options = options ? options : &no_options;
-	image_writer_init(&ctx.writer, fd, &err);
-	if (pid <= 0)
-		ret = fail(&err, EINVAL, "bad process id %d", pid);
-	else if (pid == getpid())
-		ret = fail(&err, EINVAL, "ckpt cannot checkpoint itself");
-	else
-		ret = freeze(&ctx);
-	if (ret == 0)
-		ret = collect_state(&ctx);
-	if (ret == 0)
-		ret = collect_memory(&ctx);
+	tree.shared.options = options ? options : &no_options;
+	image_writer_init(&tree.shared.writer, fd, &err);
+	ret = collect_all(&tree, pid);
 	memory_started = monotonic_ns();
 	if (ret == 0)
-		ret = write_image(&ctx);
-	ret = finish(&ctx, fd, ret);
-	report(&ctx, started, memory_started);
-	release_context(&ctx);
+		ret = write_image(&tree);
+	ret = finish(&tree, fd, ret);
+	report(&tree, started, memory_started);
+	release_tree_memory(&tree);
 	if (ret < 0)
-		copy_error(ctx.options, &err);
+		copy_error(tree.shared.options, &err);
 	return ret;
 }

@@ -44,17 +44,42 @@ struct dump_vma {
 	struct page_run_list runs;
 };
 
+/* Where each fd with a file record lives: shared descriptions across processes. */
+struct fd_owner {
+	pid_t pid;
+	int fd;
+	uint32_t file_id;
+};
+
+/* What the processes of one checkpoint share: the stream and the file table. */
+struct dump_shared {
+	struct ckpt_options *options;
+	struct ckpt_error *err;
+	struct image_writer writer;
+	struct ckpt_head head;
+	struct dump_file *files;
+	size_t file_count;
+	struct fd_owner *fd_owners;
+	size_t fd_owner_count;
+	bool *shmem_dumped;		/* per file id: its pages are in the image already */
+	size_t shmem_claimed_count;
+	uint64_t injected_syscalls;
+	uint64_t frozen_at_ns;
+	uint64_t released_at_ns;
+};
+
 struct dump_context {
 	pid_t pid;
 	struct ckpt_options *options;
 	struct ckpt_error *err;
+	struct dump_shared *shared;
+	struct image_writer *writer;
 
 	struct dump_thread *threads;
 	size_t thread_count;
 	uint64_t gadget;		/* a syscall instruction in the target */
 	uint64_t scratch;		/* a page mapped in the target while collecting */
 
-	struct ckpt_head head;
 	struct ckpt_process process;
 	char *cwd;
 	struct ckpt_creds creds;
@@ -64,8 +89,6 @@ struct dump_context {
 	struct ckpt_timers timers;
 	struct ckpt_siginfo *pending;
 	size_t pending_count;
-	struct dump_file *files;
-	size_t file_count;
 	struct ckpt_fd *fds;
 	size_t fd_count;
 	struct ckpt_mm mm;
@@ -73,10 +96,15 @@ struct dump_context {
 	struct dump_vma *vmas;
 	size_t vma_count;
 
-	struct image_writer writer;
-	uint64_t frozen_at_ns;
-	uint64_t released_at_ns;
-	uint64_t injected_syscalls;
+};
+
+/* The processes of a checkpoint: the root and its descendants, in tree order. */
+struct dump_tree {
+	struct dump_shared shared;
+	struct dump_context *processes;	/* alive ones */
+	size_t process_count;
+	struct ckpt_tree_entry *entries;	/* alive and zombies, parents first */
+	size_t entry_count;
 };
 
 /* Runs one syscall in a thread of the frozen target. */
@@ -111,7 +139,12 @@ int collect_thread(struct dump_context *ctx, struct dump_thread *thread);
 int write_threads(struct dump_context *ctx);
 /* objects/files.c */
 int collect_fds(struct dump_context *ctx);
-int write_files_and_fds(struct dump_context *ctx);
+int write_files(struct dump_shared *shared);
+int write_fds(struct dump_context *ctx);
+/* objects/tree.c */
+int freeze_process(struct dump_context *ctx);
+int collect_tree(struct dump_tree *tree, pid_t root);
+int write_tree(struct dump_tree *tree);
 /* objects/mm.c */
 int collect_mm(struct dump_context *ctx);
 int collect_vmas(struct dump_context *ctx);

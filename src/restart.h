@@ -13,24 +13,42 @@
 #include "image/image.h"
 #include "sys/tracing.h"
 
+/* The first mapping of a shared memory object, which later ones open. */
+struct shmem_owner {
+	pid_t pid;
+	uint64_t start;
+	uint64_t end;
+};
+
 /* The husk's control area: one code page, then data pages for arguments. */
 #define CONTROL_CODE_SIZE 4096ull
 #define CONTROL_DATA_SIZE (64ull << 10)
 #define CONTROL_SIZE (CONTROL_CODE_SIZE + CONTROL_DATA_SIZE)
 
+/*
+ * One restart: the whole tree is created first (husks with the original
+ * PIDs, parents first), then each process is rebuilt in stream order; the
+ * per-process fields below describe the one being rebuilt.
+ */
 struct restore_context {
 	struct ckpt_options *options;
 	struct ckpt_error *err;
 	struct image_reader reader;
-	struct image image;
-	struct image_record next;	/* first record after the VMAs */
+	struct image_tree tree;
+	struct image_record next;	/* the record after what was read last */
 
-	int *staged_fds;		/* per FILE id - 1, in ckpt and then in the husk */
+	int *staged_fds;		/* per FILE id - 1, in ckpt and then in the husks */
 	int stage_base;			/* staged fds are at or above this */
-	int report_fd;			/* husk -> ckpt: setup result */
+	int report_fd;			/* husks -> ckpt: setup results */
+	pid_t root;			/* the husk of tree entry 0 */
+	bool *seized;			/* per tree entry */
+	pid_t *release_tids;		/* every rebuilt thread, detached at the end */
+	size_t release_count;
+	struct shmem_owner *shmem_owners;	/* per file id - 1 */
 
+	/* the process being rebuilt */
+	struct image image;
 	pid_t husk;
-	bool husk_seized;
 	struct injector injector;	/* the main thread's */
 	struct injector *thread_injectors;	/* per image thread; [0] unused */
 	uint64_t control;		/* control area in the husk */
@@ -40,6 +58,9 @@ struct restore_context {
 	bool affinity_changed;
 	bool *merge_guarded;		/* per VMA: VM_DONTDUMP while filling */
 	uint64_t pages_restored;
+	uint64_t pages_before;		/* pages of the processes rebuilt before */
+	uint64_t vma_total;
+	uint64_t injected_syscalls;
 	uint64_t memory_ns;
 };
 
@@ -53,14 +74,19 @@ int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);
 void release_staged_files(struct restore_context *ctx);
-int install_fds_in_husk(const struct restore_context *ctx);	/* runs in the husk */
+int restore_fds(struct restore_context *ctx);
 /* objects/process.c */
+int check_tree_restartable(struct restore_context *ctx);
 int check_restart_allowed(struct restore_context *ctx);
-int setup_process_in_husk(const struct restore_context *ctx);	/* runs in the husk */
+int restore_process_attributes(struct restore_context *ctx);
 int restore_rlimits(struct restore_context *ctx);
 int restore_creds(struct restore_context *ctx);
 /* objects/signals.c */
-int restore_sigactions_in_husk(const struct restore_context *ctx);	/* runs in the husk */
+int restore_sigactions(struct restore_context *ctx);
+int drop_stray_sigchld(struct restore_context *ctx);
+/* objects/tree.c */
+int create_husk_tree(struct restore_context *ctx);
+void kill_husk_tree(struct restore_context *ctx);
 int restore_pending_signals(struct restore_context *ctx);
 int restore_timers(struct restore_context *ctx);
 /* objects/mm.c */

@@ -438,6 +438,24 @@ def reap_killed(target, deadline):
     if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
         raise CaseFailure("pid %d ended with %s during checkpoint --kill, not SIGKILL"
                           % (target.pid, describe_status(status)))
+    reap_orphaned_zombies(deadline)
+
+
+def reap_orphaned_zombies(deadline):
+    """The killed target's descendants come back to us (we are their
+    subreaper) as zombies: reap them, or their PIDs stay taken."""
+    me = os.getpid()
+    while not deadline.expired():
+        zombies = [int(entry) for entry in os.listdir("/proc")
+                   if entry.isdigit() and parent_of(int(entry)) == me
+                   and process_state(int(entry)) == "Z"]
+        if not zombies:
+            return
+        for pid in zombies:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 # ---------------------------------------------------------------- results

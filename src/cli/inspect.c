@@ -28,7 +28,7 @@ static const char *const vma_kind_names[] = {
 
 static const char *const file_kind_names[] = {
 	[CKPT_FILE_REGULAR] = "file", [CKPT_FILE_DIRECTORY] = "directory",
-	[CKPT_FILE_CHARDEV] = "chardev",
+	[CKPT_FILE_CHARDEV] = "chardev", [CKPT_FILE_SHMEM] = "shared-memory",
 };
 
 static const char *const inherit_names[] = {
@@ -37,6 +37,7 @@ static const char *const inherit_names[] = {
 };
 
 struct totals {
+	uint64_t vmas;
 	uint64_t image_bytes;
 	uint64_t pages;
 	uint64_t mapped_bytes;
@@ -78,13 +79,10 @@ static void print_json_string(const char *text)
 	putchar('"');
 }
 
-static void print_text(const struct image *image, const struct totals *totals)
+static void print_text_process(const struct image *image)
 {
 	const struct ckpt_process *process = &image->process;
-	const struct ckpt_head *head = &image->head;
 
-	printf("image: format %u, %s, kernel %s, xstate %u bytes\n", head->version, head->tool_version,
-	       head->kernel_release, head->xstate_size);
 	printf("process: pid %d (%s), ppid %d, pgid %d, sid %d, uid %u, gid %u, %u thread%s\n",
 	       process->pid, process->comm, process->ppid, process->pgid, process->sid,
 	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL], process->thread_count,
@@ -117,8 +115,32 @@ static void print_text(const struct image *image, const struct totals *totals)
 		       vma->start, vma->end, prot, vma_kind_names[vma->kind], (vma->end - vma->start) >> 10,
 		       vma->page_count, vma_file_path(image, vma));
 	}
-	printf("total: %zu vmas, %" PRIu64 " MiB mapped, %" PRIu64 " pages (%" PRIu64 " MiB) of data, image %" PRIu64 " bytes\n",
-	       image->vma_count, totals->mapped_bytes >> 20, totals->pages,
+}
+
+static const char *const tree_state_names[] = {
+	[CKPT_TREE_ALIVE] = "alive", [CKPT_TREE_ZOMBIE] = "zombie",
+};
+
+static void print_text(const struct image_tree *tree, const struct image *processes, size_t count,
+		       const struct totals *totals)
+{
+	const struct ckpt_head *head = &tree->head;
+
+	printf("image: format %u, %s, kernel %s, xstate %u bytes\n", head->version, head->tool_version,
+	       head->kernel_release, head->xstate_size);
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &tree->entries[i];
+
+		printf("tree: pid %d ppid %d pgid %d sid %d %s", entry->pid, entry->ppid, entry->pgid,
+		       entry->sid, tree_state_names[entry->state]);
+		if (entry->state == CKPT_TREE_ZOMBIE)
+			printf(" (wait status %#x)", (unsigned)entry->exit_status);
+		putchar('\n');
+	}
+	for (size_t i = 0; i < count; i++)
+		print_text_process(&processes[i]);
+	printf("total: %zu process%s, %" PRIu64 " vmas, %" PRIu64 " MiB mapped, %" PRIu64 " pages (%" PRIu64 " MiB) of data, image %" PRIu64 " bytes\n",
+	       count, count == 1 ? "" : "es", totals->vmas, totals->mapped_bytes >> 20, totals->pages,
 	       (totals->pages * CKPT_PAGE_SIZE) >> 20, totals->image_bytes);
 }
 
@@ -155,13 +177,11 @@ static void print_json_fds(const struct image *image)
 	printf("  ],\n");
 }
 
-static void print_json(const struct image *image, const struct totals *totals)
+static void print_json_process(const struct image *image)
 {
 	const struct ckpt_process *process = &image->process;
 
-	printf("{\n  \"format_version\": %u,\n  \"kernel\": ", image->head.version);
-	print_json_string(image->head.kernel_release);
-	printf(",\n  \"process\": {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"comm\": ",
+	printf("  {\n  \"process\": {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"comm\": ",
 	       process->pid, process->ppid, process->pgid, process->sid);
 	print_json_string(process->comm);
 	printf(", \"uid\": %u, \"gid\": %u, \"threads\": %u, \"umask\": %u, \"cwd\": ",
@@ -177,66 +197,73 @@ static void print_json(const struct image *image, const struct totals *totals)
 	printf("],\n");
 	print_json_fds(image);
 	print_json_vmas(image);
-	printf("  \"totals\": {\"vmas\": %zu, \"mapped_bytes\": %" PRIu64 ", \"pages\": %" PRIu64
-	       ", \"data_bytes\": %" PRIu64 ", \"image_bytes\": %" PRIu64 "}\n}\n",
-	       image->vma_count, totals->mapped_bytes, totals->pages, totals->pages * CKPT_PAGE_SIZE,
+	printf("  \"vma_count\": %zu\n  }", image->vma_count);
+}
+
+static void print_json_tree(const struct image_tree *tree)
+{
+	printf("  \"tree\": [\n");
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &tree->entries[i];
+
+		printf("    {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"state\": \"%s\", \"exit_status\": %d}%s\n",
+		       entry->pid, entry->ppid, entry->pgid, entry->sid, tree_state_names[entry->state],
+		       entry->exit_status, i + 1 < tree->entry_count ? "," : "");
+	}
+	printf("  ],\n");
+}
+
+static void print_json(const struct image_tree *tree, const struct image *processes, size_t count,
+		       const struct totals *totals)
+{
+	printf("{\n  \"format_version\": %u,\n  \"kernel\": ", tree->head.version);
+	print_json_string(tree->head.kernel_release);
+	printf(",\n");
+	print_json_tree(tree);
+	printf("  \"processes\": [\n");
+	for (size_t i = 0; i < count; i++) {
+		print_json_process(&processes[i]);
+		printf("%s\n", i + 1 < count ? "," : "");
+	}
+	printf("  ],\n  \"totals\": {\"processes\": %zu, \"vmas\": %" PRIu64 ", \"mapped_bytes\": %" PRIu64
+	       ", \"pages\": %" PRIu64 ", \"data_bytes\": %" PRIu64 ", \"image_bytes\": %" PRIu64 "}\n}\n",
+	       count, totals->vmas, totals->mapped_bytes, totals->pages, totals->pages * CKPT_PAGE_SIZE,
 	       totals->image_bytes);
 }
 
-/* Reads the page records to the tail, checking each against the VMAs. */
-static int read_to_tail(struct image_reader *reader, const struct image *image,
-			struct image_record *record, struct ckpt_error *err)
+static void add_up(const struct image *processes, size_t count, struct totals *totals)
 {
-	struct page_cursor cursor;
-	int ret;
+	for (size_t p = 0; p < count; p++) {
+		const struct image *image = &processes[p];
 
-	page_cursor_init(&cursor, image);
-	while (record->type == CKPT_RECORD_PAGES) {
-		const struct ckpt_page_run *runs;
-		const void *data;
-
-		ret = page_cursor_accept(&cursor, record, &runs, &data, err);
-		if (ret == 0)
-			ret = image_read_record(reader, record);
-		if (ret == -ENODATA)
-			return fail(err, EINVAL, "bad image: truncated: stream ends without a tail record");
-		if (ret < 0)
-			return ret;
+		totals->vmas += image->vma_count;
+		for (size_t i = 0; i < image->vma_count; i++) {
+			totals->mapped_bytes += image->vmas[i].end - image->vmas[i].start;
+		}
 	}
-	if (record->type != CKPT_RECORD_TAIL)
-		return fail(err, EINVAL, "bad image: %s record among the pages", record_type_name(record->type));
-	ret = page_cursor_finish(&cursor, err);
-	if (ret == 0)
-		ret = image_check_tail(reader, record, cursor.page_count, err);
-	if (ret == 0 && image_read_record(reader, record) != -ENODATA)
-		return fail(err, EINVAL, "bad image: data after the tail record");
-	return ret;
 }
 
 static int inspect_fd(int fd, bool json, struct ckpt_error *err)
 {
 	struct image_reader reader;
-	struct image image;
-	struct image_record record;
+	struct image_tree tree;
+	struct image *processes = NULL;
+	size_t count = 0;
 	struct totals totals = { 0 };
 	int ret;
 
 	image_reader_init(&reader, fd, err);
-	ret = image_load_metadata(&reader, &image, &record);
-	if (ret == 0)
-		ret = read_to_tail(&reader, &image, &record, err);
+	ret = image_read_all(&reader, &tree, &processes, &count);
 	if (ret == 0) {
 		totals.image_bytes = reader.offset;
-		for (size_t i = 0; i < image.vma_count; i++) {
-			totals.pages += image.vmas[i].page_count;
-			totals.mapped_bytes += image.vmas[i].end - image.vmas[i].start;
-		}
+		add_up(processes, count, &totals);
+		totals.pages = reader.page_count;
 		if (json)
-			print_json(&image, &totals);
+			print_json(&tree, processes, count, &totals);
 		else
-			print_text(&image, &totals);
+			print_text(&tree, processes, count, &totals);
+		image_release_all(&tree, processes, count);
 	}
-	image_release(&image);
 	image_reader_release(&reader);
 	return ret;
 }

@@ -7,9 +7,14 @@
  * 64-bit.  doc/image-format.md describes the same layout for other tools.
  *
  * Stream order:
- *   HEAD, PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FILE*, FD*, MM,
- *   THREAD+, SIGINFO*, VMA*, PAGES*, TAIL
- * A reader rejects a stream that breaks this order.
+ *   HEAD, TREE, FILE*,
+ *   then for each live process of the tree, in TREE order:
+ *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FD*, MM, THREAD+,
+ *     SIGINFO*, VMA*, PAGES*
+ *   TAIL
+ * Files (open file descriptions, mapped files, shared memory objects) are
+ * written once, before the processes that refer to them by id.  A reader
+ * rejects a stream that breaks this order.
  */
 #ifndef CKPT_IMAGE_FORMAT_H
 #define CKPT_IMAGE_FORMAT_H
@@ -51,6 +56,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TAIL = 12,
 	CKPT_RECORD_TIMERS = 13,
 	CKPT_RECORD_SIGINFO = 14,
+	CKPT_RECORD_TREE = 15,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -80,6 +86,34 @@ struct ckpt_head {
 	char kernel_release[65];
 	char tool_version[31];
 };
+
+enum ckpt_tree_state {
+	CKPT_TREE_ALIVE = 1,
+	CKPT_TREE_ZOMBIE = 2,	/* exited, not yet reaped by its parent */
+};
+
+/* One process of the tree; entry 0 is the root, parents come before children. */
+struct ckpt_tree_entry {
+	int32_t pid;
+	int32_t ppid;
+	int32_t pgid;
+	int32_t sid;
+	uint32_t state;		/* enum ckpt_tree_state */
+	int32_t exit_status;	/* zombies: the wait status their parent will get */
+	uint32_t exit_signal;	/* sent to the parent at exit (SIGCHLD mostly) */
+	uint32_t uid;		/* highest of the real, effective, saved and fs uids */
+	uint32_t gid;		/* highest of the gids */
+	uint32_t reserved;
+	uint64_t capabilities;	/* permitted | effective | inheritable | ambient */
+};
+
+struct ckpt_tree {
+	uint32_t count;
+	uint32_t highest_fd;	/* no FD record of any process is above it */
+	/* struct ckpt_tree_entry entries[count] */
+};
+
+#define CKPT_MAX_PROCESSES 65536u
 
 struct ckpt_process {
 	int32_t pid;
@@ -154,6 +188,7 @@ enum ckpt_file_kind {
 	CKPT_FILE_REGULAR = 1,
 	CKPT_FILE_DIRECTORY = 2,
 	CKPT_FILE_CHARDEV = 3,
+	CKPT_FILE_SHMEM = 4,	/* shared anonymous memory, named by its first mapping */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -169,8 +204,12 @@ struct ckpt_file {
 	uint64_t size;
 	uint64_t mtime_ns;
 	uint32_t path_length;	/* bytes after this struct, NUL included */
-	uint32_t reserved;
+	uint32_t flags;		/* enum ckpt_file_flags */
 	/* char path[path_length] */
+};
+
+enum ckpt_file_flags {
+	CKPT_FILE_MAPPED = 1u << 0,	/* mapped or the exe: must be the same file on restart */
 };
 
 enum ckpt_fd_flags {
@@ -307,5 +346,6 @@ _Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
 _Static_assert(sizeof(struct ckpt_thread) == 312, "thread layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
+_Static_assert(sizeof(struct ckpt_tree_entry) == 48, "tree entry layout");
 
 #endif

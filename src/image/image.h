@@ -61,6 +61,13 @@ int validate_record(enum ckpt_record_type type, const void *payload, uint64_t le
 		    struct ckpt_error *err);
 const char *record_type_name(uint32_t type);
 
+struct image_tree;
+
+struct block_list {
+	void **blocks;
+	size_t count;
+};
+
 /* Everything in an image but the page data, checked as a whole. */
 struct image_file {
 	struct ckpt_file file;
@@ -93,18 +100,48 @@ struct image {
 	size_t thread_count;
 	struct ckpt_vma *vmas;
 	size_t vma_count;
-	/* allocations backing the pointers above */
-	void **blocks;
-	size_t block_count;
+	struct block_list blocks;	/* allocations behind the pointers above */
+	struct image_tree *owned_tree;	/* released with the image, when set */
+};
+
+/* What comes before the processes: the head, the tree, the files. */
+struct image_tree {
+	struct ckpt_head head;
+	struct ckpt_tree_entry *entries;
+	size_t entry_count;
+	uint32_t highest_fd;
+	struct image_file *files;
+	size_t file_count;
+	size_t next_entry;		/* for matching PROCESS records in order */
+	struct block_list blocks;
 };
 
 /*
- * Reads records up to the first PAGES or TAIL record, which is left in
- * *ret_next for the caller.  Every cross-record rule is checked.
+ * Reads HEAD, TREE and the FILE records; the first PROCESS record is left
+ * in *ret_next.  Every rule of the tree and files is checked.
  */
-int image_load_metadata(struct image_reader *reader, struct image *image,
-			struct image_record *ret_next);
+int image_load_tree(struct image_reader *reader, struct image_tree *tree,
+		    struct image_record *ret_next);
+void image_tree_release(struct image_tree *tree);
+
+/*
+ * Reads one process from its PROCESS record (`first`) up to the record
+ * after its VMAs (PAGES, PROCESS or TAIL), left in *ret_next.  The image
+ * borrows the tree's files.
+ */
+int image_load_process(struct image_reader *reader, struct image_tree *tree,
+		       const struct image_record *first, struct image *image,
+		       struct image_record *ret_next);
 void image_release(struct image *image);
+
+/*
+ * Reads and checks a whole stream: tree, every process, every page record,
+ * the tail.  On success *ret_processes holds the processes (release each,
+ * then free the array, then the tree).
+ */
+int image_read_all(struct image_reader *reader, struct image_tree *tree,
+		   struct image **ret_processes, size_t *ret_count);
+void image_release_all(struct image_tree *tree, struct image *processes, size_t count);
 const struct image_file *image_find_file(const struct image *image, uint32_t id);
 
 /* Page streaming: checks each PAGES record against the VMAs, in order. */
@@ -128,5 +165,15 @@ int image_check_tail(const struct image_reader *reader, const struct image_recor
 		     uint64_t pages_seen, struct ckpt_error *err);
 
 bool vma_holds_pages(const struct ckpt_vma *vma);
+
+/* The highest of a process's real, effective, saved and fs ids (tree entries). */
+static inline uint32_t highest_id(const uint32_t ids[CKPT_ID_COUNT])
+{
+	uint32_t highest = 0;
+
+	for (int i = 0; i < CKPT_ID_COUNT; i++)
+		highest = ids[i] > highest ? ids[i] : highest;
+	return highest;
+}
 
 #endif

@@ -5,25 +5,39 @@
 
 #include "image/image.h"
 
-static void *keep_copy(struct image *image, const void *data, size_t length,
-		       struct ckpt_error *err)
+static void *keep_in(struct block_list *list, const void *data, size_t length,
+		     struct ckpt_error *err)
 {
-	void **blocks = realloc(image->blocks, (image->block_count + 1) * sizeof(*blocks));
+	void **blocks = realloc(list->blocks, (list->count + 1) * sizeof(*blocks));
 	void *copy;
 
 	if (!blocks) {
 		fail(err, ENOMEM, "loading the image: out of memory");
 		return NULL;
 	}
-	image->blocks = blocks;
+	list->blocks = blocks;
 	copy = malloc(length ? length : 1);
 	if (!copy) {
 		fail(err, ENOMEM, "loading the image: out of memory");
 		return NULL;
 	}
 	memcpy(copy, data, length);
-	image->blocks[image->block_count++] = copy;
+	list->blocks[list->count++] = copy;
 	return copy;
+}
+
+static void *keep_copy(struct image *image, const void *data, size_t length,
+		       struct ckpt_error *err)
+{
+	return keep_in(&image->blocks, data, length, err);
+}
+
+static void release_blocks(struct block_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->blocks[i]);
+	free(list->blocks);
+	memset(list, 0, sizeof(*list));
 }
 
 /* Appends one element to a growing array owned by the image. */
@@ -42,10 +56,11 @@ static void *append(void **array, size_t *count, size_t element_size, struct ckp
 
 void image_release(struct image *image)
 {
-	for (size_t i = 0; i < image->block_count; i++)
-		free(image->blocks[i]);
-	free(image->blocks);
-	free(image->files);
+	if (image->owned_tree) {
+		image_tree_release(image->owned_tree);
+		free(image->owned_tree);
+	}
+	release_blocks(&image->blocks);
 	free(image->fds);
 	free(image->threads);
 	free(image->vmas);
@@ -88,21 +103,12 @@ static int expect_record(struct image_reader *reader, enum ckpt_record_type type
 	return 0;
 }
 
-static int load_head_and_process(struct image_reader *reader, struct image *image)
+static int load_process_record(const struct image_record *record, struct image *image,
+			       struct ckpt_error *err)
 {
-	struct image_record record;
-	int ret;
-
-	ret = expect_record(reader, CKPT_RECORD_HEAD, &record);
-	if (ret < 0)
-		return ret;
-	memcpy(&image->head, record.payload, sizeof(image->head));
-	ret = expect_record(reader, CKPT_RECORD_PROCESS, &record);
-	if (ret < 0)
-		return ret;
-	memcpy(&image->process, record.payload, sizeof(image->process));
-	image->cwd = keep_copy(image, (const char *)record.payload + sizeof(image->process),
-			       image->process.cwd_length, reader->err);
+	memcpy(&image->process, record->payload, sizeof(image->process));
+	image->cwd = keep_copy(image, (const char *)record->payload + sizeof(image->process),
+			       image->process.cwd_length, err);
 	return image->cwd ? 0 : -ENOMEM;
 }
 
@@ -134,22 +140,6 @@ static int load_identity(struct image_reader *reader, struct image *image)
 	return 0;
 }
 
-static int add_file(struct image *image, const struct image_record *record, struct ckpt_error *err)
-{
-	const struct ckpt_file *file = record->payload;
-	struct image_file *slot;
-
-	if (file->id != image->file_count + 1)
-		return fail(err, EINVAL, "bad image: FILE record at byte %llu has id %u, expected %zu",
-			    (unsigned long long)record->offset, file->id, image->file_count + 1);
-	slot = append((void **)&image->files, &image->file_count, sizeof(*slot), err);
-	if (!slot)
-		return -ENOMEM;
-	slot->file = *file;
-	slot->path = keep_copy(image, file + 1, file->path_length, err);
-	return slot->path ? 0 : -ENOMEM;
-}
-
 static int add_fd(struct image *image, const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_fd *fd = record->payload;
@@ -176,8 +166,8 @@ static int load_mm(struct image *image, const struct image_record *record, struc
 	return image->auxv ? 0 : -ENOMEM;
 }
 
-/* FILE* FD* MM, in that order. */
-static int load_files_and_mm(struct image_reader *reader, struct image *image)
+/* FD* MM, in that order. */
+static int load_fds_and_mm(struct image_reader *reader, struct image *image)
 {
 	struct image_record record;
 	int ret;
@@ -188,14 +178,12 @@ static int load_files_and_mm(struct image_reader *reader, struct image *image)
 			return fail(reader->err, EINVAL, "bad image: stream ends before its MM record");
 		if (ret < 0)
 			return ret;
-		if (record.type == CKPT_RECORD_FILE && image->fd_count == 0)
-			ret = add_file(image, &record, reader->err);
-		else if (record.type == CKPT_RECORD_FD)
+		if (record.type == CKPT_RECORD_FD)
 			ret = add_fd(image, &record, reader->err);
 		else if (record.type == CKPT_RECORD_MM)
 			return load_mm(image, &record, reader->err);
 		else
-			return out_of_order(reader->err, &record, "FILE, FD or MM");
+			return out_of_order(reader->err, &record, "FD or MM");
 		if (ret < 0)
 			return ret;
 	}
@@ -246,12 +234,14 @@ static int check_vma_file(const struct image *image, const struct ckpt_vma *vma,
 			  struct ckpt_error *err)
 {
 	const struct image_file *file;
+	uint32_t expected;
 
 	if (vma->file_id == 0)
 		return 0;
 	file = image_find_file(image, vma->file_id);
-	if (!file || file->file.kind != CKPT_FILE_REGULAR)
-		return fail(err, EINVAL, "bad image: VMA at %#llx maps missing or non-regular file %u",
+	expected = vma->kind == CKPT_VMA_SHARED_ANON ? CKPT_FILE_SHMEM : CKPT_FILE_REGULAR;
+	if (!file || file->file.kind != expected)
+		return fail(err, EINVAL, "bad image: VMA at %#llx maps a missing file or one of the wrong kind (%u)",
 			    (unsigned long long)vma->start, vma->file_id);
 	return 0;
 }
@@ -294,7 +284,7 @@ static int add_pending_signal(struct image *image, const struct image_record *re
 	struct ckpt_siginfo *slot;
 
 	if (image->vma_count > 0)
-		return out_of_order(err, record, "VMA, PAGES or TAIL");
+		return out_of_order(err, record, "VMA, PAGES, PROCESS or TAIL");
 	if (siginfo->tid != 0 && !has_thread(image, siginfo->tid))
 		return fail(err, EINVAL, "bad image: a pending signal for thread %d, not in the image",
 			    siginfo->tid);
@@ -314,7 +304,8 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 			return fail(reader->err, EINVAL, "bad image: truncated: stream ends without a tail record");
 		if (ret < 0)
 			return ret;
-		if (ret_next->type == CKPT_RECORD_PAGES || ret_next->type == CKPT_RECORD_TAIL)
+		if (ret_next->type == CKPT_RECORD_PAGES || ret_next->type == CKPT_RECORD_TAIL ||
+		    ret_next->type == CKPT_RECORD_PROCESS)
 			break;
 		if (ret_next->type == CKPT_RECORD_SIGINFO) {
 			ret = add_pending_signal(image, ret_next, reader->err);
@@ -323,7 +314,7 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 			continue;
 		}
 		if (ret_next->type != CKPT_RECORD_VMA)
-			return out_of_order(reader->err, ret_next, "VMA, PAGES or TAIL");
+			return out_of_order(reader->err, ret_next, "VMA, PAGES, PROCESS or TAIL");
 		ret = add_vma(image, ret_next, reader->err);
 		if (ret < 0)
 			return ret;
@@ -333,20 +324,153 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 	return 0;
 }
 
-int image_load_metadata(struct image_reader *reader, struct image *image,
-			struct image_record *ret_next)
+static int check_process_in_tree(struct image_tree *tree, const struct image *image,
+				 const struct image_record *record, struct ckpt_error *err)
+{
+	const struct ckpt_tree_entry *entry = NULL;
+
+	while (tree->next_entry < tree->entry_count && !entry) {
+		if (tree->entries[tree->next_entry].state == CKPT_TREE_ALIVE)
+			entry = &tree->entries[tree->next_entry];
+		tree->next_entry++;
+	}
+	if (!entry)
+		return fail(err, EINVAL, "bad image: PROCESS record at byte %llu is not in the tree",
+			    (unsigned long long)record->offset);
+	if (entry->pid != image->process.pid)
+		return fail(err, EINVAL, "bad image: PROCESS %d where the tree has %d next",
+			    image->process.pid, entry->pid);
+	return 0;
+}
+
+static int check_fds_in_range(const struct image_tree *tree, const struct image *image,
+			      struct ckpt_error *err)
+{
+	if (image->fd_count && image->fds[image->fd_count - 1].fd > (int32_t)tree->highest_fd)
+		return fail(err, EINVAL, "bad image: fd %d is above the tree's highest fd %u",
+			    image->fds[image->fd_count - 1].fd, tree->highest_fd);
+	return 0;
+}
+
+int image_load_process(struct image_reader *reader, struct image_tree *tree,
+		       const struct image_record *first, struct image *image,
+		       struct image_record *ret_next)
 {
 	int ret;
 
 	memset(image, 0, sizeof(*image));
-	ret = load_head_and_process(reader, image);
+	image->head = tree->head;
+	image->files = tree->files;
+	image->file_count = tree->file_count;
+	if (first->type != CKPT_RECORD_PROCESS)
+		return out_of_order(reader->err, first, "PROCESS");
+	ret = load_process_record(first, image, reader->err);
+	if (ret == 0)
+		ret = check_process_in_tree(tree, image, first, reader->err);
 	if (ret == 0)
 		ret = load_identity(reader, image);
 	if (ret == 0)
-		ret = load_files_and_mm(reader, image);
+		ret = load_fds_and_mm(reader, image);
+	if (ret == 0)
+		ret = check_fds_in_range(tree, image, reader->err);
 	if (ret == 0)
 		ret = load_threads(reader, image);
 	if (ret == 0)
 		ret = load_vmas(reader, image, ret_next);
 	return ret;
+}
+
+static int add_file(struct image_tree *tree, const struct image_record *record,
+		    struct ckpt_error *err)
+{
+	const struct ckpt_file *file = record->payload;
+	struct image_file *slot;
+
+	if (file->id != tree->file_count + 1)
+		return fail(err, EINVAL, "bad image: FILE record at byte %llu has id %u, expected %zu",
+			    (unsigned long long)record->offset, file->id, tree->file_count + 1);
+	slot = append((void **)&tree->files, &tree->file_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	slot->file = *file;
+	slot->path = keep_in(&tree->blocks, file + 1, file->path_length, err);
+	return slot->path ? 0 : -ENOMEM;
+}
+
+static const struct ckpt_tree_entry *find_entry(const struct image_tree *tree, int32_t pid,
+						size_t before)
+{
+	for (size_t i = 0; i < before; i++) {
+		if (tree->entries[i].pid == pid)
+			return &tree->entries[i];
+	}
+	return NULL;
+}
+
+/* Unique PIDs, a live root, and every parent listed (alive) before its children. */
+static int check_tree(const struct image_tree *tree, struct ckpt_error *err)
+{
+	if (tree->entries[0].state != CKPT_TREE_ALIVE)
+		return fail(err, EINVAL, "bad image: the root of the tree is not alive");
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &tree->entries[i];
+		const struct ckpt_tree_entry *parent = find_entry(tree, entry->ppid, i);
+
+		if (find_entry(tree, entry->pid, i))
+			return fail(err, EINVAL, "bad image: process %d appears twice in the tree", entry->pid);
+		if (i > 0 && (!parent || parent->state != CKPT_TREE_ALIVE))
+			return fail(err, EINVAL, "bad image: the parent %d of process %d is not listed before it",
+				    entry->ppid, entry->pid);
+	}
+	return 0;
+}
+
+static int load_tree_record(struct image_reader *reader, struct image_tree *tree)
+{
+	struct image_record record;
+	const struct ckpt_tree *header;
+	int ret = expect_record(reader, CKPT_RECORD_TREE, &record);
+
+	if (ret < 0)
+		return ret;
+	header = record.payload;
+	tree->entry_count = header->count;
+	tree->highest_fd = header->highest_fd;
+	tree->entries = keep_in(&tree->blocks, header + 1, header->count * sizeof(*tree->entries),
+				reader->err);
+	if (!tree->entries)
+		return -ENOMEM;
+	return check_tree(tree, reader->err);
+}
+
+int image_load_tree(struct image_reader *reader, struct image_tree *tree,
+		    struct image_record *ret_next)
+{
+	struct image_record record;
+	int ret;
+
+	memset(tree, 0, sizeof(*tree));
+	ret = expect_record(reader, CKPT_RECORD_HEAD, &record);
+	if (ret < 0)
+		return ret;
+	memcpy(&tree->head, record.payload, sizeof(tree->head));
+	ret = load_tree_record(reader, tree);
+	while (ret == 0) {
+		ret = image_read_record(reader, ret_next);
+		if (ret == -ENODATA)
+			return fail(reader->err, EINVAL, "bad image: stream ends before its first PROCESS record");
+		if (ret < 0 || ret_next->type != CKPT_RECORD_FILE)
+			break;
+		ret = add_file(tree, ret_next, reader->err);
+	}
+	if (ret == 0 && ret_next->type != CKPT_RECORD_PROCESS)
+		return out_of_order(reader->err, ret_next, "FILE or PROCESS");
+	return ret;
+}
+
+void image_tree_release(struct image_tree *tree)
+{
+	release_blocks(&tree->blocks);
+	free(tree->files);
+	memset(tree, 0, sizeof(*tree));
 }

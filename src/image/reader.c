@@ -51,6 +51,8 @@ static uint64_t max_record_length(uint32_t type)
 		return sizeof(struct ckpt_creds) + CKPT_MAX_GROUPS * sizeof(uint32_t);
 	case CKPT_RECORD_THREAD:
 		return sizeof(struct ckpt_thread) + CKPT_MAX_XSTATE;
+	case CKPT_RECORD_TREE:
+		return sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry);
 	default:
 		return 2 * CKPT_PATH_MAX + 1024;
 	}
@@ -163,6 +165,8 @@ int image_read_record(struct image_reader *reader, struct image_record *ret_reco
 	if (ret < 0)
 		return ret;
 	reader->record_count++;
+	if (header.type == CKPT_RECORD_PAGES)
+		reader->page_count += ((const struct ckpt_pages *)reader->buffer)->page_count;
 	*ret_record = (struct image_record){
 		.type = header.type,
 		.offset = at,

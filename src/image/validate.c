@@ -16,6 +16,7 @@ static const char *const type_names[CKPT_RECORD_TYPE_COUNT] = {
 	[CKPT_RECORD_THREAD] = "THREAD",   [CKPT_RECORD_VMA] = "VMA",
 	[CKPT_RECORD_PAGES] = "PAGES",	   [CKPT_RECORD_TAIL] = "TAIL",
 	[CKPT_RECORD_TIMERS] = "TIMERS",   [CKPT_RECORD_SIGINFO] = "SIGINFO",
+	[CKPT_RECORD_TREE] = "TREE",
 };
 
 const char *record_type_name(uint32_t type)
@@ -132,10 +133,10 @@ static int validate_file(const struct ckpt_file *file, uint64_t length, struct c
 		return bad(err, CKPT_RECORD_FILE, "path is longer than 4096 bytes");
 	if (!is_string(path, file->path_length, CKPT_PATH_MAX) || path[0] != '/')
 		return bad(err, CKPT_RECORD_FILE, "path is not an absolute NUL-terminated path");
-	if (file->id == 0 || file->kind < CKPT_FILE_REGULAR || file->kind > CKPT_FILE_CHARDEV)
+	if (file->id == 0 || file->kind < CKPT_FILE_REGULAR || file->kind > CKPT_FILE_SHMEM)
 		return bad(err, CKPT_RECORD_FILE, "bad id or kind");
-	if (file->reserved != 0)
-		return bad(err, CKPT_RECORD_FILE, "reserved field set");
+	if (file->flags & ~(uint32_t)CKPT_FILE_MAPPED)
+		return bad(err, CKPT_RECORD_FILE, "unknown flags");
 	return 0;
 }
 
@@ -193,7 +194,8 @@ static int validate_thread(const struct ckpt_thread *thread, uint64_t length,
 
 static bool vma_needs_file(uint32_t kind)
 {
-	return kind == CKPT_VMA_FILE_PRIVATE || kind == CKPT_VMA_FILE_SHARED;
+	return kind == CKPT_VMA_FILE_PRIVATE || kind == CKPT_VMA_FILE_SHARED ||
+	       kind == CKPT_VMA_SHARED_ANON;
 }
 
 static int validate_vma(const struct ckpt_vma *vma, uint64_t length, struct ckpt_error *err)
@@ -265,6 +267,26 @@ static int validate_tail(const struct ckpt_tail *tail, uint64_t length, struct c
 	return 0;
 }
 
+static int validate_tree(const struct ckpt_tree *tree, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_tree_entry *entries = (const struct ckpt_tree_entry *)(tree + 1);
+
+	if (length < sizeof(*tree) || tree->highest_fd >= (1u << 20) || tree->count == 0 ||
+	    tree->count > CKPT_MAX_PROCESSES ||
+	    length - sizeof(*tree) != (uint64_t)tree->count * sizeof(*entries))
+		return bad(err, CKPT_RECORD_TREE, "size does not match its process count");
+	for (uint32_t i = 0; i < tree->count; i++) {
+		const struct ckpt_tree_entry *entry = &entries[i];
+
+		if (entry->pid <= 0 || entry->ppid < 0 || entry->pgid <= 0 || entry->sid <= 0)
+			return bad(err, CKPT_RECORD_TREE, "a process id is out of range");
+		if (entry->state < CKPT_TREE_ALIVE || entry->state > CKPT_TREE_ZOMBIE ||
+		    entry->exit_signal > CKPT_MAX_SIGNALS || entry->reserved)
+			return bad(err, CKPT_RECORD_TREE, "bad state, exit signal or reserved field");
+	}
+	return 0;
+}
+
 static int validate_timers(const struct ckpt_timers *timers, uint64_t length,
 			   struct ckpt_error *err)
 {
@@ -324,6 +346,8 @@ int validate_record(enum ckpt_record_type type, const void *payload, uint64_t le
 		return validate_timers(payload, length, err);
 	case CKPT_RECORD_SIGINFO:
 		return validate_siginfo(payload, length, err);
+	case CKPT_RECORD_TREE:
+		return validate_tree(payload, length, err);
 	default:
 		return fail(err, EINVAL, "bad image: unknown record type %u", type);
 	}

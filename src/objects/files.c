@@ -38,22 +38,22 @@ int dump_add_file(struct dump_context *ctx, const char *path, const struct stat 
 {
 	struct dump_file *grown, *file;
 
-	for (size_t i = 0; reuse && i < ctx->file_count; i++) {
-		if (same_file_identity(&ctx->files[i], st, open_flags))
-			return (int)ctx->files[i].record.id;
+	for (size_t i = 0; reuse && i < ctx->shared->file_count; i++) {
+		if (same_file_identity(&ctx->shared->files[i], st, open_flags))
+			return (int)ctx->shared->files[i].record.id;
 	}
-	grown = realloc(ctx->files, (ctx->file_count + 1) * sizeof(*grown));
+	grown = realloc(ctx->shared->files, (ctx->shared->file_count + 1) * sizeof(*grown));
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	ctx->files = grown;
-	file = &grown[ctx->file_count];
+	ctx->shared->files = grown;
+	file = &grown[ctx->shared->file_count];
 	memset(file, 0, sizeof(*file));
 	file->path = strdup(path);
 	if (!file->path)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	file->reusable = reuse;
 	file->record = (struct ckpt_file){
-		.id = (uint32_t)ctx->file_count + 1,
+		.id = (uint32_t)ctx->shared->file_count + 1,
 		.kind = file_kind(st->st_mode),
 		.open_flags = open_flags,
 		.mode = st->st_mode,
@@ -64,8 +64,9 @@ int dump_add_file(struct dump_context *ctx, const char *path, const struct stat 
 		.size = (uint64_t)st->st_size,
 		.mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec,
 		.path_length = (uint32_t)strlen(path) + 1,
+		.flags = reuse ? CKPT_FILE_MAPPED : 0,
 	};
-	ctx->file_count++;
+	ctx->shared->file_count++;
 	return (int)file->record.id;
 }
 
@@ -180,21 +181,32 @@ static bool is_supported_file(const struct fd_facts *facts)
 	return S_ISCHR(mode) && is_plain_char_device(facts->target);
 }
 
-/* An earlier fd of this process sharing the open file description. */
+/* An fd seen earlier (in this process or another) with the same open file description. */
 static uint32_t shared_file_id(struct dump_context *ctx, const struct fd_facts *facts)
 {
-	for (size_t i = 0; i < ctx->fd_count; i++) {
-		const struct ckpt_fd *earlier = &ctx->fds[i];
-		const struct dump_file *file;
+	const struct dump_shared *shared = ctx->shared;
 
-		if (earlier->file_id == 0)
-			continue;
-		file = &ctx->files[earlier->file_id - 1];
+	for (size_t i = 0; i < shared->fd_owner_count; i++) {
+		const struct fd_owner *earlier = &shared->fd_owners[i];
+		const struct dump_file *file = &shared->files[earlier->file_id - 1];
+
 		if (file->record.device != facts->st.st_dev || file->record.inode != facts->st.st_ino)
 			continue;
-		if (syscall(SYS_kcmp, ctx->pid, ctx->pid, KCMP_FILE, earlier->fd, facts->fd) == 0)
+		if (syscall(SYS_kcmp, earlier->pid, ctx->pid, KCMP_FILE, earlier->fd, facts->fd) == 0)
 			return earlier->file_id;
 	}
+	return 0;
+}
+
+static int remember_fd_owner(struct dump_context *ctx, int fd, uint32_t file_id)
+{
+	struct dump_shared *shared = ctx->shared;
+	struct fd_owner *grown = realloc(shared->fd_owners, (shared->fd_owner_count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	shared->fd_owners = grown;
+	grown[shared->fd_owner_count++] = (struct fd_owner){ ctx->pid, fd, file_id };
 	return 0;
 }
 
@@ -232,6 +244,9 @@ static int collect_fd(struct dump_context *ctx, int fd)
 		if (ret < 0)
 			return ret;
 		record.file_id = (uint32_t)ret;
+		ret = remember_fd_owner(ctx, fd, record.file_id);
+		if (ret < 0)
+			return ret;
 	}
 	return add_fd_record(ctx, &record);
 }
@@ -286,20 +301,27 @@ int collect_fds(struct dump_context *ctx)
 	return ret;
 }
 
-int write_files_and_fds(struct dump_context *ctx)
+int write_files(struct dump_shared *shared)
 {
 	int ret = 0;
 
-	for (size_t i = 0; ret == 0 && i < ctx->file_count; i++) {
+	for (size_t i = 0; ret == 0 && i < shared->file_count; i++) {
 		struct iovec parts[2] = {
-			{ &ctx->files[i].record, sizeof(ctx->files[i].record) },
-			{ ctx->files[i].path, ctx->files[i].record.path_length },
+			{ &shared->files[i].record, sizeof(shared->files[i].record) },
+			{ shared->files[i].path, shared->files[i].record.path_length },
 		};
 
-		ret = image_write_record(&ctx->writer, CKPT_RECORD_FILE, parts, 2);
+		ret = image_write_record(&shared->writer, CKPT_RECORD_FILE, parts, 2);
 	}
+	return ret;
+}
+
+int write_fds(struct dump_context *ctx)
+{
+	int ret = 0;
+
 	for (size_t i = 0; ret == 0 && i < ctx->fd_count; i++)
-		ret = image_write_simple(&ctx->writer, CKPT_RECORD_FD, &ctx->fds[i], sizeof(ctx->fds[i]));
+		ret = image_write_simple(ctx->writer, CKPT_RECORD_FD, &ctx->fds[i], sizeof(ctx->fds[i]));
 	return ret;
 }
 
@@ -321,8 +343,7 @@ static bool same_contents_identity(const struct ckpt_file *file, const struct st
 	return (uint64_t)st->st_size == file->size && mtime == file->mtime_ns;
 }
 
-static int check_opened_file(struct restore_context *ctx, const struct image_file *file, int fd,
-			     bool mapped)
+static int check_opened_file(struct restore_context *ctx, const struct image_file *file, int fd)
 {
 	struct stat st;
 
@@ -332,22 +353,11 @@ static int check_opened_file(struct restore_context *ctx, const struct image_fil
 		return fail(ctx->err, EINVAL, "%s is no longer the same kind of file", file->path);
 	if (file->file.kind == CKPT_FILE_CHARDEV && st.st_rdev != file->file.rdev)
 		return fail(ctx->err, EINVAL, "%s is no longer the same device", file->path);
-	if (mapped && !same_contents_identity(&file->file, &st))
+	if ((file->file.flags & CKPT_FILE_MAPPED) && !same_contents_identity(&file->file, &st))
 		return fail(ctx->err, ESTALE,
 			    "%s changed since the checkpoint (it is mapped: its size or mtime differ)",
 			    file->path);
 	return 0;
-}
-
-static bool file_is_mapped(const struct image *image, uint32_t id)
-{
-	if (image->mm.exe_file_id == id)
-		return true;
-	for (size_t i = 0; i < image->vma_count; i++) {
-		if (image->vmas[i].file_id == id)
-			return true;
-	}
-	return false;
 }
 
 static int open_image_file(struct restore_context *ctx, const struct image_file *file)
@@ -371,13 +381,15 @@ static int open_image_file(struct restore_context *ctx, const struct image_file 
 
 static int stage_file(struct restore_context *ctx, size_t index)
 {
-	const struct image_file *file = &ctx->image.files[index];
-	int fd = open_image_file(ctx, file);
-	int ret;
+	const struct image_file *file = &ctx->tree.files[index];
+	int fd, ret;
 
+	if (file->file.kind == CKPT_FILE_SHMEM)
+		return 0;	/* made by its first mapping */
+	fd = open_image_file(ctx, file);
 	if (fd < 0)
 		return fd;
-	ret = check_opened_file(ctx, file, fd, file_is_mapped(&ctx->image, file->file.id));
+	ret = check_opened_file(ctx, file, fd);
 	if (ret == 0) {
 		ctx->staged_fds[index] = fcntl(fd, F_DUPFD_CLOEXEC, ctx->stage_base);
 		if (ctx->staged_fds[index] < 0)
@@ -402,25 +414,23 @@ static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
 	return setrlimit(RLIMIT_NOFILE, &limit) < 0 ? fail(ctx->err, errno, "setrlimit: %s", strerror(errno)) : 0;
 }
 
+/* Opens every file of the image in ckpt, at fds the husks inherit. */
 int stage_files(struct restore_context *ctx)
 {
-	int highest = 2;
+	size_t count = ctx->tree.file_count;
 	int ret;
 
-	for (size_t i = 0; i < ctx->image.fd_count; i++) {
-		if (ctx->image.fds[i].fd > highest)
-			highest = ctx->image.fds[i].fd;
-	}
-	ctx->stage_base = highest + 1;
-	ret = make_room_for_fds(ctx, ctx->stage_base + (int)ctx->image.file_count + 16);
+	ctx->stage_base = (int)ctx->tree.highest_fd + 1 > 3 ? (int)ctx->tree.highest_fd + 1 : 3;
+	ret = make_room_for_fds(ctx, ctx->stage_base + (int)count + 16);
 	if (ret < 0)
 		return ret;
-	ctx->staged_fds = malloc((ctx->image.file_count + 1) * sizeof(int));
-	if (!ctx->staged_fds)
+	ctx->staged_fds = malloc((count + 1) * sizeof(int));
+	ctx->shmem_owners = calloc(count + 1, sizeof(*ctx->shmem_owners));
+	if (!ctx->staged_fds || !ctx->shmem_owners)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < ctx->image.file_count; i++)
+	for (size_t i = 0; i < count; i++)
 		ctx->staged_fds[i] = -1;
-	for (size_t i = 0; i < ctx->image.file_count; i++) {
+	for (size_t i = 0; i < count; i++) {
 		ret = stage_file(ctx, i);
 		if (ret < 0)
 			return ret;
@@ -430,7 +440,7 @@ int stage_files(struct restore_context *ctx)
 
 void release_staged_files(struct restore_context *ctx)
 {
-	for (size_t i = 0; ctx->staged_fds && i < ctx->image.file_count; i++) {
+	for (size_t i = 0; ctx->staged_fds && i < ctx->tree.file_count; i++) {
 		if (ctx->staged_fds[i] >= 0)
 			close(ctx->staged_fds[i]);
 	}
@@ -438,41 +448,48 @@ void release_staged_files(struct restore_context *ctx)
 	ctx->staged_fds = NULL;
 }
 
-static const struct ckpt_fd *image_fd(const struct image *image, int fd)
+static int64_t install_fd(struct restore_context *ctx, const struct ckpt_fd *record)
 {
-	for (size_t i = 0; i < image->fd_count; i++) {
-		if (image->fds[i].fd == fd)
-			return &image->fds[i];
-	}
-	return NULL;
-}
-
-static int install_fd(const struct restore_context *ctx, const struct ckpt_fd *record)
-{
-	int cloexec = (record->flags & CKPT_FD_CLOEXEC) ? FD_CLOEXEC : 0;
+	uint64_t cloexec = (record->flags & CKPT_FD_CLOEXEC) ? FD_CLOEXEC : 0;
+	const uint64_t probe[6] = { (uint64_t)record->fd, F_GETFD };
+	uint64_t staged;
+	int64_t open_now;
+	int ret;
 
 	if (record->flags & CKPT_FD_INHERIT) {
-		if (fcntl(record->fd, F_GETFD) < 0)
-			return 0;	/* ckpt restart itself has no such fd */
-		return fcntl(record->fd, F_SETFD, cloexec) < 0 ? -errno : 0;
-	}
-	if (dup3(ctx->staged_fds[record->file_id - 1], record->fd, cloexec ? O_CLOEXEC : 0) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Runs in the husk: fds at their numbers, everything else below the stage closed. */
-int install_fds_in_husk(const struct restore_context *ctx)
-{
-	for (size_t i = 0; i < ctx->image.fd_count; i++) {
-		int ret = install_fd(ctx, &ctx->image.fds[i]);
-
+		ret = inject_syscall(&ctx->injector, SYS_fcntl, probe, &open_now);
 		if (ret < 0)
 			return ret;
+		if (open_now < 0)
+			return 0;	/* ckpt restart itself has no such fd */
+		return husk_call(ctx, "fcntl(F_SETFD)", SYS_fcntl, (uint64_t)record->fd, F_SETFD, cloexec, 0, 0, 0);
 	}
-	for (int fd = 0; fd < ctx->stage_base; fd++) {
-		if (!image_fd(&ctx->image, fd))
-			close(fd);
+	staged = (uint64_t)ctx->staged_fds[record->file_id - 1];
+	return husk_call(ctx, "dup3", SYS_dup3, staged, (uint64_t)record->fd, cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+}
+
+/* Closes [from, to) in the husk when not empty. */
+static int64_t close_gap(struct restore_context *ctx, int from, int to)
+{
+	if (from >= to)
+		return 0;
+	return husk_call(ctx, "close_range", SYS_close_range, (uint64_t)from, (uint64_t)(to - 1), 0, 0, 0, 0);
+}
+
+/* Every fd at its number; every other fd below the staged ones closed. */
+int restore_fds(struct restore_context *ctx)
+{
+	int next_free = 0;
+
+	for (size_t i = 0; i < ctx->image.fd_count; i++) {
+		const struct ckpt_fd *record = &ctx->image.fds[i];
+		int64_t ret = close_gap(ctx, next_free, record->fd);
+
+		if (ret >= 0)
+			ret = install_fd(ctx, record);
+		if (ret < 0)
+			return (int)ret;
+		next_free = record->fd + 1;
 	}
-	return 0;
+	return (int)close_gap(ctx, next_free, ctx->stage_base);
 }

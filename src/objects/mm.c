@@ -172,6 +172,30 @@ static int add_mapped_file(struct dump_context *ctx, const struct proc_vma *vma,
 	return 0;
 }
 
+/*
+ * Shared anonymous memory is an object of its own (a shmem file), maybe
+ * mapped by several processes: one SHMEM file record, found again by inode.
+ */
+static int add_shared_memory(struct dump_context *ctx, const struct proc_vma *vma,
+			     struct ckpt_vma *record)
+{
+	char link[128];
+	struct stat st;
+	int id;
+
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
+		 (unsigned long long)vma->start, (unsigned long long)vma->end);
+	if (stat(link, &st) < 0)
+		return unsupported_vma(ctx, vma, "is shared memory that cannot be reached");
+	id = dump_add_file(ctx, vma->name[0] == '/' ? vma->name : "/dev/zero", &st, O_RDWR, 0, true);
+	if (id < 0)
+		return id;
+	ctx->shared->files[id - 1].record.kind = CKPT_FILE_SHMEM;
+	record->file_id = (uint32_t)id;
+	record->file_offset = vma->offset;
+	return 0;
+}
+
 static int classify_vma(struct dump_context *ctx, const struct proc_vma *vma,
 			struct ckpt_vma *record)
 {
@@ -186,8 +210,9 @@ static int classify_vma(struct dump_context *ctx, const struct proc_vma *vma,
 		return unsupported_vma(ctx, vma, "maps a deleted file");
 	if (is_anonymous_name(vma->name) || (shared && is_shared_memory_name(vma->name))) {
 		record->kind = shared ? CKPT_VMA_SHARED_ANON : CKPT_VMA_ANON;
-		return shared && vma->name[0] == '/' && vma->name[1] == 'S' ?
-			       unsupported_vma(ctx, vma, "is System V shared memory") : 0;
+		if (shared && strncmp(vma->name, "/SYSV", 5) == 0)
+			return unsupported_vma(ctx, vma, "is System V shared memory");
+		return shared ? add_shared_memory(ctx, vma, record) : 0;
 	}
 	if (vma->name[0] != '/' || strncmp(vma->name, "/memfd:", 7) == 0)
 		return unsupported_vma(ctx, vma, "is of an unknown kind");
@@ -234,7 +259,7 @@ int write_mm(struct dump_context *ctx)
 		{ ctx->auxv, ctx->mm.auxv_words * sizeof(uint64_t) },
 	};
 
-	return image_write_record(&ctx->writer, CKPT_RECORD_MM, mm, 2);
+	return image_write_record(ctx->writer, CKPT_RECORD_MM, mm, 2);
 }
 
 int write_vmas(struct dump_context *ctx)
@@ -242,7 +267,7 @@ int write_vmas(struct dump_context *ctx)
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < ctx->vma_count; i++)
-		ret = image_write_simple(&ctx->writer, CKPT_RECORD_VMA, &ctx->vmas[i].record,
+		ret = image_write_simple(ctx->writer, CKPT_RECORD_VMA, &ctx->vmas[i].record,
 					 sizeof(ctx->vmas[i].record));
 	return ret;
 }
@@ -470,11 +495,52 @@ static int apply_advice(struct restore_context *ctx, const struct ckpt_vma *vma)
 	return 0;
 }
 
+/* A later mapping of a shared memory object: the husk opens the first one. */
+static int64_t open_shared_memory(struct restore_context *ctx, const struct shmem_owner *owner)
+{
+	char path[128];
+	uint64_t address;
+	int length = snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", owner->pid,
+			      (unsigned long long)owner->start, (unsigned long long)owner->end);
+	int64_t ret = husk_put_data(ctx, 8192, path, (size_t)length + 1, &address);
+
+	if (ret < 0)
+		return ret;
+	return husk_call(ctx, "open (shared memory)", SYS_openat, (uint64_t)AT_FDCWD, address,
+			 O_RDWR | O_CLOEXEC, 0, 0, 0);
+}
+
+static int64_t map_shared_memory(struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	struct shmem_owner *owner = &ctx->shmem_owners[vma->file_id - 1];
+	uint64_t length = vma->end - vma->start;
+	int64_t fd, result;
+
+	if (!owner->pid) {
+		*owner = (struct shmem_owner){ ctx->husk, vma->start, vma->end };
+		return husk_call(ctx, "mmap", SYS_mmap, vma->start, length, mapping_prot(vma),
+				 MAP_FIXED | MAP_SHARED | MAP_ANONYMOUS, (uint64_t)-1, 0);
+	}
+	fd = open_shared_memory(ctx, owner);
+	if (fd < 0)
+		return fd;
+	result = husk_call(ctx, "mmap (shared memory)", SYS_mmap, vma->start, length, mapping_prot(vma),
+			   MAP_FIXED | MAP_SHARED, (uint64_t)fd, vma->file_offset);
+	husk_call(ctx, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+	return result;
+}
+
 static int map_vma(struct restore_context *ctx, const struct ckpt_vma *vma)
 {
 	uint64_t flags;
 	int64_t fd, result;
 
+	if (vma->kind == CKPT_VMA_SHARED_ANON) {
+		result = map_shared_memory(ctx, vma);
+		if (result < 0)
+			return (int)result;
+		return apply_advice(ctx, vma);
+	}
 	mapping_flags_and_fd(ctx, vma, &flags, &fd);
 	result = husk_call(ctx, "mmap", SYS_mmap, vma->start, vma->end - vma->start, mapping_prot(vma),
 			   flags, (uint64_t)fd, vma->file_offset);

@@ -96,18 +96,19 @@ static int read_next(struct page_stream *stream)
 	return ret;
 }
 
+/* After a process's pages: the next process, or the tail of the stream. */
 static int check_end(struct page_stream *stream)
 {
 	struct restore_context *ctx = stream->ctx;
-	int ret;
+	uint64_t all_pages = ctx->pages_before + stream->cursor.page_count;
+	int ret = page_cursor_finish(&stream->cursor, &stream->err);
 
+	if (ret < 0 || ctx->next.type == CKPT_RECORD_PROCESS)
+		return ret;
 	if (ctx->next.type != CKPT_RECORD_TAIL)
 		return fail(&stream->err, EINVAL, "bad image: %s record among the pages",
 			    record_type_name(ctx->next.type));
-	ret = page_cursor_finish(&stream->cursor, &stream->err);
-	if (ret == 0)
-		ret = image_check_tail(&ctx->reader, &ctx->next, stream->cursor.page_count, &stream->err);
-	return ret;
+	return image_check_tail(&ctx->reader, &ctx->next, all_pages, &stream->err);
 }
 
 static void *reader_main(void *arg)
@@ -235,7 +236,8 @@ int fill_pages(struct restore_context *ctx)
 	place_reader(ctx, reader);
 	ret = copy_items(&stream);
 	ret = stop_reader(&stream, reader, ret);
+	ctx->pages_before += stream.cursor.page_count;
 	free(stream.spare);
-	ctx->memory_ns = monotonic_ns() - started;
+	ctx->memory_ns += monotonic_ns() - started;
 	return ret;
 }

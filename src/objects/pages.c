@@ -88,6 +88,57 @@ static int scan_vma(struct dump_context *ctx, int pagemap_fd, struct dump_vma *v
 	return 0;
 }
 
+/* The pages of a shmem object that hold data, found through its file. */
+static int scan_shared_memory(struct dump_context *ctx, struct dump_vma *vma)
+{
+	char link[128];
+	_cleanup_close_ int fd = -1;
+	off_t offset = (off_t)vma->record.file_offset;
+	off_t end = offset + (off_t)(vma->record.end - vma->record.start);
+
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
+		 (unsigned long long)vma->record.start, (unsigned long long)vma->record.end);
+	fd = open(link, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(ctx->err, errno, "opening %s: %s", link, strerror(errno));
+	while (offset < end) {
+		off_t data = lseek(fd, offset, SEEK_DATA);
+		off_t hole;
+		int ret;
+
+		if (data < 0 || data >= end)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		ret = append_run(&vma->runs, vma->record.start + (uint64_t)(data - (off_t)vma->record.file_offset),
+				 vma->record.start + (uint64_t)(hole - (off_t)vma->record.file_offset), ctx->err);
+		if (ret < 0)
+			return ret;
+		vma->record.page_count += (uint64_t)(hole - data) / CKPT_PAGE_SIZE;
+		offset = hole;
+	}
+	return 0;
+}
+
+/* Only the first mapping (in tree order) of a shmem object carries its pages. */
+static bool claim_shared_memory(struct dump_context *ctx, uint32_t file_id)
+{
+	struct dump_shared *shared = ctx->shared;
+	bool *grown = realloc(shared->shmem_dumped, (shared->file_count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return true;
+	for (size_t i = shared->shmem_dumped ? shared->shmem_claimed_count : 0; i <= shared->file_count; i++)
+		grown[i] = false;
+	shared->shmem_dumped = grown;
+	shared->shmem_claimed_count = shared->file_count + 1;
+	if (grown[file_id])
+		return false;
+	grown[file_id] = true;
+	return true;
+}
+
 int scan_pages(struct dump_context *ctx)
 {
 	char path[64];
@@ -102,8 +153,14 @@ int scan_pages(struct dump_context *ctx)
 	if (pagemap_fd < 0)
 		return fail(ctx->err, errno, "opening %s: %s", path, strerror(errno));
 	for (size_t i = 0; ret == 0 && i < ctx->vma_count; i++) {
-		if (vma_holds_pages(&ctx->vmas[i].record))
-			ret = scan_vma(ctx, pagemap_fd, &ctx->vmas[i], regions);
+		struct dump_vma *vma = &ctx->vmas[i];
+
+		if (vma->record.kind == CKPT_VMA_SHARED_ANON) {
+			if (claim_shared_memory(ctx, vma->record.file_id))
+				ret = scan_shared_memory(ctx, vma);
+		} else if (vma_holds_pages(&vma->record)) {
+			ret = scan_vma(ctx, pagemap_fd, vma, regions);
+		}
 	}
 	return ret;
 }
@@ -246,7 +303,7 @@ static int flush_batch(struct dump_context *ctx, int mem_fd, struct page_batch *
 	}
 	drop_zero_pages(batch);
 	ret = batch->page_count == 0 ? 0 :
-				       image_write_pages(&ctx->writer, batch->runs, batch->run_count,
+				       image_write_pages(ctx->writer, batch->runs, batch->run_count,
 							 batch->data, batch->page_count);
 	batch->run_count = 0;
 	batch->page_count = 0;

@@ -210,11 +210,11 @@ int write_process(struct dump_context *ctx)
 	};
 	int ret;
 
-	ret = image_write_record(&ctx->writer, CKPT_RECORD_PROCESS, process, 2);
+	ret = image_write_record(ctx->writer, CKPT_RECORD_PROCESS, process, 2);
 	if (ret == 0)
-		ret = image_write_record(&ctx->writer, CKPT_RECORD_CREDS, creds, 2);
+		ret = image_write_record(ctx->writer, CKPT_RECORD_CREDS, creds, 2);
 	if (ret == 0)
-		ret = image_write_simple(&ctx->writer, CKPT_RECORD_RLIMITS, &ctx->rlimits,
+		ret = image_write_simple(ctx->writer, CKPT_RECORD_RLIMITS, &ctx->rlimits,
 					 sizeof(ctx->rlimits));
 	return ret;
 }
@@ -235,13 +235,12 @@ static int read_own_status(char **ret_text, struct ckpt_error *err)
 	return read_whole_file("/proc/self/status", ret_text, NULL, err);
 }
 
-static int check_pid_free(struct restore_context *ctx)
+static int check_pid_free(struct restore_context *ctx, pid_t pid)
 {
 	char path[64];
 	_cleanup_free_ char *status = NULL;
 	struct ckpt_error ignored = { 0 };
 	const char *state, *name;
-	pid_t pid = ctx->image.process.pid;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (access(path, F_OK) < 0)
@@ -255,31 +254,56 @@ static int check_pid_free(struct restore_context *ctx)
 		    state && *state == 'Z' ? " (a zombie its parent has not reaped yet)" : "");
 }
 
-/* Restart never gives the process more than the caller has. */
-static int check_privilege(struct restore_context *ctx)
+/* Restart never gives a process more than the caller has. */
+static int check_privilege(struct restore_context *ctx, const struct ckpt_tree_entry *entry,
+			   uint64_t caller_caps)
+{
+	if (entry->capabilities & ~caller_caps)
+		return fail(ctx->err, EPERM,
+			    "process %d of the image holds capabilities the caller does not (%#llx vs %#llx)",
+			    entry->pid, (unsigned long long)entry->capabilities,
+			    (unsigned long long)caller_caps);
+	if (caller_caps & (1ull << 7))	/* CAP_SETUID */
+		return 0;
+	if (entry->uid != getuid() || entry->gid != getgid())
+		return fail(ctx->err, EPERM,
+			    "process %d of the image ran as uid %u gid %u; you are uid %u gid %u",
+			    entry->pid, entry->uid, entry->gid, getuid(), getgid());
+	return 0;
+}
+
+static int check_cpu(struct restore_context *ctx)
+{
+	const struct ckpt_head *head = &ctx->tree.head;
+
+	if (head->xstate_size != cpu_xstate_size() || (head->xfeatures & ~cpu_xfeatures()))
+		return fail(ctx->err, ENOTSUP,
+			    "the image's CPU state (xstate %u bytes, features %#llx) does not fit this CPU (%zu bytes, %#llx)",
+			    head->xstate_size, (unsigned long long)head->xfeatures, cpu_xstate_size(),
+			    (unsigned long long)cpu_xfeatures());
+	return 0;
+}
+
+/* Everything that can be checked before any process is created. */
+int check_tree_restartable(struct restore_context *ctx)
 {
 	_cleanup_free_ char *status = NULL;
-	const struct ckpt_creds *creds = &ctx->image.creds;
 	uint64_t caller_caps;
-	int ret = read_own_status(&status, ctx->err);
+	int ret = check_cpu(ctx);
 
+	if (ret == 0)
+		ret = read_own_status(&status, ctx->err);
 	if (ret < 0)
 		return ret;
 	caller_caps = parse_hex_field(status, "CapEff");
-	if ((creds->cap_permitted | creds->cap_effective | creds->cap_inheritable | creds->cap_ambient) &
-	    ~caller_caps)
-		return fail(ctx->err, EPERM,
-			    "the image's process holds capabilities the caller does not (%#llx vs %#llx)",
-			    (unsigned long long)creds->cap_permitted, (unsigned long long)caller_caps);
-	if (caller_caps & (1ull << 7))	/* CAP_SETUID */
-		return 0;
-	for (int i = 0; i < CKPT_ID_COUNT; i++) {
-		if (creds->uid[i] != getuid() || creds->gid[i] != getgid())
-			return fail(ctx->err, EPERM,
-				    "the image's process ran as uid %u gid %u; you are uid %u gid %u",
-				    creds->uid[i], creds->gid[i], getuid(), getgid());
+	for (size_t i = 0; ret == 0 && i < ctx->tree.entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &ctx->tree.entries[i];
+
+		ret = check_privilege(ctx, entry, caller_caps);
+		if (ret == 0)
+			ret = check_pid_free(ctx, entry->pid);
 	}
-	return 0;
+	return ret;
 }
 
 static int check_rlimits(struct restore_context *ctx)
@@ -298,45 +322,48 @@ static int check_rlimits(struct restore_context *ctx)
 	return 0;
 }
 
-static int check_cpu(struct restore_context *ctx)
+static const struct ckpt_tree_entry *tree_entry_of(const struct image_tree *tree, pid_t pid)
 {
-	const struct ckpt_head *head = &ctx->image.head;
-
-	if (head->xstate_size != cpu_xstate_size() || (head->xfeatures & ~cpu_xfeatures()))
-		return fail(ctx->err, ENOTSUP,
-			    "the image's CPU state (xstate %u bytes, features %#llx) does not fit this CPU (%zu bytes, %#llx)",
-			    head->xstate_size, (unsigned long long)head->xfeatures, cpu_xstate_size(),
-			    (unsigned long long)cpu_xfeatures());
-	return 0;
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		if (tree->entries[i].pid == pid)
+			return &tree->entries[i];
+	}
+	return NULL;
 }
 
+/* A process's own records agree with what was checked from the tree. */
 int check_restart_allowed(struct restore_context *ctx)
 {
-	int ret;
+	const struct ckpt_tree_entry *entry = tree_entry_of(&ctx->tree, ctx->image.process.pid);
+	const struct ckpt_creds *creds = &ctx->image.creds;
+	uint64_t caps = creds->cap_permitted | creds->cap_effective | creds->cap_inheritable |
+			creds->cap_ambient;
 
-	ret = check_cpu(ctx);
-	if (ret == 0)
-		ret = check_privilege(ctx);
-	if (ret == 0)
-		ret = check_rlimits(ctx);
-	if (ret == 0)
-		ret = check_pid_free(ctx);
-	return ret;
+	if (!entry || highest_id(creds->uid) != entry->uid || highest_id(creds->gid) != entry->gid ||
+	    caps != entry->capabilities)
+		return fail(ctx->err, EINVAL, "bad image: the credentials of process %d differ from its tree entry",
+			    ctx->image.process.pid);
+	return check_rlimits(ctx);
 }
 
-/* Runs in the husk. */
-int setup_process_in_husk(const struct restore_context *ctx)
+/* cwd, umask, name and personality, set by the husk itself. */
+int restore_process_attributes(struct restore_context *ctx)
 {
 	const struct ckpt_process *process = &ctx->image.process;
+	uint64_t cwd, comm;
+	int64_t ret = husk_put_data(ctx, 0, ctx->image.cwd, process->cwd_length, &cwd);
 
-	if (chdir(ctx->image.cwd) < 0)
-		return -errno;
-	umask(process->umask);
-	if (prctl(PR_SET_NAME, process->comm, 0, 0, 0) < 0)
-		return -errno;
-	if (personality(process->personality) < 0)
-		return -errno;
-	return 0;
+	if (ret == 0)
+		ret = husk_put_data(ctx, 8192, process->comm, sizeof(process->comm), &comm);
+	if (ret == 0)
+		ret = husk_call(ctx, "chdir", SYS_chdir, cwd, 0, 0, 0, 0, 0);
+	if (ret >= 0)
+		ret = husk_call(ctx, "umask", SYS_umask, process->umask, 0, 0, 0, 0, 0);
+	if (ret >= 0)
+		ret = husk_call(ctx, "prctl(PR_SET_NAME)", SYS_prctl, PR_SET_NAME, comm, 0, 0, 0, 0);
+	if (ret >= 0)
+		ret = husk_call(ctx, "personality", SYS_personality, process->personality, 0, 0, 0, 0, 0);
+	return ret < 0 ? (int)ret : 0;
 }
 
 int restore_rlimits(struct restore_context *ctx)

@@ -129,11 +129,11 @@ int collect_pending_signals(struct dump_context *ctx)
 
 int write_sigactions(struct dump_context *ctx)
 {
-	int ret = image_write_simple(&ctx->writer, CKPT_RECORD_SIGACTIONS, &ctx->sigactions,
+	int ret = image_write_simple(ctx->writer, CKPT_RECORD_SIGACTIONS, &ctx->sigactions,
 				     sizeof(ctx->sigactions));
 
 	if (ret == 0)
-		ret = image_write_simple(&ctx->writer, CKPT_RECORD_TIMERS, &ctx->timers,
+		ret = image_write_simple(ctx->writer, CKPT_RECORD_TIMERS, &ctx->timers,
 					 sizeof(ctx->timers));
 	return ret;
 }
@@ -141,7 +141,7 @@ int write_sigactions(struct dump_context *ctx)
 int write_pending_signals(struct dump_context *ctx)
 {
 	for (size_t i = 0; i < ctx->pending_count; i++) {
-		int ret = image_write_simple(&ctx->writer, CKPT_RECORD_SIGINFO, &ctx->pending[i],
+		int ret = image_write_simple(ctx->writer, CKPT_RECORD_SIGINFO, &ctx->pending[i],
 					     sizeof(ctx->pending[i]));
 
 		if (ret < 0)
@@ -203,16 +203,53 @@ int restore_timers(struct restore_context *ctx)
 	return 0;
 }
 
-/* Runs in the husk, with every signal blocked. */
-int restore_sigactions_in_husk(const struct restore_context *ctx)
+static bool is_default_action(const struct ckpt_sigaction *action)
+{
+	return !action->handler && !action->flags && !action->restorer && !action->mask;
+}
+
+/* Handlers, flags, masks: rt_sigaction in the husk for each non-default one. */
+int restore_sigactions(struct restore_context *ctx)
 {
 	const struct ckpt_sigaction *actions = ctx->image.sigactions.actions;
 
 	for (unsigned signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
-		if (signal == SIGKILL || signal == SIGSTOP)
+		const struct ckpt_sigaction *action = &actions[signal - 1];
+		uint64_t address;
+		int64_t ret;
+
+		if (signal == SIGKILL || signal == SIGSTOP || is_default_action(action))
 			continue;
-		if (syscall(SYS_rt_sigaction, signal, &actions[signal - 1], NULL, 8) < 0)
-			return -errno;
+		ret = husk_put_data(ctx, 8192, action, sizeof(*action), &address);
+		if (ret == 0)
+			ret = husk_call(ctx, "rt_sigaction", SYS_rt_sigaction, signal, address, 0, 8, 0, 0);
+		if (ret < 0)
+			return (int)ret;
 	}
 	return 0;
+}
+
+/*
+ * Children restored as zombies sent their parent a SIGCHLD that the
+ * original had already had (or has pending, and then it is in the image).
+ * Take it off the queue; restore_pending_signals() puts back what was there.
+ */
+int drop_stray_sigchld(struct restore_context *ctx)
+{
+	uint64_t set = 1ull << (SIGCHLD - 1);
+	struct timespec no_wait = { 0, 0 };
+	uint64_t set_address, timeout_address;
+	int64_t ret = husk_put_data(ctx, 8192, &set, sizeof(set), &set_address);
+
+	if (ret == 0)
+		ret = husk_put_data(ctx, 8192 + 64, &no_wait, sizeof(no_wait), &timeout_address);
+	while (ret == 0) {
+		const uint64_t args[6] = { set_address, 0, timeout_address, 8 };
+		int64_t taken;
+
+		ret = inject_syscall(&ctx->injector, SYS_rt_sigtimedwait, args, &taken);
+		if (ret == 0 && taken != SIGCHLD)
+			break;
+	}
+	return (int)ret;
 }

@@ -185,7 +185,7 @@ static int collect_rseq_and_robust_list(struct dump_context *ctx, struct dump_th
 
 static int collect_xstate(struct dump_context *ctx, struct dump_thread *thread)
 {
-	size_t size = ctx->head.xstate_size;
+	size_t size = ctx->shared->head.xstate_size;
 
 	thread->xstate = calloc(1, size);
 	if (!thread->xstate)
@@ -219,7 +219,7 @@ int write_threads(struct dump_context *ctx)
 			{ &thread->record, sizeof(thread->record) },
 			{ thread->xstate, thread->record.xstate_size },
 		};
-		int ret = image_write_record(&ctx->writer, CKPT_RECORD_THREAD, parts, 2);
+		int ret = image_write_record(ctx->writer, CKPT_RECORD_THREAD, parts, 2);
 
 		if (ret < 0)
 			return ret;

@@ -160,16 +160,40 @@ static void read_stream(const unsigned char *data, size_t size)
 	image_release(&image);
 }
 
+/* The same stream read as a process tree, the way ckpt inspect reads it. */
+static void read_stream_as_tree(const unsigned char *data, size_t size)
+{
+	struct ckpt_error err = { 0 };
+	struct image_reader reader;
+	struct image_tree tree;
+	struct image *processes = NULL;
+	size_t count = 0;
+	int ret;
+
+	image_reader_init(&reader, load_stream(data, size), &err);
+	ret = image_read_all(&reader, &tree, &processes, &count);
+	if (ret < 0 && (!failed(&err) || err.message[0] == '\0'))
+		die("a failure without a message");
+	if (ret == 0) {
+		for (size_t i = 0; i < count; i++)
+			check_accepted(&processes[i]);
+		image_release_all(&tree, processes, count);
+	}
+	image_reader_release(&reader);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct image_bytes resealed = { malloc(size + 1), size };
 
 	read_stream(data, size);
+	read_stream_as_tree(data, size);
 	if (!resealed.data)
 		die("out of memory");
 	memcpy(resealed.data, data, size);
 	reseal_all(&resealed);
 	read_stream(resealed.data, resealed.length);
+	read_stream_as_tree(resealed.data, resealed.length);
 	image_bytes_release(&resealed);
 	return 0;
 }

@@ -298,7 +298,8 @@ static inline void spec_add_run(struct spec_page_record *record, uint64_t start,
 	record->runs[record->run_count++] = (struct ckpt_page_run){ start, pages };
 }
 
-static inline void spec_init_memory(struct image_spec *spec, uint32_t exe_file_id)
+static inline void spec_init_memory(struct image_spec *spec, uint32_t exe_file_id,
+				    uint32_t shared_file_id)
 {
 	const uint32_t rw = PROT_READ | PROT_WRITE;
 	struct spec_page_record *record;
@@ -312,7 +313,8 @@ static inline void spec_init_memory(struct image_spec *spec, uint32_t exe_file_i
 	vma->flags = CKPT_VMA_MAYWRITE;
 	vma = spec_add_vma(spec, SPEC_HEAP_START, SPEC_HEAP_START + 0x2000, rw, CKPT_VMA_ANON, 2);
 	vma->flags = CKPT_VMA_HEAP;
-	spec_add_vma(spec, SPEC_SHARED_START, SPEC_SHARED_START + 0x2000, rw, CKPT_VMA_SHARED_ANON, 1);
+	vma = spec_add_vma(spec, SPEC_SHARED_START, SPEC_SHARED_START + 0x2000, rw, CKPT_VMA_SHARED_ANON, 1);
+	spec_map_file(vma, shared_file_id, 0);
 	vma = spec_add_vma(spec, SPEC_STACK_START, SPEC_STACK_END, rw, CKPT_VMA_ANON, 2);
 	vma->flags = CKPT_VMA_STACK | CKPT_VMA_GROWSDOWN;
 	spec_add_vma(spec, SPEC_VVAR_START, SPEC_VCLOCK_START, PROT_READ, CKPT_VMA_VVAR, 0);
@@ -332,7 +334,7 @@ static inline void spec_init_memory(struct image_spec *spec, uint32_t exe_file_i
  */
 static inline void spec_init_valid(struct image_spec *spec, int32_t pid)
 {
-	uint32_t exe_id, null_id, dir_id;
+	uint32_t exe_id, null_id, dir_id, shared_id;
 
 	memset(spec, 0, sizeof(*spec));
 	spec_init_head(&spec->head);
@@ -342,6 +344,7 @@ static inline void spec_init_valid(struct image_spec *spec, int32_t pid)
 	exe_id = spec_add_file(spec, CKPT_FILE_REGULAR, "/usr/bin/cat", O_RDONLY);
 	null_id = spec_add_file(spec, CKPT_FILE_CHARDEV, "/dev/null", O_RDWR);
 	dir_id = spec_add_file(spec, CKPT_FILE_DIRECTORY, "/tmp", O_RDONLY | O_DIRECTORY);
+	shared_id = spec_add_file(spec, CKPT_FILE_SHMEM, "/dev/zero", O_RDWR);
 	spec_add_fd(spec, 0, CKPT_FD_INHERIT, 0, CKPT_INHERIT_TTY);
 	spec_add_fd(spec, 1, CKPT_FD_INHERIT, 0, CKPT_INHERIT_PIPE);
 	spec_add_fd(spec, 2, CKPT_FD_INHERIT, 0, CKPT_INHERIT_SOCKET);
@@ -349,7 +352,7 @@ static inline void spec_init_valid(struct image_spec *spec, int32_t pid)
 	spec_add_fd(spec, 5, 0, dir_id, CKPT_INHERIT_NONE);
 	spec_init_mm(spec, exe_id);
 	spec_add_thread(spec, pid);
-	spec_init_memory(spec, exe_id);
+	spec_init_memory(spec, exe_id, shared_id);
 }
 
 /* ---- writing a spec ---- */
@@ -381,7 +384,7 @@ static inline int spec_write_head_to_signals(const struct image_spec *spec, stru
 		{ readonly_buffer(&spec->creds), sizeof(spec->creds) },
 		{ readonly_buffer(spec->groups), group_bytes },
 	};
-	int ret = image_write_simple(writer, CKPT_RECORD_HEAD, &spec->head, sizeof(spec->head));
+	int ret = 0;
 
 	if (ret == 0)
 		ret = image_write_record(writer, CKPT_RECORD_PROCESS, process, 2);
@@ -408,6 +411,50 @@ static inline int spec_write_file(const struct spec_file *file, struct image_wri
 	return image_write_record(writer, CKPT_RECORD_FILE, parts, 2);
 }
 
+/* The one-process tree the spec describes, from its PROCESS and CREDS. */
+static inline void spec_tree_entry(const struct image_spec *spec, struct ckpt_tree_entry *entry,
+				   uint32_t *highest_fd)
+{
+	const struct ckpt_creds *creds = &spec->creds;
+
+	*entry = (struct ckpt_tree_entry){
+		.pid = spec->process.pid,
+		.ppid = spec->process.ppid,
+		.pgid = spec->process.pgid > 0 ? spec->process.pgid : spec->process.pid,
+		.sid = spec->process.sid > 0 ? spec->process.sid : spec->process.pid,
+		.state = CKPT_TREE_ALIVE,
+		.exit_signal = 17,
+		.uid = highest_id(creds->uid),
+		.gid = highest_id(creds->gid),
+		.capabilities = creds->cap_permitted | creds->cap_effective | creds->cap_inheritable |
+				creds->cap_ambient,
+	};
+	*highest_fd = 0;
+	for (size_t i = 0; i < spec->fd_count; i++) {
+		if (spec->fds[i].fd > (int32_t)*highest_fd)
+			*highest_fd = (uint32_t)spec->fds[i].fd;
+	}
+}
+
+/* HEAD, TREE and FILE records: what comes before the process. */
+static inline int spec_write_head_tree_files(const struct image_spec *spec, struct image_writer *writer)
+{
+	struct ckpt_tree header = { .count = 1 };
+	struct ckpt_tree_entry entry;
+	struct iovec tree[2] = {
+		{ &header, sizeof(header) },
+		{ &entry, sizeof(entry) },
+	};
+	int ret = image_write_simple(writer, CKPT_RECORD_HEAD, &spec->head, sizeof(spec->head));
+
+	spec_tree_entry(spec, &entry, &header.highest_fd);
+	if (ret == 0)
+		ret = image_write_record(writer, CKPT_RECORD_TREE, tree, 2);
+	for (size_t i = 0; i < spec->file_count && ret == 0; i++)
+		ret = spec_write_file(&spec->files[i], writer);
+	return ret;
+}
+
 static inline int spec_write_files_fds_mm(const struct image_spec *spec, struct image_writer *writer)
 {
 	uint64_t auxv_bytes = bounded(spec->mm.auxv_words, CKPT_MAX_AUXV_WORDS) * sizeof(uint64_t);
@@ -417,8 +464,6 @@ static inline int spec_write_files_fds_mm(const struct image_spec *spec, struct 
 	};
 	int ret = 0;
 
-	for (size_t i = 0; i < spec->file_count && ret == 0; i++)
-		ret = spec_write_file(&spec->files[i], writer);
 	for (size_t i = 0; i < spec->fd_count && ret == 0; i++)
 		ret = image_write_simple(writer, CKPT_RECORD_FD, &spec->fds[i], sizeof(spec->fds[i]));
 	if (ret == 0)
@@ -497,7 +542,9 @@ static inline int spec_write(const struct image_spec *spec, int fd, struct ckpt_
 	int ret;
 
 	image_writer_init(&writer, fd, err);
-	ret = spec_write_head_to_signals(spec, &writer);
+	ret = spec_write_head_tree_files(spec, &writer);
+	if (ret == 0)
+		ret = spec_write_head_to_signals(spec, &writer);
 	if (ret == 0)
 		ret = spec_write_files_fds_mm(spec, &writer);
 	if (ret == 0)
@@ -861,12 +908,19 @@ static inline int read_whole_image(int fd, struct image *image, struct image_pag
 				   struct ckpt_error *err)
 {
 	struct image_reader reader;
-	struct image_record record;
+	struct image_record record, first;
+	struct image_tree *tree = calloc(1, sizeof(*tree));
 	int ret;
 
 	memset(seen, 0, sizeof(*seen));
+	memset(image, 0, sizeof(*image));
+	if (!tree)
+		return fail(err, ENOMEM, "image_builder: out of memory");
 	image_reader_init(&reader, fd, err);
-	ret = image_load_metadata(&reader, image, &record);
+	ret = image_load_tree(&reader, tree, &first);
+	if (ret == 0)
+		ret = image_load_process(&reader, tree, &first, image, &record);
+	image->owned_tree = tree;
 	if (ret == 0)
 		ret = read_pages_to_end(&reader, image, &record, seen);
 	image_reader_release(&reader);

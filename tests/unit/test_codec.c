@@ -562,7 +562,7 @@ static void test_valid_records_validate(void)
 
 	default_bytes(&bytes);
 	records = image_bytes_record_count(&bytes);
-	check(records == 27, "the default image has %zu records, expected 27", records);
+	check(records == 29, "the default image has %zu records, expected 29", records);
 	for (size_t i = 0; i < records; i++) {
 		size_t at = image_bytes_record_offset(&bytes, i);
 		struct ckpt_error err = { 0 };
@@ -641,8 +641,8 @@ static const struct field_case field_cases[] = {
 	  "path length" },
 	{ "FILE id 0", R_FILE, 0, FIELD(struct ckpt_file, id), 0, "bad id or kind" },
 	{ "FILE kind 0", R_FILE, 0, FIELD(struct ckpt_file, kind), 0, "bad id or kind" },
-	{ "FILE kind 4", R_FILE, 1, FIELD(struct ckpt_file, kind), 4, "bad id or kind" },
-	{ "FILE reserved", R_FILE, 0, FIELD(struct ckpt_file, reserved), 1, "reserved field" },
+	{ "FILE kind 5", R_FILE, 1, FIELD(struct ckpt_file, kind), 5, "bad id or kind" },
+	{ "FILE unknown flags", R_FILE, 0, FIELD(struct ckpt_file, flags), 2, "unknown flags" },
 	{ "FILE relative path", R_FILE, 0, AFTER(struct ckpt_file), 'u', "path is not an absolute" },
 	{ "FILE path not terminated", R_FILE, 1, sizeof(struct ckpt_file) + 9, 1, 'x', "NUL-terminated" },
 	{ "FILE path with a NUL inside", R_FILE, 1, sizeof(struct ckpt_file) + 4, 1, 0, "NUL-terminated" },
@@ -705,9 +705,9 @@ static const struct field_case field_cases[] = {
 	{ "VMA file mapping without a file", R_VMA, 0, FIELD(struct ckpt_vma, file_id), 0,
 	  "file id does not match the kind" },
 	{ "VMA mapping a missing file", R_VMA, 0, FIELD(struct ckpt_vma, file_id), 9,
-	  "maps missing or non-regular file 9" },
+	  "maps a missing file or one of the wrong kind (9)" },
 	{ "VMA mapping a character device", R_VMA, 0, FIELD(struct ckpt_vma, file_id), 2,
-	  "maps missing or non-regular file 2" },
+	  "maps a missing file or one of the wrong kind (2)" },
 	{ "VMA more pages than it holds", R_VMA, 2, FIELD(struct ckpt_vma, page_count), 3,
 	  "more pages than the VMA holds" },
 	{ "VMA file offset too large", R_VMA, 0, FIELD(struct ckpt_vma, file_offset), 0xfffffffffffff000ull,
@@ -918,7 +918,7 @@ static const struct spec_case spec_cases[] = {
 	{ "THREAD xstate too small", xstate_too_small, "xstate size out of range" },
 	{ "THREAD over the record limit", xstate_over_record_limit, "claims" },
 	{ "THREAD missing", no_threads_but_counted, "where THREAD was expected" },
-	{ "VMA mapping a directory", mapping_a_directory, "non-regular file 3" },
+	{ "VMA mapping a directory", mapping_a_directory, "one of the wrong kind (3)" },
 	{ "no VMA at all", no_vmas, "no VMA records" },
 	{ "PAGES run across two VMAs", run_across_two_vmas, "outside any VMA" },
 	{ "PAGES run past the end of the heap", run_past_the_heap, "outside any VMA" },
@@ -1247,7 +1247,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 15" },
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 16" },
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1259,7 +1259,7 @@ static const struct bytes_case bytes_cases[] = {
 	{ "PAGES runs under the checksum", runs_flipped, "checksum mismatch in PAGES" },
 	{ "PAGES data under the hash", page_data_flipped, "does not match its hash" },
 	{ "empty stream", empty, "(empty image)" },
-	{ "HEAD only", head_only, "stream ends before its PROCESS record" },
+	{ "HEAD only", head_only, "stream ends before its" },
 	{ "cut inside a header", cut_mid_header, "truncated: record header" },
 	{ "cut inside a payload", cut_mid_payload, "truncated: PAGES record" },
 	{ "cut before MM", cut_before_mm, "stream ends before its MM record" },
@@ -1267,17 +1267,17 @@ static const struct bytes_case bytes_cases[] = {
 	{ "cut among the VMAs", cut_among_vmas, "without a tail record" },
 	{ "cut before the tail", cut_before_tail, "without a tail record" },
 	{ "PROCESS first", process_first, "PROCESS record at byte 0 where HEAD was expected" },
-	{ "HEAD twice", head_twice, "HEAD record at byte 184 where PROCESS was expected" },
+	{ "HEAD twice", head_twice, "HEAD record at byte 184 where TREE was expected" },
 	{ "CREDS missing", creds_missing, "where CREDS was expected" },
 	{ "RLIMITS missing", rlimits_missing, "where RLIMITS was expected" },
 	{ "SIGACTIONS missing", sigactions_missing, "where SIGACTIONS was expected" },
-	{ "MM missing", mm_missing, "where FILE, FD or MM was expected" },
+	{ "MM missing", mm_missing, "where FD or MM was expected" },
 	{ "FILE after FD", file_after_fd, "FILE record at byte" },
 	{ "VMA before THREAD", vma_before_thread, "where THREAD was expected" },
 	{ "THREAD among the VMAs", thread_among_vmas, "THREAD record at byte" },
 	{ "VMAs out of order", vmas_swapped, "overlaps or precedes" },
 	{ "VMA among the pages", vma_among_pages, "VMA record among the pages" },
-	{ "FD among the VMAs", fd_among_vmas, "where VMA, PAGES or TAIL was expected" },
+	{ "FD among the VMAs", fd_among_vmas, "where VMA, PAGES, PROCESS or TAIL was expected" },
 	{ "data after the tail", data_after_tail, "data after the tail" },
 	{ "HEAD one byte short", head_short, "HEAD record: wrong size" },
 	{ "PROCESS shorter than its struct", process_short, "cwd length" },
