@@ -21,6 +21,7 @@
 enum ckpt_option_flags {
 	CKPT_OPT_KILL = 1u << 0,	/* checkpoint: kill after a complete image */
 	CKPT_OPT_SYNC = 1u << 1,	/* checkpoint: fsync the image fd */
+	CKPT_OPT_PIDNS = 1u << 2,	/* restart: in a new PID namespace */
 };
 
 struct ckpt_stats {
@@ -53,7 +54,12 @@ struct ckpt_options {
 
 int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options);
 
-/* Rebuilds the process and lets it run; *ret_pid is its PID. */
+/*
+ * Rebuilds the process tree and lets it run; *ret_pid is the root's PID as
+ * the caller sees it.  The caller's own child is the root, or with
+ * CKPT_OPT_PIDNS the namespace's init, which exits with the root's status
+ * once every process of the namespace is gone.
+ */
 int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid);
 
 #endif

@@ -97,8 +97,8 @@ static int seize_husks(struct restore_context *ctx)
 	for (size_t i = 0; ret == 0 && i < ctx->tree.entry_count; i++) {
 		if (ctx->tree.entries[i].state != CKPT_TREE_ALIVE)
 			continue;
-		ret = ptrace_seize_and_stop(ctx->tree.entries[i].pid,
-					    PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE, ctx->err);
+		ret = ptrace_seize_and_stop(ctx->outer_pids[i], PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE,
+					    ctx->err);
 		if (ret >= 0)
 			ctx->seized[i] = true;
 	}
@@ -185,7 +185,7 @@ static int remember_threads(struct restore_context *ctx)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	ctx->release_tids = grown;
 	for (size_t i = 0; i < count; i++)
-		grown[ctx->release_count++] = ctx->image.threads[i].thread.tid;
+		grown[ctx->release_count++] = ctx->thread_tids[i];
 	return 0;
 }
 
@@ -194,9 +194,20 @@ static void forget_process(struct restore_context *ctx)
 	image_release(&ctx->image);
 	free(ctx->merge_guarded);
 	free(ctx->thread_injectors);
+	free(ctx->thread_tids);
 	ctx->merge_guarded = NULL;
 	ctx->thread_injectors = NULL;
+	ctx->thread_tids = NULL;
 	ctx->control = 0;
+}
+
+static pid_t outer_pid_of(const struct restore_context *ctx, pid_t inner)
+{
+	for (size_t i = 0; i < ctx->tree.entry_count; i++) {
+		if (ctx->tree.entries[i].pid == inner)
+			return ctx->outer_pids[i];
+	}
+	return inner;
 }
 
 /* One process, from its PROCESS record to its last page; it stays stopped. */
@@ -205,8 +216,13 @@ static int rebuild_process(struct restore_context *ctx)
 	struct image_record first = ctx->next;
 	int ret = image_load_process(&ctx->reader, &ctx->tree, &first, &ctx->image, &ctx->next);
 
-	ctx->husk = ctx->image.process.pid;
+	ctx->husk = outer_pid_of(ctx, ctx->image.process.pid);
 	ctx->vma_total += ctx->image.vma_count;
+	ctx->thread_tids = calloc(ctx->image.thread_count + 1, sizeof(*ctx->thread_tids));
+	if (ret == 0 && !ctx->thread_tids)
+		ret = fail(ctx->err, ENOMEM, "out of memory");
+	if (ret == 0)
+		ctx->thread_tids[0] = ctx->husk;
 	if (ret == 0)
 		ret = injector_init(&ctx->injector, ctx->husk, (uint64_t)(uintptr_t)ckpt_syscall_gadget,
 				    ctx->err);
@@ -251,6 +267,7 @@ static int release_tree(struct restore_context *ctx)
 	unpin(ctx);
 	for (size_t i = 0; i < ctx->release_count; i++)
 		ptrace_detach(ctx->release_tids[i], 0);
+	release_namespace_init(ctx);
 	memset(ctx->seized, 0, ctx->tree.entry_count * sizeof(*ctx->seized));
 	return 0;
 }
@@ -274,6 +291,7 @@ static void release_everything(struct restore_context *ctx)
 	forget_process(ctx);
 	release_staged_files(ctx);
 	free(ctx->seized);
+	free(ctx->outer_pids);
 	free(ctx->release_tids);
 	free(ctx->shmem_owners);
 	image_tree_release(&ctx->tree);
@@ -284,7 +302,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 {
 	struct ckpt_options no_options = { 0 };
 	struct ckpt_error err = { 0 };
-	struct restore_context ctx = { .err = &err, .report_fd = -1 };
+	struct restore_context ctx = { .err = &err, .report_fd = -1, .release_fd = -1 };
 	uint64_t started = monotonic_ns();
 	int was_subreaper = 0;
 	int ret;

@@ -40,7 +40,11 @@ struct restore_context {
 	int *staged_fds;		/* per FILE id - 1, in ckpt and then in the husks */
 	int stage_base;			/* staged fds are at or above this */
 	int report_fd;			/* husks -> ckpt: setup results */
-	pid_t root;			/* the husk of tree entry 0 */
+	pid_t root;			/* the husk of tree entry 0, as ckpt sees it */
+	pid_t namespace_init;		/* with --pidns: ckpt's child, PID 1 inside */
+	int release_fd;			/* with --pidns: a byte here lets the init go */
+	pid_t *outer_pids;		/* per tree entry: the PID as ckpt sees it */
+	pid_t *thread_tids;		/* per thread of the process being rebuilt, as ckpt sees it */
 	bool *seized;			/* per tree entry */
 	pid_t *release_tids;		/* every rebuilt thread, detached at the end */
 	size_t release_count;
@@ -85,8 +89,11 @@ int restore_creds(struct restore_context *ctx);
 int restore_sigactions(struct restore_context *ctx);
 int drop_stray_sigchld(struct restore_context *ctx);
 /* objects/tree.c */
+int check_groups_restorable(struct restore_context *ctx);
 int create_husk_tree(struct restore_context *ctx);
+pid_t outer_tid(const struct restore_context *ctx, pid_t outer_pid, pid_t inner_tid);
 void kill_husk_tree(struct restore_context *ctx);
+void release_namespace_init(struct restore_context *ctx);
 int restore_pending_signals(struct restore_context *ctx);
 int restore_timers(struct restore_context *ctx);
 /* objects/mm.c */

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 
 static const char help[] =
-	"usage: ckpt restart [--detach] [--stats] [FILE]\n"
+	"usage: ckpt restart [--detach] [--pidns] [--stats] [FILE]\n"
 	"\n"
 	"Rebuild the process saved in FILE (or read from stdin, a pipe works) with\n"
 	"its original PID, and let it carry on.  Without --detach, ckpt waits for\n"
@@ -22,11 +22,16 @@ static const char help[] =
 	"socket at checkpoint time, are taken over from this command.\n"
 	"\n"
 	"  -d, --detach   print the PID and return while the process runs\n"
+	"      --pidns    rebuild the tree in a new PID namespace, with its original\n"
+	"                 PIDs there: copies of one image can run side by side, and\n"
+	"                 the original may still run; the PID printed (--detach) is\n"
+	"                 the one this shell sees\n"
 	"      --stats    print timings and sizes on stderr\n";
 
 struct restart_args {
 	const char *path;
 	bool detach;
+	bool pidns;
 	bool stats;
 };
 
@@ -37,6 +42,8 @@ static int parse_args(int argc, char **argv, struct restart_args *args)
 			args->detach = true;
 		else if (strcmp(argv[i], "--stats") == 0)
 			args->stats = true;
+		else if (strcmp(argv[i], "--pidns") == 0)
+			args->pidns = true;
 		else if (!args->path && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
 			args->path = argv[i];
 		else {
@@ -47,14 +54,18 @@ static int parse_args(int argc, char **argv, struct restart_args *args)
 	return 0;
 }
 
-/* Waits for the restored process like a shell waits for a command. */
+/*
+ * Waits for the restored process like a shell waits for a command.  Our
+ * child is the root, or with --pidns the namespace's init, which exits with
+ * the root's status.
+ */
 static int wait_for_exit(pid_t pid)
 {
 	int status;
 
 	signal(SIGINT, SIG_IGN);	/* the terminal's ^C is for the process */
 	signal(SIGQUIT, SIG_IGN);
-	while (waitpid(pid, &status, 0) < 0) {
+	while (waitpid(-1, &status, 0) < 0) {
 		if (errno != EINTR) {
 			cli_error("restart", "waiting for process %d: %s", pid, strerror(errno));
 			return EXIT_FAILED;
@@ -92,6 +103,7 @@ int command_restart(int argc, char **argv)
 		cli_error("restart", "cannot open %s: %s", args.path, strerror(errno));
 		return EXIT_FAILED;
 	}
+	options.flags = args.pidns ? CKPT_OPT_PIDNS : 0;
 	ret = ckpt_restart(fd, &options, &pid);
 	if (fd != STDIN_FILENO)
 		close(fd);

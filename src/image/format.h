@@ -96,8 +96,8 @@ enum ckpt_tree_state {
 struct ckpt_tree_entry {
 	int32_t pid;
 	int32_t ppid;
-	int32_t pgid;
-	int32_t sid;
+	int32_t pgid;		/* 0: the leader is outside the checkpointer's PID namespace */
+	int32_t sid;		/* 0: likewise */
 	uint32_t state;		/* enum ckpt_tree_state */
 	int32_t exit_status;	/* zombies: the wait status their parent will get */
 	uint32_t exit_signal;	/* sent to the parent at exit (SIGCHLD mostly) */

@@ -278,7 +278,8 @@ static int validate_tree(const struct ckpt_tree *tree, uint64_t length, struct c
 	for (uint32_t i = 0; i < tree->count; i++) {
 		const struct ckpt_tree_entry *entry = &entries[i];
 
-		if (entry->pid <= 0 || entry->ppid < 0 || entry->pgid <= 0 || entry->sid <= 0)
+		/* A group or session led from outside our PID namespace reads as 0. */
+		if (entry->pid <= 0 || entry->ppid < 0 || entry->pgid < 0 || entry->sid < 0)
 			return bad(err, CKPT_RECORD_TREE, "a process id is out of range");
 		if (entry->state < CKPT_TREE_ALIVE || entry->state > CKPT_TREE_ZOMBIE ||
 		    entry->exit_signal > CKPT_MAX_SIGNALS || entry->reserved)

@@ -299,10 +299,13 @@ int check_tree_restartable(struct restore_context *ctx)
 	for (size_t i = 0; ret == 0 && i < ctx->tree.entry_count; i++) {
 		const struct ckpt_tree_entry *entry = &ctx->tree.entries[i];
 
-		ret = check_privilege(ctx, entry, caller_caps);
-		if (ret == 0)
+		if (entry->state == CKPT_TREE_ALIVE)
+			ret = check_privilege(ctx, entry, caller_caps);
+		if (ret == 0 && !(ctx->options->flags & CKPT_OPT_PIDNS))
 			ret = check_pid_free(ctx, entry->pid);
 	}
+	if (ret == 0)
+		ret = check_groups_restorable(ctx);
 	return ret;
 }
 

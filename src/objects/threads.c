@@ -312,10 +312,14 @@ static int clone_thread(struct restore_context *ctx, size_t index)
 	created = husk_call(ctx, "clone3 (thread)", SYS_clone3, args_address, sizeof(args), 0, 0, 0, 0);
 	if (created < 0)
 		return (int)created;
-	ret = ptrace_wait_stop(tid, &status, ctx->err);
+	ctx->thread_tids[index] = outer_tid(ctx, ctx->husk, tid);
+	if (!ctx->thread_tids[index])
+		return fail(ctx->err, ESRCH, "cannot find the new thread %d", tid);
+	ret = ptrace_wait_stop(ctx->thread_tids[index], &status, ctx->err);
 	if (ret < 0)
 		return ret;
-	return injector_init(&ctx->thread_injectors[index], tid, ctx->control, ctx->err);
+	return injector_init(&ctx->thread_injectors[index], ctx->thread_tids[index], ctx->control,
+			     ctx->err);
 }
 
 int create_threads(struct restore_context *ctx)
@@ -335,16 +339,17 @@ int create_threads(struct restore_context *ctx)
 static int load_registers_of(struct restore_context *ctx, size_t index)
 {
 	const struct image_thread *thread = &ctx->image.threads[index];
+	pid_t tid = ctx->thread_tids[index];
 	struct user_regs_struct regs;
 	int ret;
 
 	memcpy(&regs, thread->thread.regs, sizeof(regs));
 	regs.orig_rax = (uint64_t)-1;
-	ret = ptrace_set_xstate(thread->thread.tid, thread->xstate, thread->thread.xstate_size, ctx->err);
+	ret = ptrace_set_xstate(tid, thread->xstate, thread->thread.xstate_size, ctx->err);
 	if (ret == 0)
-		ret = ptrace_set_regs(thread->thread.tid, &regs, ctx->err);
+		ret = ptrace_set_regs(tid, &regs, ctx->err);
 	if (ret == 0)
-		ret = ptrace_set_sigmask(thread->thread.tid, thread->thread.sigmask, ctx->err);
+		ret = ptrace_set_sigmask(tid, thread->thread.sigmask, ctx->err);
 	return ret;
 }
 

@@ -189,11 +189,15 @@ int write_tree(struct dump_tree *tree)
 
 /* ---- restart side ---- */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,9 +212,10 @@ struct husk_report {
 	char step[56];
 };
 
-static void report_to_ckpt(int fd, int error, const char *step)
+/* `pid` is the process the report is about: the husk, or the child it failed to create. */
+static void report_to_ckpt(int fd, pid_t pid, int error, const char *step)
 {
-	struct husk_report report = { .pid = getpid(), .error = error };
+	struct husk_report report = { .pid = pid, .error = error };
 
 	snprintf(report.step, sizeof(report.step), "%s", step);
 	if (write(fd, &report, sizeof(report)) < 0)
@@ -264,13 +269,31 @@ static void fork_children(const struct restore_context *ctx, size_t index)
 		if (pid == 0)
 			husk_main(ctx, i);
 		if (pid < 0) {
-			report_to_ckpt(ctx->report_fd, -errno, "creating a child with its PID");
+			report_to_ckpt(ctx->report_fd, child->pid, -errno, "creating a child with its PID");
 			_exit(127);
 		}
 	}
 }
 
-/* Children whose group is neither their own nor the one they inherited. */
+static const struct ckpt_tree_entry *alive_child_of(const struct image_tree *tree, size_t parent,
+						    pid_t pid)
+{
+	for (size_t i = parent + 1; i < tree->entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &tree->entries[i];
+
+		if (entry->pid == pid && entry->ppid == tree->entries[parent].pid &&
+		    entry->state == CKPT_TREE_ALIVE)
+			return entry;
+	}
+	return NULL;
+}
+
+/*
+ * Children whose group is neither their own nor the one they inherited
+ * (both compared as in the image: a group led from outside a new PID
+ * namespace reads as 0 there).  A leader that is also our child may not
+ * have made itself leader yet, so we make it one first.
+ */
 static void place_children_in_groups(const struct restore_context *ctx, size_t index)
 {
 	const struct image_tree *tree = &ctx->tree;
@@ -278,13 +301,17 @@ static void place_children_in_groups(const struct restore_context *ctx, size_t i
 
 	for (size_t i = index + 1; i < tree->entry_count; i++) {
 		const struct ckpt_tree_entry *child = &tree->entries[i];
+		const struct ckpt_tree_entry *leader;
 
 		if (child->ppid != self->pid || child->state != CKPT_TREE_ALIVE)
 			continue;
-		if (child->pgid == child->pid || child->pgid == getpgid(0))
+		if (child->pgid == 0 || child->pgid == child->pid || child->pgid == self->pgid)
 			continue;
+		leader = alive_child_of(tree, index, child->pgid);
+		if (leader && leader->sid != leader->pid)
+			setpgid(leader->pid, leader->pid);
 		if (setpgid(child->pid, child->pgid) < 0) {
-			report_to_ckpt(ctx->report_fd, -errno, "joining its process group");
+			report_to_ckpt(ctx->report_fd, child->pid, -errno, "joining its process group");
 			_exit(127);
 		}
 	}
@@ -318,12 +345,12 @@ static void husk_main(const struct restore_context *ctx, size_t index)
 	else if (self->pgid == self->pid)
 		ret = setpgid(0, 0) < 0 ? -errno : 0;
 	if (ret < 0) {
-		report_to_ckpt(ctx->report_fd, ret, "setting its session or group");
+		report_to_ckpt(ctx->report_fd, self->pid, ret, "setting its session or group");
 		_exit(127);
 	}
 	fork_children(ctx, index);
 	place_children_in_groups(ctx, index);
-	report_to_ckpt(ctx->report_fd, 0, "ready");
+	report_to_ckpt(ctx->report_fd, self->pid, 0, "ready");
 	for (;;)
 		pause();
 }
@@ -361,7 +388,8 @@ static int read_report(struct restore_context *ctx, int read_fd, struct husk_rep
 	got = read(read_fd, report, sizeof(*report));
 	if (got != (ssize_t)sizeof(*report))
 		return fail(ctx->err, EIO, "a new process died while starting");
-	if (report->error == -EEXIST || report->error == -EPERM)
+	if (strncmp(report->step, "creating", 8) == 0 &&
+	    (report->error == -EEXIST || report->error == -EPERM))
 		return clone_error(ctx, report->pid, -report->error);
 	if (report->error < 0)
 		return fail(ctx->err, report->error, "the new process %d failed %s: %s", report->pid,
@@ -383,6 +411,252 @@ static int wait_for_reports(struct restore_context *ctx, int read_fd)
 	return 0;
 }
 
+/*
+ * The namespace's init holds on to ckpt until the tree is released: it dies
+ * with ckpt (and the whole namespace with it) and leaves when ckpt gives up.
+ */
+static void hold_on_to_ckpt(int release_fd)
+{
+	char released = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);	/* had ckpt died before, read sees EOF */
+	if (read(release_fd, &released, 1) != 1)
+		_exit(127);
+	prctl(PR_SET_PDEATHSIG, 0);
+	if (write(release_fd, &released, 1) != 1)	/* now ckpt may exit */
+		_exit(127);
+	close(release_fd);
+}
+
+/*
+ * With --pidns: PID 1 of the new namespace.  It creates the root husk with
+ * the root's PID, reaps what the tree orphans, and once nothing is left
+ * exits with the root's status (an init cannot kill itself with a signal,
+ * so a signal death becomes 128+N).  Never returns.
+ */
+static void namespace_init_main(const struct restore_context *ctx, int release_fd)
+{
+	const struct ckpt_tree_entry *root = &ctx->tree.entries[0];
+	pid_t root_pid = clone_with_pid(root->pid, SIGCHLD);
+	int root_status = 0, status;
+	pid_t reaped;
+
+	if (root_pid == 0)
+		husk_main(ctx, 0);
+	if (root_pid < 0) {
+		report_to_ckpt(ctx->report_fd, root->pid, -errno, "creating the root with its PID");
+		_exit(127);
+	}
+	syscall(SYS_close_range, 0, (unsigned)release_fd - 1, 0);
+	syscall(SYS_close_range, (unsigned)release_fd + 1, ~0u, 0);
+	hold_on_to_ckpt(release_fd);
+	while ((reaped = wait(&status)) > 0 || errno == EINTR) {
+		if (reaped == root_pid)
+			root_status = status;
+	}
+	_exit(WIFSIGNALED(root_status) ? 128 + WTERMSIG(root_status) : WEXITSTATUS(root_status));
+}
+
+static pid_t clone_namespace_init(void)
+{
+	struct clone_args args = { .flags = CLONE_NEWPID, .exit_signal = SIGCHLD };
+
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* The init of a new namespace, which creates the root; ctx->release_fd lets it go. */
+static pid_t clone_init_and_root(struct restore_context *ctx)
+{
+	int release[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, release) < 0)
+		return -1;
+	pid = clone_namespace_init();
+	if (pid == 0) {
+		close(release[1]);
+		namespace_init_main(ctx, release[0]);
+	}
+	close(release[0]);
+	if (pid < 0)
+		close(release[1]);
+	else
+		ctx->release_fd = release[1];
+	return pid;
+}
+
+/*
+ * The first process: the root husk itself, or the init of a new PID
+ * namespace (which is the root husk when the root was a PID 1).
+ */
+static int clone_first(struct restore_context *ctx)
+{
+	bool in_namespace = ctx->options->flags & CKPT_OPT_PIDNS;
+	bool root_is_init = ctx->tree.entries[0].pid == 1;
+	pid_t pid;
+
+	if (in_namespace && !root_is_init)
+		pid = clone_init_and_root(ctx);
+	else
+		pid = in_namespace ? clone_namespace_init() :
+				     clone_with_pid(ctx->tree.entries[0].pid, SIGCHLD);
+	if (pid == 0)
+		husk_main(ctx, 0);
+	if (pid < 0)
+		return pid;
+	if (in_namespace)
+		ctx->namespace_init = pid;
+	if (!in_namespace || root_is_init)
+		ctx->root = pid;
+	return pid;
+}
+
+/* After a successful restart: the namespace's init no longer dies with ckpt. */
+void release_namespace_init(struct restore_context *ctx)
+{
+	char ack = 0;
+
+	if (ctx->release_fd < 0)
+		return;
+	if (write(ctx->release_fd, "r", 1) != 1 || read(ctx->release_fd, &ack, 1) != 1)
+		kill(ctx->namespace_init, SIGKILL);
+	close(ctx->release_fd);
+	ctx->release_fd = -1;
+}
+
+static pid_t innermost_pid(const char *status_path);
+
+static ino_t pid_namespace_of(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/*
+ * The entry of `directory` (/proc or /proc/PID/task) whose PID in the
+ * namespace of our init is `inner`; other namespaces (another restart's)
+ * may hold the same inner PID.
+ */
+static pid_t find_by_inner_pid(const struct restore_context *ctx, const char *directory, pid_t inner)
+{
+	ino_t namespace = pid_namespace_of(ctx->namespace_init);
+	DIR *dir = opendir(directory);
+	struct dirent *entry;
+	pid_t found = 0;
+
+	while (dir && namespace && !found && (entry = readdir(dir)) != NULL) {
+		char path[300];
+		pid_t outer = (pid_t)atoi(entry->d_name);
+
+		if (outer <= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/status", directory, outer);
+		if (innermost_pid(path) == inner &&
+		    pid_namespace_of(outer) == namespace)
+			found = outer;
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* The NSpid line of a task: its PID in each namespace, innermost last. */
+static pid_t innermost_pid(const char *status_path)
+{
+	_cleanup_free_ char *text = NULL;
+	struct ckpt_error ignored = { 0 };
+	const char *line;
+	pid_t innermost = 0;
+
+	if (read_whole_file(status_path, &text, NULL, &ignored) < 0)
+		return 0;
+	line = status_field(text, "NSpid");
+	while (line && *line && *line != '\n') {
+		char *end;
+		long value = strtol(line, &end, 10);
+
+		if (end == line)
+			break;
+		innermost = (pid_t)value;
+		line = end + strspn(end, " \t");
+	}
+	return innermost;
+}
+
+pid_t outer_tid(const struct restore_context *ctx, pid_t outer_pid, pid_t inner_tid)
+{
+	char path[96];
+
+	if (!ctx->namespace_init)
+		return inner_tid;
+	snprintf(path, sizeof(path), "/proc/%d/task", outer_pid);
+	return find_by_inner_pid(ctx, path, inner_tid);
+}
+
+/* Each tree process's PID as ckpt sees it (the same unless in a new namespace). */
+static int map_outer_pids(struct restore_context *ctx)
+{
+	const struct image_tree *tree = &ctx->tree;
+
+	ctx->outer_pids = calloc(tree->entry_count, sizeof(*ctx->outer_pids));
+	if (!ctx->outer_pids)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		ctx->outer_pids[i] = tree->entries[i].pid;
+		if (!ctx->namespace_init || tree->entries[i].state != CKPT_TREE_ALIVE)
+			continue;
+		ctx->outer_pids[i] = find_by_inner_pid(ctx, "/proc", tree->entries[i].pid);
+		if (!ctx->outer_pids[i])
+			return fail(ctx->err, ESRCH, "cannot find process %d of the new namespace",
+				    tree->entries[i].pid);
+	}
+	if (ctx->namespace_init)
+		ctx->root = ctx->outer_pids[0];
+	return 0;
+}
+
+static bool leads_alive(const struct image_tree *tree, pid_t id, bool session)
+{
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &tree->entries[i];
+
+		if (entry->pid == id && entry->state == CKPT_TREE_ALIVE)
+			return session ? entry->sid == id : entry->pgid == id;
+	}
+	return false;
+}
+
+/*
+ * Every group and session of the tree is either the root's (which becomes
+ * the restarter's) or led by a living process of the tree: a leader that
+ * has exited cannot be brought back.
+ */
+int check_groups_restorable(struct restore_context *ctx)
+{
+	const struct image_tree *tree = &ctx->tree;
+	const struct ckpt_tree_entry *root = &tree->entries[0];
+
+	for (size_t i = 1; i < tree->entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &tree->entries[i];
+
+		if (entry->state != CKPT_TREE_ALIVE)
+			continue;
+		if (entry->sid != 0 && entry->sid != root->sid && !leads_alive(tree, entry->sid, true))
+			return fail(ctx->err, ENOTSUP,
+				    "process %d is in session %d, whose leader has exited: not supported yet",
+				    entry->pid, entry->sid);
+		if (entry->pgid != 0 && entry->pgid != root->pgid &&
+		    !leads_alive(tree, entry->pgid, false))
+			return fail(ctx->err, ENOTSUP,
+				    "process %d is in process group %d, whose leader has exited: not supported yet",
+				    entry->pid, entry->pgid);
+	}
+	return 0;
+}
+
 /* The root husk from ckpt; each husk forks its own children, zombies included. */
 int create_husk_tree(struct restore_context *ctx)
 {
@@ -397,18 +671,17 @@ int create_husk_tree(struct restore_context *ctx)
 		close(pipe_fds[0]);
 		return fail(ctx->err, errno, "fcntl: %s", strerror(errno));
 	}
-	ctx->root = clone_with_pid(ctx->tree.entries[0].pid, SIGCHLD);
-	if (ctx->root == 0)
-		husk_main(ctx, 0);
+	ret = clone_first(ctx);
 	close(ctx->report_fd);
 	ctx->report_fd = -1;
-	if (ctx->root < 0) {
-		ctx->root = 0;
+	if (ret < 0) {
 		close(pipe_fds[0]);
 		return clone_error(ctx, ctx->tree.entries[0].pid, errno);
 	}
 	ret = wait_for_reports(ctx, pipe_fds[0]);
 	close(pipe_fds[0]);
+	if (ret == 0)
+		ret = map_outer_pids(ctx);
 	return ret;
 }
 
@@ -455,6 +728,17 @@ void kill_husk_tree(struct restore_context *ctx)
 {
 	_cleanup_free_ bool *ours = NULL;
 
+	if (ctx->release_fd >= 0) {
+		close(ctx->release_fd);
+		ctx->release_fd = -1;
+	}
+	if (ctx->namespace_init) {
+		kill(ctx->namespace_init, SIGKILL);	/* takes the whole namespace */
+		reap(ctx->namespace_init);
+		ctx->namespace_init = 0;
+		ctx->root = 0;
+		return;
+	}
 	if (!ctx->root)
 		return;
 	ours = calloc(ctx->tree.entry_count, sizeof(*ours));
