@@ -42,9 +42,9 @@ $(BUILD)/libckpt.a: $(LIB_OBJ)
 $(BUILD)/ckpt: $(CLI_OBJ) $(BUILD)/libckpt.a
 	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(BUILD)/libckpt.a -o $@ $(LDFLAGS)
 
-# State programs are single files; they may use tests/state/state.h.
+# State programs are single files; they may use tests/state/state.h and tree.h.
 # Some need threads, so every one links with -pthread.
-$(BUILD)/tests/state/%: tests/state/%.c tests/state/state.h
+$(BUILD)/tests/state/%: tests/state/%.c tests/state/state.h tests/state/tree.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) -O1 -g -mavx2 -pthread $< -o $@ -lm
 

@@ -711,6 +711,9 @@ def arithmetic_chain(total):
 REAL_SCRIPTS = (
     ("python", lambda: [sys.executable, os.path.join(TESTS_DIR, "real", "hash_chain.py")],
      sha256_chain),
+    ("python_threads",
+     lambda: [sys.executable, os.path.join(TESTS_DIR, "real", "python_threads.py")],
+     sha256_chain),
     ("perl", lambda: ["perl", os.path.join(TESTS_DIR, "real", "hash_chain.pl")], sha256_chain),
     ("bash", lambda: ["bash", os.path.join(TESTS_DIR, "real", "hash_chain.sh")],
      arithmetic_chain),
@@ -836,6 +839,66 @@ class SleepCase:
                               % describe_status(status))
 
 
+SLEEP_LOOP_STEPS = 5
+SLEEP_LOOP_READY = 2
+SLEEP_LOOP_SECONDS = 1
+WAIT4_SYSCALL = 61
+
+
+def is_waiting_for_sleep(pid):
+    """The shell is in wait4() and its child `sleep` in nanosleep."""
+    if current_syscall(pid) != WAIT4_SYSCALL:
+        return False
+    children = (read_proc(pid, "task/%d/children" % pid) or "").split()
+    return any((read_proc(int(child), "comm") or "").strip() == "sleep"
+               and is_sleeping_in_nanosleep(int(child)) for child in children)
+
+
+class SleepLoopCase(SleepCase):
+    """bash runs `sleep` in the foreground in a loop: checkpointed with the
+    sleep it waits for, restarted; the sleep ends no earlier than it would
+    have, and the steps go on with no gap or repeat."""
+
+    def __call__(self, scratch):
+        self.runner.ckpt.require()
+        deadline = Deadline(self.runner.options.timeout)
+        script = os.path.join(TESTS_DIR, "real", "sleep_loop.sh")
+        target = start_target(["bash", script, str(SLEEP_LOOP_STEPS), str(SLEEP_LOOP_READY),
+                               str(SLEEP_LOOP_SECONDS)], scratch)
+        try:
+            lines = self.read_through(target, "ready", deadline)
+            sleep_started = time.monotonic()
+            if not wait_until(lambda: is_waiting_for_sleep(target.pid), deadline):
+                raise CaseFailure("bash never waited for its sleep")
+            target = self.checkpoint_and_restart(target, scratch, deadline)
+            lines.append(target.read_line(deadline, "the step after the sleep"))
+            slept = time.monotonic() - sleep_started
+            lines += self.read_through(target, "done", deadline)
+            status = target.wait_exit(deadline)
+        finally:
+            target.kill()
+            target.close()
+        self.compare(lines)
+        if slept < SLEEP_LOOP_SECONDS:
+            raise CaseFailure("bash went on %.2f s after ready, before its sleep ended" % slept)
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            raise CaseFailure("bash ended with %s" % describe_status(status))
+
+    @staticmethod
+    def read_through(target, last, deadline):
+        lines = []
+        while not lines or lines[-1] != last:
+            lines.append(target.read_line(deadline, "\"%s\"" % last))
+        return lines
+
+    @staticmethod
+    def compare(lines):
+        expected = ["step %d" % step for step in range(1, SLEEP_LOOP_STEPS + 1)] + ["done"]
+        expected.insert(SLEEP_LOOP_READY, "ready")
+        if lines != expected:
+            raise CaseFailure("bash printed %r, expected %r" % (lines[:12], expected))
+
+
 def run_real_programs(runner):
     if "restart" not in runner.options.modes:
         return
@@ -843,6 +906,7 @@ def run_real_programs(runner):
         runner.run_case("real/" + name, "restart",
                         HashChainCase(runner, argv_factory, chain_function))
     runner.run_case("real/sleep", "restart", SleepCase(runner))
+    runner.run_case("real/bash_sleep_loop", "restart", SleepLoopCase(runner))
 
 
 # ---------------------------------------------------------------- unit tests and cases
