@@ -1,0 +1,344 @@
+/*
+ * The target of the reliability cases: a process that holds state, answers
+ * "check" as often as asked, and says whether every bit of it is intact.
+ *
+ *   rel_target [--mib N] [--threads N] [--file PATH | --append-file PATH]
+ *
+ * State: N MiB (default 4) of anonymous memory filled with a pattern (one
+ * 64-bit word per index), 32 malloc blocks with patterns, N worker threads
+ * (default 1) each keeping a pattern on its own stack and waiting on a
+ * semaphore, and with --file, PATH created with known bytes and kept open
+ * twice: O_RDWR at an offset and O_WRONLY|O_APPEND (with --append-file, only
+ * the second).  After setup the program never writes PATH again (the cases
+ * check that restart does not either).
+ *
+ * Protocol (tests/README.md, the stdin variant): it writes "ready", then reads
+ * commands from stdin, one per line: "check" verifies everything and writes
+ * "pass" or "fail: <first difference>" and waits for the next command; "go"
+ * does the same and exits 0 or 1.  End of input exits 2 without a word.
+ * SIGUSR1 is ignored: only stdin says when to check.
+ */
+#include "state.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/mman.h>
+
+enum {
+	MAX_WORKERS = 16,
+	HEAP_BLOCK_COUNT = 32,
+	WORKER_STACK_BYTES = 4096,
+	FILE_BYTES = 64 * 1024,
+	FILE_OFFSET = 12345,
+	ANSWER_SECONDS = 10,
+	DATA_SEED = 0x5eed,
+	FILE_SEED = 0xf11e,
+};
+
+struct options {
+	size_t data_mib;
+	unsigned worker_count;
+	const char *file_path;
+	bool append_only;
+};
+
+struct worker {
+	pthread_t thread;
+	pid_t tid;
+	sem_t asked;
+	sem_t answered;
+	bool intact;
+};
+
+struct heap_block {
+	unsigned char *bytes;
+	size_t length;
+};
+
+static struct options options = { .data_mib = 4, .worker_count = 1 };
+static uint64_t *data_words;
+static size_t data_word_count;
+static struct heap_block heap_blocks[HEAP_BLOCK_COUNT];
+static struct worker workers[MAX_WORKERS];
+static int file_fd = -1;
+static int append_fd = -1;
+static struct stat file_stat_before;
+static uint64_t file_hash_before;
+
+/* ---- Setup --------------------------------------------------------------- */
+
+static unsigned long parse_count(const char *text, unsigned long limit, const char *what)
+{
+	char *end;
+	unsigned long value = strtoul(text, &end, 10);
+
+	if (*text == '\0' || *end != '\0' || value > limit)
+		state_setup_fail("bad %s '%s'", what, text);
+	return value;
+}
+
+static void parse_options(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			state_setup_fail("option %s needs a value", argv[i]);
+		if (strcmp(argv[i], "--mib") == 0)
+			options.data_mib = parse_count(argv[++i], 4096, "--mib");
+		else if (strcmp(argv[i], "--threads") == 0)
+			options.worker_count = (unsigned)parse_count(argv[++i], MAX_WORKERS, "--threads");
+		else if (strcmp(argv[i], "--file") == 0)
+			options.file_path = argv[++i];
+		else if (strcmp(argv[i], "--append-file") == 0) {
+			options.file_path = argv[++i];
+			options.append_only = true;
+		}
+		else
+			state_setup_fail("unknown option %s", argv[i]);
+	}
+}
+
+static void fill_data(void)
+{
+	size_t length = options.data_mib << 20;
+
+	if (length == 0)
+		return;
+	data_words = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (data_words == MAP_FAILED)
+		state_setup_fail("mmap of %zu MiB: %s", options.data_mib, strerror(errno));
+	data_word_count = length / sizeof(*data_words);
+	for (size_t i = 0; i < data_word_count; i++)
+		data_words[i] = state_mix64(DATA_SEED + i);
+}
+
+static void fill_heap(void)
+{
+	for (unsigned i = 0; i < HEAP_BLOCK_COUNT; i++) {
+		heap_blocks[i].length = 24 + (size_t)i * i * 211;
+		heap_blocks[i].bytes = malloc(heap_blocks[i].length);
+		if (heap_blocks[i].bytes == NULL)
+			state_setup_fail("malloc(%zu)", heap_blocks[i].length);
+		state_fill(heap_blocks[i].bytes, heap_blocks[i].length, 500 + i);
+	}
+}
+
+static uint64_t hash_file(int fd)
+{
+	static unsigned char contents[FILE_BYTES];
+	ssize_t got = pread(fd, contents, sizeof(contents), 0);
+
+	return got < 0 ? 0 : state_hash(contents, (size_t)got);
+}
+
+static void open_file(void)
+{
+	static unsigned char contents[FILE_BYTES];
+
+	if (options.file_path == NULL)
+		return;
+	state_fill(contents, sizeof(contents), FILE_SEED);
+	state_write_file(options.file_path, contents, sizeof(contents));
+	if (!options.append_only)
+		file_fd = open(options.file_path, O_RDWR | O_CLOEXEC);
+	append_fd = open(options.file_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if ((!options.append_only && file_fd < 0) || append_fd < 0)
+		state_setup_fail("open %s: %s", options.file_path, strerror(errno));
+	if (fstat(append_fd, &file_stat_before) != 0)
+		state_setup_fail("fstat %s: %s", options.file_path, strerror(errno));
+	if (file_fd >= 0 && lseek(file_fd, FILE_OFFSET, SEEK_SET) != FILE_OFFSET)
+		state_setup_fail("lseek %s: %s", options.file_path, strerror(errno));
+	if (file_fd >= 0)
+		file_hash_before = hash_file(file_fd);
+}
+
+/* ---- Workers ------------------------------------------------------------- */
+
+static void wait_semaphore(sem_t *semaphore)
+{
+	while (sem_wait(semaphore) != 0 && errno == EINTR)
+		;
+}
+
+static void *run_worker(void *argument)
+{
+	struct worker *self = argument;
+	unsigned char stack_bytes[WORKER_STACK_BYTES];
+	uint64_t seed = 9000 + (uint64_t)(self - workers);
+
+	self->tid = (pid_t)syscall(SYS_gettid);
+	state_fill(stack_bytes, sizeof(stack_bytes), seed);
+	sem_post(&self->answered);
+	for (;;) {
+		wait_semaphore(&self->asked);
+		self->intact = state_find_mismatch(stack_bytes, sizeof(stack_bytes), seed) < 0 &&
+			       syscall(SYS_gettid) == self->tid;
+		sem_post(&self->answered);
+	}
+	return NULL;
+}
+
+static void start_workers(void)
+{
+	for (unsigned i = 0; i < options.worker_count; i++) {
+		struct worker *worker = &workers[i];
+
+		if (sem_init(&worker->asked, 0, 0) != 0 || sem_init(&worker->answered, 0, 0) != 0)
+			state_setup_fail("sem_init: %s", strerror(errno));
+		if (pthread_create(&worker->thread, NULL, run_worker, worker) != 0)
+			state_setup_fail("pthread_create failed");
+		wait_semaphore(&worker->answered);
+	}
+}
+
+/* ---- Checks -------------------------------------------------------------- */
+
+static void check_data(void)
+{
+	for (size_t i = 0; i < data_word_count; i++) {
+		if (data_words[i] != state_mix64(DATA_SEED + i)) {
+			state_expect(false, "data word %zu of %zu differs", i, data_word_count);
+			return;
+		}
+	}
+}
+
+static void check_heap(void)
+{
+	char what[64];
+
+	for (unsigned i = 0; i < HEAP_BLOCK_COUNT; i++) {
+		snprintf(what, sizeof(what), "malloc block %u", i);
+		state_expect_pattern(heap_blocks[i].bytes, heap_blocks[i].length, 500 + i, what);
+	}
+}
+
+static void check_file(void)
+{
+	struct stat now;
+
+	if (append_fd < 0)
+		return;
+	state_expect(fstat(append_fd, &now) == 0 && now.st_ino == file_stat_before.st_ino &&
+			     now.st_dev == file_stat_before.st_dev,
+		     "the append fd is no longer the same file");
+	state_expect_equal_long(fcntl(append_fd, F_GETFL) & (O_ACCMODE | O_APPEND),
+				O_WRONLY | O_APPEND, "flags of the append fd");
+	if (file_fd < 0)
+		return;
+	state_expect_equal_long(lseek(file_fd, 0, SEEK_CUR), FILE_OFFSET, "offset of the file fd");
+	state_expect(fstat(file_fd, &now) == 0 && now.st_ino == file_stat_before.st_ino &&
+			     now.st_dev == file_stat_before.st_dev,
+		     "the file fd is no longer the same file");
+	state_expect(hash_file(file_fd) == file_hash_before, "the file's contents changed");
+}
+
+static void ask_worker(unsigned index)
+{
+	struct worker *worker = &workers[index];
+	struct timespec deadline;
+	int waited;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ANSWER_SECONDS;
+	worker->intact = false;
+	sem_post(&worker->asked);
+	do {
+		waited = sem_timedwait(&worker->answered, &deadline);
+	} while (waited != 0 && errno == EINTR);
+	if (waited != 0)
+		state_expect(false, "worker %u (tid %d) does not answer", index, worker->tid);
+	else
+		state_expect(worker->intact, "worker %u (tid %d): stack or tid changed", index, worker->tid);
+}
+
+static unsigned count_threads(void)
+{
+	DIR *tasks = opendir("/proc/self/task");
+	unsigned count = 0;
+
+	if (tasks == NULL)
+		return 0;
+	for (struct dirent *entry = readdir(tasks); entry != NULL; entry = readdir(tasks)) {
+		if (entry->d_name[0] != '.')
+			count++;
+	}
+	closedir(tasks);
+	return count;
+}
+
+static void check_everything(void)
+{
+	state_findings.failure_count = 0;
+	state_check_identity();
+	check_data();
+	check_heap();
+	check_file();
+	for (unsigned i = 0; i < options.worker_count; i++)
+		ask_worker(i);
+	state_expect_equal_long(count_threads(), 1 + options.worker_count, "thread count");
+}
+
+static bool report_findings(void)
+{
+	char line[STATE_MESSAGE_MAX + 64];
+
+	if (state_findings.failure_count == 0) {
+		state_say("pass\n");
+		return true;
+	}
+	snprintf(line, sizeof(line), "fail: %s (%lu difference%s)\n", state_findings.first_failure,
+		 state_findings.failure_count, state_findings.failure_count == 1 ? "" : "s");
+	state_say(line);
+	return false;
+}
+
+/* ---- Commands ------------------------------------------------------------ */
+
+/* One line from stdin without its newline; false at end of input. */
+static bool read_command(char *line, size_t capacity)
+{
+	size_t used = 0;
+
+	while (used < capacity - 1) {
+		ssize_t got = read(STDIN_FILENO, line + used, 1);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return false;
+		if (line[used] == '\n')
+			break;
+		used++;
+	}
+	line[used] = '\0';
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	char command[32];
+
+	state_init();
+	state_ignore_go_signal();
+	parse_options(argc, argv);
+	fill_data();
+	fill_heap();
+	open_file();
+	start_workers();
+	state_ready();
+	while (read_command(command, sizeof(command))) {
+		bool intact;
+
+		if (strcmp(command, "check") != 0 && strcmp(command, "go") != 0) {
+			state_say("fail: unknown command\n");
+			continue;
+		}
+		check_everything();
+		intact = report_findings();
+		if (strcmp(command, "go") == 0)
+			return intact ? STATE_EXIT_PASS : STATE_EXIT_FAIL;
+	}
+	return 2;
+}
