@@ -308,8 +308,8 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 	int ret;
 
 	ctx.options = options ? options : &no_options;
-	prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
-	prctl(PR_SET_CHILD_SUBREAPER, 1);	/* orphaned husks come back to us */
+	prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper, 0, 0, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);	/* orphaned husks come back to us */
 	ret = prepare(&ctx, fd);
 	if (ret == 0)
 		ret = create_husk_tree(&ctx);
@@ -324,7 +324,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 		kill_husk_tree(&ctx);
 	else
 		*ret_pid = ctx.root;
-	prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
+	prctl(PR_SET_CHILD_SUBREAPER, was_subreaper, 0, 0, 0);
 	report_stats(&ctx, started);
 	release_everything(&ctx);
 	if (ret < 0 && ctx.options->error && ctx.options->error_size)

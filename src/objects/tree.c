@@ -419,10 +419,10 @@ static void hold_on_to_ckpt(int release_fd)
 {
 	char released = 0;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);	/* had ckpt died before, read sees EOF */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);	/* had ckpt died before, read sees EOF */
 	if (read(release_fd, &released, 1) != 1)
 		_exit(127);
-	prctl(PR_SET_PDEATHSIG, 0);
+	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	if (write(release_fd, &released, 1) != 1)	/* now ckpt may exit */
 		_exit(127);
 	close(release_fd);

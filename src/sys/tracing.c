@@ -2,11 +2,16 @@
 #include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sys/kernel.h"
 #include "sys/tracing.h"
@@ -29,14 +34,67 @@ static int exited_message(pid_t tid, int status, struct ckpt_error *err)
 		    WTERMSIG(status));
 }
 
+/* The thread group of task `tid` from /proc (zombie tasks keep theirs); 0 if gone. */
+static pid_t thread_group_of(pid_t tid)
+{
+	char path[64], text[1024];
+	const char *line;
+	ssize_t length;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	length = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (length <= 0)
+		return 0;
+	text[length] = '\0';
+	line = strstr(text, "\nTgid:");
+	return line ? (pid_t)strtol(line + 6, NULL, 10) : 0;
+}
+
+/*
+ * Blocks until some tracee or child has news, without collecting it.  When
+ * the news is the exit of another traced thread of tid's process, that
+ * exit is collected here: a killed leader's own exit is reported only after
+ * all its traced threads' are, so whoever waits for the leader must reap
+ * them.  Someone else's stop is left for its own waiter (after a short
+ * pause, as it stays pending).
+ */
+static int wait_for_news(pid_t tid)
+{
+	siginfo_t info = { 0 };
+	const struct timespec pause = { 0, 1000000 };
+
+	if (waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | __WALL | WNOWAIT) < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (info.si_pid == tid)
+		return 0;
+	if (info.si_code != CLD_TRAPPED && info.si_code != CLD_STOPPED &&
+	    thread_group_of(info.si_pid) == thread_group_of(tid)) {
+		waitpid(info.si_pid, NULL, __WALL | WNOHANG);
+		return 0;
+	}
+	nanosleep(&pause, NULL);
+	return 0;
+}
+
 int ptrace_wait_stop(pid_t tid, int *ret_status, struct ckpt_error *err)
 {
-	int status;
+	int status = 0;
 	pid_t got;
 
-	do {
-		got = waitpid(tid, &status, __WALL);
-	} while (got < 0 && errno == EINTR);
+	for (;;) {
+		got = waitpid(tid, &status, __WALL | WNOHANG);
+		if (got != 0 && !(got < 0 && errno == EINTR))
+			break;
+		if (got == 0 && (got = wait_for_news(tid)) < 0) {
+			errno = -got;
+			break;
+		}
+	}
 	if (got < 0)
 		return fail(err, errno, "waiting for task %d: %s", tid, strerror(errno));
 	if (!WIFSTOPPED(status))
