@@ -1,5 +1,5 @@
 # restart --pidns: the tree is rebuilt in a new PID namespace with its own
-# PIDs, so several copies run beside the original, which keeps its PIDs.
+# PIDs, so three copies run beside the original, which keeps its PIDs.
 # The tree is bash waiting for tree_generations (four generations that
 # check their PIDs, parents, memory and exit statuses); bash reports the
 # status.  ckpt prints the root's PID as we see it, and that process is the
@@ -40,11 +40,14 @@ expect_nspid() {
 	[ "$nspid" = "$1 $2" ] || fail "process $1: NSpid '$nspid', expected '$1 $2'"
 }
 
-restart_copy 1
-restart_copy 2
-[ "$copy_pid_1" != "$copy_pid_2" ] || fail "both copies have the PID $copy_pid_1"
-expect_nspid "$copy_pid_1" "$original"
-expect_nspid "$copy_pid_2" "$original"
+# Three copies side by side, and the original still running.
+for n in 1 2 3; do
+	restart_copy "$n"
+	pid_var=copy_pid_$n
+	expect_nspid "${!pid_var}" "$original"
+done
+[ "$(printf '%s\n' "$copy_pid_1" "$copy_pid_2" "$copy_pid_3" | sort -u | wc -l)" -eq 3 ] ||
+	fail "the copies do not have three PIDs: $copy_pid_1 $copy_pid_2 $copy_pid_3"
 is_running "$original" || fail "the original $original stopped running"
 
 # Says go to the tree_generations under bash $1 (stdin $2, stdout $3) and
@@ -62,14 +65,15 @@ expect_tree_pass() {
 
 expect_tree_pass "$copy_pid_1" "$copy_in_1" "$copy_out_1" "copy 1"
 expect_tree_pass "$copy_pid_2" "$copy_in_2" "$copy_out_2" "copy 2"
+expect_tree_pass "$copy_pid_3" "$copy_in_3" "$copy_out_3" "copy 3"
 expect_tree_pass "$original" "$target_in" "$target_out" "the original"
 
 # In the foreground: ckpt exits with the root's status once all are gone.
-mkfifo "$case_dir/in3" "$case_dir/out3"
+mkfifo "$case_dir/in4" "$case_dir/out4"
 (close_extra_fds; exec "$CKPT" restart --pidns "$case_dir/image") \
-	<"$case_dir/in3" >"$case_dir/out3" 2>"$case_dir/stderr3" &
+	<"$case_dir/in4" >"$case_dir/out4" 2>"$case_dir/stderr4" &
 waiter=$!
-exec {in3}>"$case_dir/in3" {out3}<"$case_dir/out3"
+exec {in4}>"$case_dir/in4" {out4}<"$case_dir/out4"
 # Its root (ckpt's grandchild, under the namespace's init) shows up once
 # the restart is done: polled, within a deadline.
 root=
@@ -79,9 +83,9 @@ for attempt in $(seq 200); do
 	sleep 0.05
 done
 [ -n "$root" ] || fail "the foreground copy did not appear under ckpt restart --pidns"
-expect_tree_pass "$root" "$in3" "$out3" "the foreground copy"
-exec {in3}>&- {out3}<&-
+expect_tree_pass "$root" "$in4" "$out4" "the foreground copy"
+exec {in4}>&- {out4}<&-
 wait "$waiter"
 status=$?
-[ "$status" -eq 0 ] || fail "ckpt restart --pidns exited $status: $(head -1 "$case_dir/stderr3")"
+[ "$status" -eq 0 ] || fail "ckpt restart --pidns exited $status: $(head -1 "$case_dir/stderr4")"
 exit 0
