@@ -240,6 +240,10 @@ static void become_zombie(const struct ckpt_tree_entry *entry)
 	struct rlimit no_core = { 0, 0 };
 	sigset_t only;
 
+	if (entry->sid == entry->pid)
+		setsid();
+	else if (entry->pgid == entry->pid)
+		setpgid(0, 0);
 	if (WIFSIGNALED(status)) {
 		setrlimit(RLIMIT_CORE, &no_core);
 		signal(WTERMSIG(status), SIG_DFL);
@@ -253,67 +257,214 @@ static void become_zombie(const struct ckpt_tree_entry *entry)
 
 static void husk_main(const struct restore_context *ctx, size_t index);
 
+static bool is_child(const struct image_tree *tree, size_t parent, const struct ckpt_tree_entry *entry)
+{
+	return entry->ppid == tree->entries[parent].pid;
+}
+
+/*
+ * A child in a session whose leader has exited (a daemon's double fork):
+ * it was reparented to us, so it is created by a stand-in for the leader.
+ */
+static bool needs_session_stand_in(const struct image_tree *tree, size_t parent,
+				   const struct ckpt_tree_entry *child)
+{
+	return child->state == CKPT_TREE_ALIVE && child->sid != 0 && child->sid != child->pid &&
+	       child->sid != tree->entries[parent].sid;
+}
+
+/* The child's husk (or zombie); only the caller returns. */
+static void clone_child(const struct restore_context *ctx, size_t index)
+{
+	const struct ckpt_tree_entry *child = &ctx->tree.entries[index];
+	pid_t pid = clone_with_pid(child->pid, child->exit_signal);
+
+	if (pid == 0 && child->state == CKPT_TREE_ZOMBIE)
+		become_zombie(child);
+	if (pid == 0)
+		husk_main(ctx, index);
+	if (pid < 0) {
+		report_to_ckpt(ctx->report_fd, child->pid, -errno, "creating a child with its PID");
+		_exit(127);
+	}
+}
+
+/*
+ * A process with the dead leader's PID starts the session, creates every
+ * child of ours that belongs to it and exits; as a child subreaper (which
+ * we were, for them to have come to us) we get them back.
+ */
+static void clone_through_session_stand_in(const struct restore_context *ctx, size_t index,
+					   pid_t session)
+{
+	const struct image_tree *tree = &ctx->tree;
+	pid_t stand_in;
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	stand_in = clone_with_pid(session, SIGCHLD);
+	if (stand_in == 0) {
+		if (setsid() < 0) {
+			report_to_ckpt(ctx->report_fd, session, -errno, "starting the session of its exited leader");
+			_exit(127);
+		}
+		for (size_t i = index + 1; i < tree->entry_count; i++) {
+			if (is_child(tree, index, &tree->entries[i]) &&
+			    needs_session_stand_in(tree, index, &tree->entries[i]) &&
+			    tree->entries[i].sid == session)
+				clone_child(ctx, i);
+		}
+		_exit(0);
+	}
+	if (stand_in < 0) {
+		report_to_ckpt(ctx->report_fd, session, -errno, "creating a stand-in for an exited session leader");
+		_exit(127);
+	}
+	waitpid(stand_in, NULL, 0);
+}
+
+/* Whether an earlier child of ours already went through this session's stand-in. */
+static bool session_done(const struct image_tree *tree, size_t parent, size_t index)
+{
+	for (size_t i = parent + 1; i < index; i++) {
+		if (is_child(tree, parent, &tree->entries[i]) &&
+		    needs_session_stand_in(tree, parent, &tree->entries[i]) &&
+		    tree->entries[i].sid == tree->entries[index].sid)
+			return true;
+	}
+	return false;
+}
+
 static void fork_children(const struct restore_context *ctx, size_t index)
 {
 	const struct image_tree *tree = &ctx->tree;
 
 	for (size_t i = index + 1; i < tree->entry_count; i++) {
 		const struct ckpt_tree_entry *child = &tree->entries[i];
-		pid_t pid;
 
-		if (child->ppid != tree->entries[index].pid)
+		if (!is_child(tree, index, child))
 			continue;
-		pid = clone_with_pid(child->pid, child->exit_signal);
-		if (pid == 0 && child->state == CKPT_TREE_ZOMBIE)
-			become_zombie(child);
-		if (pid == 0)
-			husk_main(ctx, i);
-		if (pid < 0) {
-			report_to_ckpt(ctx->report_fd, child->pid, -errno, "creating a child with its PID");
-			_exit(127);
-		}
+		if (!needs_session_stand_in(tree, index, child))
+			clone_child(ctx, i);
+		else if (!session_done(tree, index, i))
+			clone_through_session_stand_in(ctx, index, child->sid);
 	}
 }
 
-static const struct ckpt_tree_entry *alive_child_of(const struct image_tree *tree, size_t parent,
+/* Our child with that PID (alive or a zombie), if any. */
+static const struct ckpt_tree_entry *child_with_pid(const struct image_tree *tree, size_t parent,
 						    pid_t pid)
 {
 	for (size_t i = parent + 1; i < tree->entry_count; i++) {
 		const struct ckpt_tree_entry *entry = &tree->entries[i];
 
-		if (entry->pid == pid && entry->ppid == tree->entries[parent].pid &&
-		    entry->state == CKPT_TREE_ALIVE)
+		if (entry->pid == pid && is_child(tree, parent, entry))
 			return entry;
 	}
 	return NULL;
+}
+
+static bool in_tree(const struct image_tree *tree, pid_t pid)
+{
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		if (tree->entries[i].pid == pid)
+			return true;
+	}
+	return false;
+}
+
+/* A child that must join another group than its own or ours. */
+static bool joins_other_group(const struct image_tree *tree, size_t parent,
+			      const struct ckpt_tree_entry *child)
+{
+	return is_child(tree, parent, child) && child->state == CKPT_TREE_ALIVE &&
+	       child->pgid != 0 && child->pgid != child->pid &&
+	       child->pgid != tree->entries[parent].pgid &&
+	       !needs_session_stand_in(tree, parent, child);
+}
+
+/*
+ * A group whose leader has exited: a stand-in with the leader's PID makes
+ * the group, our children join it, and it goes (the group lives on).
+ */
+static pid_t start_group_stand_in(const struct restore_context *ctx, pid_t group)
+{
+	pid_t stand_in = clone_with_pid(group, SIGCHLD);
+
+	if (stand_in == 0) {
+		for (;;)
+			pause();
+	}
+	if (stand_in < 0 || setpgid(stand_in, stand_in) < 0) {
+		report_to_ckpt(ctx->report_fd, group, -errno, "creating a stand-in for an exited group leader");
+		_exit(127);
+	}
+	return stand_in;
+}
+
+static void end_stand_in(pid_t stand_in)
+{
+	kill(stand_in, SIGKILL);
+	waitpid(stand_in, NULL, 0);
+}
+
+static void join_group(const struct restore_context *ctx, const struct ckpt_tree_entry *child)
+{
+	if (setpgid(child->pid, child->pgid) < 0) {
+		report_to_ckpt(ctx->report_fd, child->pid, -errno, "joining its process group");
+		_exit(127);
+	}
+}
+
+/* Every child of ours in `group`, whose leader is no longer in the tree. */
+static void place_in_orphaned_group(const struct restore_context *ctx, size_t index, pid_t group)
+{
+	const struct image_tree *tree = &ctx->tree;
+	pid_t stand_in = start_group_stand_in(ctx, group);
+
+	for (size_t i = index + 1; i < tree->entry_count; i++) {
+		if (joins_other_group(tree, index, &tree->entries[i]) && tree->entries[i].pgid == group)
+			join_group(ctx, &tree->entries[i]);
+	}
+	end_stand_in(stand_in);
+}
+
+/* Whether an earlier child of ours already joined this orphaned group. */
+static bool group_done(const struct image_tree *tree, size_t parent, size_t index)
+{
+	for (size_t i = parent + 1; i < index; i++) {
+		if (joins_other_group(tree, parent, &tree->entries[i]) &&
+		    tree->entries[i].pgid == tree->entries[index].pgid)
+			return true;
+	}
+	return false;
 }
 
 /*
  * Children whose group is neither their own nor the one they inherited
  * (both compared as in the image: a group led from outside a new PID
  * namespace reads as 0 there).  A leader that is also our child may not
- * have made itself leader yet, so we make it one first.
+ * have made itself leader yet, so we make it one first; a group whose
+ * leader has left the tree gets a stand-in, once.
  */
 static void place_children_in_groups(const struct restore_context *ctx, size_t index)
 {
 	const struct image_tree *tree = &ctx->tree;
-	const struct ckpt_tree_entry *self = &tree->entries[index];
 
 	for (size_t i = index + 1; i < tree->entry_count; i++) {
 		const struct ckpt_tree_entry *child = &tree->entries[i];
 		const struct ckpt_tree_entry *leader;
 
-		if (child->ppid != self->pid || child->state != CKPT_TREE_ALIVE)
+		if (!joins_other_group(tree, index, child))
 			continue;
-		if (child->pgid == 0 || child->pgid == child->pid || child->pgid == self->pgid)
+		if (!in_tree(tree, child->pgid)) {
+			if (!group_done(tree, index, i))
+				place_in_orphaned_group(ctx, index, child->pgid);
 			continue;
-		leader = alive_child_of(tree, index, child->pgid);
-		if (leader && leader->sid != leader->pid)
-			setpgid(leader->pid, leader->pid);
-		if (setpgid(child->pid, child->pgid) < 0) {
-			report_to_ckpt(ctx->report_fd, child->pid, -errno, "joining its process group");
-			_exit(127);
 		}
+		leader = child_with_pid(tree, index, child->pgid);
+		if (leader && leader->sid != leader->pid)
+			setpgid(leader->pid, leader->pid);	/* fails once it is a zombie: it did it */
+		join_group(ctx, child);
 	}
 }
 
@@ -618,43 +769,84 @@ static int map_outer_pids(struct restore_context *ctx)
 	return 0;
 }
 
-static bool leads_alive(const struct image_tree *tree, pid_t id, bool session)
+static const struct ckpt_tree_entry *entry_of(const struct image_tree *tree, pid_t pid, size_t *index)
 {
 	for (size_t i = 0; i < tree->entry_count; i++) {
-		const struct ckpt_tree_entry *entry = &tree->entries[i];
-
-		if (entry->pid == id && entry->state == CKPT_TREE_ALIVE)
-			return session ? entry->sid == id : entry->pgid == id;
+		if (tree->entries[i].pid == pid) {
+			*index = i;
+			return &tree->entries[i];
+		}
 	}
-	return false;
+	return NULL;
+}
+
+static int check_session(struct restore_context *ctx, size_t parent, const struct ckpt_tree_entry *entry)
+{
+	const struct image_tree *tree = &ctx->tree;
+
+	if (!needs_session_stand_in(tree, parent, entry))
+		return 0;
+	if (in_tree(tree, entry->sid))
+		return fail(ctx->err, ENOTSUP,
+			    "process %d is in session %d but its parent %d is not: not supported yet",
+			    entry->pid, entry->sid, entry->ppid);
+	if (entry->pgid != entry->sid && entry->pgid != entry->pid)
+		return fail(ctx->err, ENOTSUP,
+			    "process %d is in session %d, whose leader has exited, and in group %d of it: not supported yet",
+			    entry->pid, entry->sid, entry->pgid);
+	return 0;
+}
+
+static int check_group(struct restore_context *ctx, size_t parent, const struct ckpt_tree_entry *entry)
+{
+	const struct image_tree *tree = &ctx->tree;
+	const struct ckpt_tree_entry *leader;
+	size_t ignored;
+
+	if (!joins_other_group(tree, parent, entry))
+		return 0;
+	leader = entry_of(tree, entry->pgid, &ignored);
+	if (leader && (leader->state == CKPT_TREE_ALIVE || leader->ppid == entry->ppid))
+		return 0;
+	if (!leader && entry->pgid != tree->entries[0].pgid) {
+		for (size_t i = 1; i < tree->entry_count; i++) {
+			const struct ckpt_tree_entry *other = &tree->entries[i];
+
+			if (other->state == CKPT_TREE_ALIVE && other->pgid == entry->pgid &&
+			    other->ppid != entry->ppid)
+				return fail(ctx->err, ENOTSUP,
+					    "process group %d, whose leader has exited, holds children of %d and %d: not supported yet",
+					    entry->pgid, entry->ppid, other->ppid);
+		}
+		return 0;
+	}
+	return fail(ctx->err, ENOTSUP,
+		    "process %d is in process group %d, whose leader cannot be rebuilt before it: not supported yet",
+		    entry->pid, entry->pgid);
 }
 
 /*
- * Every group and session of the tree is either the root's (which becomes
- * the restarter's) or led by a living process of the tree: a leader that
- * has exited cannot be brought back.
+ * Sessions and groups the husks can rebuild: led by a process of the tree,
+ * inherited, or led by a process that has exited, whose members are
+ * children of one parent (a stand-in with the leader's PID then makes the
+ * session or group for them and goes).
  */
 int check_groups_restorable(struct restore_context *ctx)
 {
 	const struct image_tree *tree = &ctx->tree;
-	const struct ckpt_tree_entry *root = &tree->entries[0];
+	int ret = 0;
 
-	for (size_t i = 1; i < tree->entry_count; i++) {
+	for (size_t i = 1; ret == 0 && i < tree->entry_count; i++) {
 		const struct ckpt_tree_entry *entry = &tree->entries[i];
+		size_t parent;
 
-		if (entry->state != CKPT_TREE_ALIVE)
+		if (entry->state != CKPT_TREE_ALIVE || !entry_of(tree, entry->ppid, &parent))
 			continue;
-		if (entry->sid != 0 && entry->sid != root->sid && !leads_alive(tree, entry->sid, true))
-			return fail(ctx->err, ENOTSUP,
-				    "process %d is in session %d, whose leader has exited: not supported yet",
-				    entry->pid, entry->sid);
-		if (entry->pgid != 0 && entry->pgid != root->pgid &&
-		    !leads_alive(tree, entry->pgid, false))
-			return fail(ctx->err, ENOTSUP,
-				    "process %d is in process group %d, whose leader has exited: not supported yet",
-				    entry->pid, entry->pgid);
+		ret = check_session(ctx, parent, entry);
+		if (ret == 0)
+			ret = check_group(ctx, parent, entry);
 	}
-	return 0;
+	return ret;
 }
 
 /* The root husk from ckpt; each husk forks its own children, zombies included. */
