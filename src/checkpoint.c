@@ -4,6 +4,7 @@
  * (or kill it).  On any failure the target is released exactly as it was.
  */
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,39 @@ static void copy_error(struct ckpt_options *options, const struct ckpt_error *er
 		snprintf(options->error, options->error_size, "%s", err->message);
 }
 
+/* What a process may share with another without being its thread. */
+static const struct {
+	int kind;
+	const char *what;
+} shareable[] = {
+	{ KCMP_VM, "its memory (CLONE_VM)" },
+	{ KCMP_FILES, "its fd table (CLONE_FILES)" },
+	{ KCMP_FS, "its cwd and umask (CLONE_FS)" },
+	{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
+};
+
+/*
+ * Processes of the tree that share their memory, fd table, fs or signal
+ * handlers (clone without CLONE_THREAD, vfork) would come back as separate
+ * copies: refuse them rather than restore something else.
+ */
+static int check_nothing_shared(struct dump_tree *tree)
+{
+	for (size_t i = 1; i < tree->process_count; i++) {
+		for (size_t j = 0; j < i; j++) {
+			pid_t a = tree->processes[j].pid, b = tree->processes[i].pid;
+
+			for (size_t k = 0; k < ARRAY_SIZE(shareable); k++) {
+				if (syscall(SYS_kcmp, a, b, shareable[k].kind, 0, 0) == 0)
+					return fail(tree->shared.err, ENOTSUP,
+						    "process %d shares %s with process %d: not supported yet",
+						    b, shareable[k].what, a);
+			}
+		}
+	}
+	return 0;
+}
+
 static int collect_all(struct dump_tree *tree, pid_t pid)
 {
 	struct ckpt_error *err = tree->shared.err;
@@ -469,6 +503,8 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 		return fail(err, EINVAL, "ckpt cannot checkpoint itself");
 	fill_head(&tree->shared);
 	ret = collect_tree(tree, pid);
+	if (ret == 0)
+		ret = check_nothing_shared(tree);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
 		ret = collect_state(&tree->processes[i]);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
