@@ -334,6 +334,193 @@ int write_fds(struct dump_context *ctx)
 #define KEPT_OPEN_FLAGS \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME | O_LARGEFILE)
 
+/*
+ * The files of an image are opened with the credentials of its processes,
+ * not the restarter's: root restarting a user's image must not hand the
+ * user a file only root can open.  ckpt takes the image's file-system ids
+ * and no supplementary groups while it opens them.  Raw syscalls: glibc's
+ * setgroups() would change every thread, these change only this one (ckpt
+ * has no other thread yet: the page reader starts later).
+ *
+ * A process may hold a file it can no longer open (opened before it
+ * dropped privileges): when the image's user may not open the path, the
+ * restarter opens it, and it is kept only if it is the very file of the
+ * image (same device and inode).
+ */
+struct file_opener {
+	bool switched;
+	uid_t uid;		/* the image's, when switched */
+	gid_t gid;
+	uid_t saved_fsuid;
+	gid_t saved_fsgid;
+	int saved_group_count;
+	gid_t *saved_groups;
+};
+
+static uid_t current_fsuid(void)
+{
+	return (uid_t)syscall(SYS_setfsuid, (uid_t)-1);
+}
+
+static gid_t current_fsgid(void)
+{
+	return (gid_t)syscall(SYS_setfsgid, (gid_t)-1);
+}
+
+/* The one user of the image's live processes (the tree knows no more). */
+static int find_files_owner(struct restore_context *ctx, const struct ckpt_tree_entry **ret_owner)
+{
+	const struct ckpt_tree_entry *owner = NULL;
+
+	for (size_t i = 0; i < ctx->tree.entry_count; i++) {
+		const struct ckpt_tree_entry *entry = &ctx->tree.entries[i];
+
+		if (entry->state != CKPT_TREE_ALIVE)
+			continue;
+		if (!owner)
+			owner = entry;
+		else if (entry->uid != owner->uid || entry->gid != owner->gid)
+			return fail(ctx->err, ENOTSUP,
+				    "processes %d (uid %u gid %u) and %d (uid %u gid %u) of the image ran as different users: restart opens the image's files as one user and cannot do that yet",
+				    owner->pid, owner->uid, owner->gid, entry->pid, entry->uid, entry->gid);
+	}
+	*ret_owner = owner;
+	return 0;
+}
+
+static int save_groups(struct restore_context *ctx, struct file_opener *opener)
+{
+	int count = getgroups(0, NULL);
+
+	if (count < 0)
+		return fail(ctx->err, errno, "getgroups: %s", strerror(errno));
+	opener->saved_groups = calloc((size_t)count + 1, sizeof(gid_t));
+	if (!opener->saved_groups)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	opener->saved_group_count = getgroups(count, opener->saved_groups);
+	if (opener->saved_group_count < 0)
+		return fail(ctx->err, errno, "getgroups: %s", strerror(errno));
+	return 0;
+}
+
+static int use_owner_ids(struct restore_context *ctx, const struct file_opener *opener)
+{
+	if (syscall(SYS_setgroups, 0, NULL) < 0)
+		return fail(ctx->err, errno, "setgroups: %s", strerror(errno));
+	syscall(SYS_setfsgid, opener->gid);
+	syscall(SYS_setfsuid, opener->uid);
+	if (current_fsuid() != opener->uid || current_fsgid() != opener->gid)
+		return fail(ctx->err, EPERM,
+			    "cannot take uid %u gid %u (the image's user) to open the image's files",
+			    opener->uid, opener->gid);
+	return 0;
+}
+
+static void use_restarter_ids(const struct file_opener *opener)
+{
+	syscall(SYS_setfsuid, opener->saved_fsuid);
+	syscall(SYS_setfsgid, opener->saved_fsgid);
+	syscall(SYS_setgroups, opener->saved_group_count, opener->saved_groups);
+}
+
+static int become_files_owner(struct restore_context *ctx, struct file_opener *opener)
+{
+	const struct ckpt_tree_entry *owner = NULL;
+	int ret = find_files_owner(ctx, &owner);
+
+	opener->saved_fsuid = current_fsuid();
+	opener->saved_fsgid = current_fsgid();
+	if (ret < 0 || !owner)
+		return ret;
+	if (owner->uid == opener->saved_fsuid && owner->gid == opener->saved_fsgid)
+		return 0;
+	ret = save_groups(ctx, opener);
+	if (ret < 0)
+		return ret;
+	opener->switched = true;
+	opener->uid = owner->uid;
+	opener->gid = owner->gid;
+	return use_owner_ids(ctx, opener);
+}
+
+static void return_to_restarter(struct file_opener *opener)
+{
+	if (opener->switched)
+		use_restarter_ids(opener);
+	free(opener->saved_groups);
+	opener->saved_groups = NULL;
+	opener->switched = false;
+}
+
+static bool is_file_of_image(const struct image_file *file, int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_dev == file->file.device && st.st_ino == file->file.inode &&
+	       (st.st_mode & S_IFMT) == (file->file.mode & S_IFMT);
+}
+
+/* The restarter opens what the image's user may not: kept only if it is the image's file. */
+static int open_as_restarter(struct restore_context *ctx, const struct file_opener *opener,
+			     const struct image_file *file, const char *path, int flags)
+{
+	int fd, code, ret;
+
+	use_restarter_ids(opener);
+	fd = open(path, flags);
+	code = errno;
+	ret = use_owner_ids(ctx, opener);
+	if (fd >= 0 && (ret < 0 || !is_file_of_image(file, fd))) {
+		close(fd);
+		return ret < 0 ? ret : -EACCES;
+	}
+	return fd < 0 ? -code : fd;
+}
+
+/* An fd, or -errno (no message): as the image's user, or as the restarter for the image's own file. */
+static int open_as_owner(struct restore_context *ctx, const struct file_opener *opener,
+			 const struct image_file *file, const char *path, int flags)
+{
+	int fd = open(path, flags);
+
+	if (fd >= 0)
+		return fd;
+	if (!opener->switched || (errno != EACCES && errno != EPERM))
+		return -errno;
+	return open_as_restarter(ctx, opener, file, path, flags);
+}
+
+static int open_failure(struct restore_context *ctx, const struct file_opener *opener,
+			const char *path, int code)
+{
+	if (failed(ctx->err))
+		return ctx->err->code;
+	if (opener->switched)
+		return fail(ctx->err, code, "cannot open %s as uid %u gid %u (the image's user): %s",
+			    path, opener->uid, opener->gid, strerror(code));
+	return fail(ctx->err, code, "cannot open %s: %s", path, strerror(code));
+}
+
+static const char *mode_kind_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "a file of an unknown kind";
+	}
+}
+
 static bool same_contents_identity(const struct ckpt_file *file, const struct stat *st)
 {
 	uint64_t mtime = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
@@ -343,14 +530,16 @@ static bool same_contents_identity(const struct ckpt_file *file, const struct st
 	return (uint64_t)st->st_size == file->size && mtime == file->mtime_ns;
 }
 
-static int check_opened_file(struct restore_context *ctx, const struct image_file *file, int fd)
+/* What is at the path now (an O_PATH fd: nothing opened yet) is what was. */
+static int check_found_file(struct restore_context *ctx, const struct image_file *file, int path_fd)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) < 0)
+	if (fstat(path_fd, &st) < 0)
 		return fail(ctx->err, errno, "cannot stat %s: %s", file->path, strerror(errno));
 	if ((st.st_mode & S_IFMT) != (file->file.mode & S_IFMT))
-		return fail(ctx->err, EINVAL, "%s is no longer the same kind of file", file->path);
+		return fail(ctx->err, EINVAL, "FILE %s was %s and is now %s", file->path,
+			    mode_kind_name(file->file.mode), mode_kind_name(st.st_mode));
 	if (file->file.kind == CKPT_FILE_CHARDEV && st.st_rdev != file->file.rdev)
 		return fail(ctx->err, EINVAL, "%s is no longer the same device", file->path);
 	if ((file->file.flags & CKPT_FILE_MAPPED) && !same_contents_identity(&file->file, &st))
@@ -360,43 +549,100 @@ static int check_opened_file(struct restore_context *ctx, const struct image_fil
 	return 0;
 }
 
-static int open_image_file(struct restore_context *ctx, const struct image_file *file)
+static int find_image_file(struct restore_context *ctx, const struct file_opener *opener,
+			   const struct image_file *file)
 {
-	int flags = (int)(file->file.open_flags & KEPT_OPEN_FLAGS) | O_CLOEXEC;
-	int fd;
+	int path_fd = open_as_owner(ctx, opener, file, file->path, O_PATH | O_CLOEXEC);
+	int ret;
+
+	if (path_fd < 0)
+		return open_failure(ctx, opener, file->path, -path_fd);
+	ret = check_found_file(ctx, file, path_fd);
+	if (ret < 0) {
+		close(path_fd);
+		return ret;
+	}
+	return path_fd;
+}
+
+static int clear_nonblock(struct restore_context *ctx, const struct image_file *file, int fd)
+{
+	int status = fcntl(fd, F_GETFL);
+
+	if (status < 0 || fcntl(fd, F_SETFL, status & ~O_NONBLOCK) < 0)
+		return fail(ctx->err, errno, "fcntl(F_SETFL) on %s: %s", file->path, strerror(errno));
+	return 0;
+}
+
+/*
+ * Opens the file found at path_fd, never blocking (a FIFO, a device) and
+ * never taking a controlling terminal; O_NONBLOCK stays only if it was set.
+ */
+static int open_found_file(struct restore_context *ctx, const struct file_opener *opener,
+			   const struct image_file *file, int path_fd)
+{
+	int flags = (int)(file->file.open_flags & KEPT_OPEN_FLAGS);
+	char path[64];
+	int fd, ret = 0;
 
 	if (file->file.kind == CKPT_FILE_DIRECTORY)
-		flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-	fd = open(file->path, flags);
+		flags = O_RDONLY | O_DIRECTORY;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", path_fd);
+	fd = open_as_owner(ctx, opener, file, path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(ctx->err, errno, "cannot open %s: %s", file->path, strerror(errno));
-	if (file->file.kind != CKPT_FILE_CHARDEV && file->file.offset != 0 &&
-	    lseek(fd, (off_t)file->file.offset, SEEK_SET) < 0 && file->file.kind == CKPT_FILE_REGULAR) {
+		return open_failure(ctx, opener, file->path, -fd);
+	if (!(flags & O_NONBLOCK))
+		ret = clear_nonblock(ctx, file, fd);
+	if (ret < 0) {
 		close(fd);
-		return fail(ctx->err, errno, "cannot seek %s to %llu: %s", file->path,
-			    (unsigned long long)file->file.offset, strerror(errno));
+		return ret;
 	}
 	return fd;
 }
 
-static int stage_file(struct restore_context *ctx, size_t index)
+static int seek_image_file(struct restore_context *ctx, const struct image_file *file, int fd)
+{
+	if (file->file.kind == CKPT_FILE_CHARDEV || file->file.offset == 0)
+		return 0;
+	if (lseek(fd, (off_t)file->file.offset, SEEK_SET) >= 0 || file->file.kind != CKPT_FILE_REGULAR)
+		return 0;
+	return fail(ctx->err, errno, "cannot seek %s to %llu: %s", file->path,
+		    (unsigned long long)file->file.offset, strerror(errno));
+}
+
+static int open_image_file(struct restore_context *ctx, const struct file_opener *opener,
+			   const struct image_file *file)
+{
+	_cleanup_close_ int path_fd = find_image_file(ctx, opener, file);
+	int fd, ret;
+
+	if (path_fd < 0)
+		return path_fd;
+	fd = open_found_file(ctx, opener, file, path_fd);
+	if (fd < 0)
+		return fd;
+	ret = seek_image_file(ctx, file, fd);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int stage_file(struct restore_context *ctx, const struct file_opener *opener, size_t index)
 {
 	const struct image_file *file = &ctx->tree.files[index];
-	int fd, ret;
+	_cleanup_close_ int fd = -1;
 
 	if (file->file.kind == CKPT_FILE_SHMEM)
 		return 0;	/* made by its first mapping */
-	fd = open_image_file(ctx, file);
+	fd = open_image_file(ctx, opener, file);
 	if (fd < 0)
 		return fd;
-	ret = check_opened_file(ctx, file, fd);
-	if (ret == 0) {
-		ctx->staged_fds[index] = fcntl(fd, F_DUPFD_CLOEXEC, ctx->stage_base);
-		if (ctx->staged_fds[index] < 0)
-			ret = fail(ctx->err, errno, "cannot stage %s: %s", file->path, strerror(errno));
-	}
-	close(fd);
-	return ret;
+	ctx->staged_fds[index] = fcntl(fd, F_DUPFD_CLOEXEC, ctx->stage_base);
+	if (ctx->staged_fds[index] < 0)
+		return fail(ctx->err, errno, "cannot stage %s: %s", file->path, strerror(errno));
+	return 0;
 }
 
 static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
@@ -417,6 +663,7 @@ static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
 /* Opens every file of the image in ckpt, at fds the husks inherit. */
 int stage_files(struct restore_context *ctx)
 {
+	struct file_opener opener = { 0 };
 	size_t count = ctx->tree.file_count;
 	int ret;
 
@@ -430,12 +677,11 @@ int stage_files(struct restore_context *ctx)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < count; i++)
 		ctx->staged_fds[i] = -1;
-	for (size_t i = 0; i < count; i++) {
-		ret = stage_file(ctx, i);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	ret = become_files_owner(ctx, &opener);
+	for (size_t i = 0; ret == 0 && i < count; i++)
+		ret = stage_file(ctx, &opener, i);
+	return_to_restarter(&opener);
+	return ret;
 }
 
 void release_staged_files(struct restore_context *ctx)

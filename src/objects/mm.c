@@ -152,6 +152,18 @@ static int unsupported_vma(struct dump_context *ctx, const struct proc_vma *vma,
 		    vma->name[0] ? vma->name : "anonymous", why);
 }
 
+/* map_files links open only with CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN). */
+static int unreachable_vma(struct dump_context *ctx, const struct proc_vma *vma, int code,
+			   const char *why)
+{
+	if (code != EPERM && code != EACCES)
+		return unsupported_vma(ctx, vma, why);
+	return fail(ctx->err, code,
+		    "reading /proc/%d/map_files needs CAP_CHECKPOINT_RESTORE (or root): memory at %#llx-%#llx (%s) cannot be saved without it",
+		    ctx->pid, (unsigned long long)vma->start, (unsigned long long)vma->end,
+		    vma->name[0] ? vma->name : "anonymous");
+}
+
 static int add_mapped_file(struct dump_context *ctx, const struct proc_vma *vma,
 			   struct ckpt_vma *record)
 {
@@ -162,7 +174,10 @@ static int add_mapped_file(struct dump_context *ctx, const struct proc_vma *vma,
 
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
 		 (unsigned long long)vma->start, (unsigned long long)vma->end);
-	if (stat(link, &st) < 0 || !S_ISREG(st.st_mode))
+	if (stat(link, &st) < 0)
+		return unreachable_vma(ctx, vma, errno,
+				       "maps a file that cannot be reached by its path");
+	if (!S_ISREG(st.st_mode))
 		return unsupported_vma(ctx, vma, "maps a file that cannot be reached by its path");
 	ret = dump_add_file(ctx, vma->name, &st, writable_shared ? O_RDWR : O_RDONLY, 0, true);
 	if (ret < 0)
@@ -186,7 +201,7 @@ static int add_shared_memory(struct dump_context *ctx, const struct proc_vma *vm
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
 		 (unsigned long long)vma->start, (unsigned long long)vma->end);
 	if (stat(link, &st) < 0)
-		return unsupported_vma(ctx, vma, "is shared memory that cannot be reached");
+		return unreachable_vma(ctx, vma, errno, "is shared memory that cannot be reached");
 	id = dump_add_file(ctx, vma->name[0] == '/' ? vma->name : "/dev/zero", &st, O_RDWR, 0, true);
 	if (id < 0)
 		return id;

@@ -222,6 +222,7 @@ int write_process(struct dump_context *ctx)
 /* ---- restart side ---- */
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -349,23 +350,33 @@ int check_restart_allowed(struct restore_context *ctx)
 	return check_rlimits(ctx);
 }
 
-/* cwd, umask, name and personality, set by the husk itself. */
+/* umask, name and personality, set by the husk itself (the cwd comes with the creds). */
 int restore_process_attributes(struct restore_context *ctx)
 {
 	const struct ckpt_process *process = &ctx->image.process;
-	uint64_t cwd, comm;
-	int64_t ret = husk_put_data(ctx, 0, ctx->image.cwd, process->cwd_length, &cwd);
+	uint64_t comm;
+	int64_t ret = husk_put_data(ctx, 8192, process->comm, sizeof(process->comm), &comm);
 
 	if (ret == 0)
-		ret = husk_put_data(ctx, 8192, process->comm, sizeof(process->comm), &comm);
-	if (ret == 0)
-		ret = husk_call(ctx, "chdir", SYS_chdir, cwd, 0, 0, 0, 0, 0);
-	if (ret >= 0)
 		ret = husk_call(ctx, "umask", SYS_umask, process->umask, 0, 0, 0, 0, 0);
 	if (ret >= 0)
 		ret = husk_call(ctx, "prctl(PR_SET_NAME)", SYS_prctl, PR_SET_NAME, comm, 0, 0, 0, 0);
 	if (ret >= 0)
 		ret = husk_call(ctx, "personality", SYS_personality, process->personality, 0, 0, 0, 0, 0);
+	return ret < 0 ? (int)ret : 0;
+}
+
+/*
+ * The cwd is entered once the process has its own credentials: the path
+ * is looked up as the process, not as the restarter.
+ */
+static int enter_cwd(struct restore_context *ctx)
+{
+	uint64_t cwd;
+	int64_t ret = husk_put_data(ctx, 0, ctx->image.cwd, ctx->image.process.cwd_length, &cwd);
+
+	if (ret == 0)
+		ret = husk_call(ctx, "chdir", SYS_chdir, cwd, 0, 0, 0, 0, 0);
 	return ret < 0 ? (int)ret : 0;
 }
 
@@ -413,6 +424,90 @@ static int restore_groups(struct restore_context *ctx)
 	return (int)all_threads_call(ctx, "setgroups", SYS_setgroups, creds->group_count, address, 0);
 }
 
+/*
+ * Drops from the husk's bounding set (ckpt's) what the image's lacks; it
+ * cannot add any.  Needs CAP_SETPCAP, so it comes before setresuid.
+ */
+static int restore_bounding_set(struct restore_context *ctx)
+{
+	uint64_t image_bounding = ctx->image.creds.cap_bounding;
+	int64_t ret = 0;
+
+	for (unsigned long capability = 0; ret >= 0 && capability < 64; capability++) {
+		bool ours = prctl(PR_CAPBSET_READ, capability, 0, 0, 0) == 1;
+
+		if (ours && !((image_bounding >> capability) & 1))
+			ret = all_threads_call(ctx, "prctl(PR_CAPBSET_DROP)", SYS_prctl, PR_CAPBSET_DROP,
+					       capability, 0);
+	}
+	return ret < 0 ? (int)ret : 0;
+}
+
+static bool keeps_capabilities(const struct ckpt_creds *creds)
+{
+	return creds->cap_permitted | creds->cap_inheritable | creds->cap_ambient;
+}
+
+/* setresuid away from root empties the permitted set unless keep-caps is on. */
+static int restore_uids(struct restore_context *ctx)
+{
+	const struct ckpt_creds *creds = &ctx->image.creds;
+	bool keep = keeps_capabilities(creds);
+	int64_t ret = 0;
+
+	if (keep)
+		ret = all_threads_call(ctx, "prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 1, 0);
+	if (ret >= 0)
+		ret = all_threads_call(ctx, "setresuid", SYS_setresuid, creds->uid[CKPT_ID_REAL],
+				       creds->uid[CKPT_ID_EFFECTIVE], creds->uid[CKPT_ID_SAVED]);
+	if (ret >= 0)
+		ret = all_threads_call(ctx, "setfsuid", SYS_setfsuid, creds->uid[CKPT_ID_FS], 0, 0);
+	if (ret >= 0 && keep)
+		ret = all_threads_call(ctx, "prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 0, 0);
+	return ret < 0 ? (int)ret : 0;
+}
+
+static int restore_ambient_set(struct restore_context *ctx)
+{
+	uint64_t ambient = ctx->image.creds.cap_ambient;
+	int64_t ret = all_threads_call(ctx, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", SYS_prctl, PR_CAP_AMBIENT,
+				       PR_CAP_AMBIENT_CLEAR_ALL, 0);
+
+	for (unsigned long capability = 0; ret >= 0 && capability < 64; capability++) {
+		if ((ambient >> capability) & 1)
+			ret = all_threads_call(ctx, "prctl(PR_CAP_AMBIENT_RAISE)", SYS_prctl,
+					       PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability);
+	}
+	return ret < 0 ? (int)ret : 0;
+}
+
+/* Effective, permitted and inheritable as the image has them: after the uids, which change them. */
+static int restore_capability_sets(struct restore_context *ctx)
+{
+	const struct ckpt_creds *creds = &ctx->image.creds;
+	struct {
+		struct __user_cap_header_struct header;
+		struct __user_cap_data_struct data[2];
+	} capabilities = { .header = { .version = _LINUX_CAPABILITY_VERSION_3 } };
+	uint64_t address;
+	int64_t ret;
+
+	for (int half = 0; half < 2; half++) {
+		capabilities.data[half] = (struct __user_cap_data_struct){
+			.effective = (uint32_t)(creds->cap_effective >> (32 * half)),
+			.permitted = (uint32_t)(creds->cap_permitted >> (32 * half)),
+			.inheritable = (uint32_t)(creds->cap_inheritable >> (32 * half)),
+		};
+	}
+	ret = husk_put_data(ctx, 0, &capabilities, sizeof(capabilities), &address);
+	if (ret == 0)
+		ret = all_threads_call(ctx, "capset", SYS_capset, address,
+				       address + sizeof(capabilities.header), 0);
+	if (ret >= 0)
+		ret = restore_ambient_set(ctx);
+	return ret < 0 ? (int)ret : 0;
+}
+
 int restore_creds(struct restore_context *ctx)
 {
 	const struct ckpt_creds *creds = &ctx->image.creds;
@@ -424,11 +519,14 @@ int restore_creds(struct restore_context *ctx)
 	if (ret >= 0)
 		ret = all_threads_call(ctx, "setfsgid", SYS_setfsgid, creds->gid[CKPT_ID_FS], 0, 0);
 	if (ret >= 0)
-		ret = all_threads_call(ctx, "setresuid", SYS_setresuid, creds->uid[CKPT_ID_REAL],
-				       creds->uid[CKPT_ID_EFFECTIVE], creds->uid[CKPT_ID_SAVED]);
+		ret = restore_bounding_set(ctx);
 	if (ret >= 0)
-		ret = all_threads_call(ctx, "setfsuid", SYS_setfsuid, creds->uid[CKPT_ID_FS], 0, 0);
+		ret = restore_uids(ctx);
+	if (ret >= 0)
+		ret = restore_capability_sets(ctx);
 	if (ret >= 0 && creds->no_new_privs)
 		ret = all_threads_call(ctx, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0);
+	if (ret >= 0)
+		ret = enter_cwd(ctx);
 	return ret < 0 ? (int)ret : 0;
 }

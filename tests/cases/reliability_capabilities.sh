@@ -9,7 +9,11 @@
 #    the process comes back with its uid and with the capability sets it
 #    had (none), not the restarter's;
 #  - a root process whose capabilities were all dropped (bounding set
-#    included), checkpointed and restarted by root, comes back without any.
+#    included), checkpointed and restarted by root, comes back without any;
+#  - a user's process holding one capability (ambient, so also inheritable,
+#    permitted and effective), restarted by root, comes back with exactly
+#    that one, not root's;
+#  - a root process with a smaller bounding set comes back with that set.
 # Results: $BUILD/reliability/reliability_capabilities.tsv.
 source "$(dirname "$0")/../reliability/common.bash"
 need_target
@@ -104,8 +108,52 @@ dropped_capabilities_stay_dropped() {
 		"comes back without any: $after"
 }
 
+# root_restart_keeps_capabilities ITEM: checkpoint --kill of the running
+# target, root restarts it, and its capability sets must be as before.
+root_restart_keeps_capabilities() {
+	local item=$1 problems= pid=$target_pid before after answer uid task
+	before=$(capabilities_of "$pid")
+	uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+	"$CKPT" checkpoint --kill -o "$case_dir/kept.$target_serial.img" "$pid" 2>"$case_dir/stderr" ||
+		fail "checkpoint: $(head -1 "$case_dir/stderr")"
+	wait_gone "$pid" 10 || fail "the target stays after --kill"
+	close_pipes "$target_in" "$target_out"
+	restart_image "$case_dir/kept.$target_serial.img" "$CKPT"
+	if [ "$restart_status" -ne 0 ]; then
+		problem capabilities "$item" "restart fails: $restart_message"
+		return
+	fi
+	after=$(capabilities_of "$pid")
+	[ "$after" = "$before" ] || problems+="capabilities were '$before', are '$after' after restart; "
+	for task in /proc/"$pid"/task/*; do
+		[ "$(capabilities_of "$pid/task/${task##*/}")" = "$before" ] ||
+			problems+="thread ${task##*/} has '$(capabilities_of "$pid/task/${task##*/}")'; "
+	done
+	grep -q "^Uid:[[:space:]]*${uid}[[:space:]]" "/proc/$pid/status" || problems+="not uid $uid after restart; "
+	answer=$(ask "$pid" "$restored_in" "$restored_out" go) || problems+="the process's check says: $answer; "
+	wait_gone "$pid" 10 || kill_and_reap "$pid"
+	verdict capabilities "$item" "$problems" "comes back with the same sets: $after"
+}
+
+# A user's process with CAP_NET_BIND_SERVICE (ambient): exactly that after root's restart.
+user_capability_kept() {
+	USER_TARGET_CAPS="--inh-caps=+net_bind_service --ambient-caps=+net_bind_service" \
+		start_user_target --mib 1 --threads 2 || fail "$target_error"
+	root_restart_keeps_capabilities "user's process with one ambient capability, restarted by root"
+}
+
+# A root process without CAP_SYS_ADMIN and CAP_NET_RAW in its bounding set.
+smaller_bounding_set_kept() {
+	TARGET_WRAPPER=(setpriv --bounding-set=-sys_admin,-net_raw)
+	start_target --mib 1 --threads 2 || fail "$target_error"
+	TARGET_WRAPPER=()
+	root_restart_keeps_capabilities "root process with a smaller bounding set, restarted by root"
+}
+
 user_checkpoint "no capabilities" "${AS_USER[@]}"
 user_checkpoint "CAP_CHECKPOINT_RESTORE" "${AS_USER_CR[@]}"
 user_restart_keeps_capabilities
 dropped_capabilities_stay_dropped
+user_capability_kept
+smaller_bounding_set_kept
 finish_case "capabilities: checkpoint as a user, restart keeps the process's own capabilities" reliability_capabilities

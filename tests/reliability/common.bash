@@ -236,11 +236,14 @@ setup_test_user() {
 	AS_USER_CR=("${AS_USER[@]}" --inh-caps=+checkpoint_restore --ambient-caps=+checkpoint_restore)
 }
 
-# start_user_target ARGS...: rel_target (the staged copy) as $TEST_USER.
+# start_user_target ARGS...: rel_target (the staged copy) as $TEST_USER,
+# in the directory $USER_TARGET_CWD when set.  USER_TARGET_CAPS: more
+# setpriv options (capabilities).
 start_user_target() {
 	local saved_target=$REL_TARGET status
 	REL_TARGET=$stage/rel_target
-	TARGET_WRAPPER=("${AS_USER[@]}")
+	TARGET_WRAPPER=("${AS_USER[@]}" ${USER_TARGET_CAPS:-})
+	[ -z "${USER_TARGET_CWD:-}" ] || TARGET_WRAPPER+=(env -C "$USER_TARGET_CWD")
 	TARGET_DIR=$stage/user
 	TARGET_OWNER=$TEST_USER:
 	start_target "$@"
