@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,13 +82,25 @@ static int wait_for_news(pid_t tid)
 	return 0;
 }
 
+/* Only a leader's exit waits for the other threads' (ESRCH: not a leader). */
+static bool may_be_leader(pid_t tid)
+{
+	return syscall(SYS_tgkill, tid, tid, 0) == 0 || errno != ESRCH;
+}
+
+/*
+ * A thread's next stop or exit.  For a leader the wait goes through
+ * wait_for_news(), which scans every tracee; other threads wait on
+ * themselves alone, so freezing N threads stays linear in N.
+ */
 int ptrace_wait_stop(pid_t tid, int *ret_status, struct ckpt_error *err)
 {
+	int options = may_be_leader(tid) ? __WALL | WNOHANG : __WALL;
 	int status = 0;
 	pid_t got;
 
 	for (;;) {
-		got = waitpid(tid, &status, __WALL | WNOHANG);
+		got = waitpid(tid, &status, options);
 		if (got != 0 && !(got < 0 && errno == EINTR))
 			break;
 		if (got == 0 && (got = wait_for_news(tid)) < 0) {
