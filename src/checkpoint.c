@@ -470,23 +470,47 @@ static const struct {
 	{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
 };
 
+static int kcmp_kind;	/* for the qsort() comparator below */
+
+/* kcmp orders kernel objects: sorting by it puts sharers side by side. */
+static int compare_by_kcmp(const void *a, const void *b)
+{
+	pid_t first = *(const pid_t *)a, second = *(const pid_t *)b;
+	long order = syscall(SYS_kcmp, first, second, kcmp_kind, 0, 0);
+
+	if (order == 1)
+		return -1;
+	if (order == 2)
+		return 1;
+	return order == 0 ? 0 : (first > second) - (first < second);
+}
+
 /*
  * Processes of the tree that share their memory, fd table, fs or signal
  * handlers (clone without CLONE_THREAD, vfork) would come back as separate
- * copies: refuse them rather than restore something else.
+ * copies: refuse them rather than restore something else.  Sorting by
+ * kcmp keeps this at N log N comparisons.
  */
 static int check_nothing_shared(struct dump_tree *tree)
 {
-	for (size_t i = 1; i < tree->process_count; i++) {
-		for (size_t j = 0; j < i; j++) {
-			pid_t a = tree->processes[j].pid, b = tree->processes[i].pid;
+	size_t count = tree->process_count;
+	_cleanup_free_ pid_t *pids = calloc(count + 1, sizeof(*pids));
 
-			for (size_t k = 0; k < ARRAY_SIZE(shareable); k++) {
-				if (syscall(SYS_kcmp, a, b, shareable[k].kind, 0, 0) == 0)
-					return fail(tree->shared.err, ENOTSUP,
-						    "process %d shares %s with process %d: not supported yet",
-						    b, shareable[k].what, a);
-			}
+	if (!pids)
+		return fail(tree->shared.err, ENOMEM, "out of memory");
+	for (size_t k = 0; k < ARRAY_SIZE(shareable); k++) {
+		for (size_t i = 0; i < count; i++)
+			pids[i] = tree->processes[i].pid;
+		kcmp_kind = shareable[k].kind;
+		qsort(pids, count, sizeof(*pids), compare_by_kcmp);
+		for (size_t i = 1; i < count; i++) {
+			pid_t a = pids[i - 1] < pids[i] ? pids[i - 1] : pids[i];
+			pid_t b = pids[i - 1] < pids[i] ? pids[i] : pids[i - 1];
+
+			if (syscall(SYS_kcmp, a, b, shareable[k].kind, 0, 0) == 0)
+				return fail(tree->shared.err, ENOTSUP,
+					    "process %d shares %s with process %d: not supported yet",
+					    b, shareable[k].what, a);
 		}
 	}
 	return 0;

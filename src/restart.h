@@ -109,6 +109,9 @@ int fill_pages(struct restore_context *ctx);
 int restore_thread_state(struct restore_context *ctx);
 int load_thread_registers(struct restore_context *ctx);
 int create_threads(struct restore_context *ctx);
+/* Runs a syscall in image thread `index` (0: the main thread). */
+int64_t thread_call(struct restore_context *ctx, size_t index, const char *what, long number,
+		    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 int64_t all_threads_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
 			 uint64_t a1, uint64_t a2);
 int unregister_husk_rseq(struct restore_context *ctx);

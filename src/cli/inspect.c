@@ -91,8 +91,8 @@ static void print_text_process(const struct image *image)
 	for (size_t i = 0; i < image->thread_count; i++) {
 		const struct ckpt_thread *thread = &image->threads[i].thread;
 
-		printf("thread %d: rip %#" PRIx64 " rsp %#" PRIx64 " fs_base %#" PRIx64 "%s\n", thread->tid,
-		       thread->regs[16], thread->regs[19], thread->regs[21],
+		printf("thread %d (%s): rip %#" PRIx64 " rsp %#" PRIx64 " fs_base %#" PRIx64 "%s\n",
+		       thread->tid, thread->comm, thread->regs[16], thread->regs[19], thread->regs[21],
 		       thread->flags & CKPT_THREAD_SYSCALL_RESTART ? " (in a syscall, restarts it)" : "");
 	}
 	for (size_t i = 0; i < image->fd_count; i++) {
@@ -177,6 +177,14 @@ static void print_json_fds(const struct image *image)
 	printf("  ],\n");
 }
 
+static void print_json_thread(const struct ckpt_thread *thread, bool first)
+{
+	printf("%s{\"tid\": %d, \"comm\": ", first ? "" : ", ", thread->tid);
+	print_json_string(thread->comm);
+	printf(", \"rip\": %" PRIu64 ", \"rsp\": %" PRIu64 ", \"in_syscall\": %s}", thread->regs[16],
+	       thread->regs[19], thread->flags & CKPT_THREAD_SYSCALL_RESTART ? "true" : "false");
+}
+
 static void print_json_process(const struct image *image)
 {
 	const struct ckpt_process *process = &image->process;
@@ -190,10 +198,7 @@ static void print_json_process(const struct image *image)
 	print_json_string(image->cwd);
 	printf("},\n  \"threads\": [");
 	for (size_t i = 0; i < image->thread_count; i++)
-		printf("%s{\"tid\": %d, \"rip\": %" PRIu64 ", \"rsp\": %" PRIu64 ", \"in_syscall\": %s}",
-		       i ? ", " : "", image->threads[i].thread.tid, image->threads[i].thread.regs[16],
-		       image->threads[i].thread.regs[19],
-		       image->threads[i].thread.flags & CKPT_THREAD_SYSCALL_RESTART ? "true" : "false");
+		print_json_thread(&image->threads[i].thread, i == 0);
 	printf("],\n");
 	print_json_fds(image);
 	print_json_vmas(image);

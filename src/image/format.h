@@ -27,7 +27,7 @@
 
 #define CKPT_IMAGE_MAGIC "CKPTIMG"	/* 8 bytes with the NUL */
 #define CKPT_TAIL_MAGIC "CKPTEND"
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2
 #define CKPT_ARCH_X86_64 62	/* ELF e_machine */
 
 #define CKPT_PAGE_SIZE 4096u
@@ -277,6 +277,7 @@ struct ckpt_thread {
 	uint64_t robust_list_length;
 	uint64_t clear_child_tid;
 	uint64_t interrupted_syscall;	/* orig_rax when frozen in a syscall */
+	char comm[16];		/* the thread's name (/proc/PID/task/TID/comm) */
 	uint32_t xstate_size;	/* bytes after this struct */
 	uint32_t reserved2;
 	/* uint8_t xstate[xstate_size] */
@@ -343,7 +344,7 @@ struct ckpt_tail {
 
 _Static_assert(sizeof(struct ckpt_record_header) == 24, "header layout");
 _Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
-_Static_assert(sizeof(struct ckpt_thread) == 312, "thread layout");
+_Static_assert(sizeof(struct ckpt_thread) == 328, "thread layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
 _Static_assert(sizeof(struct ckpt_tree_entry) == 48, "tree entry layout");

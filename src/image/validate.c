@@ -189,6 +189,8 @@ static int validate_thread(const struct ckpt_thread *thread, uint64_t length,
 		return bad(err, CKPT_RECORD_THREAD, "bad tid or reserved field");
 	if (thread->flags & ~(uint32_t)CKPT_THREAD_SYSCALL_RESTART)
 		return bad(err, CKPT_RECORD_THREAD, "unknown flags");
+	if (!is_fixed_string(thread->comm, sizeof(thread->comm)))
+		return bad(err, CKPT_RECORD_THREAD, "comm is not terminated");
 	return 0;
 }
 

@@ -154,8 +154,39 @@ int write_pending_signals(struct dump_context *ctx)
 
 #include "restart.h"
 
-/* Queues each pending signal again, from inside the husk (which may send
- * itself any siginfo), while every signal is still blocked. */
+/* The index of the image thread with that TID, or -1. */
+static ssize_t thread_index(const struct image *image, int32_t tid)
+{
+	for (size_t i = 0; i < image->thread_count; i++) {
+		if (image->threads[i].thread.tid == tid)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/*
+ * A signal for one thread is queued by that thread itself: the kernel lets
+ * only the target queue a siginfo with si_code >= 0 or SI_TKILL.  The
+ * image's TIDs are the husk's, whatever ckpt sees.
+ */
+static int64_t queue_to_thread(struct restore_context *ctx, const struct ckpt_siginfo *pending,
+			       int32_t signal, uint64_t info_address)
+{
+	ssize_t index = thread_index(&ctx->image, pending->tid);
+
+	if (index < 0)
+		return fail(ctx->err, EINVAL, "bad image: a pending signal for thread %d, not in the image",
+			    pending->tid);
+	return thread_call(ctx, (size_t)index, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo,
+			   (uint64_t)ctx->image.process.pid, (uint64_t)pending->tid, (uint64_t)signal,
+			   info_address);
+}
+
+/*
+ * Queues each pending signal again, while every signal is still blocked:
+ * process-wide ones from the main thread (which may send its process any
+ * siginfo), per-thread ones from their thread.
+ */
 int restore_pending_signals(struct restore_context *ctx)
 {
 	pid_t pid = ctx->image.process.pid;
@@ -168,8 +199,7 @@ int restore_pending_signals(struct restore_context *ctx)
 
 		memcpy(&signal, pending->info, sizeof(signal));
 		if (ret == 0 && pending->tid)
-			ret = husk_call(ctx, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, (uint64_t)pid,
-					(uint64_t)pending->tid, (uint64_t)signal, address, 0, 0);
+			ret = queue_to_thread(ctx, pending, signal, address);
 		else if (ret == 0)
 			ret = husk_call(ctx, "rt_sigqueueinfo", SYS_rt_sigqueueinfo, (uint64_t)pid,
 					(uint64_t)signal, address, 0, 0, 0);

@@ -14,6 +14,7 @@
 
 #include "checkpoint.h"
 #include "sys/kernel.h"
+#include "util.h"
 
 #define SCRATCH_ALTSTACK 2048
 #define SCRATCH_TID_ADDRESS 2080
@@ -194,11 +195,29 @@ static int collect_xstate(struct dump_context *ctx, struct dump_thread *thread)
 	return ptrace_get_xstate(thread->tid, thread->xstate, size, ctx->err);
 }
 
+/* The thread's own name: PR_SET_NAME and pthread_setname_np() are per thread. */
+static int collect_comm(struct dump_context *ctx, struct dump_thread *thread)
+{
+	char path[80];
+	_cleanup_free_ char *comm = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", ctx->pid, thread->tid);
+	ret = read_whole_file(path, &comm, NULL, ctx->err);
+	if (ret < 0)
+		return ret;
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(thread->record.comm, sizeof(thread->record.comm), "%s", comm);
+	return 0;
+}
+
 int collect_thread(struct dump_context *ctx, struct dump_thread *thread)
 {
 	int ret;
 
-	ret = collect_injected_state(ctx, thread);
+	ret = collect_comm(ctx, thread);
+	if (ret == 0)
+		ret = collect_injected_state(ctx, thread);
 	if (ret < 0)
 		return ret;
 	/* Only now: leaving the stop restored a mask sigsuspend had swapped in. */
@@ -240,8 +259,8 @@ static struct injector *thread_injector(struct restore_context *ctx, size_t inde
 	return index == 0 ? &ctx->injector : &ctx->thread_injectors[index];
 }
 
-static int64_t thread_call(struct restore_context *ctx, size_t index, const char *what, long number,
-			   uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+int64_t thread_call(struct restore_context *ctx, size_t index, const char *what, long number,
+		    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	return inject(thread_injector(ctx, index), what, number, a0, a1, a2, a3, 0, 0);
 }
@@ -261,12 +280,25 @@ static int restore_altstack(struct restore_context *ctx, size_t index)
 	return (int)thread_call(ctx, index, "sigaltstack", SYS_sigaltstack, address, 0, 0, 0);
 }
 
+/* Threads are created with main's name; each takes its own back. */
+static int restore_comm(struct restore_context *ctx, size_t index)
+{
+	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
+	uint64_t address;
+	int ret = husk_put_data(ctx, 2560, thread->comm, sizeof(thread->comm), &address);
+
+	if (ret < 0)
+		return ret;
+	return (int)thread_call(ctx, index, "prctl(PR_SET_NAME)", SYS_prctl, PR_SET_NAME, address, 0,
+				0);
+}
+
 static int restore_one_thread_state(struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
-	int64_t ret = 0;
+	int64_t ret = restore_comm(ctx, index);
 
-	if (thread->robust_list)
+	if (ret >= 0 && thread->robust_list)
 		ret = thread_call(ctx, index, "set_robust_list", SYS_set_robust_list, thread->robust_list,
 				  thread->robust_list_length, 0, 0);
 	if (ret >= 0)

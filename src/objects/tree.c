@@ -13,6 +13,45 @@
 #include "checkpoint.h"
 #include "util.h"
 
+static bool is_live_task(pid_t tid)
+{
+	struct ckpt_error ignored = { 0 };
+	uint64_t state;
+
+	if (proc_stat_fields(tid, &state, 3, 1, &ignored) < 0)
+		return false;
+	return state != 'Z' && state != 'X';
+}
+
+/* A zombie leader whose other threads run on: main called pthread_exit(). */
+static bool has_live_thread(pid_t leader)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	struct ckpt_error ignored = { 0 };
+	size_t count = 0;
+
+	if (list_thread_ids(leader, &tids, &count, &ignored) < 0)
+		return false;
+	for (size_t i = 0; i < count; i++) {
+		if (tids[i] != leader && is_live_task(tids[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Its /proc files (fds, maps, cwd) are empty once the leader has exited,
+ * and it cannot be traced: such a process is refused, not taken for a zombie.
+ */
+static int check_leader_not_gone(pid_t pid, uint64_t state, struct ckpt_error *err)
+{
+	if (state != 'Z' || !has_live_thread(pid))
+		return 0;
+	return fail(err, ENOTSUP,
+		    "process %d: its main thread has exited while other threads run: not supported yet",
+		    pid);
+}
+
 /* /proc/PID/stat: state (3), ppid, pgrp, session (4-6), exit_signal (38), exit_code (52). */
 static int read_tree_entry(pid_t pid, struct ckpt_tree_entry *entry, struct ckpt_error *err)
 {
@@ -23,6 +62,8 @@ static int read_tree_entry(pid_t pid, struct ckpt_tree_entry *entry, struct ckpt
 		ret = proc_stat_fields(pid, &exit_signal, 38, 1, err);
 	if (ret == 0)
 		ret = proc_stat_fields(pid, &exit_code, 52, 1, err);
+	if (ret == 0)
+		ret = check_leader_not_gone(pid, ids[0], err);
 	if (ret < 0)
 		return ret;
 	*entry = (struct ckpt_tree_entry){

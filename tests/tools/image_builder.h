@@ -251,6 +251,7 @@ static inline void spec_add_thread(struct image_spec *spec, int32_t tid)
 	thread = &spec->threads[spec->thread_count++];
 	memset(thread, 0, sizeof(*thread));
 	thread->tid = tid;
+	snprintf(thread->comm, sizeof(thread->comm), "%s", SPEC_COMM);
 	thread->regs[USER_REG_RIP] = SPEC_CODE_START + 0x100;
 	thread->regs[USER_REG_CS] = 0x33;
 	thread->regs[USER_REG_EFLAGS] = 0x246;

@@ -608,7 +608,7 @@ struct field_case {
  * 7 vdso; PAGES 0 has runs {data, 1} {heap, 2}, PAGES 1 {shared, 1} {stack, 2}. */
 static const struct field_case field_cases[] = {
 	{ "HEAD magic", R_HEAD, 0, 0, 1, 'X', "wrong magic" },
-	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 2, "format version 2" },
+	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 3, "format version 3" },
 	{ "HEAD arch", R_HEAD, 0, FIELD(struct ckpt_head, arch), 183, "architecture 183" },
 	{ "HEAD page size", R_HEAD, 0, FIELD(struct ckpt_head, page_size), 65536, "page size" },
 	{ "HEAD xstate size", R_HEAD, 0, FIELD(struct ckpt_head, xstate_size), CKPT_MAX_XSTATE + 64,
@@ -812,6 +812,11 @@ static void comm_not_terminated(struct image_spec *spec)
 	memset(spec->process.comm, 'c', sizeof(spec->process.comm));
 }
 
+static void thread_comm_not_terminated(struct image_spec *spec)
+{
+	memset(spec->threads[0].comm, 't', sizeof(spec->threads[0].comm));
+}
+
 static void kernel_release_not_terminated(struct image_spec *spec)
 {
 	memset(spec->head.kernel_release, 'k', sizeof(spec->head.kernel_release));
@@ -910,6 +915,7 @@ static const struct spec_case spec_cases[] = {
 	{ "PROCESS comm not terminated", comm_not_terminated, "comm is not terminated" },
 	{ "PROCESS cwd too long", cwd_too_long, "cwd" },
 	{ "PROCESS empty cwd", cwd_empty, "cwd is not an absolute" },
+	{ "THREAD comm not terminated", thread_comm_not_terminated, "comm is not terminated" },
 	{ "FILE path too long", path_too_long, "path" },
 	{ "FILE path not terminated (consistent length)", path_not_terminated, "NUL-terminated" },
 	{ "FILE empty path", path_empty, "path is not an absolute" },
