@@ -68,6 +68,21 @@ expect_tree_pass "$copy_pid_2" "$copy_in_2" "$copy_out_2" "copy 2"
 expect_tree_pass "$copy_pid_3" "$copy_in_3" "$copy_out_3" "copy 3"
 expect_tree_pass "$original" "$target_in" "$target_out" "the original"
 
+# A restart that fails half way (pages) or at the very end (release) leaves
+# no process of its namespace behind: the same number of processes with the
+# original's PID innermost as before.
+count_with_inner_pid() {
+	grep -l -E "^NSpid:.*[[:space:]]$1\$" /proc/[0-9]*/status 2>/dev/null | wc -l
+}
+before=$(count_with_inner_pid "$original")
+for point in restart.pages restart.release; do
+	status=$(CKPT_FAULT=$point status_of "$CKPT" restart --pidns --detach "$case_dir/image")
+	[ "$status" -eq 1 ] || fail "restart --pidns with the fault $point exited $status, expected 1"
+	after=$(count_with_inner_pid "$original")
+	[ "$after" -eq "$before" ] ||
+		fail "restart --pidns failing at $point left $((after - before)) process(es) behind"
+done
+
 # In the foreground: ckpt exits with the root's status once all are gone.
 mkfifo "$case_dir/in4" "$case_dir/out4"
 (close_extra_fds; exec "$CKPT" restart --pidns "$case_dir/image") \
