@@ -949,6 +949,11 @@ static void find_our_husks(const struct restore_context *ctx, bool *ours)
 	for (size_t i = 1; i < tree->entry_count; i++) {
 		pid_t parent = parent_of(tree->entries[i].pid);
 
+		if (parent == getpid()) {	/* its husk parent died: it came to us */
+			ours[i] = true;
+			continue;
+		}
+
 		for (size_t p = 0; p < i; p++) {
 			if (ours[p] && tree->entries[p].pid == parent)
 				ours[i] = true;
