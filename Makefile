@@ -57,7 +57,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libckpt.a $(wildcard tests/tools/
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libckpt.a -o $@
 
-$(BUILD)/bench/%: bench/%.c
+$(BUILD)/bench/%: bench/%.c bench/hold.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) -O2 -g -pthread $< -o $@
 

@@ -33,6 +33,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "hold.h"
+
 #define MIB (1024ull * 1024ull)
 
 enum zero_fill_mode {
@@ -61,8 +63,6 @@ struct verify_result {
 	uint64_t untouched_resident_pages;
 	int mincore_error;
 };
-
-static volatile sig_atomic_t verify_requested;
 
 static uint64_t next_xorshift64(uint64_t *state)
 {
@@ -231,48 +231,21 @@ static void verify_regions(const struct hold_config *config,
 	report_verify(config, &result);
 }
 
-static void request_verify(int signal_number)
-{
-	(void)signal_number;
-	verify_requested = 1;
-}
-
-static int install_verify_handler(sigset_t *ret_wait_mask)
-{
-	struct sigaction action = { .sa_handler = request_verify };
-	sigset_t blocked;
-
-	sigemptyset(&action.sa_mask);
-	if (sigaction(SIGUSR1, &action, NULL) != 0)
-		return -errno;
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &blocked, ret_wait_mask) != 0)
-		return -errno;
-	sigdelset(ret_wait_mask, SIGUSR1);
-	return 0;
-}
-
 static void serve_verify_requests(const struct hold_config *config,
 				  const struct memory_regions *regions,
 				  const sigset_t *wait_mask)
 {
 	for (;;) {
-		while (!verify_requested)
-			sigsuspend(wait_mask);
-		verify_requested = 0;
+		hold_wait_for_verify(wait_mask);
 		verify_regions(config, regions);
 	}
 }
 
 static int parse_mib(const char *text, uint64_t *ret_bytes)
 {
-	char *end;
 	unsigned long long mib;
 
-	errno = 0;
-	mib = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || mib > (1ull << 30))
+	if (hold_parse_number(text, 0, 1ull << 30, &mib) != 0)
 		return -EINVAL;
 	*ret_bytes = mib * MIB;
 	return 0;
@@ -291,9 +264,10 @@ static int parse_zero_fill(const char *text, enum zero_fill_mode *ret_mode)
 	return -EINVAL;
 }
 
-static int parse_option(int option, const char *value,
-			struct hold_config *config)
+static int parse_option(int option, const char *value, void *context)
 {
+	struct hold_config *config = context;
+
 	switch (option) {
 	case 'r':
 		return parse_mib(value, &config->random_bytes);
@@ -321,16 +295,8 @@ static int parse_arguments(int argc, char **argv, struct hold_config *config)
 		{ "seed", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int option;
 
-	for (;;) {
-		option = getopt_long(argc, argv, "", options, NULL);
-		if (option == -1)
-			break;
-		if (parse_option(option, optarg, config) != 0)
-			return -EINVAL;
-	}
-	return optind == argc ? 0 : -EINVAL;
+	return hold_parse_arguments(argc, argv, options, parse_option, config);
 }
 
 int main(int argc, char **argv)
@@ -351,7 +317,7 @@ int main(int argc, char **argv)
 				" [--seed N]\n");
 		return 2;
 	}
-	if (install_verify_handler(&wait_mask) != 0) {
+	if (hold_install_verify_handler(NULL, 0, &wait_mask) != 0) {
 		perror("hold_memory: signal setup");
 		return 1;
 	}

@@ -32,6 +32,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hold.h"
+
 enum {
 	MAX_THREADS = 100000,
 	MAX_DATA_BYTES = 16384,
@@ -73,19 +75,10 @@ static struct verify_round shared = {
 	.thread_reported = PTHREAD_COND_INITIALIZER,
 };
 static __thread uint64_t thread_word;
-static volatile sig_atomic_t verify_requested;
-
-static uint64_t mix64(uint64_t value)
-{
-	value += 0x9e3779b97f4a7c15ull;
-	value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-	value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-	return value ^ (value >> 31);
-}
 
 static uint8_t stream_byte(unsigned index, size_t offset)
 {
-	return (uint8_t)(mix64(((uint64_t)index << 32) + offset / 8) >> (8 * (offset % 8)));
+	return (uint8_t)(hold_mix64(((uint64_t)index << 32) + offset / 8) >> (8 * (offset % 8)));
 }
 
 static void fill_stream(uint8_t *data, size_t length, unsigned index)
@@ -123,7 +116,7 @@ static bool thread_intact(const struct held_thread *self, const uint8_t *data)
 {
 	if ((pid_t)syscall(SYS_gettid) != self->tid)
 		return false;
-	if (thread_word != mix64(self->index))
+	if (thread_word != hold_mix64(self->index))
 		return false;
 	for (size_t offset = 0; offset < config.data_bytes; offset++) {
 		if (data[offset] != stream_byte(self->index, offset))
@@ -152,7 +145,7 @@ static void *hold_thread(void *argument)
 	uint64_t round_seen = 0;
 
 	self->tid = (pid_t)syscall(SYS_gettid);
-	thread_word = mix64(self->index);
+	thread_word = hold_mix64(self->index);
 	fill_stream(data, config.data_bytes, self->index);
 	pthread_mutex_lock(&shared.mutex);
 	shared.waiting++;
@@ -216,62 +209,24 @@ static void run_verify_round(uint64_t checksum_expected)
 	pthread_mutex_unlock(&shared.mutex);
 }
 
-static void request_verify(int signal_number)
-{
-	(void)signal_number;
-	verify_requested = 1;
-}
-
-/* Blocks SIGUSR1 in main before any thread starts, so all threads inherit it. */
-static int install_verify_handler(sigset_t *ret_wait_mask)
-{
-	struct sigaction action = { .sa_handler = request_verify };
-	sigset_t blocked;
-
-	sigemptyset(&action.sa_mask);
-	if (sigaction(SIGUSR1, &action, NULL) != 0)
-		return -errno;
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &blocked, ret_wait_mask) != 0)
-		return -errno;
-	sigdelset(ret_wait_mask, SIGUSR1);
-	return 0;
-}
-
 static void serve_verify_requests(const sigset_t *wait_mask)
 {
 	uint64_t checksum_expected = expected_checksum();
 
 	for (;;) {
-		while (!verify_requested)
-			sigsuspend(wait_mask);
-		verify_requested = 0;
+		hold_wait_for_verify(wait_mask);
 		run_verify_round(checksum_expected);
 	}
 }
 
 /* ---- Arguments ------------------------------------------------------------ */
 
-static int parse_count(const char *text, unsigned long long limit,
-		       unsigned long long *ret_value)
-{
-	char *end;
-	unsigned long long value;
-
-	errno = 0;
-	value = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || value == 0 || value > limit)
-		return -EINVAL;
-	*ret_value = value;
-	return 0;
-}
-
-static int parse_option(int option, const char *value)
+static int parse_option(int option, const char *value, void *context)
 {
 	unsigned long long number;
-	int error = parse_count(value, option == 't' ? MAX_THREADS : 1 << 20, &number);
+	int error = hold_parse_number(value, 1, option == 't' ? MAX_THREADS : 1 << 20, &number);
 
+	(void)context;
 	if (error != 0)
 		return error;
 	switch (option) {
@@ -299,18 +254,12 @@ static int parse_arguments(int argc, char **argv)
 		{ "data-bytes", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int option;
 
-	for (;;) {
-		option = getopt_long(argc, argv, "", options, NULL);
-		if (option == -1)
-			break;
-		if (parse_option(option, optarg) != 0)
-			return -EINVAL;
-	}
+	if (hold_parse_arguments(argc, argv, options, parse_option, NULL) != 0)
+		return -EINVAL;
 	if (config.stack_bytes < 2 * MAX_DATA_BYTES)
 		return -EINVAL;	/* each thread keeps MAX_DATA_BYTES on its stack */
-	return optind == argc ? 0 : -EINVAL;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -325,7 +274,8 @@ int main(int argc, char **argv)
 			2 * MAX_DATA_BYTES / 1024, MAX_DATA_BYTES);
 		return 2;
 	}
-	if (install_verify_handler(&wait_mask) != 0) {
+	/* Blocks SIGUSR1 before any thread starts, so all threads inherit it. */
+	if (hold_install_verify_handler(NULL, 0, &wait_mask) != 0) {
 		perror("hold_threads: signal setup");
 		return 1;
 	}

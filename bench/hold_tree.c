@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hold.h"
+
 enum {
 	MAX_PROCESSES = 10000,
 	MAX_DATA_KIB = 1 << 20,
@@ -95,20 +97,10 @@ static struct hold_config config = {
 	.data_bytes = 64 * 1024,
 };
 static struct tree_self self;
-/* Root: a round asked for (1).  Descendant: the round the root asked for. */
-static volatile sig_atomic_t requested_round;
-
-static uint64_t mix64(uint64_t value)
-{
-	value += 0x9e3779b97f4a7c15ull;
-	value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-	value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-	return value ^ (value >> 31);
-}
 
 static uint64_t stream_word(unsigned index, size_t word)
 {
-	return mix64(((uint64_t)index << 40) + word);
+	return hold_mix64(((uint64_t)index << 40) + word);
 }
 
 static size_t data_words(void)
@@ -196,14 +188,18 @@ static int receive_message(const struct timespec *deadline, struct tree_message 
 
 /* ---- The descendants ------------------------------------------------------ */
 
+/*
+ * Sets hold_verify_requested (hold.h): in the root to 1, a round asked for;
+ * in a descendant to the round the root asked for.
+ */
 static void request_verify(int signal_number, siginfo_t *info, void *context)
 {
 	(void)signal_number;
 	(void)context;
 	if (self.index == 0 || info->si_code != SI_QUEUE)
-		requested_round = 1;
+		hold_verify_requested = 1;
 	else
-		requested_round = info->si_value.sival_int;
+		hold_verify_requested = info->si_value.sival_int;
 }
 
 /* Becomes the child with this index: dies with its parent, has no children yet. */
@@ -249,12 +245,8 @@ static int fork_children(void)
 __attribute__((noreturn)) static void serve_descendant(const sigset_t *wait_mask)
 {
 	for (;;) {
-		uint32_t round;
+		uint32_t round = hold_wait_for_verify(wait_mask);
 
-		while (requested_round == 0)
-			sigsuspend(wait_mask);
-		round = (uint32_t)requested_round;
-		requested_round = 0;
 		send_message(round, self_intact());
 	}
 }
@@ -353,53 +345,20 @@ __attribute__((noreturn)) static void serve_verify_requests(struct tree_roster *
 	uint32_t round = 0;
 
 	for (;;) {
-		while (!requested_round)
-			sigsuspend(wait_mask);
-		requested_round = 0;
+		hold_wait_for_verify(wait_mask);
 		run_verify_round(roster, ++round);
 	}
 }
 
-/* Blocks SIGUSR1 and the message signal before any fork, so all inherit both. */
-static int install_verify_handler(sigset_t *ret_wait_mask)
-{
-	struct sigaction action = { .sa_sigaction = request_verify, .sa_flags = SA_SIGINFO };
-	sigset_t blocked;
-
-	sigemptyset(&action.sa_mask);
-	if (sigaction(SIGUSR1, &action, NULL) != 0)
-		return -errno;
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGUSR1);
-	sigaddset(&blocked, MESSAGE_SIGNAL);
-	if (sigprocmask(SIG_BLOCK, &blocked, ret_wait_mask) != 0)
-		return -errno;
-	sigdelset(ret_wait_mask, SIGUSR1);
-	sigaddset(ret_wait_mask, MESSAGE_SIGNAL);
-	return 0;
-}
-
 /* ---- Arguments ------------------------------------------------------------ */
 
-static int parse_count(const char *text, unsigned long long limit,
-		       unsigned long long *ret_value)
-{
-	char *end;
-	unsigned long long value;
-
-	errno = 0;
-	value = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || value == 0 || value > limit)
-		return -EINVAL;
-	*ret_value = value;
-	return 0;
-}
-
-static int parse_option(int option, const char *value)
+static int parse_option(int option, const char *value, void *context)
 {
 	unsigned long long number;
-	int error = parse_count(value, option == 'd' ? MAX_DATA_KIB : MAX_PROCESSES, &number);
+	int error = hold_parse_number(value, 1, option == 'd' ? MAX_DATA_KIB : MAX_PROCESSES,
+				      &number);
 
+	(void)context;
 	if (error != 0)
 		return error;
 	switch (option) {
@@ -425,16 +384,8 @@ static int parse_arguments(int argc, char **argv)
 		{ "data-kib", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int option;
 
-	for (;;) {
-		option = getopt_long(argc, argv, "", options, NULL);
-		if (option == -1)
-			break;
-		if (parse_option(option, optarg) != 0)
-			return -EINVAL;
-	}
-	return optind == argc ? 0 : -EINVAL;
+	return hold_parse_arguments(argc, argv, options, parse_option, NULL);
 }
 
 int main(int argc, char **argv)
@@ -448,7 +399,8 @@ int main(int argc, char **argv)
 				" [--data-kib D]\n", MAX_PROCESSES);
 		return 2;
 	}
-	if (install_verify_handler(&wait_mask) != 0) {
+	/* Blocks SIGUSR1 and the message signal before any fork, so all inherit both. */
+	if (hold_install_verify_handler(request_verify, MESSAGE_SIGNAL, &wait_mask) != 0) {
 		perror("hold_tree: signal setup");
 		return 1;
 	}
