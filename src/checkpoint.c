@@ -426,11 +426,14 @@ static void release_tree_memory(struct dump_tree *tree)
 
 	for (size_t i = 0; i < tree->process_count; i++)
 		release_context(&tree->processes[i]);
-	for (size_t i = 0; i < shared->file_count; i++)
+	for (size_t i = 0; i < shared->file_count; i++) {
 		free(shared->files[i].path);
+		if (shared->files[i].memfd >= 0)
+			close(shared->files[i].memfd);
+	}
 	free(shared->files);
 	free(shared->fd_owners);
-	free(shared->shmem_dumped);
+	free(shared->shmem_claims);
 	free(tree->processes);
 	free(tree->entries);
 }
@@ -533,6 +536,8 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 		ret = collect_state(&tree->processes[i]);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
 		ret = collect_memory(&tree->processes[i]);
+	if (ret == 0)
+		ret = check_memfds_covered(&tree->shared);
 	return ret;
 }
 

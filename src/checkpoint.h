@@ -31,6 +31,14 @@ struct dump_file {
 	struct ckpt_file record;
 	char *path;
 	bool reusable;
+	int memfd;			/* a memfd's object, open in ckpt; -1 for others */
+};
+
+/* A range of a shared memory object whose pages one VMA carries. */
+struct shmem_claim {
+	uint32_t file_id;
+	uint64_t start;			/* file offsets */
+	uint64_t end;
 };
 
 struct page_run_list {
@@ -61,8 +69,8 @@ struct dump_shared {
 	size_t file_count;
 	struct fd_owner *fd_owners;
 	size_t fd_owner_count;
-	bool *shmem_dumped;		/* per file id: its pages are in the image already */
-	size_t shmem_claimed_count;
+	struct shmem_claim *shmem_claims;	/* every shared memory VMA's file range */
+	size_t shmem_claim_count;
 	uint64_t injected_syscalls;
 	uint64_t frozen_at_ns;
 	uint64_t released_at_ns;
@@ -139,6 +147,10 @@ int collect_thread(struct dump_context *ctx, struct dump_thread *thread);
 int write_threads(struct dump_context *ctx);
 /* objects/files.c */
 int collect_fds(struct dump_context *ctx);
+bool is_memfd_name(const char *name);
+int dump_add_memfd(struct dump_context *ctx, const char *name, const char *open_path,
+		   const struct stat *st);
+int check_memfds_covered(struct dump_shared *shared);
 int write_files(struct dump_shared *shared);
 int write_fds(struct dump_context *ctx);
 /* objects/tree.c */

@@ -318,6 +318,8 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 	if (ret == 0)
 		ret = rebuild_all(&ctx);
 	if (ret == 0)
+		ret = seal_memfds(&ctx);
+	if (ret == 0)
 		ret = release_tree(&ctx);
 	unpin(&ctx);
 	if (ret < 0)

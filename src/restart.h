@@ -75,6 +75,10 @@ int64_t husk_call(struct restore_context *ctx, const char *what, long number, ui
 int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data, size_t length,
 		  uint64_t *ret_address);
 
+/* objects/memfd.c */
+int create_memfd(struct restore_context *ctx, const struct image_file *file);
+int seal_memfds(struct restore_context *ctx);
+
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);
 void release_staged_files(struct restore_context *ctx);

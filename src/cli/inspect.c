@@ -31,6 +31,13 @@ static const char *const file_kind_names[] = {
 	[CKPT_FILE_CHARDEV] = "chardev", [CKPT_FILE_SHMEM] = "shared-memory",
 };
 
+static const char *file_kind_name(const struct image_file *file)
+{
+	if (file->file.flags & CKPT_FILE_MEMFD)
+		return "memfd";
+	return file_kind_names[file->file.kind];
+}
+
 static const char *const inherit_names[] = {
 	[CKPT_INHERIT_NONE] = "", [CKPT_INHERIT_TTY] = "terminal",
 	[CKPT_INHERIT_PIPE] = "pipe", [CKPT_INHERIT_SOCKET] = "socket",
@@ -100,7 +107,7 @@ static void print_text_process(const struct image *image)
 		const struct image_file *file = image_find_file(image, fd->file_id);
 
 		if (file)
-			printf("fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd, file_kind_names[file->file.kind],
+			printf("fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd, file_kind_name(file),
 			       file->path, file->file.offset, fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "");
 		else
 			printf("fd %d: %s (taken over from the restarting ckpt)\n", fd->fd,
@@ -168,7 +175,7 @@ static void print_json_fds(const struct image *image)
 		const struct image_file *file = image_find_file(image, fd->file_id);
 
 		printf("    {\"fd\": %d, \"kind\": \"%s\", \"cloexec\": %s, \"path\": ", fd->fd,
-		       file ? file_kind_names[file->file.kind] : inherit_names[fd->inherit_kind],
+		       file ? file_kind_name(file) : inherit_names[fd->inherit_kind],
 		       fd->flags & CKPT_FD_CLOEXEC ? "true" : "false");
 		print_json_string(file ? file->path : "");
 		printf(", \"offset\": %" PRIu64 "}%s\n", file ? file->file.offset : 0,

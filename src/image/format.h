@@ -27,7 +27,7 @@
 
 #define CKPT_IMAGE_MAGIC "CKPTIMG"	/* 8 bytes with the NUL */
 #define CKPT_TAIL_MAGIC "CKPTEND"
-#define CKPT_FORMAT_VERSION 2
+#define CKPT_FORMAT_VERSION 3
 #define CKPT_ARCH_X86_64 62	/* ELF e_machine */
 
 #define CKPT_PAGE_SIZE 4096u
@@ -200,7 +200,10 @@ struct ckpt_file {
 	uint64_t offset;
 	uint64_t device;	/* st_dev */
 	uint64_t inode;
-	uint64_t rdev;
+	union {
+		uint64_t rdev;		/* a character device's */
+		uint64_t seals;		/* a memfd's F_GET_SEALS */
+	};
 	uint64_t size;
 	uint64_t mtime_ns;
 	uint32_t path_length;	/* bytes after this struct, NUL included */
@@ -210,6 +213,7 @@ struct ckpt_file {
 
 enum ckpt_file_flags {
 	CKPT_FILE_MAPPED = 1u << 0,	/* mapped or the exe: must be the same file on restart */
+	CKPT_FILE_MEMFD = 1u << 1,	/* SHMEM only: a memfd, made again by memfd_create() */
 };
 
 enum ckpt_fd_flags {

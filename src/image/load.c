@@ -140,6 +140,12 @@ static int load_identity(struct image_reader *reader, struct image *image)
 	return 0;
 }
 
+/* Shared anonymous memory exists only as mappings; a memfd may be an fd too. */
+static bool is_openable_file(const struct image_file *file)
+{
+	return file->file.kind != CKPT_FILE_SHMEM || (file->file.flags & CKPT_FILE_MEMFD);
+}
+
 static int add_fd(struct image *image, const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_fd *fd = record->payload;
@@ -149,6 +155,9 @@ static int add_fd(struct image *image, const struct image_record *record, struct
 		return fail(err, EINVAL, "bad image: FD records out of order or repeated at fd %d", fd->fd);
 	if (fd->file_id != 0 && !image_find_file(image, fd->file_id))
 		return fail(err, EINVAL, "bad image: fd %d refers to missing file %u", fd->fd, fd->file_id);
+	if (fd->file_id != 0 && !is_openable_file(image_find_file(image, fd->file_id)))
+		return fail(err, EINVAL, "bad image: fd %d refers to shared memory that is not a memfd",
+			    fd->fd);
 	slot = append((void **)&image->fds, &image->fd_count, sizeof(*slot), err);
 	if (!slot)
 		return -ENOMEM;

@@ -123,6 +123,12 @@ static int validate_sigactions(const struct ckpt_sigactions *actions, uint64_t l
 	return 0;
 }
 
+/* A memfd is shared memory named like its maps line: "/memfd:NAME (deleted)". */
+static bool is_memfd_record(const struct ckpt_file *file, const char *path)
+{
+	return file->kind == CKPT_FILE_SHMEM && strncmp(path, "/memfd:", 7) == 0;
+}
+
 static int validate_file(const struct ckpt_file *file, uint64_t length, struct ckpt_error *err)
 {
 	const char *path = (const char *)(file + 1);
@@ -135,8 +141,10 @@ static int validate_file(const struct ckpt_file *file, uint64_t length, struct c
 		return bad(err, CKPT_RECORD_FILE, "path is not an absolute NUL-terminated path");
 	if (file->id == 0 || file->kind < CKPT_FILE_REGULAR || file->kind > CKPT_FILE_SHMEM)
 		return bad(err, CKPT_RECORD_FILE, "bad id or kind");
-	if (file->flags & ~(uint32_t)CKPT_FILE_MAPPED)
+	if (file->flags & ~(uint32_t)(CKPT_FILE_MAPPED | CKPT_FILE_MEMFD))
 		return bad(err, CKPT_RECORD_FILE, "unknown flags");
+	if ((file->flags & CKPT_FILE_MEMFD) && !is_memfd_record(file, path))
+		return bad(err, CKPT_RECORD_FILE, "memfd flag on a file that is not a memfd");
 	return 0;
 }
 

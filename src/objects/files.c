@@ -52,6 +52,7 @@ int dump_add_file(struct dump_context *ctx, const char *path, const struct stat 
 	if (!file->path)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	file->reusable = reuse;
+	file->memfd = -1;
 	file->record = (struct ckpt_file){
 		.id = (uint32_t)ctx->shared->file_count + 1,
 		.kind = file_kind(st->st_mode),
@@ -221,6 +222,60 @@ static int add_fd_record(struct dump_context *ctx, const struct ckpt_fd *record)
 	return 0;
 }
 
+static bool is_memfd_fd(const struct fd_facts *facts)
+{
+	return S_ISREG(facts->st.st_mode) && facts->st.st_nlink == 0 && is_memfd_name(facts->target);
+}
+
+static bool has_fd_owner(const struct dump_shared *shared, uint32_t file_id)
+{
+	for (size_t i = 0; i < shared->fd_owner_count; i++) {
+		if (shared->fd_owners[i].file_id == file_id)
+			return true;
+	}
+	return false;
+}
+
+/* The memfd's one open file description (a second one is refused); mappings share its object. */
+static int adopt_memfd_description(struct dump_context *ctx, const struct fd_facts *facts,
+				   uint32_t file_id)
+{
+	struct ckpt_file *file = &ctx->shared->files[file_id - 1].record;
+
+	if (has_fd_owner(ctx->shared, file_id))
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is a second open file description of %s: not supported yet",
+			    facts->fd, ctx->pid, facts->target);
+	if ((facts->flags & O_ACCMODE) != O_RDWR)
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d opens %s %s: only read-write memfd fds are supported yet",
+			    facts->fd, ctx->pid, facts->target,
+			    (facts->flags & O_ACCMODE) == O_RDONLY ? "read-only" : "write-only");
+	file->open_flags = facts->flags & ~(uint32_t)O_CLOEXEC;
+	file->offset = facts->position;
+	return remember_fd_owner(ctx, facts->fd, file_id);
+}
+
+static int collect_memfd_fd(struct dump_context *ctx, const struct fd_facts *facts,
+			    struct ckpt_fd *record)
+{
+	char path[64];
+	int ret;
+
+	record->file_id = shared_file_id(ctx, facts);
+	if (record->file_id != 0)
+		return add_fd_record(ctx, record);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, facts->fd);
+	ret = dump_add_memfd(ctx, facts->target, path, &facts->st);
+	if (ret < 0)
+		return ret;
+	record->file_id = (uint32_t)ret;
+	ret = adopt_memfd_description(ctx, facts, record->file_id);
+	if (ret < 0)
+		return ret;
+	return add_fd_record(ctx, record);
+}
+
 static int collect_fd(struct dump_context *ctx, int fd)
 {
 	struct fd_facts facts = { .fd = fd };
@@ -235,6 +290,8 @@ static int collect_fd(struct dump_context *ctx, int fd)
 		record.flags |= CKPT_FD_INHERIT;
 		return add_fd_record(ctx, &record);
 	}
+	if (is_memfd_fd(&facts))
+		return collect_memfd_fd(ctx, &facts, &record);
 	if (!is_supported_file(&facts))
 		return unsupported_fd(ctx, &facts);
 	record.file_id = shared_file_id(ctx, &facts);
@@ -629,14 +686,22 @@ static int open_image_file(struct restore_context *ctx, const struct file_opener
 	return fd;
 }
 
+static int open_or_create_file(struct restore_context *ctx, const struct file_opener *opener,
+			       const struct image_file *file)
+{
+	if (file->file.flags & CKPT_FILE_MEMFD)
+		return create_memfd(ctx, file);
+	return open_image_file(ctx, opener, file);
+}
+
 static int stage_file(struct restore_context *ctx, const struct file_opener *opener, size_t index)
 {
 	const struct image_file *file = &ctx->tree.files[index];
 	_cleanup_close_ int fd = -1;
 
-	if (file->file.kind == CKPT_FILE_SHMEM)
+	if (file->file.kind == CKPT_FILE_SHMEM && !(file->file.flags & CKPT_FILE_MEMFD))
 		return 0;	/* made by its first mapping */
-	fd = open_image_file(ctx, opener, file);
+	fd = open_or_create_file(ctx, opener, file);
 	if (fd < 0)
 		return fd;
 	ctx->staged_fds[index] = fcntl(fd, F_DUPFD_CLOEXEC, ctx->stage_base);

@@ -211,6 +211,29 @@ static int add_shared_memory(struct dump_context *ctx, const struct proc_vma *vm
 	return 0;
 }
 
+/* A shared mapping of a memfd: shared memory whose object is the memfd's FILE record. */
+static int add_memfd_mapping(struct dump_context *ctx, const struct proc_vma *vma,
+			     struct ckpt_vma *record)
+{
+	char link[128];
+	struct stat st;
+	int id;
+
+	if (!(vma->flags & PROC_VMA_SHARED))
+		return unsupported_vma(ctx, vma, "is a private (copy-on-write) mapping of a memfd");
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
+		 (unsigned long long)vma->start, (unsigned long long)vma->end);
+	if (stat(link, &st) < 0)
+		return unreachable_vma(ctx, vma, errno, "is a memfd that cannot be reached");
+	id = dump_add_memfd(ctx, vma->name, link, &st);
+	if (id < 0)
+		return id;
+	record->kind = CKPT_VMA_SHARED_ANON;
+	record->file_id = (uint32_t)id;
+	record->file_offset = vma->offset;
+	return 0;
+}
+
 static int classify_vma(struct dump_context *ctx, const struct proc_vma *vma,
 			struct ckpt_vma *record)
 {
@@ -221,6 +244,8 @@ static int classify_vma(struct dump_context *ctx, const struct proc_vma *vma,
 		return 0;
 	if (vma->flags & PROC_VMA_IO)
 		return unsupported_vma(ctx, vma, "is device memory");
+	if (is_memfd_name(vma->name))
+		return add_memfd_mapping(ctx, vma, record);
 	if (strstr(vma->name, " (deleted)") && !is_shared_memory_name(vma->name))
 		return unsupported_vma(ctx, vma, "maps a deleted file");
 	if (is_anonymous_name(vma->name) || (shared && is_shared_memory_name(vma->name))) {
@@ -229,7 +254,7 @@ static int classify_vma(struct dump_context *ctx, const struct proc_vma *vma,
 			return unsupported_vma(ctx, vma, "is System V shared memory");
 		return shared ? add_shared_memory(ctx, vma, record) : 0;
 	}
-	if (vma->name[0] != '/' || strncmp(vma->name, "/memfd:", 7) == 0)
+	if (vma->name[0] != '/')
 		return unsupported_vma(ctx, vma, "is of an unknown kind");
 	record->kind = shared ? CKPT_VMA_FILE_SHARED : CKPT_VMA_FILE_PRIVATE;
 	return add_mapped_file(ctx, vma, record);
@@ -528,9 +553,13 @@ static int64_t open_shared_memory(struct restore_context *ctx, const struct shme
 static int64_t map_shared_memory(struct restore_context *ctx, const struct ckpt_vma *vma)
 {
 	struct shmem_owner *owner = &ctx->shmem_owners[vma->file_id - 1];
+	int staged_memfd = ctx->staged_fds[vma->file_id - 1];
 	uint64_t length = vma->end - vma->start;
 	int64_t fd, result;
 
+	if (staged_memfd >= 0)
+		return husk_call(ctx, "mmap (memfd)", SYS_mmap, vma->start, length, mapping_prot(vma),
+				 MAP_FIXED | MAP_SHARED, (uint64_t)staged_memfd, vma->file_offset);
 	if (!owner->pid) {
 		*owner = (struct shmem_owner){ ctx->husk, vma->start, vma->end };
 		return husk_call(ctx, "mmap", SYS_mmap, vma->start, length, mapping_prot(vma),

@@ -88,19 +88,12 @@ static int scan_vma(struct dump_context *ctx, int pagemap_fd, struct dump_vma *v
 	return 0;
 }
 
-/* The pages of a shmem object that hold data, found through its file. */
-static int scan_shared_memory(struct dump_context *ctx, struct dump_vma *vma)
+/* Appends the data extents of [offset, end) of a shmem file as runs of the VMA. */
+static int scan_shared_range(struct dump_context *ctx, struct dump_vma *vma, int fd, off_t offset,
+			     off_t end)
 {
-	char link[128];
-	_cleanup_close_ int fd = -1;
-	off_t offset = (off_t)vma->record.file_offset;
-	off_t end = offset + (off_t)(vma->record.end - vma->record.start);
+	uint64_t base = vma->record.start - vma->record.file_offset;
 
-	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
-		 (unsigned long long)vma->record.start, (unsigned long long)vma->record.end);
-	fd = open(link, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(ctx->err, errno, "opening %s: %s", link, strerror(errno));
 	while (offset < end) {
 		off_t data = lseek(fd, offset, SEEK_DATA);
 		off_t hole;
@@ -109,10 +102,11 @@ static int scan_shared_memory(struct dump_context *ctx, struct dump_vma *vma)
 		if (data < 0 || data >= end)
 			break;
 		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole >= 0)
+			hole = (hole + CKPT_PAGE_SIZE - 1) & ~(off_t)(CKPT_PAGE_SIZE - 1);	/* at an unaligned size */
 		if (hole < 0 || hole > end)
 			hole = end;
-		ret = append_run(&vma->runs, vma->record.start + (uint64_t)(data - (off_t)vma->record.file_offset),
-				 vma->record.start + (uint64_t)(hole - (off_t)vma->record.file_offset), ctx->err);
+		ret = append_run(&vma->runs, base + (uint64_t)data, base + (uint64_t)hole, ctx->err);
 		if (ret < 0)
 			return ret;
 		vma->record.page_count += (uint64_t)(hole - data) / CKPT_PAGE_SIZE;
@@ -121,22 +115,72 @@ static int scan_shared_memory(struct dump_context *ctx, struct dump_vma *vma)
 	return 0;
 }
 
-/* Only the first mapping (in tree order) of a shmem object carries its pages. */
-static bool claim_shared_memory(struct dump_context *ctx, uint32_t file_id)
+static const struct shmem_claim *find_overlapping_claim(const struct dump_shared *shared,
+							size_t *index, uint32_t file_id,
+							uint64_t start, uint64_t end)
+{
+	for (; *index < shared->shmem_claim_count; (*index)++) {
+		const struct shmem_claim *claim = &shared->shmem_claims[*index];
+
+		if (claim->file_id == file_id && claim->start < end && start < claim->end)
+			return claim;
+	}
+	return NULL;
+}
+
+/* Scans the parts of [start, end) that no claim from index on covers, in ascending order. */
+static int scan_unclaimed(struct dump_context *ctx, struct dump_vma *vma, int fd, size_t index,
+			  uint64_t start, uint64_t end)
+{
+	const struct shmem_claim *claim;
+	int ret;
+
+	if (start >= end)
+		return 0;
+	claim = find_overlapping_claim(ctx->shared, &index, vma->record.file_id, start, end);
+	if (!claim)
+		return scan_shared_range(ctx, vma, fd, (off_t)start, (off_t)end);
+	ret = scan_unclaimed(ctx, vma, fd, index + 1, start, claim->start);
+	if (ret == 0)
+		ret = scan_unclaimed(ctx, vma, fd, index + 1, claim->end, end);
+	return ret;
+}
+
+static int claim_shared_range(struct dump_context *ctx, const struct ckpt_vma *vma)
 {
 	struct dump_shared *shared = ctx->shared;
-	bool *grown = realloc(shared->shmem_dumped, (shared->file_count + 1) * sizeof(*grown));
+	struct shmem_claim *grown = realloc(shared->shmem_claims,
+					    (shared->shmem_claim_count + 1) * sizeof(*grown));
 
 	if (!grown)
-		return true;
-	for (size_t i = shared->shmem_dumped ? shared->shmem_claimed_count : 0; i <= shared->file_count; i++)
-		grown[i] = false;
-	shared->shmem_dumped = grown;
-	shared->shmem_claimed_count = shared->file_count + 1;
-	if (grown[file_id])
-		return false;
-	grown[file_id] = true;
-	return true;
+		return fail(ctx->err, ENOMEM, "out of memory");
+	shared->shmem_claims = grown;
+	grown[shared->shmem_claim_count++] = (struct shmem_claim){
+		vma->file_id, vma->file_offset, vma->file_offset + (vma->end - vma->start)
+	};
+	return 0;
+}
+
+/*
+ * The pages of a shmem object that hold data, found through its file: each
+ * page goes with the first mapping (in tree order) that shows it.
+ */
+static int scan_shared_memory(struct dump_context *ctx, struct dump_vma *vma)
+{
+	char link[128];
+	_cleanup_close_ int fd = -1;
+	uint64_t start = vma->record.file_offset;
+	int ret;
+
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
+		 (unsigned long long)vma->record.start, (unsigned long long)vma->record.end);
+	fd = open(link, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(ctx->err, errno, "opening %s: %s", link, strerror(errno));
+	ret = scan_unclaimed(ctx, vma, fd, 0, start, start + (vma->record.end - vma->record.start));
+	if (ret == 0)
+		ret = claim_shared_range(ctx, &vma->record);
+	return ret;
 }
 
 int scan_pages(struct dump_context *ctx)
@@ -155,12 +199,10 @@ int scan_pages(struct dump_context *ctx)
 	for (size_t i = 0; ret == 0 && i < ctx->vma_count; i++) {
 		struct dump_vma *vma = &ctx->vmas[i];
 
-		if (vma->record.kind == CKPT_VMA_SHARED_ANON) {
-			if (claim_shared_memory(ctx, vma->record.file_id))
-				ret = scan_shared_memory(ctx, vma);
-		} else if (vma_holds_pages(&vma->record)) {
+		if (vma->record.kind == CKPT_VMA_SHARED_ANON)
+			ret = scan_shared_memory(ctx, vma);
+		else if (vma_holds_pages(&vma->record))
 			ret = scan_vma(ctx, pagemap_fd, vma, regions);
-		}
 	}
 	return ret;
 }

@@ -1,7 +1,8 @@
 /*
  * Shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS, backed by shmem) and
  * a memfd mapped twice: after restart the data is there, the maps lines are
- * the same, and the two mappings of the memfd still share their pages.
+ * the same but for the inode numbers (the kernel numbers each new shmem
+ * object itself), and the two mappings of the memfd still share their pages.
  */
 #include "state.h"
 
@@ -15,6 +16,43 @@ static unsigned char *memfd_view_two;
 static int memfd = -1;
 static char anon_maps_before[512];
 static char memfd_maps_before[1024];
+
+/* The maps line without its inode field, appended to out. */
+static void append_without_inode(char *out, size_t capacity, const char *line, size_t length)
+{
+	const char *inode = line;
+	const char *name;
+
+	for (int field = 0; field < 4 && inode; field++) {
+		inode = memchr(inode, ' ', length - (size_t)(inode - line));
+		if (inode)
+			inode++;
+	}
+	if (!inode) {
+		state_append_text(out, capacity, line, length);
+		return;
+	}
+	name = inode + strspn(inode, "0123456789");
+	name += strspn(name, " ");
+	state_append_text(out, capacity, line, (size_t)(inode - line));
+	state_append_text(out, capacity, name, length - (size_t)(name - line));
+}
+
+/* Drops the inode field of each maps line: a restored shmem object has a new one. */
+static void drop_inodes(char *lines, size_t capacity)
+{
+	char kept[1024] = "";
+	const char *line = lines;
+
+	while (*line != '\0') {
+		const char *line_end = strchr(line, '\n');
+		size_t length = line_end ? (size_t)(line_end - line) + 1 : strlen(line);
+
+		append_without_inode(kept, sizeof(kept), line, length);
+		line += length;
+	}
+	snprintf(lines, capacity, "%s", kept);
+}
 
 static void record_maps(char *anon_out, size_t anon_capacity, char *memfd_out,
 			size_t memfd_capacity)
@@ -31,6 +69,8 @@ static void record_maps(char *anon_out, size_t anon_capacity, char *memfd_out,
 			    (uintptr_t)memfd_view_two + MEMFD_PAGES * STATE_PAGE_SIZE, second,
 			    sizeof(second));
 	state_append_text(memfd_out, memfd_capacity, second, strlen(second));
+	drop_inodes(anon_out, anon_capacity);
+	drop_inodes(memfd_out, memfd_capacity);
 }
 
 static void build_shared_memory(void)

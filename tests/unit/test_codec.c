@@ -608,7 +608,7 @@ struct field_case {
  * 7 vdso; PAGES 0 has runs {data, 1} {heap, 2}, PAGES 1 {shared, 1} {stack, 2}. */
 static const struct field_case field_cases[] = {
 	{ "HEAD magic", R_HEAD, 0, 0, 1, 'X', "wrong magic" },
-	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 3, "format version 3" },
+	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 4, "format version 4" },
 	{ "HEAD arch", R_HEAD, 0, FIELD(struct ckpt_head, arch), 183, "architecture 183" },
 	{ "HEAD page size", R_HEAD, 0, FIELD(struct ckpt_head, page_size), 65536, "page size" },
 	{ "HEAD xstate size", R_HEAD, 0, FIELD(struct ckpt_head, xstate_size), CKPT_MAX_XSTATE + 64,
@@ -642,7 +642,9 @@ static const struct field_case field_cases[] = {
 	{ "FILE id 0", R_FILE, 0, FIELD(struct ckpt_file, id), 0, "bad id or kind" },
 	{ "FILE kind 0", R_FILE, 0, FIELD(struct ckpt_file, kind), 0, "bad id or kind" },
 	{ "FILE kind 5", R_FILE, 1, FIELD(struct ckpt_file, kind), 5, "bad id or kind" },
-	{ "FILE unknown flags", R_FILE, 0, FIELD(struct ckpt_file, flags), 2, "unknown flags" },
+	{ "FILE unknown flags", R_FILE, 0, FIELD(struct ckpt_file, flags), 4, "unknown flags" },
+	{ "FILE memfd flag on a regular file", R_FILE, 0, FIELD(struct ckpt_file, flags), 2,
+	  "not a memfd" },
 	{ "FILE relative path", R_FILE, 0, AFTER(struct ckpt_file), 'u', "path is not an absolute" },
 	{ "FILE path not terminated", R_FILE, 1, sizeof(struct ckpt_file) + 9, 1, 'x', "NUL-terminated" },
 	{ "FILE path with a NUL inside", R_FILE, 1, sizeof(struct ckpt_file) + 4, 1, 0, "NUL-terminated" },

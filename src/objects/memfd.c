@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memfd objects (memfd_create): shared memory with a name, a size and
+ * seals.  One SHMEM FILE record with the MEMFD flag stands for the object,
+ * whether processes map it, hold fds on it, or both; its pages go with the
+ * VMAs that map it, like those of shared anonymous memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "util.h"
+
+#define MEMFD_PREFIX "/memfd:"
+#define DELETED_SUFFIX " (deleted)"
+
+bool is_memfd_name(const char *name)
+{
+	return strncmp(name, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0;
+}
+
+static uint32_t find_memfd(const struct dump_shared *shared, const struct stat *st)
+{
+	for (size_t i = 0; i < shared->file_count; i++) {
+		const struct ckpt_file *record = &shared->files[i].record;
+
+		if ((record->flags & CKPT_FILE_MEMFD) && record->device == st->st_dev &&
+		    record->inode == st->st_ino)
+			return record->id;
+	}
+	return 0;
+}
+
+/* The object itself, open in ckpt until the checkpoint ends; its seals in *ret_seals. */
+static int open_memfd_object(struct dump_context *ctx, const char *name, const char *open_path,
+			     int *ret_seals)
+{
+	_cleanup_close_ int fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	struct statfs fs;
+	int seals, kept;
+
+	if (fd < 0)
+		return fail(ctx->err, errno, "opening %s (%s of process %d): %s", open_path, name,
+			    ctx->pid, strerror(errno));
+	if (fstatfs(fd, &fs) < 0 || fs.f_type != TMPFS_MAGIC)
+		return fail(ctx->err, ENOTSUP,
+			    "%s of process %d is a memfd of huge pages (MFD_HUGETLB): not supported yet",
+			    name, ctx->pid);
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return fail(ctx->err, errno, "F_GET_SEALS on %s of process %d: %s", name, ctx->pid,
+			    strerror(errno));
+	kept = fd;
+	fd = -1;
+	*ret_seals = seals;
+	return kept;
+}
+
+/* The FILE id of the memfd at open_path (a map_files or fd link), added on first sight. */
+int dump_add_memfd(struct dump_context *ctx, const char *name, const char *open_path,
+		   const struct stat *st)
+{
+	struct dump_file *file;
+	int id = (int)find_memfd(ctx->shared, st);
+	int fd, seals = 0;
+
+	if (id)
+		return id;
+	fd = open_memfd_object(ctx, name, open_path, &seals);
+	if (fd < 0)
+		return fd;
+	id = dump_add_file(ctx, name, st, O_RDWR, 0, false);
+	if (id < 0) {
+		close(fd);
+		return id;
+	}
+	file = &ctx->shared->files[id - 1];
+	file->memfd = fd;
+	file->record.kind = CKPT_FILE_SHMEM;
+	file->record.flags = CKPT_FILE_MEMFD;
+	file->record.seals = (uint64_t)seals;
+	return id;
+}
+
+static const struct shmem_claim *claim_holding(const struct dump_shared *shared, uint32_t file_id,
+					       uint64_t offset)
+{
+	for (size_t i = 0; i < shared->shmem_claim_count; i++) {
+		const struct shmem_claim *claim = &shared->shmem_claims[i];
+
+		if (claim->file_id == file_id && claim->start <= offset && offset < claim->end)
+			return claim;
+	}
+	return NULL;
+}
+
+/* Pages travel only inside VMAs: data that no mapping shows would be lost. */
+static int check_memfd_covered(struct dump_shared *shared, const struct dump_file *file)
+{
+	off_t offset = 0;
+
+	for (;;) {
+		off_t data = lseek(file->memfd, offset, SEEK_DATA);
+		const struct shmem_claim *claim;
+
+		if (data < 0)
+			return 0;	/* ENXIO: no data from offset on */
+		claim = claim_holding(shared, file->record.id, (uint64_t)data);
+		if (!claim)
+			return fail(shared->err, ENOTSUP,
+				    "%s holds data at offset %lld that no mapping shows: saving a memfd's unmapped contents is not supported yet",
+				    file->path, (long long)data);
+		offset = (off_t)claim->end;
+	}
+}
+
+int check_memfds_covered(struct dump_shared *shared)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < shared->file_count; i++) {
+		if (shared->files[i].memfd >= 0)
+			ret = check_memfd_covered(shared, &shared->files[i]);
+	}
+	return ret;
+}
+
+/* ---- restart side ---- */
+
+#include "restart.h"
+
+/* memfd_create() makes an object sealed with F_SEAL_SEAL alone unless sealing is allowed. */
+static bool needs_sealing(const struct ckpt_file *file)
+{
+	return file->seals != F_SEAL_SEAL;
+}
+
+/* NAME from "/memfd:NAME (deleted)". */
+static int memfd_name(struct restore_context *ctx, const struct image_file *file, char *name,
+		      size_t capacity)
+{
+	const char *start = file->path + strlen(MEMFD_PREFIX);
+	size_t length = strlen(start), suffix = strlen(DELETED_SUFFIX);
+
+	if (length >= suffix && strcmp(start + length - suffix, DELETED_SUFFIX) == 0)
+		length -= suffix;
+	if (length >= capacity)
+		return fail(ctx->err, EINVAL, "bad image: memfd name %s is too long", file->path);
+	memcpy(name, start, length);
+	name[length] = '\0';
+	return 0;
+}
+
+/* Size, mode, position and status flags as saved; the seals come after the pages. */
+static int shape_memfd(struct restore_context *ctx, const struct image_file *file, int fd)
+{
+	const struct ckpt_file *record = &file->file;
+
+	if (ftruncate(fd, (off_t)record->size) < 0 || fchmod(fd, record->mode & 07777) < 0 ||
+	    lseek(fd, (off_t)record->offset, SEEK_SET) < 0 ||
+	    fcntl(fd, F_SETFL, record->open_flags & (O_APPEND | O_NONBLOCK)) < 0)
+		return fail(ctx->err, errno, "shaping memfd %s: %s", file->path, strerror(errno));
+	return 0;
+}
+
+/* A new memfd in ckpt (the husks inherit it), or -errno. */
+int create_memfd(struct restore_context *ctx, const struct image_file *file)
+{
+	unsigned int flags = MFD_CLOEXEC | (needs_sealing(&file->file) ? MFD_ALLOW_SEALING : 0);
+	char name[256];
+	int fd, ret = memfd_name(ctx, file, name, 250);
+
+	if (ret < 0)
+		return ret;
+	fd = memfd_create(name, flags);
+	if (fd < 0)
+		return fail(ctx->err, errno, "memfd_create(%s): %s", name, strerror(errno));
+	ret = shape_memfd(ctx, file, fd);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Once every page is in: seals may forbid the writes that filled them. */
+int seal_memfds(struct restore_context *ctx)
+{
+	for (size_t i = 0; i < ctx->tree.file_count; i++) {
+		const struct image_file *file = &ctx->tree.files[i];
+
+		if (!(file->file.flags & CKPT_FILE_MEMFD) || !needs_sealing(&file->file) ||
+		    file->file.seals == 0)
+			continue;
+		if (fcntl(ctx->staged_fds[i], F_ADD_SEALS, (int)file->file.seals) < 0)
+			return fail(ctx->err, errno, "sealing memfd %s with %#llx: %s", file->path,
+				    (unsigned long long)file->file.seals, strerror(errno));
+	}
+	return 0;
+}
