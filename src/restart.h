@@ -78,6 +78,7 @@ int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data
 /* objects/memfd.c */
 int create_memfd(struct restore_context *ctx, const struct image_file *file);
 int seal_memfds(struct restore_context *ctx);
+bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_vma *vma);
 
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);

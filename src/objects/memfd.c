@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "restart.h"
 #include "util.h"
 
 #define MEMFD_PREFIX "/memfd:"
@@ -134,12 +135,25 @@ int check_memfds_covered(struct dump_shared *shared)
 
 /* ---- restart side ---- */
 
-#include "restart.h"
-
 /* memfd_create() makes an object sealed with F_SEAL_SEAL alone unless sealing is allowed. */
 static bool needs_sealing(const struct ckpt_file *file)
 {
 	return file->seals != F_SEAL_SEAL;
+}
+
+/*
+ * A memfd sealed against writes: the kernel refuses F_SEAL_WRITE while a
+ * shared mapping may still be made writable, so the husks map it from a
+ * read-only fd once its pages are in (see remap_write_sealed in mm.c).
+ */
+bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	const struct ckpt_file *file;
+
+	if (vma->kind != CKPT_VMA_SHARED_ANON || vma->file_id == 0)
+		return false;
+	file = &ctx->tree.files[vma->file_id - 1].file;
+	return (file->flags & CKPT_FILE_MEMFD) && (file->seals & F_SEAL_WRITE);
 }
 
 /* NAME from "/memfd:NAME (deleted)". */

@@ -550,6 +550,53 @@ static int64_t open_shared_memory(struct restore_context *ctx, const struct shme
 			 O_RDWR | O_CLOEXEC, 0, 0, 0);
 }
 
+/* The husk unmaps [start, end) unless it is empty. */
+static int64_t unmap_range(struct restore_context *ctx, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return 0;
+	return husk_call(ctx, "munmap", SYS_munmap, start, end - start, 0, 0, 0, 0);
+}
+
+/*
+ * The object's first mapping when it shows only part of the object: the
+ * husk makes the whole object (its size as saved) anywhere, moves the part
+ * at file_offset into place and unmaps the rest, so later mappings of other
+ * parts find them at the same offsets.
+ */
+static int64_t map_part_of_new_shared_memory(struct restore_context *ctx,
+					     const struct ckpt_vma *vma, uint64_t object_size)
+{
+	uint64_t length = vma->end - vma->start;
+	int64_t whole, moved;
+
+	whole = husk_call(ctx, "mmap (whole shared memory)", SYS_mmap, 0, object_size,
+			  mapping_prot(vma), MAP_SHARED | MAP_ANONYMOUS, (uint64_t)-1, 0);
+	if (whole < 0)
+		return whole;
+	moved = husk_call(ctx, "mremap (shared memory)", SYS_mremap, (uint64_t)whole + vma->file_offset,
+			  length, length, MREMAP_MAYMOVE | MREMAP_FIXED, vma->start, 0);
+	if (moved >= 0)
+		moved = unmap_range(ctx, (uint64_t)whole, (uint64_t)whole + vma->file_offset);
+	if (moved >= 0)
+		moved = unmap_range(ctx, (uint64_t)whole + vma->file_offset + length,
+				    (uint64_t)whole + object_size);
+	return moved;
+}
+
+static int64_t map_new_shared_memory(struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	uint64_t length = vma->end - vma->start;
+	uint64_t object_size = ctx->tree.files[vma->file_id - 1].file.size;
+
+	if (object_size < vma->file_offset + length)
+		object_size = vma->file_offset + length;
+	if (vma->file_offset != 0 || object_size != length)
+		return map_part_of_new_shared_memory(ctx, vma, object_size);
+	return husk_call(ctx, "mmap", SYS_mmap, vma->start, length, mapping_prot(vma),
+			 MAP_FIXED | MAP_SHARED | MAP_ANONYMOUS, (uint64_t)-1, 0);
+}
+
 static int64_t map_shared_memory(struct restore_context *ctx, const struct ckpt_vma *vma)
 {
 	struct shmem_owner *owner = &ctx->shmem_owners[vma->file_id - 1];
@@ -562,8 +609,7 @@ static int64_t map_shared_memory(struct restore_context *ctx, const struct ckpt_
 				 MAP_FIXED | MAP_SHARED, (uint64_t)staged_memfd, vma->file_offset);
 	if (!owner->pid) {
 		*owner = (struct shmem_owner){ ctx->husk, vma->start, vma->end };
-		return husk_call(ctx, "mmap", SYS_mmap, vma->start, length, mapping_prot(vma),
-				 MAP_FIXED | MAP_SHARED | MAP_ANONYMOUS, (uint64_t)-1, 0);
+		return map_new_shared_memory(ctx, vma);
 	}
 	fd = open_shared_memory(ctx, owner);
 	if (fd < 0)
@@ -642,6 +688,31 @@ int map_vmas(struct restore_context *ctx)
 	return 0;
 }
 
+/*
+ * A mapping of a memfd sealed against writes, made again from a read-only
+ * fd now that its pages are in: the kernel then lets restart add the seal.
+ */
+static int remap_write_sealed(struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	char path[64];
+	uint64_t address;
+	int length = snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->staged_fds[vma->file_id - 1]);
+	int64_t fd, result = husk_put_data(ctx, 8192, path, (size_t)length + 1, &address);
+
+	if (result < 0)
+		return (int)result;
+	fd = husk_call(ctx, "open (memfd, read-only)", SYS_openat, (uint64_t)AT_FDCWD, address,
+		       O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	if (fd < 0)
+		return (int)fd;
+	result = husk_call(ctx, "mmap (memfd, read-only)", SYS_mmap, vma->start, vma->end - vma->start,
+			   vma->prot, MAP_FIXED | MAP_SHARED, (uint64_t)fd, vma->file_offset);
+	husk_call(ctx, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+	if (result < 0)
+		return (int)result;
+	return apply_advice(ctx, vma);
+}
+
 int protect_vmas(struct restore_context *ctx)
 {
 	for (size_t i = 0; i < ctx->image.vma_count; i++) {
@@ -653,7 +724,12 @@ int protect_vmas(struct restore_context *ctx)
 			if (result < 0)
 				return (int)result;
 		}
-
+		if (is_write_sealed_memfd(ctx, vma)) {
+			result = remap_write_sealed(ctx, vma);
+			if (result < 0)
+				return (int)result;
+			continue;
+		}
 		if (vma->page_count == 0 || mapping_prot(vma) == vma->prot)
 			continue;
 		result = husk_call(ctx, "mprotect", SYS_mprotect, vma->start, vma->end - vma->start,

@@ -9,50 +9,17 @@
 #include <sys/mman.h>
 
 enum { SHARED_PAGES = 10, MEMFD_PAGES = 4 };
+/* Pages of an object of which only [PART_FIRST, PART_END) stays mapped. */
+enum { PART_OBJECT_PAGES = 8, PART_FIRST = 2, PART_END = 7 };
 
 static unsigned char *shared_anon;
 static unsigned char *memfd_view_one;
 static unsigned char *memfd_view_two;
 static int memfd = -1;
+static unsigned char *shared_part;
 static char anon_maps_before[512];
+static char part_maps_before[512];
 static char memfd_maps_before[1024];
-
-/* The maps line without its inode field, appended to out. */
-static void append_without_inode(char *out, size_t capacity, const char *line, size_t length)
-{
-	const char *inode = line;
-	const char *name;
-
-	for (int field = 0; field < 4 && inode; field++) {
-		inode = memchr(inode, ' ', length - (size_t)(inode - line));
-		if (inode)
-			inode++;
-	}
-	if (!inode) {
-		state_append_text(out, capacity, line, length);
-		return;
-	}
-	name = inode + strspn(inode, "0123456789");
-	name += strspn(name, " ");
-	state_append_text(out, capacity, line, (size_t)(inode - line));
-	state_append_text(out, capacity, name, length - (size_t)(name - line));
-}
-
-/* Drops the inode field of each maps line: a restored shmem object has a new one. */
-static void drop_inodes(char *lines, size_t capacity)
-{
-	char kept[1024] = "";
-	const char *line = lines;
-
-	while (*line != '\0') {
-		const char *line_end = strchr(line, '\n');
-		size_t length = line_end ? (size_t)(line_end - line) + 1 : strlen(line);
-
-		append_without_inode(kept, sizeof(kept), line, length);
-		line += length;
-	}
-	snprintf(lines, capacity, "%s", kept);
-}
 
 static void record_maps(char *anon_out, size_t anon_capacity, char *memfd_out,
 			size_t memfd_capacity)
@@ -69,8 +36,49 @@ static void record_maps(char *anon_out, size_t anon_capacity, char *memfd_out,
 			    (uintptr_t)memfd_view_two + MEMFD_PAGES * STATE_PAGE_SIZE, second,
 			    sizeof(second));
 	state_append_text(memfd_out, memfd_capacity, second, strlen(second));
-	drop_inodes(anon_out, anon_capacity);
-	drop_inodes(memfd_out, memfd_capacity);
+	state_maps_drop_inodes(anon_out, anon_capacity);
+	state_maps_drop_inodes(memfd_out, memfd_capacity);
+}
+
+/* The maps line of the part, whose offset field says PART_FIRST pages. */
+static void record_part_maps(char *out, size_t capacity)
+{
+	state_maps_lines_in((uintptr_t)shared_part,
+			    (uintptr_t)shared_part + (PART_END - PART_FIRST) * STATE_PAGE_SIZE, out,
+			    capacity);
+	state_maps_drop_inodes(out, capacity);
+}
+
+/* Shared anonymous memory whose head and tail were unmapped: its offset is not 0. */
+static void build_shared_part(void)
+{
+	unsigned char *whole = mmap(NULL, PART_OBJECT_PAGES * STATE_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (whole == MAP_FAILED)
+		state_setup_fail("mmap: %s", strerror(errno));
+	state_fill(whole, PART_OBJECT_PAGES * STATE_PAGE_SIZE, 640);
+	if (munmap(whole, PART_FIRST * STATE_PAGE_SIZE) != 0 ||
+	    munmap(whole + PART_END * STATE_PAGE_SIZE,
+		   (PART_OBJECT_PAGES - PART_END) * STATE_PAGE_SIZE) != 0)
+		state_setup_fail("munmap: %s", strerror(errno));
+	shared_part = whole + PART_FIRST * STATE_PAGE_SIZE;
+	record_part_maps(part_maps_before, sizeof(part_maps_before));
+}
+
+static void check_shared_part(void)
+{
+	char part_maps_after[512];
+	unsigned char expected[(PART_END - PART_FIRST) * STATE_PAGE_SIZE];
+	unsigned char whole[PART_OBJECT_PAGES * STATE_PAGE_SIZE];
+
+	record_part_maps(part_maps_after, sizeof(part_maps_after));
+	state_expect_equal_text(part_maps_after, part_maps_before,
+				"maps of shared anonymous memory at an offset");
+	state_fill(whole, sizeof(whole), 640);
+	memcpy(expected, whole + PART_FIRST * STATE_PAGE_SIZE, sizeof(expected));
+	state_expect_equal_bytes(shared_part, expected, sizeof(expected),
+				 "shared anonymous memory at an offset");
 }
 
 static void build_shared_memory(void)
@@ -117,8 +125,10 @@ int main(void)
 {
 	state_init();
 	build_shared_memory();
+	build_shared_part();
 	state_ready();
 	state_wait_go_signal();
 	check_shared_memory();
+	check_shared_part();
 	state_finish();
 }

@@ -405,6 +405,44 @@ static inline void state_maps_lines_in(uintptr_t start, uintptr_t end, char *out
 	}
 }
 
+/* The maps line without its inode field, appended to out. */
+static inline void state_append_without_inode(char *out, size_t capacity, const char *line,
+					      size_t length)
+{
+	const char *inode = line;
+	const char *name;
+
+	for (int field = 0; field < 4 && inode; field++) {
+		inode = memchr(inode, ' ', length - (size_t)(inode - line));
+		if (inode)
+			inode++;
+	}
+	if (!inode) {
+		state_append_text(out, capacity, line, length);
+		return;
+	}
+	name = inode + strspn(inode, "0123456789");
+	name += strspn(name, " ");
+	state_append_text(out, capacity, line, (size_t)(inode - line));
+	state_append_text(out, capacity, name, length - (size_t)(name - line));
+}
+
+/* Drops the inode field of each maps line: a restored shmem object has a new one. */
+static inline void state_maps_drop_inodes(char *lines, size_t capacity)
+{
+	char kept[2048] = "";
+	const char *line = lines;
+
+	while (*line != '\0') {
+		const char *line_end = strchr(line, '\n');
+		size_t length = line_end ? (size_t)(line_end - line) + 1 : strlen(line);
+
+		state_append_without_inode(kept, sizeof(kept), line, length);
+		line += length;
+	}
+	snprintf(lines, capacity, "%s", kept);
+}
+
 /* Copies the /proc/self/maps line whose path is name (e.g. "[vdso]"). */
 static inline bool state_maps_line_named(const char *name, char *out, size_t capacity)
 {

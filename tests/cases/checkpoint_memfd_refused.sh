@@ -1,0 +1,96 @@
+# memfd states ckpt cannot save yet: data that no mapping shows, a second
+# open file description of one memfd, a memfd held only read-only, and a
+# private (copy-on-write) mapping of a memfd.  Each checkpoint must refuse
+# with one line naming the memfd, exit 1, write nothing, and leave the
+# process running with its memfd intact (it checks its data afterwards).
+source "$(dirname "$0")/lib.bash"
+
+need_file "$CKPT"
+program=$case_dir/memfd_holder
+cat >"$case_dir/memfd_holder.c" <<'EOF'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum { LENGTH = 8192 };
+
+static char data[LENGTH];
+
+/* Builds the state named by how; returns the fd the data can be read from. */
+static int build(const char *how, int memfd)
+{
+	char path[64];
+	int other;
+
+	if (write(memfd, data, LENGTH) != LENGTH)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	if (strcmp(how, "unmapped") == 0)
+		return memfd;
+	if (strcmp(how, "private") == 0)
+		return mmap(NULL, LENGTH, PROT_READ, MAP_PRIVATE, memfd, 0) == MAP_FAILED ? -1 : memfd;
+	if (mmap(NULL, LENGTH, PROT_READ, MAP_SHARED, memfd, 0) == MAP_FAILED)
+		return -1;
+	other = open(path, strcmp(how, "second") == 0 ? O_RDWR : O_RDONLY);
+	if (strcmp(how, "readonly") == 0)
+		close(memfd);
+	return other;
+}
+
+int main(int argc, char **argv)
+{
+	char line[16], now[LENGTH];
+	int memfd = memfd_create("ckpt-refused", 0), readable;
+
+	for (int i = 0; i < LENGTH; i++)
+		data[i] = (char)(i * 7 + 3);
+	readable = argc > 1 && memfd >= 0 ? build(argv[1], memfd) : -1;
+	if (readable < 0) {
+		printf("fail: setup: %m\n");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "go\n") != 0)
+		return 1;
+	if (pread(readable, now, LENGTH, 0) != LENGTH || memcmp(now, data, LENGTH) != 0)
+		printf("fail: the memfd's data changed\n");
+	else
+		printf("pass\n");
+	return 0;
+}
+EOF
+cc -O1 -o "$program" "$case_dir/memfd_holder.c" || fail "cannot build the memfd program"
+
+# $1: the state to build, $2: words the error must contain.
+expect_refused() {
+	local how=$1 words=$2 ready line status
+	coproc HOLDER { close_extra_fds; exec "$program" "$how"; }
+	local pid=$HOLDER_PID
+	exec {out}<&"${HOLDER[0]}" {in}>&"${HOLDER[1]}"
+	read_line "$out" ready 10 "ready from the memfd program ($how)"
+	[ "$ready" = ready ] || fail "$how: $ready"
+	status=$(status_of "$CKPT" checkpoint -o "$case_dir/image" "$pid")
+	[ "$status" -eq 1 ] || fail "$how: checkpoint exited $status, expected 1"
+	expect_one_line "$case_dir/stderr" "$how"
+	grep -q -- "$words" "$case_dir/stderr" ||
+		fail "$how: unexpected message: $(head -1 "$case_dir/stderr")"
+	grep -q "ckpt-refused" "$case_dir/stderr" ||
+		fail "$how: the message does not name the memfd: $(head -1 "$case_dir/stderr")"
+	[ ! -e "$case_dir/image" ] || fail "$how: an image was written"
+	ls "$case_dir"/image.tmp.* >/dev/null 2>&1 && fail "$how: a temporary image was left"
+	echo go >&"$in"
+	read_line "$out" line 10 "the verdict of the memfd program ($how)"
+	[ "$line" = pass ] || fail "$how: after the refused checkpoint: $line"
+	exec {in}>&- {out}<&-
+	wait "$pid"
+}
+
+expect_refused unmapped "holds data at offset 0 that no mapping shows"
+expect_refused second "second open file description"
+expect_refused readonly "only read-write memfd fds"
+expect_refused private "private (copy-on-write) mapping of a memfd"
+exit 0
