@@ -708,15 +708,28 @@ def arithmetic_chain(total):
     return chain
 
 
+def compiled_java(scratch):
+    """HashChain.java compiled into scratch (a JVM running a source file
+    directly holds a socket of its compiler, which ckpt does not save)."""
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        raise CaseSkipped("java or javac is not installed")
+    compiled = subprocess.run(["javac", "-d", scratch, os.path.join(TESTS_DIR, "real", "HashChain.java")],
+                              capture_output=True, text=True, timeout=120)
+    if compiled.returncode != 0:
+        raise CaseFailure("javac failed: %s" % compiled.stderr.strip()[:200])
+    return ["java", "-cp", scratch, "HashChain"]
+
+
 REAL_SCRIPTS = (
-    ("python", lambda: [sys.executable, os.path.join(TESTS_DIR, "real", "hash_chain.py")],
+    ("python", lambda scratch: [sys.executable, os.path.join(TESTS_DIR, "real", "hash_chain.py")],
      sha256_chain),
     ("python_threads",
-     lambda: [sys.executable, os.path.join(TESTS_DIR, "real", "python_threads.py")],
+     lambda scratch: [sys.executable, os.path.join(TESTS_DIR, "real", "python_threads.py")],
      sha256_chain),
-    ("perl", lambda: ["perl", os.path.join(TESTS_DIR, "real", "hash_chain.pl")], sha256_chain),
-    ("bash", lambda: ["bash", os.path.join(TESTS_DIR, "real", "hash_chain.sh")],
+    ("perl", lambda scratch: ["perl", os.path.join(TESTS_DIR, "real", "hash_chain.pl")], sha256_chain),
+    ("bash", lambda scratch: ["bash", os.path.join(TESTS_DIR, "real", "hash_chain.sh")],
      arithmetic_chain),
+    ("java", lambda scratch: compiled_java(scratch), sha256_chain),
 )
 
 
@@ -744,7 +757,7 @@ class HashChainCase:
 
     def __call__(self, scratch):
         self.runner.ckpt.require()
-        argv = self.argv_factory()
+        argv = self.argv_factory(scratch)
         if shutil.which(argv[0]) is None and not os.path.isfile(argv[0]):
             raise CaseSkipped("%s is not installed" % argv[0])
         deadline = Deadline(self.runner.options.timeout)
@@ -899,12 +912,92 @@ class SleepLoopCase(SleepCase):
             raise CaseFailure("bash printed %r, expected %r" % (lines[:12], expected))
 
 
+def sha3_chain(total):
+    previous = "0" * 64
+    chain = []
+    for step in range(1, total + 1):
+        previous = hashlib.sha3_256(("%s %d" % (previous, step)).encode()).hexdigest()
+        chain.append("%d %s" % (step, previous))
+    return chain
+
+
+SQLITE_SETUP = (b"PRAGMA temp_store = MEMORY;\n"
+                b"CREATE TABLE chain(step INTEGER PRIMARY KEY, hash TEXT);\n"
+                b"CREATE TEMP TABLE last(step INTEGER PRIMARY KEY, hash TEXT);\n"
+                b"INSERT INTO last VALUES (0, '" + b"0" * 64 + b"');\n")
+SQLITE_STEP = (b"INSERT INTO last SELECT step + 1, lower(hex(sha3(hash || ' ' || (step + 1), 256)))"
+               b" FROM last ORDER BY step DESC LIMIT 1;\n"
+               b"INSERT INTO chain SELECT * FROM last ORDER BY step DESC LIMIT 1;\n")
+
+
+class SqliteCase(HashChainCase):
+    """sqlite3's shell builds a sha3 hash chain in SQL, in a table of its
+    database file and in an in-memory temporary table; checkpointed midway,
+    restarted; the steps go on, and the file's table and the in-memory one
+    agree with the chain computed here, with no gap or repeat."""
+
+    def __init__(self, runner):
+        super().__init__(runner, None, sha3_chain)
+
+    def __call__(self, scratch):
+        self.runner.ckpt.require()
+        if shutil.which("sqlite3") is None:
+            raise CaseSkipped("sqlite3 is not installed")
+        deadline = Deadline(self.runner.options.timeout)
+        database = os.path.join(scratch, "chain.db")
+        target = start_target(["sqlite3", "-batch", database], scratch)
+        try:
+            write_quietly(target.stdin_writer,
+                          SQLITE_SETUP + SQLITE_STEP * HASH_CHAIN_READY + b".print ready\n")
+            line = target.read_line(deadline, "\"ready\" after step %d" % HASH_CHAIN_READY)
+            if line != "ready":
+                raise CaseFailure("sqlite3 said %r, not ready" % line[:80])
+            target = self.restart_killed(target, scratch, deadline)
+            memory_line = self.finish(target, deadline)
+        finally:
+            target.kill()
+            target.close()
+        if memory_line != "%d|%d" % (HASH_CHAIN_TOTAL + 1, HASH_CHAIN_TOTAL):
+            raise CaseFailure("the in-memory table holds %r rows|last step" % memory_line[:80])
+        compare_chain(self.chain_in_file(database), sha3_chain(HASH_CHAIN_TOTAL), HASH_CHAIN_TOTAL)
+
+    def restart_killed(self, target, scratch, deadline):
+        image = os.path.join(scratch, "image")
+        self.runner.ckpt.checkpoint(target, image, deadline, kill=True)
+        reap_killed(target, deadline)
+        target.close()
+        return self.runner.ckpt.restart_detached(image, deadline, target.pid)
+
+    @staticmethod
+    def finish(target, deadline):
+        steps_left = HASH_CHAIN_TOTAL - HASH_CHAIN_READY
+        write_quietly(target.stdin_writer, SQLITE_STEP * steps_left +
+                      b"SELECT count(*), max(step) FROM last;\n.print done\n.quit\n")
+        memory_line = target.read_line(deadline, "the in-memory table's row count")
+        line = target.read_line(deadline, "\"done\"")
+        status = target.wait_exit(deadline)
+        if line != "done":
+            raise CaseFailure("sqlite3 said %r, not done" % line[:80])
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            raise CaseFailure("sqlite3 ended with %s" % describe_status(status))
+        return memory_line
+
+    @staticmethod
+    def chain_in_file(database):
+        query = subprocess.run(["sqlite3", database, "SELECT step || ' ' || hash FROM chain ORDER BY step"],
+                               capture_output=True, text=True, timeout=30)
+        if query.returncode != 0:
+            raise CaseFailure("reading the database: %s" % query.stderr.strip()[:200])
+        return query.stdout.splitlines()
+
+
 def run_real_programs(runner):
     if "restart" not in runner.options.modes:
         return
     for name, argv_factory, chain_function in REAL_SCRIPTS:
         runner.run_case("real/" + name, "restart",
                         HashChainCase(runner, argv_factory, chain_function))
+    runner.run_case("real/sqlite3", "restart", SqliteCase(runner))
     runner.run_case("real/sleep", "restart", SleepCase(runner))
     runner.run_case("real/bash_sleep_loop", "restart", SleepLoopCase(runner))
 
