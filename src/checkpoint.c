@@ -433,6 +433,7 @@ static void release_tree_memory(struct dump_tree *tree)
 	}
 	free(shared->files);
 	free(shared->fd_owners);
+	free(shared->epoll_targets);
 	free(shared->shmem_claims);
 	free(tree->processes);
 	free(tree->entries);

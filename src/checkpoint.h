@@ -32,6 +32,13 @@ struct dump_file {
 	char *path;
 	bool reusable;
 	int memfd;			/* a memfd's object, open in ckpt; -1 for others */
+	pid_t first_pid;		/* an epoll: the process and fd it was first seen at */
+	int first_fd;
+	union {
+		struct ckpt_eventfd eventfd;
+		struct ckpt_timerfd timerfd;
+		struct ckpt_signalfd signalfd;
+	} state;
 };
 
 /* A range of a shared memory object whose pages one VMA carries. */
@@ -69,6 +76,8 @@ struct dump_shared {
 	size_t file_count;
 	struct fd_owner *fd_owners;
 	size_t fd_owner_count;
+	struct ckpt_epoll_target *epoll_targets;
+	size_t epoll_target_count;
 	struct shmem_claim *shmem_claims;	/* every shared memory VMA's file range */
 	size_t shmem_claim_count;
 	uint64_t injected_syscalls;

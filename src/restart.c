@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "objects/event_files.h"
 #include "restart.h"
 #include "util.h"
 
@@ -163,6 +164,7 @@ static const struct rebuild_step {
 	{ "restart.protect", protect_vmas },
 	{ "restart.mm", restore_mm_fields },
 	{ "restart.fds", restore_fds },
+	{ "restart.epoll", restore_epoll_targets },
 	{ "restart.fds", restore_process_attributes },
 	{ "restart.fds", restore_sigactions },
 	{ "restart.fds", close_staged_in_husk },
@@ -294,6 +296,7 @@ static void release_everything(struct restore_context *ctx)
 	free(ctx->outer_pids);
 	free(ctx->release_tids);
 	free(ctx->shmem_owners);
+	free(ctx->epolls_filled);
 	image_tree_release(&ctx->tree);
 	image_reader_release(&ctx->reader);
 }

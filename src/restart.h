@@ -49,6 +49,7 @@ struct restore_context {
 	pid_t *release_tids;		/* every rebuilt thread, detached at the end */
 	size_t release_count;
 	struct shmem_owner *shmem_owners;	/* per file id - 1 */
+	bool *epolls_filled;		/* per file id - 1: its registrations are made */
 
 	/* the process being rebuilt */
 	struct image image;

@@ -7,7 +7,7 @@
  * 64-bit.  doc/image-format.md describes the same layout for other tools.
  *
  * Stream order:
- *   HEAD, TREE, FILE*,
+ *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD])*, EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FD*, MM, THREAD+,
  *     SIGINFO*, VMA*, PAGES*
@@ -27,7 +27,7 @@
 
 #define CKPT_IMAGE_MAGIC "CKPTIMG"	/* 8 bytes with the NUL */
 #define CKPT_TAIL_MAGIC "CKPTEND"
-#define CKPT_FORMAT_VERSION 3
+#define CKPT_FORMAT_VERSION 4
 #define CKPT_ARCH_X86_64 62	/* ELF e_machine */
 
 #define CKPT_PAGE_SIZE 4096u
@@ -57,6 +57,10 @@ enum ckpt_record_type {
 	CKPT_RECORD_TIMERS = 13,
 	CKPT_RECORD_SIGINFO = 14,
 	CKPT_RECORD_TREE = 15,
+	CKPT_RECORD_EVENTFD = 17,
+	CKPT_RECORD_TIMERFD = 18,
+	CKPT_RECORD_SIGNALFD = 19,
+	CKPT_RECORD_EPOLL_TARGET = 20,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -189,6 +193,10 @@ enum ckpt_file_kind {
 	CKPT_FILE_DIRECTORY = 2,
 	CKPT_FILE_CHARDEV = 3,
 	CKPT_FILE_SHMEM = 4,	/* shared anonymous memory, named by its first mapping */
+	CKPT_FILE_EVENTFD = 6,	/* followed by its EVENTFD record */
+	CKPT_FILE_TIMERFD = 7,	/* followed by its TIMERFD record */
+	CKPT_FILE_SIGNALFD = 8,	/* followed by its SIGNALFD record */
+	CKPT_FILE_EPOLL = 9,	/* its watched files: EPOLL_TARGET records after all FILEs */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -214,6 +222,61 @@ struct ckpt_file {
 enum ckpt_file_flags {
 	CKPT_FILE_MAPPED = 1u << 0,	/* mapped or the exe: must be the same file on restart */
 	CKPT_FILE_MEMFD = 1u << 1,	/* SHMEM only: a memfd, made again by memfd_create() */
+	CKPT_FILE_GHOST = 1u << 2,
+};
+
+enum ckpt_eventfd_flags {
+	CKPT_EVENTFD_SEMAPHORE = 1u << 0,	/* EFD_SEMAPHORE */
+};
+
+/* An eventfd's state; follows its FILE record (kind EVENTFD). */
+struct ckpt_eventfd {
+	uint32_t file_id;
+	uint32_t flags;		/* enum ckpt_eventfd_flags */
+	uint64_t counter;	/* below 2^64 - 1 */
+};
+
+enum ckpt_timerfd_flags {
+	CKPT_TIMERFD_ABSTIME = 1u << 0,		/* TFD_TIMER_ABSTIME */
+	CKPT_TIMERFD_CANCEL_ON_SET = 1u << 1,	/* TFD_TIMER_CANCEL_ON_SET */
+};
+
+/*
+ * A timerfd's state; follows its FILE record (kind TIMERFD).  A timer is
+ * armed when remaining_ns is not 0.  Restart keeps the remaining time,
+ * except for an absolute timer on a wall clock (REALTIME, REALTIME_ALARM,
+ * TAI), which keeps its deadline expiry_ns on that clock.
+ */
+struct ckpt_timerfd {
+	uint32_t file_id;
+	int32_t clock_id;	/* CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, ... */
+	uint32_t settime_flags;	/* enum ckpt_timerfd_flags */
+	uint32_t reserved;
+	uint64_t interval_ns;
+	uint64_t remaining_ns;	/* to the next expiry at checkpoint, 0 when disarmed */
+	uint64_t expiry_ns;	/* absolute timers: the next expiry on clock_id */
+	uint64_t ticks;		/* expirations not read yet */
+};
+
+/* A signalfd's mask; follows its FILE record (kind SIGNALFD). */
+struct ckpt_signalfd {
+	uint32_t file_id;
+	uint32_t reserved;
+	uint64_t mask;		/* bit n-1: signal n */
+};
+
+/*
+ * One file watched by an epoll, as registered: the fd number it was added
+ * under (in the first process of the stream that holds the epoll), the
+ * FILE it is, its event mask (EPOLLIN ..., EPOLLET, EPOLLONESHOT,
+ * EPOLLEXCLUSIVE, EPOLLWAKEUP) and user data.
+ */
+struct ckpt_epoll_target {
+	uint32_t epoll_file_id;
+	uint32_t target_file_id;
+	int32_t fd;
+	uint32_t events;
+	uint64_t data;
 };
 
 enum ckpt_fd_flags {
@@ -352,5 +415,9 @@ _Static_assert(sizeof(struct ckpt_thread) == 328, "thread layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
 _Static_assert(sizeof(struct ckpt_tree_entry) == 48, "tree entry layout");
+_Static_assert(sizeof(struct ckpt_eventfd) == 16, "eventfd layout");
+_Static_assert(sizeof(struct ckpt_timerfd) == 48, "timerfd layout");
+_Static_assert(sizeof(struct ckpt_signalfd) == 16, "signalfd layout");
+_Static_assert(sizeof(struct ckpt_epoll_target) == 24, "epoll target layout");
 
 #endif

@@ -72,6 +72,12 @@ struct block_list {
 struct image_file {
 	struct ckpt_file file;
 	const char *path;
+	bool has_state;			/* the kind's own record was read (eventfd, timerfd, signalfd) */
+	union {
+		struct ckpt_eventfd eventfd;
+		struct ckpt_timerfd timerfd;
+		struct ckpt_signalfd signalfd;
+	} state;
 };
 
 struct image_thread {
@@ -112,6 +118,8 @@ struct image_tree {
 	uint32_t highest_fd;
 	struct image_file *files;
 	size_t file_count;
+	struct ckpt_epoll_target *epoll_targets;
+	size_t epoll_target_count;
 	size_t next_entry;		/* for matching PROCESS records in order */
 	struct block_list blocks;
 };

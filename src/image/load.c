@@ -406,6 +406,92 @@ static int add_file(struct image_tree *tree, const struct image_record *record,
 	return slot->path ? 0 : -ENOMEM;
 }
 
+static bool has_state_record(uint32_t kind)
+{
+	return kind == CKPT_FILE_EVENTFD || kind == CKPT_FILE_TIMERFD || kind == CKPT_FILE_SIGNALFD;
+}
+
+static uint32_t file_kind_of_state(enum ckpt_record_type type)
+{
+	switch (type) {
+	case CKPT_RECORD_EVENTFD:
+		return CKPT_FILE_EVENTFD;
+	case CKPT_RECORD_TIMERFD:
+		return CKPT_FILE_TIMERFD;
+	case CKPT_RECORD_SIGNALFD:
+		return CKPT_FILE_SIGNALFD;
+	default:
+		return 0;
+	}
+}
+
+/* EVENTFD, TIMERFD, SIGNALFD: right after the FILE they belong to (file_id is the first field). */
+static int add_file_state(struct image_tree *tree, const struct image_record *record,
+			  struct ckpt_error *err)
+{
+	uint32_t file_id;
+	struct image_file *file;
+
+	memcpy(&file_id, record->payload, sizeof(file_id));
+	file = tree->file_count ? &tree->files[tree->file_count - 1] : NULL;
+	if (!file || file->file.id != file_id || file->has_state ||
+	    file->file.kind != file_kind_of_state(record->type))
+		return fail(err, EINVAL, "bad image: %s record at byte %llu does not follow its FILE %u",
+			    record_type_name(record->type), (unsigned long long)record->offset, file_id);
+	memcpy(&file->state, record->payload, record->length);
+	file->has_state = true;
+	return 0;
+}
+
+static int add_epoll_target(struct image_tree *tree, const struct image_record *record,
+			    struct ckpt_error *err)
+{
+	const struct ckpt_epoll_target *target = record->payload;
+	struct ckpt_epoll_target *slot;
+
+	if (target->epoll_file_id > tree->file_count || target->target_file_id > tree->file_count ||
+	    tree->files[target->epoll_file_id - 1].file.kind != CKPT_FILE_EPOLL)
+		return fail(err, EINVAL, "bad image: EPOLL_TARGET record at byte %llu names missing files or a file that is no epoll",
+			    (unsigned long long)record->offset);
+	slot = append((void **)&tree->epoll_targets, &tree->epoll_target_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	*slot = *target;
+	return 0;
+}
+
+/* One record of the files part: FILE, its state record, or EPOLL_TARGET (after every FILE). */
+static int add_files_record(struct image_tree *tree, const struct image_record *record,
+			    struct ckpt_error *err)
+{
+	bool targets_begun = tree->epoll_target_count > 0;
+
+	if (record->type == CKPT_RECORD_EPOLL_TARGET)
+		return add_epoll_target(tree, record, err);
+	if (targets_begun)
+		return out_of_order(err, record, "EPOLL_TARGET or PROCESS");
+	if (record->type == CKPT_RECORD_FILE)
+		return add_file(tree, record, err);
+	return add_file_state(tree, record, err);
+}
+
+static bool is_files_record(enum ckpt_record_type type)
+{
+	return type == CKPT_RECORD_FILE || type == CKPT_RECORD_EPOLL_TARGET || file_kind_of_state(type);
+}
+
+static int check_file_states(const struct image_tree *tree, struct ckpt_error *err)
+{
+	for (size_t i = 0; i < tree->file_count; i++) {
+		const struct image_file *file = &tree->files[i];
+
+		if (has_state_record(file->file.kind) && !file->has_state)
+			return fail(err, EINVAL, "bad image: FILE %u (%s) has no state record", file->file.id,
+				    file->path);
+	}
+	return 0;
+}
+
 static const struct ckpt_tree_entry *find_entry(const struct image_tree *tree, int32_t pid,
 						size_t before)
 {
@@ -468,10 +554,12 @@ int image_load_tree(struct image_reader *reader, struct image_tree *tree,
 		ret = image_read_record(reader, ret_next);
 		if (ret == -ENODATA)
 			return fail(reader->err, EINVAL, "bad image: stream ends before its first PROCESS record");
-		if (ret < 0 || ret_next->type != CKPT_RECORD_FILE)
+		if (ret < 0 || !is_files_record(ret_next->type))
 			break;
-		ret = add_file(tree, ret_next, reader->err);
+		ret = add_files_record(tree, ret_next, reader->err);
 	}
+	if (ret == 0)
+		ret = check_file_states(tree, reader->err);
 	if (ret == 0 && ret_next->type != CKPT_RECORD_PROCESS)
 		return out_of_order(reader->err, ret_next, "FILE or PROCESS");
 	return ret;
@@ -481,5 +569,6 @@ void image_tree_release(struct image_tree *tree)
 {
 	release_blocks(&tree->blocks);
 	free(tree->files);
+	free(tree->epoll_targets);
 	memset(tree, 0, sizeof(*tree));
 }

@@ -16,12 +16,14 @@ static const char *const type_names[CKPT_RECORD_TYPE_COUNT] = {
 	[CKPT_RECORD_THREAD] = "THREAD",   [CKPT_RECORD_VMA] = "VMA",
 	[CKPT_RECORD_PAGES] = "PAGES",	   [CKPT_RECORD_TAIL] = "TAIL",
 	[CKPT_RECORD_TIMERS] = "TIMERS",   [CKPT_RECORD_SIGINFO] = "SIGINFO",
-	[CKPT_RECORD_TREE] = "TREE",
+	[CKPT_RECORD_TREE] = "TREE",	   [CKPT_RECORD_EVENTFD] = "EVENTFD",
+	[CKPT_RECORD_TIMERFD] = "TIMERFD", [CKPT_RECORD_SIGNALFD] = "SIGNALFD",
+	[CKPT_RECORD_EPOLL_TARGET] = "EPOLL_TARGET",
 };
 
 const char *record_type_name(uint32_t type)
 {
-	if (type == 0 || type >= CKPT_RECORD_TYPE_COUNT)
+	if (type == 0 || type >= CKPT_RECORD_TYPE_COUNT || !type_names[type])
 		return "unknown";
 	return type_names[type];
 }
@@ -129,6 +131,24 @@ static bool is_memfd_record(const struct ckpt_file *file, const char *path)
 	return file->kind == CKPT_FILE_SHMEM && strncmp(path, "/memfd:", 7) == 0;
 }
 
+static bool is_event_kind(uint32_t kind)
+{
+	return kind >= CKPT_FILE_EVENTFD && kind <= CKPT_FILE_EPOLL;
+}
+
+static bool is_known_file_kind(uint32_t kind)
+{
+	return (kind >= CKPT_FILE_REGULAR && kind <= CKPT_FILE_SHMEM) || is_event_kind(kind);
+}
+
+/* Files on disk have absolute paths; anonymous-inode files are named "anon_inode:[...]". */
+static bool is_good_file_name(const struct ckpt_file *file, const char *path)
+{
+	if (is_event_kind(file->kind))
+		return strncmp(path, "anon_inode:", 11) == 0 && file->flags == 0;
+	return path[0] == '/';
+}
+
 static int validate_file(const struct ckpt_file *file, uint64_t length, struct ckpt_error *err)
 {
 	const char *path = (const char *)(file + 1);
@@ -137,9 +157,9 @@ static int validate_file(const struct ckpt_file *file, uint64_t length, struct c
 		return bad(err, CKPT_RECORD_FILE, "size does not match its path length");
 	if (file->path_length > CKPT_PATH_MAX)
 		return bad(err, CKPT_RECORD_FILE, "path is longer than 4096 bytes");
-	if (!is_string(path, file->path_length, CKPT_PATH_MAX) || path[0] != '/')
+	if (!is_string(path, file->path_length, CKPT_PATH_MAX) || !is_good_file_name(file, path))
 		return bad(err, CKPT_RECORD_FILE, "path is not an absolute NUL-terminated path");
-	if (file->id == 0 || file->kind < CKPT_FILE_REGULAR || file->kind > CKPT_FILE_SHMEM)
+	if (file->id == 0 || !is_known_file_kind(file->kind))
 		return bad(err, CKPT_RECORD_FILE, "bad id or kind");
 	if (file->flags & ~(uint32_t)(CKPT_FILE_MAPPED | CKPT_FILE_MEMFD))
 		return bad(err, CKPT_RECORD_FILE, "unknown flags");
@@ -325,6 +345,59 @@ static int validate_siginfo(const struct ckpt_siginfo *siginfo, uint64_t length,
 	return 0;
 }
 
+static int validate_eventfd(const struct ckpt_eventfd *eventfd, uint64_t length,
+			    struct ckpt_error *err)
+{
+	if (length != sizeof(*eventfd) || eventfd->file_id == 0)
+		return bad(err, CKPT_RECORD_EVENTFD, "wrong size or no file");
+	if (eventfd->flags & ~(uint32_t)CKPT_EVENTFD_SEMAPHORE)
+		return bad(err, CKPT_RECORD_EVENTFD, "unknown flags");
+	if (eventfd->counter == UINT64_MAX)
+		return bad(err, CKPT_RECORD_EVENTFD, "counter out of range");
+	return 0;
+}
+
+static bool is_timerfd_clock(int32_t clock_id)
+{
+	return clock_id == 0 || clock_id == 1 || clock_id == 7 || clock_id == 8 || clock_id == 9;
+}
+
+static int validate_timerfd(const struct ckpt_timerfd *timerfd, uint64_t length,
+			    struct ckpt_error *err)
+{
+	const uint64_t a_century_ns = 100ull * 366 * 24 * 3600 * 1000000000;
+
+	if (length != sizeof(*timerfd) || timerfd->file_id == 0 || timerfd->reserved)
+		return bad(err, CKPT_RECORD_TIMERFD, "wrong size, no file or reserved field set");
+	if (!is_timerfd_clock(timerfd->clock_id))
+		return bad(err, CKPT_RECORD_TIMERFD, "clock not usable by a timerfd");
+	if (timerfd->settime_flags & ~(uint32_t)(CKPT_TIMERFD_ABSTIME | CKPT_TIMERFD_CANCEL_ON_SET))
+		return bad(err, CKPT_RECORD_TIMERFD, "unknown flags");
+	if (timerfd->interval_ns > a_century_ns || timerfd->remaining_ns > a_century_ns)
+		return bad(err, CKPT_RECORD_TIMERFD, "time out of range");
+	if (timerfd->expiry_ns > INT64_MAX || timerfd->ticks == UINT64_MAX)
+		return bad(err, CKPT_RECORD_TIMERFD, "expiry or ticks out of range");
+	return 0;
+}
+
+static int validate_signalfd(const struct ckpt_signalfd *signalfd, uint64_t length,
+			     struct ckpt_error *err)
+{
+	if (length != sizeof(*signalfd) || signalfd->file_id == 0 || signalfd->reserved)
+		return bad(err, CKPT_RECORD_SIGNALFD, "wrong size, no file or reserved field set");
+	return 0;
+}
+
+static int validate_epoll_target(const struct ckpt_epoll_target *target, uint64_t length,
+				 struct ckpt_error *err)
+{
+	if (length != sizeof(*target) || target->epoll_file_id == 0 || target->target_file_id == 0)
+		return bad(err, CKPT_RECORD_EPOLL_TARGET, "wrong size or no file");
+	if (target->fd < 0 || target->epoll_file_id == target->target_file_id)
+		return bad(err, CKPT_RECORD_EPOLL_TARGET, "bad fd, or an epoll watching itself");
+	return 0;
+}
+
 int validate_record(enum ckpt_record_type type, const void *payload, uint64_t length,
 		    struct ckpt_error *err)
 {
@@ -359,6 +432,14 @@ int validate_record(enum ckpt_record_type type, const void *payload, uint64_t le
 		return validate_siginfo(payload, length, err);
 	case CKPT_RECORD_TREE:
 		return validate_tree(payload, length, err);
+	case CKPT_RECORD_EVENTFD:
+		return validate_eventfd(payload, length, err);
+	case CKPT_RECORD_TIMERFD:
+		return validate_timerfd(payload, length, err);
+	case CKPT_RECORD_SIGNALFD:
+		return validate_signalfd(payload, length, err);
+	case CKPT_RECORD_EPOLL_TARGET:
+		return validate_epoll_target(payload, length, err);
 	default:
 		return fail(err, EINVAL, "bad image: unknown record type %u", type);
 	}

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "fault.h"
+#include "objects/event_files.h"
 #include "util.h"
 
 static bool same_file_identity(const struct dump_file *file, const struct stat *st,
@@ -276,6 +278,31 @@ static int collect_memfd_fd(struct dump_context *ctx, const struct fd_facts *fac
 	return add_fd_record(ctx, record);
 }
 
+/* An eventfd, timerfd, signalfd or epoll: one FILE per open file description, with its state. */
+static int collect_event_fd(struct dump_context *ctx, const struct fd_facts *facts,
+			    uint32_t kind, struct ckpt_fd *record)
+{
+	struct dump_file *file;
+	int ret;
+
+	record->file_id = shared_file_id(ctx, facts);
+	if (record->file_id != 0)
+		return add_fd_record(ctx, record);
+	ret = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC, 0, false);
+	if (ret < 0)
+		return ret;
+	record->file_id = (uint32_t)ret;
+	file = &ctx->shared->files[record->file_id - 1];
+	file->record.kind = kind;
+	file->record.offset = 0;
+	ret = collect_event_state(ctx, facts->fd, file);
+	if (ret == 0)
+		ret = remember_fd_owner(ctx, facts->fd, record->file_id);
+	if (ret == 0)
+		ret = add_fd_record(ctx, record);
+	return ret;
+}
+
 static int collect_fd(struct dump_context *ctx, int fd)
 {
 	struct fd_facts facts = { .fd = fd };
@@ -292,6 +319,8 @@ static int collect_fd(struct dump_context *ctx, int fd)
 	}
 	if (is_memfd_fd(&facts))
 		return collect_memfd_fd(ctx, &facts, &record);
+	if (event_file_kind(facts.target))
+		return collect_event_fd(ctx, &facts, event_file_kind(facts.target), &record);
 	if (!is_supported_file(&facts))
 		return unsupported_fd(ctx, &facts);
 	record.file_id = shared_file_id(ctx, &facts);
@@ -355,6 +384,10 @@ int collect_fds(struct dump_context *ctx)
 
 	for (size_t i = 0; ret == 0 && i < count; i++)
 		ret = collect_fd(ctx, fds[i]);
+	if (ret == 0)
+		ret = fault_point(ctx->err, "checkpoint.events");
+	if (ret == 0)
+		ret = collect_epoll_targets(ctx);
 	return ret;
 }
 
@@ -369,7 +402,11 @@ int write_files(struct dump_shared *shared)
 		};
 
 		ret = image_write_record(&shared->writer, CKPT_RECORD_FILE, parts, 2);
+		if (ret == 0)
+			ret = write_event_state(shared, &shared->files[i]);
 	}
+	if (ret == 0)
+		ret = write_epoll_targets(shared);
 	return ret;
 }
 
@@ -691,6 +728,8 @@ static int open_or_create_file(struct restore_context *ctx, const struct file_op
 {
 	if (file->file.flags & CKPT_FILE_MEMFD)
 		return create_memfd(ctx, file);
+	if (is_event_file(&file->file))
+		return create_event_file(ctx, file);
 	return open_image_file(ctx, opener, file);
 }
 

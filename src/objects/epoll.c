@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * epoll: the set of watched files.  The kernel keys each registration by
+ * file and fd number, so the registrations are made again inside the first
+ * process that holds the epoll, with the fd numbers it used, once its fds
+ * are back.  Readiness is not saved: the kernel polls each file when it is
+ * added.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "objects/event_files.h"
+#include "restart.h"
+#include "util.h"
+
+/* What KCMP_EPOLL_TFD takes: the epoll fd, the watched fd number, which of its files. */
+struct epoll_slot {
+	uint32_t epoll_fd;
+	uint32_t target_fd;
+	uint32_t target_index;
+};
+
+static const struct ckpt_fd *find_fd_record(const struct ckpt_fd *fds, size_t count, int fd)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (fds[i].fd == fd)
+			return &fds[i];
+	}
+	return NULL;
+}
+
+/* The process's fd target_fd is still the file the epoll watches under that number. */
+static bool still_watched(struct dump_context *ctx, int epoll_fd, int target_fd)
+{
+	struct epoll_slot slot = { (uint32_t)epoll_fd, (uint32_t)target_fd, 0 };
+
+	return syscall(SYS_kcmp, ctx->pid, ctx->pid, KCMP_EPOLL_TFD, target_fd, &slot) == 0;
+}
+
+static int add_epoll_target(struct dump_context *ctx, const struct ckpt_epoll_target *target)
+{
+	struct dump_shared *shared = ctx->shared;
+	struct ckpt_epoll_target *grown =
+		realloc(shared->epoll_targets, (shared->epoll_target_count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	shared->epoll_targets = grown;
+	grown[shared->epoll_target_count++] = *target;
+	return 0;
+}
+
+/* One "tfd: N events: X data: Y ..." line of the epoll's fdinfo. */
+static int collect_epoll_line(struct dump_context *ctx, const struct dump_file *epoll, const char *line)
+{
+	struct ckpt_epoll_target target = { .epoll_file_id = epoll->record.id };
+	const struct ckpt_fd *record;
+	unsigned long long data;
+
+	if (sscanf(line, "tfd: %d events: %x data: %llx", &target.fd, &target.events, &data) != 3)
+		return fail(ctx->err, EINVAL, "cannot parse the fdinfo of epoll fd %d of process %d",
+			    epoll->first_fd, ctx->pid);
+	target.data = data;
+	record = find_fd_record(ctx->fds, ctx->fd_count, target.fd);
+	if (!record || record->file_id == 0 || !still_watched(ctx, epoll->first_fd, target.fd))
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is an epoll watching a file under fd %d, which no longer holds that file: not supported yet",
+			    epoll->first_fd, ctx->pid, target.fd);
+	if (record->file_id == epoll->record.id)
+		return fail(ctx->err, EINVAL, "epoll fd %d of process %d watches itself", epoll->first_fd, ctx->pid);
+	target.target_file_id = record->file_id;
+	return add_epoll_target(ctx, &target);
+}
+
+static int collect_one_epoll(struct dump_context *ctx, const struct dump_file *epoll)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *line;
+	int ret = read_event_fdinfo(ctx, epoll->first_fd, &text);
+
+	for (line = text; ret == 0 && line && *line; line = strchr(line, '\n')) {
+		line += *line == '\n';
+		if (strncmp(line, "tfd:", 4) == 0)
+			ret = collect_epoll_line(ctx, epoll, line);
+	}
+	return ret;
+}
+
+/* The epolls first seen in this process, now that all its fds have file ids. */
+int collect_epoll_targets(struct dump_context *ctx)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < ctx->shared->file_count; i++) {
+		const struct dump_file *file = &ctx->shared->files[i];
+
+		if (file->record.kind == CKPT_FILE_EPOLL && file->first_pid == ctx->pid)
+			ret = collect_one_epoll(ctx, file);
+	}
+	return ret;
+}
+
+int write_epoll_targets(struct dump_shared *shared)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < shared->epoll_target_count; i++)
+		ret = image_write_simple(&shared->writer, CKPT_RECORD_EPOLL_TARGET,
+					 &shared->epoll_targets[i], sizeof(shared->epoll_targets[i]));
+	return ret;
+}
+
+/* ---- restart side ---- */
+
+int create_epoll(struct restore_context *ctx, const struct image_file *file)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+
+	(void)file;
+	if (fd < 0)
+		return fail(ctx->err, errno, "epoll_create1: %s", strerror(errno));
+	return fd;
+}
+
+static int64_t add_target_in_husk(struct restore_context *ctx, int epoll_fd,
+				  const struct ckpt_epoll_target *target)
+{
+	struct epoll_event event = { .events = target->events, .data.u64 = target->data };
+	const struct ckpt_fd *record = find_fd_record(ctx->image.fds, ctx->image.fd_count, target->fd);
+	uint64_t address;
+	int ret;
+
+	if (!record || record->file_id != target->target_file_id)
+		return fail(ctx->err, EINVAL,
+			    "bad image: epoll file %u watches fd %d as file %u, which process %d does not hold there",
+			    target->epoll_file_id, target->fd, target->target_file_id, ctx->image.process.pid);
+	ret = husk_put_data(ctx, 0, &event, sizeof(event), &address);
+	if (ret < 0)
+		return ret;
+	return husk_call(ctx, "epoll_ctl", SYS_epoll_ctl, (uint64_t)epoll_fd, EPOLL_CTL_ADD,
+			 (uint64_t)target->fd, address, 0, 0);
+}
+
+static int fill_epoll(struct restore_context *ctx, const struct ckpt_fd *epoll_fd)
+{
+	const struct image_tree *tree = &ctx->tree;
+
+	for (size_t i = 0; i < tree->epoll_target_count; i++) {
+		const struct ckpt_epoll_target *target = &tree->epoll_targets[i];
+		int64_t ret;
+
+		if (target->epoll_file_id != epoll_fd->file_id)
+			continue;
+		ret = add_target_in_husk(ctx, epoll_fd->fd, target);
+		if (ret < 0)
+			return (int)ret;
+	}
+	ctx->epolls_filled[epoll_fd->file_id - 1] = true;
+	return 0;
+}
+
+/* Each epoll's registrations, in the first process of the stream that holds it. */
+int restore_epoll_targets(struct restore_context *ctx)
+{
+	int ret = 0;
+
+	if (!ctx->epolls_filled)
+		ctx->epolls_filled = calloc(ctx->tree.file_count + 1, sizeof(bool));
+	if (!ctx->epolls_filled)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	for (size_t i = 0; ret == 0 && i < ctx->image.fd_count; i++) {
+		const struct ckpt_fd *record = &ctx->image.fds[i];
+
+		if (record->file_id == 0 || ctx->epolls_filled[record->file_id - 1] ||
+		    ctx->tree.files[record->file_id - 1].file.kind != CKPT_FILE_EPOLL)
+			continue;
+		ret = fill_epoll(ctx, record);
+	}
+	return ret;
+}
