@@ -10,7 +10,8 @@
  * semaphore, and with --file, PATH created with known bytes and kept open
  * twice: O_RDWR at an offset and O_WRONLY|O_APPEND (with --append-file, only
  * the second).  After setup the program never writes PATH again (the cases
- * check that restart does not either).
+ * check that restart does not either).  An eventfd holding 42, watched by
+ * an epoll (so the walk passes the event-file steps), stays untouched.
  *
  * Protocol (tests/README.md, the stdin variant): it writes "ready", then reads
  * commands from stdin, one per line: "check" verifies everything and writes
@@ -24,6 +25,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 enum {
@@ -153,6 +156,37 @@ static void open_file(void)
 		file_hash_before = hash_file(file_fd);
 }
 
+/* ---- Event files -------------------------------------------------------- */
+
+enum { EVENT_COUNT = 42 };
+
+static int event_fd = -1;
+static int epoll_fd = -1;
+
+static void open_event_files(void)
+{
+	struct epoll_event event = { .events = EPOLLIN, .data.u64 = EVENT_COUNT };
+
+	event_fd = eventfd(EVENT_COUNT, EFD_CLOEXEC | EFD_NONBLOCK);
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (event_fd < 0 || epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, event_fd, &event) < 0)
+		state_setup_fail("eventfd or epoll: %s", strerror(errno));
+}
+
+/* Looks without reading: the epoll reports the eventfd, fdinfo shows its count. */
+static void check_event_files(void)
+{
+	struct epoll_event event = { 0 };
+	char path[64], text[512];
+
+	state_expect(epoll_wait(epoll_fd, &event, 1, 0) == 1 && event.data.u64 == EVENT_COUNT,
+		     "the epoll does not report its eventfd");
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", event_fd);
+	state_read_file(path, text, sizeof(text));
+	state_expect(strstr(text, "eventfd-count:               2a") != NULL,
+		     "the eventfd's count changed: %s", text);
+}
+
 /* ---- Workers ------------------------------------------------------------- */
 
 static void wait_semaphore(sem_t *semaphore)
@@ -275,6 +309,7 @@ static void check_everything(void)
 	check_data();
 	check_heap();
 	check_file();
+	check_event_files();
 	for (unsigned i = 0; i < options.worker_count; i++)
 		ask_worker(i);
 	state_expect_equal_long(count_threads(), 1 + options.worker_count, "thread count");
@@ -326,6 +361,7 @@ int main(int argc, char **argv)
 	fill_data();
 	fill_heap();
 	open_file();
+	open_event_files();
 	start_workers();
 	state_ready();
 	while (read_command(command, sizeof(command))) {
