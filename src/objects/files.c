@@ -163,7 +163,7 @@ static const char *kind_name(const struct fd_facts *facts)
 	if (S_ISBLK(mode))
 		return "a block device";
 	if (strncmp(facts->target, "anon_inode:", 11) == 0)
-		return "an anonymous-inode file (eventfd, epoll, timerfd, signalfd, ...)";
+		return "an anonymous-inode file of another kind";
 	return "a file of an unsupported kind";
 }
 

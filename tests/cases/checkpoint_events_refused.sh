@@ -1,0 +1,88 @@
+# Event-loop states ckpt cannot save yet: an epoll watching a file of an
+# unsupported kind (an inotify instance), and an epoll whose watched file
+# was registered under an fd number that was closed since (the file lives
+# on under another number).  Each checkpoint must refuse with one line
+# naming the fd, exit 1, write nothing, and leave the process running with
+# its epoll intact (it checks that the epoll still reports its eventfd).
+source "$(dirname "$0")/lib.bash"
+
+need_file "$CKPT"
+program=$case_dir/epoll_holder
+cat >"$case_dir/epoll_holder.c" <<'EOF'
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+static int watch(int epoll_fd, int fd, unsigned long long data)
+{
+	struct epoll_event event = { .events = EPOLLIN, .data.u64 = data };
+
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+/* Builds the state named by how on an epoll at fd 20 that watches an eventfd holding 1. */
+static int build(const char *how, int epoll_fd)
+{
+	int counter = eventfd(1, 0);
+
+	if (counter < 0 || watch(epoll_fd, counter, 7) < 0)
+		return -1;
+	if (strcmp(how, "inotify") == 0)
+		return watch(epoll_fd, inotify_init1(0), 8);
+	if (dup2(counter, 30) < 0)
+		return -1;
+	return close(counter);	/* "moved": registered as the closed fd, alive as 30 */
+}
+
+int main(int argc, char **argv)
+{
+	struct epoll_event event = { 0 };
+	char line[16];
+	int first_fd = epoll_create1(0), epoll_fd = dup2(first_fd, 20);
+
+	if (argc < 2 || epoll_fd < 0 || close(first_fd) < 0 || build(argv[1], epoll_fd) < 0) {
+		printf("fail: setup: %m\n");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "go\n") != 0)
+		return 1;
+	if (epoll_wait(epoll_fd, &event, 1, 0) != 1 || event.data.u64 != 7)
+		printf("fail: the epoll no longer reports its eventfd\n");
+	else
+		printf("pass\n");
+	return 0;
+}
+EOF
+cc -O1 -o "$program" "$case_dir/epoll_holder.c" || fail "cannot build the epoll program"
+
+# $1: the state to build, $2: words the error must contain.
+expect_refused() {
+	local how=$1 words=$2 ready line status
+	coproc HOLDER { close_extra_fds; exec "$program" "$how"; }
+	local pid=$HOLDER_PID
+	exec {out}<&"${HOLDER[0]}" {in}>&"${HOLDER[1]}"
+	read_line "$out" ready 10 "ready from the epoll program ($how)"
+	[ "$ready" = ready ] || fail "$how: $ready"
+	status=$(status_of "$CKPT" checkpoint -o "$case_dir/image" "$pid")
+	[ "$status" -eq 1 ] || fail "$how: checkpoint exited $status, expected 1"
+	expect_one_line "$case_dir/stderr" "$how"
+	grep -q -- "$words" "$case_dir/stderr" ||
+		fail "$how: unexpected message: $(head -1 "$case_dir/stderr")"
+	[ ! -e "$case_dir/image" ] || fail "$how: an image was written"
+	ls "$case_dir"/image.tmp.* >/dev/null 2>&1 && fail "$how: a temporary image was left"
+	echo go >&"$in"
+	read_line "$out" line 10 "the verdict of the epoll program ($how)"
+	[ "$line" = pass ] || fail "$how: after the refused checkpoint: $line"
+	exec {in}>&- {out}<&-
+	wait "$pid"
+}
+
+expect_refused inotify "fd 4 of process [0-9]* is an anonymous-inode file of another kind (anon_inode:inotify): not supported yet"
+expect_refused moved "fd 20 of process [0-9]* is an epoll watching a file under fd 3, which no longer holds that file: not supported yet"
+exit 0
