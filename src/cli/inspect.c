@@ -29,6 +29,8 @@ static const char *const vma_kind_names[] = {
 static const char *const file_kind_names[] = {
 	[CKPT_FILE_REGULAR] = "file", [CKPT_FILE_DIRECTORY] = "directory",
 	[CKPT_FILE_CHARDEV] = "chardev", [CKPT_FILE_SHMEM] = "shared-memory",
+	[CKPT_FILE_EVENTFD] = "eventfd", [CKPT_FILE_TIMERFD] = "timerfd",
+	[CKPT_FILE_SIGNALFD] = "signalfd", [CKPT_FILE_EPOLL] = "epoll",
 };
 
 static const char *file_kind_name(const struct image_file *file)
@@ -56,6 +58,23 @@ static void prot_text(uint32_t prot, char text[4])
 	text[1] = prot & PROT_WRITE ? 'w' : '-';
 	text[2] = prot & PROT_EXEC ? 'x' : '-';
 	text[3] = '\0';
+}
+
+/* eventfd, timerfd, signalfd: their state instead of a path and offset. */
+static void print_event_fd(const struct ckpt_fd *fd, const struct image_file *file)
+{
+	const char *cloexec = fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "";
+
+	if (file->file.kind == CKPT_FILE_EVENTFD)
+		printf("fd %d: eventfd counter %" PRIu64 "%s%s\n", fd->fd, file->state.eventfd.counter,
+		       file->state.eventfd.flags & CKPT_EVENTFD_SEMAPHORE ? " semaphore" : "", cloexec);
+	else if (file->file.kind == CKPT_FILE_TIMERFD)
+		printf("fd %d: timerfd clock %d next in %" PRIu64 " ns every %" PRIu64 " ns, %" PRIu64 " expirations pending%s%s\n",
+		       fd->fd, file->state.timerfd.clock_id, file->state.timerfd.remaining_ns,
+		       file->state.timerfd.interval_ns, file->state.timerfd.ticks,
+		       file->state.timerfd.settime_flags & CKPT_TIMERFD_ABSTIME ? " absolute" : "", cloexec);
+	else
+		printf("fd %d: signalfd mask %#" PRIx64 "%s\n", fd->fd, file->state.signalfd.mask, cloexec);
 }
 
 static const char *vma_file_path(const struct image *image, const struct ckpt_vma *vma)
@@ -106,7 +125,9 @@ static void print_text_process(const struct image *image)
 		const struct ckpt_fd *fd = &image->fds[i];
 		const struct image_file *file = image_find_file(image, fd->file_id);
 
-		if (file)
+		if (file && file->has_state)
+			print_event_fd(fd, file);
+		else if (file)
 			printf("fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd, file_kind_name(file),
 			       file->path, file->file.offset, fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "");
 		else
@@ -128,6 +149,18 @@ static const char *const tree_state_names[] = {
 	[CKPT_TREE_ALIVE] = "alive", [CKPT_TREE_ZOMBIE] = "zombie",
 };
 
+static void print_epoll_targets(const struct image_tree *tree)
+{
+	for (size_t i = 0; i < tree->epoll_target_count; i++) {
+		const struct ckpt_epoll_target *target = &tree->epoll_targets[i];
+
+		printf("epoll file %u: watches fd %d (%s, file %u) events %#x data %#" PRIx64 "\n",
+		       target->epoll_file_id, target->fd,
+		       file_kind_names[tree->files[target->target_file_id - 1].file.kind],
+		       target->target_file_id, target->events, target->data);
+	}
+}
+
 static void print_text(const struct image_tree *tree, const struct image *processes, size_t count,
 		       const struct totals *totals)
 {
@@ -144,6 +177,7 @@ static void print_text(const struct image_tree *tree, const struct image *proces
 			printf(" (wait status %#x)", (unsigned)entry->exit_status);
 		putchar('\n');
 	}
+	print_epoll_targets(tree);
 	for (size_t i = 0; i < count; i++)
 		print_text_process(&processes[i]);
 	printf("total: %zu process%s, %" PRIu64 " vmas, %" PRIu64 " MiB mapped, %" PRIu64 " pages (%" PRIu64 " MiB) of data, image %" PRIu64 " bytes\n",
