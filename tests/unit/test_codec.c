@@ -608,7 +608,7 @@ struct field_case {
  * 7 vdso; PAGES 0 has runs {data, 1} {heap, 2}, PAGES 1 {shared, 1} {stack, 2}. */
 static const struct field_case field_cases[] = {
 	{ "HEAD magic", R_HEAD, 0, 0, 1, 'X', "wrong magic" },
-	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 4, "format version 4" },
+	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 5, "format version 5" },
 	{ "HEAD arch", R_HEAD, 0, FIELD(struct ckpt_head, arch), 183, "architecture 183" },
 	{ "HEAD page size", R_HEAD, 0, FIELD(struct ckpt_head, page_size), 65536, "page size" },
 	{ "HEAD xstate size", R_HEAD, 0, FIELD(struct ckpt_head, xstate_size), CKPT_MAX_XSTATE + 64,
@@ -1255,7 +1255,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 16" },
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 21" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1375,6 +1375,60 @@ static void test_validate_directly(void)
 	      "record_type_name of unknown types");
 }
 
+static void expect_validation(enum ckpt_record_type type, const void *payload, size_t length,
+			      const char *expected, const char *what)
+{
+	struct ckpt_error err = { 0 };
+	int ret = validate_record(type, payload, length, &err);
+
+	if (!expected)
+		check(ret == 0, "validate_record: %s: rejected: \"%s\"", what, err.message);
+	else
+		check(ret < 0 && strstr(err.message, expected), "validate_record: %s: %d \"%s\"", what,
+		      ret, err.message);
+}
+
+static void test_validate_event_records(void)
+{
+	struct ckpt_eventfd eventfd = { .file_id = 1, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 5 };
+	struct ckpt_timerfd timerfd = { .file_id = 2, .clock_id = 1, .interval_ns = 10, .remaining_ns = 5 };
+	struct ckpt_signalfd signalfd = { .file_id = 3, .mask = 1u << 9 };
+	struct ckpt_epoll_target target = { .epoll_file_id = 4, .target_file_id = 1, .fd = 7, .events = 1 };
+
+	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), NULL, "EVENTFD");
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), NULL, "TIMERFD");
+	expect_validation(CKPT_RECORD_SIGNALFD, &signalfd, sizeof(signalfd), NULL, "SIGNALFD");
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), NULL, "EPOLL_TARGET");
+	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd) - 1, "wrong size", "EVENTFD short");
+	eventfd.flags = 2;
+	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), "unknown flags", "EVENTFD flags");
+	eventfd = (struct ckpt_eventfd){ .file_id = 1, .counter = UINT64_MAX };
+	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), "counter out of range", "EVENTFD counter");
+	timerfd.clock_id = 4;
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "clock not usable", "TIMERFD clock");
+	timerfd.clock_id = 0;
+	timerfd.settime_flags = 4;
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "unknown flags", "TIMERFD flags");
+	timerfd.settime_flags = CKPT_TIMERFD_ABSTIME;
+	timerfd.interval_ns = UINT64_MAX;
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "time out of range", "TIMERFD interval");
+	timerfd.interval_ns = 0;
+	timerfd.expiry_ns = UINT64_MAX;
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "expiry or ticks", "TIMERFD expiry");
+	signalfd.reserved = 1;
+	expect_validation(CKPT_RECORD_SIGNALFD, &signalfd, sizeof(signalfd), "reserved", "SIGNALFD reserved");
+	target.fd = -1;
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "bad fd", "EPOLL_TARGET fd");
+	target.fd = 7;
+	target.target_file_id = 4;
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "watching itself", "EPOLL_TARGET self");
+	target.epoll_file_id = 0;
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no file", "EPOLL_TARGET no epoll");
+	check(strcmp(record_type_name(CKPT_RECORD_EPOLL_TARGET), "EPOLL_TARGET") == 0 &&
+		      strcmp(record_type_name(16), "unknown") == 0,
+	      "record_type_name of the event records");
+}
+
 /* A PAGES payload with one one-page run at start (data not included). */
 static int validate_one_run(uint64_t start, struct ckpt_error *err)
 {
@@ -1455,6 +1509,7 @@ int main(void)
 	test_bytes_cases();
 	test_every_record_flipped();
 	test_validate_directly();
+	test_validate_event_records();
 	test_validate_run_wraparound();
 	test_cross_record_rules();
 	printf("test_codec: %u checks, %u failed\n", checks_run, checks_failed);
