@@ -37,6 +37,7 @@ declare -A PROBLEM=(
 	[unaligned-address]='align'
 	[bad-checksum]='checksum'
 	[unknown-record-type]='unknown record type'
+	[bad-event-records]='does not follow its FILE|no epoll'
 	[missing-tail]='tail'
 	[eof-mid-record]='truncated|ends early'
 	[path-not-terminated]='terminat'

@@ -707,8 +707,9 @@ static inline unsigned char *image_bytes_payload(struct image_bytes *bytes, size
 	return bytes->data + offset + sizeof(struct ckpt_record_header);
 }
 
-/* The part of a payload under the record checksum (PAGES: up to the runs). */
-static inline uint64_t checksummed_length(uint32_t type, const unsigned char *payload, uint64_t length)
+/* The part of a payload under the record checksum (PAGES: up to the runs).
+ * Not inlined: gcc's bounds check then misjudges short records of other types. */
+static __attribute__((noinline)) uint64_t checksummed_length(uint32_t type, const unsigned char *payload, uint64_t length)
 {
 	struct ckpt_pages pages;
 	uint64_t covered;

@@ -190,6 +190,24 @@ static void process_checksum_flipped(struct image_bytes *bytes)
 	bytes->data[at + offsetof(struct ckpt_record_header, checksum)] ^= 0x04;
 }
 
+/* An EVENTFD record after the FILE of a regular file. */
+static void eventfd_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_eventfd state = { .file_id = 1, .counter = 3 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_EVENTFD, &state, sizeof(state));
+}
+
+/* An EPOLL_TARGET whose epoll is a regular file. */
+static void epoll_target_not_epoll(struct image_bytes *bytes)
+{
+	struct ckpt_epoll_target target = { .epoll_file_id = 1, .target_file_id = 2, .fd = 3, .events = 1 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target));
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -327,6 +345,10 @@ static const struct bad_kind bad_kinds[] = {
 	} },
 	{ .name = "bad-checksum", .variants = { { NULL, NULL, process_checksum_flipped } } },
 	{ .name = "unknown-record-type", .variants = { { NULL, NULL, unknown_record_after_head } } },
+	{ .name = "bad-event-records", .variants = {
+		{ "eventfd-state", NULL, eventfd_state_misplaced },
+		{ "epoll-target", NULL, epoll_target_not_epoll },
+	} },
 	{ .name = "missing-tail", .variants = { { NULL, tail_left_out, NULL } } },
 	{ .name = "eof-mid-record", .variants = {
 		{ "header", NULL, cut_in_a_header },
