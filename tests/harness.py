@@ -720,6 +720,14 @@ def compiled_java(scratch):
     return ["java", "-cp", scratch, "HashChain"]
 
 
+def node_command():
+    """hash_chain.js in node (an event loop on epoll and eventfds)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise CaseSkipped("node is not installed")
+    return [node, os.path.join(TESTS_DIR, "real", "hash_chain.js")]
+
+
 REAL_SCRIPTS = (
     ("python", lambda scratch: [sys.executable, os.path.join(TESTS_DIR, "real", "hash_chain.py")],
      sha256_chain),
@@ -730,6 +738,7 @@ REAL_SCRIPTS = (
     ("bash", lambda scratch: ["bash", os.path.join(TESTS_DIR, "real", "hash_chain.sh")],
      arithmetic_chain),
     ("java", lambda scratch: compiled_java(scratch), sha256_chain),
+    ("node", lambda scratch: node_command(), sha256_chain),
 )
 
 
