@@ -154,10 +154,12 @@ static void print_epoll_targets(const struct image_tree *tree)
 	for (size_t i = 0; i < tree->epoll_target_count; i++) {
 		const struct ckpt_epoll_target *target = &tree->epoll_targets[i];
 
+		const char *kind = target->target_file_id ?
+			file_kind_names[tree->files[target->target_file_id - 1].file.kind] : "taken over";
+
 		printf("epoll file %u: watches fd %d (%s, file %u) events %#x data %#" PRIx64 "\n",
-		       target->epoll_file_id, target->fd,
-		       file_kind_names[tree->files[target->target_file_id - 1].file.kind],
-		       target->target_file_id, target->events, target->data);
+		       target->epoll_file_id, target->fd, kind, target->target_file_id, target->events,
+		       target->data);
 	}
 }
 

@@ -391,8 +391,10 @@ static int validate_signalfd(const struct ckpt_signalfd *signalfd, uint64_t leng
 static int validate_epoll_target(const struct ckpt_epoll_target *target, uint64_t length,
 				 struct ckpt_error *err)
 {
-	if (length != sizeof(*target) || target->epoll_file_id == 0 || target->target_file_id == 0)
-		return bad(err, CKPT_RECORD_EPOLL_TARGET, "wrong size or no file");
+	if (length != sizeof(*target) || target->epoll_file_id == 0)
+		return bad(err, CKPT_RECORD_EPOLL_TARGET, "wrong size or no epoll");
+	if (target->target_file_id == 0 && target->fd > 2)
+		return bad(err, CKPT_RECORD_EPOLL_TARGET, "no file for an fd above 2");
 	if (target->fd < 0 || target->epoll_file_id == target->target_file_id)
 		return bad(err, CKPT_RECORD_EPOLL_TARGET, "bad fd, or an epoll watching itself");
 	return 0;

@@ -70,26 +70,28 @@ static int collect_epoll_line(struct dump_context *ctx, const struct dump_file *
 			    epoll->first_fd, ctx->pid);
 	target.data = data;
 	record = find_fd_record(ctx->fds, ctx->fd_count, target.fd);
-	if (!record || record->file_id == 0 || !still_watched(ctx, epoll->first_fd, target.fd))
+	if (!record || !still_watched(ctx, epoll->first_fd, target.fd))
 		return fail(ctx->err, ENOTSUP,
 			    "fd %d of process %d is an epoll watching a file under fd %d, which no longer holds that file: not supported yet",
 			    epoll->first_fd, ctx->pid, target.fd);
 	if (record->file_id == epoll->record.id)
 		return fail(ctx->err, EINVAL, "epoll fd %d of process %d watches itself", epoll->first_fd, ctx->pid);
-	target.target_file_id = record->file_id;
+	target.target_file_id = record->file_id;	/* 0: an fd 0-2 taken over at restart */
 	return add_epoll_target(ctx, &target);
 }
 
 static int collect_one_epoll(struct dump_context *ctx, const struct dump_file *epoll)
 {
 	_cleanup_free_ char *text = NULL;
-	const char *line;
 	int ret = read_event_fdinfo(ctx, epoll->first_fd, &text);
+	const char *line = ret == 0 ? text : NULL;
 
-	for (line = text; ret == 0 && line && *line; line = strchr(line, '\n')) {
-		line += *line == '\n';
+	while (ret == 0 && line) {
 		if (strncmp(line, "tfd:", 4) == 0)
 			ret = collect_epoll_line(ctx, epoll, line);
+		line = strchr(line, '\n');
+		if (line)
+			line++;
 	}
 	return ret;
 }
@@ -130,21 +132,40 @@ int create_epoll(struct restore_context *ctx, const struct image_file *file)
 	return fd;
 }
 
+/* A watched fd 0-2 is whatever ckpt restart had there; if it had none, there is nothing to watch. */
+static int64_t add_inherited_target(struct restore_context *ctx, int epoll_fd,
+				    const struct ckpt_epoll_target *target, uint64_t address)
+{
+	const uint64_t args[6] = { (uint64_t)epoll_fd, EPOLL_CTL_ADD, (uint64_t)target->fd, address };
+	int64_t result;
+	int ret = inject_syscall(&ctx->injector, SYS_epoll_ctl, args, &result);
+
+	if (ret < 0)
+		return ret;
+	if (result < 0 && result != -EBADF)
+		return fail(ctx->err, (int)-result, "epoll_ctl(ADD) of inherited fd %d: %s", target->fd,
+			    strerror((int)-result));
+	return 0;
+}
+
 static int64_t add_target_in_husk(struct restore_context *ctx, int epoll_fd,
 				  const struct ckpt_epoll_target *target)
 {
 	struct epoll_event event = { .events = target->events, .data.u64 = target->data };
 	const struct ckpt_fd *record = find_fd_record(ctx->image.fds, ctx->image.fd_count, target->fd);
+	bool inherited = record && (record->flags & CKPT_FD_INHERIT);
 	uint64_t address;
 	int ret;
 
-	if (!record || record->file_id != target->target_file_id)
+	if (!record || record->file_id != target->target_file_id || (target->target_file_id == 0 && !inherited))
 		return fail(ctx->err, EINVAL,
 			    "bad image: epoll file %u watches fd %d as file %u, which process %d does not hold there",
 			    target->epoll_file_id, target->fd, target->target_file_id, ctx->image.process.pid);
 	ret = husk_put_data(ctx, 0, &event, sizeof(event), &address);
 	if (ret < 0)
 		return ret;
+	if (inherited)
+		return add_inherited_target(ctx, epoll_fd, target, address);
 	return husk_call(ctx, "epoll_ctl", SYS_epoll_ctl, (uint64_t)epoll_fd, EPOLL_CTL_ADD,
 			 (uint64_t)target->fd, address, 0, 0);
 }

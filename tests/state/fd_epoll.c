@@ -1,8 +1,9 @@
 /*
  * An epoll at fd 7 watching: an eventfd holding 1 (fd 8, level-triggered),
  * a fired timerfd (fd 9, EPOLLET), an empty eventfd (fd 11, EPOLLONESHOT),
- * an eventfd for writing (fd 12, EPOLLOUT | EPOLLEXCLUSIVE) and a nested
- * epoll (fd 13) that watches a ready eventfd (fd 14).  After restart: the
+ * an eventfd for writing (fd 12, EPOLLOUT | EPOLLEXCLUSIVE), a nested
+ * epoll (fd 13) that watches a ready eventfd (fd 14), and stdout for
+ * writing (fd 1: after restart, the pipe ckpt restart hands over).  After restart: the
  * watched list in fdinfo (fd, events, data) is the same for both epolls;
  * epoll_wait reports exactly the ready ones with their data; a write makes
  * the one-shot report once and then no more; EPOLL_CTL_MOD and
@@ -101,6 +102,7 @@ static void build(void)
 	watch(OUTER_FD, ONESHOT_FD, EPOLLIN | EPOLLONESHOT, 0x3333);
 	watch(OUTER_FD, WRITABLE_FD, EPOLLOUT | EPOLLEXCLUSIVE, 0x4444);
 	watch(OUTER_FD, INNER_FD, EPOLLIN, 0x6666);
+	watch(OUTER_FD, STDOUT_FILENO, EPOLLOUT, 0x8888);	/* taken over at restart */
 	wait_timer_fired();
 	watched_list(OUTER_FD, outer_before, sizeof(outer_before));
 	watched_list(INNER_FD, inner_before, sizeof(inner_before));
@@ -133,7 +135,7 @@ static void check_events(void)
 	uint64_t one = 1;
 	struct epoll_event changed = { .events = EPOLLOUT, .data.u64 = 0x7777 };
 	unsigned int ready = ready_set(OUTER_FD);
-	unsigned int expected = 1u << 1 | 1u << 2 | 1u << 4 | 1u << 6;
+	unsigned int expected = 1u << 1 | 1u << 2 | 1u << 4 | 1u << 6 | 1u << 8;
 
 	state_expect(ready == expected, "ready set %#x, expected %#x", ready, expected);
 	state_expect(ready_set(INNER_FD) == 1u << 5, "inner epoll does not report its eventfd");

@@ -1423,7 +1423,12 @@ static void test_validate_event_records(void)
 	target.target_file_id = 4;
 	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "watching itself", "EPOLL_TARGET self");
 	target.epoll_file_id = 0;
-	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no file", "EPOLL_TARGET no epoll");
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no epoll", "EPOLL_TARGET no epoll");
+	target = (struct ckpt_epoll_target){ .epoll_file_id = 4, .fd = 1, .events = 4 };
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), NULL, "EPOLL_TARGET on fd 1 taken over");
+	target.fd = 3;
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no file for an fd above 2",
+			  "EPOLL_TARGET without a file");
 	check(strcmp(record_type_name(CKPT_RECORD_EPOLL_TARGET), "EPOLL_TARGET") == 0 &&
 		      strcmp(record_type_name(16), "unknown") == 0,
 	      "record_type_name of the event records");
