@@ -401,6 +401,7 @@ static int add_file(struct image_tree *tree, const struct image_record *record,
 	slot = append((void **)&tree->files, &tree->file_count, sizeof(*slot), err);
 	if (!slot)
 		return -ENOMEM;
+	memset(slot, 0, sizeof(*slot));
 	slot->file = *file;
 	slot->path = keep_in(&tree->blocks, file + 1, file->path_length, err);
 	return slot->path ? 0 : -ENOMEM;

@@ -96,24 +96,18 @@ int collect_event_state(struct dump_context *ctx, int fd, struct dump_file *file
 	}
 }
 
-static int write_state(struct image_writer *writer, enum ckpt_record_type type,
-		       const void *state, size_t length)
-{
-	return image_write_simple(writer, type, state, length);
-}
-
 int write_event_state(struct dump_shared *shared, const struct dump_file *file)
 {
 	switch (file->record.kind) {
 	case CKPT_FILE_EVENTFD:
-		return write_state(&shared->writer, CKPT_RECORD_EVENTFD, &file->state.eventfd,
-				   sizeof(file->state.eventfd));
+		return image_write_simple(&shared->writer, CKPT_RECORD_EVENTFD, &file->state.eventfd,
+					  sizeof(file->state.eventfd));
 	case CKPT_FILE_TIMERFD:
-		return write_state(&shared->writer, CKPT_RECORD_TIMERFD, &file->state.timerfd,
-				   sizeof(file->state.timerfd));
+		return image_write_simple(&shared->writer, CKPT_RECORD_TIMERFD, &file->state.timerfd,
+					  sizeof(file->state.timerfd));
 	case CKPT_FILE_SIGNALFD:
-		return write_state(&shared->writer, CKPT_RECORD_SIGNALFD, &file->state.signalfd,
-				   sizeof(file->state.signalfd));
+		return image_write_simple(&shared->writer, CKPT_RECORD_SIGNALFD, &file->state.signalfd,
+					  sizeof(file->state.signalfd));
 	default:
 		return 0;
 	}
