@@ -6,6 +6,7 @@
  * are back.  Readiness is not saved: the kernel polls each file when it is
  * added.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/kcmp.h>
@@ -108,6 +109,55 @@ int collect_epoll_targets(struct dump_context *ctx)
 			ret = collect_one_epoll(ctx, file);
 	}
 	return ret;
+}
+
+static bool epoll_watches_fd(struct dump_context *ctx, int epoll_fd, int fd)
+{
+	_cleanup_free_ char *text = NULL;
+	char wanted[32];
+	const char *line;
+
+	if (read_event_fdinfo(ctx, epoll_fd, &text) < 0)
+		return false;
+	snprintf(wanted, sizeof(wanted), "tfd: %8d ", fd);
+	line = strstr(text, wanted);
+	return line && (line == text || line[-1] == '\n');
+}
+
+static bool is_epoll_fd(struct dump_context *ctx, int fd)
+{
+	char path[64], link[64];
+	ssize_t length;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, fd);
+	length = readlink(path, link, sizeof(link) - 1);
+	if (length < 0)
+		return false;
+	link[length] = '\0';
+	return event_file_kind(link) == CKPT_FILE_EPOLL;
+}
+
+/* The lowest fd of an epoll of the process that watches fd, or -1 (for refusal messages). */
+int find_epoll_watching(struct dump_context *ctx, int fd)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *entry;
+	int found = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", ctx->pid);
+	dir = opendir(path);
+	while (dir && (entry = readdir(dir)) != NULL) {
+		int candidate = atoi(entry->d_name);
+
+		if (entry->d_name[0] == '.' || (found >= 0 && candidate > found))
+			continue;
+		if (is_epoll_fd(ctx, candidate) && epoll_watches_fd(ctx, candidate, fd))
+			found = candidate;
+	}
+	if (dir)
+		closedir(dir);
+	return found;
 }
 
 int write_epoll_targets(struct dump_shared *shared)

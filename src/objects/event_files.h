@@ -25,6 +25,7 @@ int collect_eventfd(struct dump_context *ctx, int fd, struct dump_file *file);
 int collect_timerfd(struct dump_context *ctx, int fd, struct dump_file *file);
 int collect_signalfd(struct dump_context *ctx, int fd, struct dump_file *file);
 int collect_epoll_targets(struct dump_context *ctx);
+int find_epoll_watching(struct dump_context *ctx, int fd);
 int write_epoll_targets(struct dump_shared *shared);
 
 /* restart side */

@@ -169,6 +169,12 @@ static const char *kind_name(const struct fd_facts *facts)
 
 static int unsupported_fd(struct dump_context *ctx, const struct fd_facts *facts)
 {
+	int epoll_fd = find_epoll_watching(ctx, facts->fd);
+
+	if (epoll_fd >= 0)
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is %s (%s), watched by epoll fd %d: not supported yet",
+			    facts->fd, ctx->pid, kind_name(facts), facts->target, epoll_fd);
 	return fail(ctx->err, ENOTSUP, "fd %d of process %d is %s (%s): not supported yet",
 		    facts->fd, ctx->pid, kind_name(facts), facts->target);
 }

@@ -83,6 +83,6 @@ expect_refused() {
 	wait "$pid"
 }
 
-expect_refused inotify "fd 4 of process [0-9]* is an anonymous-inode file of another kind (anon_inode:inotify): not supported yet"
+expect_refused inotify "fd 4 of process [0-9]* is an anonymous-inode file of another kind (anon_inode:inotify), watched by epoll fd 20: not supported yet"
 expect_refused moved "fd 20 of process [0-9]* is an epoll watching a file under fd 3, which no longer holds that file: not supported yet"
 exit 0
