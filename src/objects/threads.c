@@ -28,6 +28,22 @@ static bool is_restart_code(uint64_t rax)
 }
 
 /*
+ * epoll_wait and its variants are never restarted by the kernel: the stop
+ * that freezes a thread in them makes them return EINTR, which an event
+ * loop would see for nothing.  A thread at their exit with EINTR is made to
+ * run them again, the original too, with the whole timeout (a real signal
+ * queued at that moment then restarts it after its handler instead of
+ * interrupting it).
+ */
+static bool is_interrupted_epoll_wait(const struct user_regs_struct *regs)
+{
+	long number = (long)regs->orig_rax;
+
+	return (int64_t)regs->rax == -EINTR &&
+	       (number == SYS_epoll_wait || number == SYS_epoll_pwait || number == SYS_epoll_pwait2);
+}
+
+/*
  * A relative sleep interrupted with ERESTART_RESTARTBLOCK: the kernel wrote
  * the time left to the `remaining` argument, so the thread can sleep that
  * long instead of the whole request.  Returns false when it cannot.
@@ -134,7 +150,8 @@ void plan_thread_resume(struct dump_thread *thread)
 	image_regs.orig_rax = (uint64_t)-1;
 	thread->release_regs = frozen;
 	thread->record.tid = thread->tid;
-	if ((int64_t)frozen.orig_rax >= 0 && is_restart_code(frozen.rax))
+	if ((int64_t)frozen.orig_rax >= 0 &&
+	    (is_restart_code(frozen.rax) || is_interrupted_epoll_wait(&frozen)))
 		rewind_syscall(thread, &image_regs);
 	memcpy(thread->record.regs, &image_regs, sizeof(thread->record.regs));
 }
