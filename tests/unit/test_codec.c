@@ -1388,6 +1388,28 @@ static void expect_validation(enum ckpt_record_type type, const void *payload, s
 		      ret, err.message);
 }
 
+/* A FILE record of the given kind and name. */
+static void expect_file_name(uint32_t kind, const char *name, const char *expected)
+{
+	struct {
+		struct ckpt_file file;
+		char path[32];
+	} record = { .file = { .id = 1, .kind = kind, .path_length = (uint32_t)strlen(name) + 1 } };
+
+	snprintf(record.path, sizeof(record.path), "%s", name);
+	expect_validation(CKPT_RECORD_FILE, &record, sizeof(record.file) + record.file.path_length,
+			  expected, name);
+}
+
+static void test_validate_event_files(void)
+{
+	expect_file_name(CKPT_FILE_EVENTFD, "anon_inode:[eventfd]", NULL);
+	expect_file_name(CKPT_FILE_EPOLL, "anon_inode:[eventpoll]", NULL);
+	expect_file_name(CKPT_FILE_TIMERFD, "/tmp/timer", "not an absolute");
+	expect_file_name(CKPT_FILE_REGULAR, "anon_inode:[eventfd]", "not an absolute");
+	expect_file_name(99, "/tmp/file", "bad id or kind");
+}
+
 static void test_validate_event_records(void)
 {
 	struct ckpt_eventfd eventfd = { .file_id = 1, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 5 };
@@ -1515,6 +1537,7 @@ int main(void)
 	test_every_record_flipped();
 	test_validate_directly();
 	test_validate_event_records();
+	test_validate_event_files();
 	test_validate_run_wraparound();
 	test_cross_record_rules();
 	printf("test_codec: %u checks, %u failed\n", checks_run, checks_failed);
