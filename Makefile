@@ -44,7 +44,7 @@ $(BUILD)/ckpt: $(CLI_OBJ) $(BUILD)/libckpt.a
 
 # State programs are single files; they may use tests/state/state.h and tree.h.
 # Some need threads, so every one links with -pthread.
-$(BUILD)/tests/state/%: tests/state/%.c tests/state/state.h tests/state/tree.h
+$(BUILD)/tests/state/%: tests/state/%.c tests/state/state.h tests/state/tree.h tests/state/clone.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) -O1 -g -mavx2 -pthread $< -o $@ -lm
 

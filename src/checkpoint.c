@@ -4,7 +4,6 @@
  * (or kill it).  On any failure the target is released exactly as it was.
  */
 #include <errno.h>
-#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,8 +250,8 @@ static int collect_state(struct dump_context *ctx)
 		ret = collect_rlimits(ctx);
 	if (ret == 0)
 		ret = fault_point(ctx->err, "checkpoint.files");
-	if (ret == 0)
-		ret = collect_fds(ctx);
+	if (ret == 0 && !ctx->shares_files)
+		ret = collect_fds(ctx);	/* the owner of a shared fd table has them */
 	return ret;
 }
 
@@ -260,6 +259,8 @@ static int collect_memory(struct dump_context *ctx)
 {
 	int ret = fault_point(ctx->err, "checkpoint.vmas");
 
+	if (ctx->shares_mm)
+		return ret;	/* the owner of a shared memory map has it */
 	if (ret == 0)
 		ret = collect_vmas(ctx);
 	if (ret == 0)
@@ -463,63 +464,6 @@ static void copy_error(struct ckpt_options *options, const struct ckpt_error *er
 		snprintf(options->error, options->error_size, "%s", err->message);
 }
 
-/* What a process may share with another without being its thread. */
-static const struct {
-	int kind;
-	const char *what;
-} shareable[] = {
-	{ KCMP_VM, "its memory (CLONE_VM)" },
-	{ KCMP_FILES, "its fd table (CLONE_FILES)" },
-	{ KCMP_FS, "its cwd and umask (CLONE_FS)" },
-	{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
-};
-
-static int kcmp_kind;	/* for the qsort() comparator below */
-
-/* kcmp orders kernel objects: sorting by it puts sharers side by side. */
-static int compare_by_kcmp(const void *a, const void *b)
-{
-	pid_t first = *(const pid_t *)a, second = *(const pid_t *)b;
-	long order = syscall(SYS_kcmp, first, second, kcmp_kind, 0, 0);
-
-	if (order == 1)
-		return -1;
-	if (order == 2)
-		return 1;
-	return order == 0 ? 0 : (first > second) - (first < second);
-}
-
-/*
- * Processes of the tree that share their memory, fd table, fs or signal
- * handlers (clone without CLONE_THREAD, vfork) would come back as separate
- * copies: refuse them rather than restore something else.  Sorting by
- * kcmp keeps this at N log N comparisons.
- */
-static int check_nothing_shared(struct dump_tree *tree)
-{
-	size_t count = tree->process_count;
-	_cleanup_free_ pid_t *pids = calloc(count + 1, sizeof(*pids));
-
-	if (!pids)
-		return fail(tree->shared.err, ENOMEM, "out of memory");
-	for (size_t k = 0; k < ARRAY_SIZE(shareable); k++) {
-		for (size_t i = 0; i < count; i++)
-			pids[i] = tree->processes[i].pid;
-		kcmp_kind = shareable[k].kind;
-		qsort(pids, count, sizeof(*pids), compare_by_kcmp);
-		for (size_t i = 1; i < count; i++) {
-			pid_t a = pids[i - 1] < pids[i] ? pids[i - 1] : pids[i];
-			pid_t b = pids[i - 1] < pids[i] ? pids[i] : pids[i - 1];
-
-			if (syscall(SYS_kcmp, a, b, shareable[k].kind, 0, 0) == 0)
-				return fail(tree->shared.err, ENOTSUP,
-					    "process %d shares %s with process %d: not supported yet",
-					    b, shareable[k].what, a);
-		}
-	}
-	return 0;
-}
-
 static int collect_all(struct dump_tree *tree, pid_t pid)
 {
 	struct ckpt_error *err = tree->shared.err;
@@ -532,7 +476,7 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 	fill_head(&tree->shared);
 	ret = collect_tree(tree, pid);
 	if (ret == 0)
-		ret = check_nothing_shared(tree);
+		ret = collect_sharing(tree);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
 		ret = collect_state(&tree->processes[i]);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)

@@ -112,7 +112,8 @@ struct dump_context {
 	uint64_t auxv[CKPT_MAX_AUXV_WORDS];
 	struct dump_vma *vmas;
 	size_t vma_count;
-
+	bool shares_mm;			/* with an earlier process of the tree (CLONE_VM) */
+	bool shares_files;		/* likewise, its fd table (CLONE_FILES) */
 };
 
 /* The processes of a checkpoint: the root and its descendants, in tree order. */
@@ -166,6 +167,8 @@ int write_fds(struct dump_context *ctx);
 int freeze_process(struct dump_context *ctx);
 int collect_tree(struct dump_tree *tree, pid_t root);
 int write_tree(struct dump_tree *tree);
+/* objects/sharing.c */
+int collect_sharing(struct dump_tree *tree);
 /* objects/mm.c */
 int collect_mm(struct dump_context *ctx);
 int collect_vmas(struct dump_context *ctx);

@@ -6,6 +6,7 @@
 
 const char *const fault_point_names[] = {
 	"checkpoint.freeze",
+	"checkpoint.sharing",
 	"checkpoint.scratch",
 	"checkpoint.threads",
 	"checkpoint.process",
@@ -22,6 +23,7 @@ const char *const fault_point_names[] = {
 	"restart.read",
 	"restart.prepare",
 	"restart.husk",
+	"restart.sharing",
 	"restart.seize",
 	"restart.control",
 	"restart.unmap",

@@ -149,34 +149,52 @@ static int close_staged_in_husk(struct restore_context *ctx)
 	return result < 0 ? (int)result : 0;
 }
 
-/* Each step with the fault point that can fail it on purpose. */
+/*
+ * Each step with the fault point that can fail it on purpose, and when it
+ * is left out: a memory map or fd table shared with an earlier process of
+ * the tree was rebuilt by that process and must not be touched again.
+ */
 static const struct rebuild_step {
 	const char *fault;
 	int (*run)(struct restore_context *ctx);
+	bool (*skip)(const struct restore_context *ctx);
 } rebuild_steps[] = {
-	{ "restart.control", check_restart_allowed },
-	{ "restart.control", setup_control_area },
-	{ "restart.unmap", unregister_husk_rseq },
-	{ "restart.unmap", clear_husk_layout },
-	{ "restart.vdso", move_vdso },
-	{ "restart.mmap", map_vmas },
-	{ "restart.pages", fill_pages },
-	{ "restart.protect", protect_vmas },
-	{ "restart.mm", restore_mm_fields },
-	{ "restart.fds", restore_fds },
-	{ "restart.epoll", restore_epoll_targets },
-	{ "restart.fds", restore_process_attributes },
-	{ "restart.fds", restore_sigactions },
-	{ "restart.fds", close_staged_in_husk },
-	{ "restart.thread", create_threads },
-	{ "restart.thread", restore_thread_state },
-	{ "restart.creds", restore_rlimits },
-	{ "restart.creds", restore_creds },
-	{ "restart.signals", drop_stray_sigchld },
-	{ "restart.signals", restore_pending_signals },
-	{ "restart.timers", restore_timers },
-	{ "restart.registers", load_thread_registers },
+	{ "restart.control", check_restart_allowed, NULL },
+	{ "restart.sharing", use_shared_mm_gadget, NULL },
+	{ "restart.control", setup_control_area, NULL },
+	{ "restart.unmap", unregister_husk_rseq, NULL },
+	{ "restart.unmap", clear_husk_layout, restores_shared_mm },
+	{ "restart.vdso", move_vdso, restores_shared_mm },
+	{ "restart.mmap", map_vmas, restores_shared_mm },
+	{ "restart.pages", fill_pages, restores_shared_mm },
+	{ "restart.protect", protect_vmas, restores_shared_mm },
+	{ "restart.mm", restore_mm_fields, restores_shared_mm },
+	{ "restart.fds", restore_fds, restores_shared_files },
+	{ "restart.epoll", restore_epoll_targets, restores_shared_files },
+	{ "restart.fds", restore_process_attributes, NULL },
+	{ "restart.fds", restore_sigactions, NULL },
+	{ "restart.fds", close_staged_in_husk, restores_shared_files },
+	{ "restart.thread", create_threads, NULL },
+	{ "restart.thread", restore_thread_state, NULL },
+	{ "restart.creds", restore_rlimits, NULL },
+	{ "restart.creds", restore_creds, NULL },
+	{ "restart.signals", drop_stray_sigchld, NULL },
+	{ "restart.signals", restore_pending_signals, NULL },
+	{ "restart.timers", restore_timers, NULL },
+	{ "restart.registers", load_thread_registers, NULL },
 };
+
+static int run_rebuild_step(struct restore_context *ctx, const struct rebuild_step *step)
+{
+	int ret;
+
+	if (step->skip && step->skip(ctx))
+		return 0;
+	ret = fault_point(ctx->err, step->fault);
+	if (ret == 0)
+		ret = step->run(ctx);
+	return ret;
+}
 
 static int remember_threads(struct restore_context *ctx)
 {
@@ -228,11 +246,8 @@ static int rebuild_process(struct restore_context *ctx)
 	if (ret == 0)
 		ret = injector_init(&ctx->injector, ctx->husk, (uint64_t)(uintptr_t)ckpt_syscall_gadget,
 				    ctx->err);
-	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rebuild_steps); i++) {
-		ret = fault_point(ctx->err, rebuild_steps[i].fault);
-		if (ret == 0)
-			ret = rebuild_steps[i].run(ctx);
-	}
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rebuild_steps); i++)
+		ret = run_rebuild_step(ctx, &rebuild_steps[i]);
 	if (ret == 0)
 		ret = remember_threads(ctx);
 	ctx->injected_syscalls += ctx->injector.call_count;

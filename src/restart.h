@@ -69,6 +69,17 @@ struct restore_context {
 	uint64_t memory_ns;
 };
 
+/* Whether the process being rebuilt shares an earlier process's memory map or fd table. */
+static inline bool restores_shared_mm(const struct restore_context *ctx)
+{
+	return shares_with_other(ctx->image.entry.mm_owner, ctx->image.entry.pid);
+}
+
+static inline bool restores_shared_files(const struct restore_context *ctx)
+{
+	return shares_with_other(ctx->image.entry.files_owner, ctx->image.entry.pid);
+}
+
 /* Runs a syscall in the husk; returns its result or -errno (with a message). */
 int64_t husk_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
 		  uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
@@ -104,6 +115,7 @@ int restore_pending_signals(struct restore_context *ctx);
 int restore_timers(struct restore_context *ctx);
 /* objects/mm.c */
 int choose_control_area(struct restore_context *ctx);
+int use_shared_mm_gadget(struct restore_context *ctx);
 int clear_husk_layout(struct restore_context *ctx);
 int move_vdso(struct restore_context *ctx);
 int map_vmas(struct restore_context *ctx);

@@ -163,6 +163,24 @@ static void print_epoll_targets(const struct image_tree *tree)
 	}
 }
 
+static void print_text_sharing(const struct ckpt_tree_entry *entry)
+{
+	const struct {
+		int32_t owner;
+		const char *what;
+	} shared[] = {
+		{ entry->mm_owner, "memory" },
+		{ entry->files_owner, "fd table" },
+		{ entry->fs_owner, "fs" },
+		{ entry->sighand_owner, "signal handlers" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(shared); i++) {
+		if (shares_with_other(shared[i].owner, entry->pid))
+			printf(", %s of %d", shared[i].what, shared[i].owner);
+	}
+}
+
 static void print_text(const struct image_tree *tree, const struct image *processes, size_t count,
 		       const struct totals *totals)
 {
@@ -177,6 +195,7 @@ static void print_text(const struct image_tree *tree, const struct image *proces
 		       entry->sid, tree_state_names[entry->state]);
 		if (entry->state == CKPT_TREE_ZOMBIE)
 			printf(" (wait status %#x)", (unsigned)entry->exit_status);
+		print_text_sharing(entry);
 		putchar('\n');
 	}
 	print_epoll_targets(tree);
@@ -254,9 +273,12 @@ static void print_json_tree(const struct image_tree *tree)
 	for (size_t i = 0; i < tree->entry_count; i++) {
 		const struct ckpt_tree_entry *entry = &tree->entries[i];
 
-		printf("    {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"state\": \"%s\", \"exit_status\": %d}%s\n",
+		printf("    {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"state\": \"%s\", \"exit_status\": %d, ",
 		       entry->pid, entry->ppid, entry->pgid, entry->sid, tree_state_names[entry->state],
-		       entry->exit_status, i + 1 < tree->entry_count ? "," : "");
+		       entry->exit_status);
+		printf("\"mm_owner\": %d, \"files_owner\": %d, \"fs_owner\": %d, \"sighand_owner\": %d}%s\n",
+		       entry->mm_owner, entry->files_owner, entry->fs_owner, entry->sighand_owner,
+		       i + 1 < tree->entry_count ? "," : "");
 	}
 	printf("  ],\n");
 }

@@ -109,6 +109,16 @@ struct ckpt_tree_entry {
 	uint32_t gid;		/* highest of the gids */
 	uint32_t reserved;
 	uint64_t capabilities;	/* permitted | effective | inheritable | ambient */
+	/*
+	 * The first live process in tree order holding the same kernel object
+	 * (clone with CLONE_VM, CLONE_FILES, CLONE_FS, CLONE_SIGHAND but not
+	 * CLONE_THREAD); 0 or the pid itself when it is not shared.  Only the
+	 * owner's image holds a shared memory map (VMAs, pages) or fd table.
+	 */
+	int32_t mm_owner;
+	int32_t files_owner;
+	int32_t fs_owner;
+	int32_t sighand_owner;
 };
 
 struct ckpt_tree {
@@ -414,7 +424,7 @@ _Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
 _Static_assert(sizeof(struct ckpt_thread) == 328, "thread layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
-_Static_assert(sizeof(struct ckpt_tree_entry) == 48, "tree entry layout");
+_Static_assert(sizeof(struct ckpt_tree_entry) == 64, "tree entry layout");
 _Static_assert(sizeof(struct ckpt_eventfd) == 16, "eventfd layout");
 _Static_assert(sizeof(struct ckpt_timerfd) == 48, "timerfd layout");
 _Static_assert(sizeof(struct ckpt_signalfd) == 16, "signalfd layout");

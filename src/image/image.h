@@ -88,6 +88,7 @@ struct image_thread {
 struct image {
 	struct ckpt_head head;
 	struct ckpt_process process;
+	struct ckpt_tree_entry entry;	/* its TREE entry: what it shares with whom */
 	const char *cwd;
 	struct ckpt_creds creds;
 	const uint32_t *groups;
@@ -109,6 +110,12 @@ struct image {
 	struct block_list blocks;	/* allocations behind the pointers above */
 	struct image_tree *owned_tree;	/* released with the image, when set */
 };
+
+/* Whether the object an owner field names is another process's (shared with it). */
+static inline bool shares_with_other(int32_t owner, int32_t pid)
+{
+	return owner != 0 && owner != pid;
+}
 
 /* What comes before the processes: the head, the tree, the files. */
 struct image_tree {

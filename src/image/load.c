@@ -304,6 +304,19 @@ static int add_pending_signal(struct image *image, const struct image_record *re
 	return 0;
 }
 
+/* A process sharing another's memory has no VMA of its own: the owner holds them. */
+static int check_memory_present(const struct image *image, struct ckpt_error *err)
+{
+	bool shares_mm = shares_with_other(image->entry.mm_owner, image->entry.pid);
+
+	if (image->vma_count == 0 && !shares_mm)
+		return fail(err, EINVAL, "bad image: no memory (no VMA records)");
+	if (image->vma_count > 0 && shares_mm)
+		return fail(err, EINVAL, "bad image: process %d shares the memory of %d but has VMA records",
+			    image->entry.pid, image->entry.mm_owner);
+	return 0;
+}
+
 static int load_vmas(struct image_reader *reader, struct image *image, struct image_record *ret_next)
 {
 	for (;;) {
@@ -328,12 +341,10 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 		if (ret < 0)
 			return ret;
 	}
-	if (image->vma_count == 0)
-		return fail(reader->err, EINVAL, "bad image: no memory (no VMA records)");
-	return 0;
+	return check_memory_present(image, reader->err);
 }
 
-static int check_process_in_tree(struct image_tree *tree, const struct image *image,
+static int check_process_in_tree(struct image_tree *tree, struct image *image,
 				 const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_tree_entry *entry = NULL;
@@ -349,12 +360,16 @@ static int check_process_in_tree(struct image_tree *tree, const struct image *im
 	if (entry->pid != image->process.pid)
 		return fail(err, EINVAL, "bad image: PROCESS %d where the tree has %d next",
 			    image->process.pid, entry->pid);
+	image->entry = *entry;
 	return 0;
 }
 
 static int check_fds_in_range(const struct image_tree *tree, const struct image *image,
 			      struct ckpt_error *err)
 {
+	if (image->fd_count && shares_with_other(image->entry.files_owner, image->entry.pid))
+		return fail(err, EINVAL, "bad image: process %d shares the fd table of %d but has FD records",
+			    image->entry.pid, image->entry.files_owner);
 	if (image->fd_count && image->fds[image->fd_count - 1].fd > (int32_t)tree->highest_fd)
 		return fail(err, EINVAL, "bad image: fd %d is above the tree's highest fd %u",
 			    image->fds[image->fd_count - 1].fd, tree->highest_fd);

@@ -297,6 +297,34 @@ static int validate_tail(const struct ckpt_tail *tail, uint64_t length, struct c
 	return 0;
 }
 
+/* An owner is the entry itself, or an earlier live entry of the tree. */
+static bool is_valid_owner(const struct ckpt_tree_entry *entries, uint32_t index, int32_t owner)
+{
+	if (!shares_with_other(owner, entries[index].pid))
+		return owner >= 0;
+	if (entries[index].state != CKPT_TREE_ALIVE)
+		return false;
+	for (uint32_t i = 0; i < index; i++) {
+		if (entries[i].pid == owner)
+			return entries[i].state == CKPT_TREE_ALIVE;
+	}
+	return false;
+}
+
+/* Shared signal handlers come only with shared memory (the kernel's rule for CLONE_SIGHAND). */
+static bool has_valid_owners(const struct ckpt_tree_entry *entries, uint32_t index)
+{
+	const struct ckpt_tree_entry *entry = &entries[index];
+
+	if (shares_with_other(entry->sighand_owner, entry->pid) &&
+	    !shares_with_other(entry->mm_owner, entry->pid))
+		return false;
+	return is_valid_owner(entries, index, entry->mm_owner) &&
+	       is_valid_owner(entries, index, entry->files_owner) &&
+	       is_valid_owner(entries, index, entry->fs_owner) &&
+	       is_valid_owner(entries, index, entry->sighand_owner);
+}
+
 static int validate_tree(const struct ckpt_tree *tree, uint64_t length, struct ckpt_error *err)
 {
 	const struct ckpt_tree_entry *entries = (const struct ckpt_tree_entry *)(tree + 1);
@@ -314,6 +342,9 @@ static int validate_tree(const struct ckpt_tree *tree, uint64_t length, struct c
 		if (entry->state < CKPT_TREE_ALIVE || entry->state > CKPT_TREE_ZOMBIE ||
 		    entry->exit_signal > CKPT_MAX_SIGNALS || entry->reserved)
 			return bad(err, CKPT_RECORD_TREE, "bad state, exit signal or reserved field");
+		if (!has_valid_owners(entries, i))
+			return bad(err, CKPT_RECORD_TREE,
+				   "a sharing owner is not an earlier live process of the tree");
 	}
 	return 0;
 }

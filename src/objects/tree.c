@@ -235,6 +235,7 @@ int write_tree(struct dump_tree *tree)
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -263,15 +264,102 @@ static void report_to_ckpt(int fd, pid_t pid, int error, const char *step)
 		_exit(127);
 }
 
-static pid_t clone_with_pid(pid_t pid, uint32_t exit_signal)
+static pid_t clone_with_pid_and_flags(pid_t pid, uint32_t exit_signal, uint64_t flags)
 {
 	struct clone_args args = {
+		.flags = flags,
 		.exit_signal = exit_signal,
 		.set_tid = (uint64_t)(uintptr_t)&pid,
 		.set_tid_size = 1,
 	};
 
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+static pid_t clone_with_pid(pid_t pid, uint32_t exit_signal)
+{
+	return clone_with_pid_and_flags(pid, exit_signal, 0);
+}
+
+/* What a child shares with its parent's husk, which holds the same objects (checked at checkpoint). */
+static uint64_t sharing_clone_flags(const struct ckpt_tree_entry *child)
+{
+	uint64_t flags = 0;
+
+	if (shares_with_other(child->mm_owner, child->pid))
+		flags |= CLONE_VM;
+	if (shares_with_other(child->files_owner, child->pid))
+		flags |= CLONE_FILES;
+	if (shares_with_other(child->fs_owner, child->pid))
+		flags |= CLONE_FS;
+	if (shares_with_other(child->sighand_owner, child->pid))
+		flags |= CLONE_SIGHAND;
+	return flags;
+}
+
+enum { SHARER_STACK_SIZE = 256 * 1024 };
+
+struct sharer_start {
+	const struct restore_context *ctx;
+	size_t index;
+};
+
+static void husk_main(const struct restore_context *ctx, size_t index);
+
+static void start_sharer(struct sharer_start *start)
+{
+	husk_main(start->ctx, start->index);
+}
+
+/*
+ * clone3 with a stack of its own: the child of a CLONE_VM clone must not
+ * return through the parent's stack frames, so it calls `start` right away.
+ */
+static pid_t clone3_calling(struct clone_args *args, void (*start)(struct sharer_start *),
+			    struct sharer_start *argument)
+{
+	register long result __asm__("rax") = SYS_clone3;
+	register struct clone_args *args_in __asm__("rdi") = args;
+	register long size_in __asm__("rsi") = (long)sizeof(*args);
+	register void (*start_in)(struct sharer_start *) __asm__("r12") = start;
+	register struct sharer_start *argument_in __asm__("r13") = argument;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "call *%%r12\n\t"
+			 "ud2\n"
+			 "1:"
+			 : "+r"(result)
+			 : "r"(args_in), "r"(size_in), "r"(start_in), "r"(argument_in)
+			 : "rcx", "r11", "memory", "cc");
+	return (pid_t)result;
+}
+
+/* A husk in its parent's memory map, on a stack of its own (wiped when the owner is rebuilt). */
+static pid_t clone_sharing_memory(const struct restore_context *ctx, size_t index, uint64_t flags)
+{
+	const struct ckpt_tree_entry *child = &ctx->tree.entries[index];
+	pid_t pid = child->pid;
+	char *stack = mmap(NULL, SHARER_STACK_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	struct sharer_start *start = (struct sharer_start *)(void *)stack;
+	struct clone_args args = {
+		.flags = flags,
+		.exit_signal = child->exit_signal,
+		.stack = (uint64_t)(uintptr_t)stack,
+		.stack_size = SHARER_STACK_SIZE,
+		.set_tid = (uint64_t)(uintptr_t)&pid,
+		.set_tid_size = 1,
+	};
+
+	if (stack == MAP_FAILED)
+		return -1;
+	*start = (struct sharer_start){ .ctx = ctx, .index = index };
+	return clone3_calling(&args, start_sharer, start);
 }
 
 /* A zombie of the image: a husk that exits the way the original did. */
@@ -296,8 +384,6 @@ static void become_zombie(const struct ckpt_tree_entry *entry)
 	_exit(WEXITSTATUS(status));
 }
 
-static void husk_main(const struct restore_context *ctx, size_t index);
-
 static bool is_child(const struct image_tree *tree, size_t parent, const struct ckpt_tree_entry *entry)
 {
 	return entry->ppid == tree->entries[parent].pid;
@@ -318,7 +404,10 @@ static bool needs_session_stand_in(const struct image_tree *tree, size_t parent,
 static void clone_child(const struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_tree_entry *child = &ctx->tree.entries[index];
-	pid_t pid = clone_with_pid(child->pid, child->exit_signal);
+	uint64_t flags = sharing_clone_flags(child);
+	pid_t pid = (flags & CLONE_VM) ?
+			    clone_sharing_memory(ctx, index, flags) :
+			    clone_with_pid_and_flags(child->pid, child->exit_signal, flags);
 
 	if (pid == 0 && child->state == CKPT_TREE_ZOMBIE)
 		become_zombie(child);

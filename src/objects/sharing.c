@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kernel objects that processes of the tree share without being threads of
+ * one another: the memory map (CLONE_VM), the fd table (CLONE_FILES), the
+ * cwd, root and umask (CLONE_FS) and the signal handlers (CLONE_SIGHAND).
+ * kcmp finds them; each TREE entry names the first process in tree order
+ * holding the same object (its owner), whose image alone holds a shared
+ * memory map or fd table.  On restart a sharer is cloned by its parent's
+ * husk with the matching clone flags, so the parent must hold the object
+ * too: anything else is refused at checkpoint.
+ */
+#include <errno.h>
+#include <linux/kcmp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "fault.h"
+#include "util.h"
+
+enum sharing_kind { SHARING_MM, SHARING_FILES, SHARING_FS, SHARING_SIGHAND, SHARING_KIND_COUNT };
+
+static const struct {
+	int kcmp_type;
+	const char *what;
+} sharing_kinds[SHARING_KIND_COUNT] = {
+	[SHARING_MM] = { KCMP_VM, "its memory (CLONE_VM)" },
+	[SHARING_FILES] = { KCMP_FILES, "its fd table (CLONE_FILES)" },
+	[SHARING_FS] = { KCMP_FS, "its cwd and umask (CLONE_FS)" },
+	[SHARING_SIGHAND] = { KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
+};
+
+static int32_t *owner_field(struct ckpt_tree_entry *entry, enum sharing_kind kind)
+{
+	switch (kind) {
+	case SHARING_MM:
+		return &entry->mm_owner;
+	case SHARING_FILES:
+		return &entry->files_owner;
+	case SHARING_FS:
+		return &entry->fs_owner;
+	default:
+		return &entry->sighand_owner;
+	}
+}
+
+static struct ckpt_tree_entry *entry_with_pid(struct dump_tree *tree, pid_t pid)
+{
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		if (tree->entries[i].pid == pid)
+			return &tree->entries[i];
+	}
+	return NULL;
+}
+
+static bool same_object(pid_t first, pid_t second, enum sharing_kind kind)
+{
+	return syscall(SYS_kcmp, first, second, sharing_kinds[kind].kcmp_type, 0, 0) == 0;
+}
+
+/* A process's owner: the first earlier live process holding the same object. */
+static pid_t find_owner(struct dump_tree *tree, size_t index, enum sharing_kind kind)
+{
+	pid_t pid = tree->processes[index].pid;
+
+	for (size_t i = 0; i < index; i++) {
+		if (same_object(tree->processes[i].pid, pid, kind))
+			return tree->processes[i].pid;
+	}
+	return pid;
+}
+
+/* The root must not share with its parent, which stays outside the image. */
+static int check_root_alone(struct dump_tree *tree)
+{
+	pid_t root = tree->processes[0].pid, parent = tree->entries[0].ppid;
+
+	for (int kind = 0; parent > 0 && kind < SHARING_KIND_COUNT; kind++) {
+		if (same_object(root, parent, (enum sharing_kind)kind))
+			return fail(tree->shared.err, ENOTSUP,
+				    "process %d shares %s with its parent %d, outside the checkpointed tree: not supported",
+				    root, sharing_kinds[kind].what, parent);
+	}
+	return 0;
+}
+
+/*
+ * The husk of the parent clones the sharer with the flag: the parent must
+ * hold the object (a CLONE_PARENT child, or a chain broken by an unshare or
+ * an exec in between, cannot be rebuilt).
+ */
+static int check_parent_holds(struct dump_tree *tree, struct ckpt_tree_entry *entry,
+			      enum sharing_kind kind)
+{
+	int32_t owner = *owner_field(entry, kind);
+	struct ckpt_tree_entry *parent = entry_with_pid(tree, entry->ppid);
+
+	if (!shares_with_other(owner, entry->pid))
+		return 0;
+	if (parent && parent->state == CKPT_TREE_ALIVE &&
+	    (parent->pid == owner || *owner_field(parent, kind) == owner))
+		return 0;
+	return fail(tree->shared.err, ENOTSUP,
+		    "process %d shares %s with process %d, which its parent %d does not hold (CLONE_PARENT?): not supported",
+		    entry->pid, sharing_kinds[kind].what, owner, entry->ppid);
+}
+
+/* Thread frozen in vfork(), or in clone()/clone3() creating a child that shares its memory. */
+static bool is_in_vfork(const struct dump_thread *thread)
+{
+	long number = (long)thread->frozen_regs.orig_rax;
+
+	if (number == SYS_vfork)
+		return true;
+	return number == SYS_clone && (thread->frozen_regs.rdi & CLONE_VFORK);
+}
+
+/*
+ * A vfork parent waits for its child to exec or exit; rebuilt, it would
+ * run its vfork() again.  (A parent inside clone3 with CLONE_VFORK cannot
+ * even be frozen: the checkpoint waits for the child in that case.)
+ */
+static int check_not_vfork_child(struct dump_tree *tree, size_t index)
+{
+	struct ckpt_tree_entry *entry = entry_with_pid(tree, tree->processes[index].pid);
+	struct dump_context *owner = NULL;
+
+	if (!entry || !shares_with_other(entry->mm_owner, entry->pid))
+		return 0;
+	for (size_t i = 0; i < tree->process_count; i++) {
+		if (tree->processes[i].pid == entry->ppid)
+			owner = &tree->processes[i];
+	}
+	for (size_t t = 0; owner && t < owner->thread_count; t++) {
+		if (is_in_vfork(&owner->threads[t]))
+			return fail(tree->shared.err, ENOTSUP,
+				    "process %d is a vfork child whose parent %d still waits in vfork (CLONE_VFORK): not supported",
+				    entry->pid, entry->ppid);
+	}
+	return 0;
+}
+
+static int mark_owners(struct dump_tree *tree, size_t index)
+{
+	struct dump_context *ctx = &tree->processes[index];
+	struct ckpt_tree_entry *entry = entry_with_pid(tree, ctx->pid);
+	int ret = 0;
+
+	if (!entry)
+		return fail(tree->shared.err, EINVAL, "internal: process %d is not in the tree", ctx->pid);
+	for (int kind = 0; ret == 0 && kind < SHARING_KIND_COUNT; kind++) {
+		*owner_field(entry, (enum sharing_kind)kind) = find_owner(tree, index, (enum sharing_kind)kind);
+		ret = check_parent_holds(tree, entry, (enum sharing_kind)kind);
+	}
+	if (ret == 0 && shares_with_other(entry->sighand_owner, entry->pid) &&
+	    !shares_with_other(entry->mm_owner, entry->pid))
+		ret = fail(tree->shared.err, ENOTSUP,
+			   "process %d shares its signal handlers but not its memory: not supported", ctx->pid);
+	ctx->shares_mm = shares_with_other(entry->mm_owner, entry->pid);
+	ctx->shares_files = shares_with_other(entry->files_owner, entry->pid);
+	return ret;
+}
+
+/*
+ * Fills the owner fields of every live entry (tree order: parents first),
+ * and refuses what the restart cannot build again.  Quadratic in kcmp calls
+ * for processes that share nothing: trees here are small.
+ */
+int collect_sharing(struct dump_tree *tree)
+{
+	int ret = fault_point(tree->shared.err, "checkpoint.sharing");
+
+	if (ret == 0)
+		ret = check_root_alone(tree);
+	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
+		ret = mark_owners(tree, i);
+	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
+		ret = check_not_vfork_child(tree, i);
+	return ret;
+}
