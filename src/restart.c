@@ -149,6 +149,28 @@ static int close_staged_in_husk(struct restore_context *ctx)
 	return result < 0 ? (int)result : 0;
 }
 
+static pid_t files_owner_of(const struct ckpt_tree_entry *entry)
+{
+	return shares_with_other(entry->files_owner, entry->pid) ? entry->files_owner : entry->pid;
+}
+
+/*
+ * Staged fds stay in a shared fd table until the last process holding it
+ * is rebuilt: the later ones map their files from them.
+ */
+static bool table_still_needed(const struct restore_context *ctx)
+{
+	pid_t owner = files_owner_of(&ctx->image.entry);
+
+	for (size_t i = ctx->tree.next_entry; i < ctx->tree.entry_count; i++) {
+		const struct ckpt_tree_entry *later = &ctx->tree.entries[i];
+
+		if (later->state == CKPT_TREE_ALIVE && files_owner_of(later) == owner)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Each step with the fault point that can fail it on purpose, and when it
  * is left out: a memory map or fd table shared with an earlier process of
@@ -173,7 +195,7 @@ static const struct rebuild_step {
 	{ "restart.epoll", restore_epoll_targets, restores_shared_files },
 	{ "restart.fds", restore_process_attributes, NULL },
 	{ "restart.fds", restore_sigactions, NULL },
-	{ "restart.fds", close_staged_in_husk, restores_shared_files },
+	{ "restart.fds", close_staged_in_husk, table_still_needed },
 	{ "restart.thread", create_threads, NULL },
 	{ "restart.thread", restore_thread_state, NULL },
 	{ "restart.creds", restore_rlimits, NULL },
