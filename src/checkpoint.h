@@ -169,6 +169,7 @@ int collect_tree(struct dump_tree *tree, pid_t root);
 int write_tree(struct dump_tree *tree);
 /* objects/sharing.c */
 int collect_sharing(struct dump_tree *tree);
+int check_not_in_vfork(pid_t pid, struct ckpt_error *err);
 /* objects/mm.c */
 int collect_mm(struct dump_context *ctx);
 int collect_vmas(struct dump_context *ctx);

@@ -110,39 +110,58 @@ static int check_parent_holds(struct dump_tree *tree, struct ckpt_tree_entry *en
 		    entry->pid, sharing_kinds[kind].what, owner, entry->ppid);
 }
 
-/* Thread frozen in vfork(), or in clone()/clone3() creating a child that shares its memory. */
-static bool is_in_vfork(const struct dump_thread *thread)
+/* clone3's flags, the first field of the struct its first argument points to. */
+static uint64_t clone3_flags(pid_t tid, uint64_t args_address)
 {
-	long number = (long)thread->frozen_regs.orig_rax;
+	uint64_t flags = 0;
+	struct iovec local = { &flags, sizeof(flags) };
+	struct iovec remote = { (void *)(uintptr_t)args_address, sizeof(flags) };
 
+	if (process_vm_readv(tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(flags))
+		return 0;
+	return flags;
+}
+
+/* /proc/TID/syscall of a blocked task: its syscall number and first argument. */
+static bool waits_in_vfork(pid_t pid, pid_t tid)
+{
+	char path[80], text[256];
+	long number = -1;
+	unsigned long long first = 0;
+	FILE *file;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	file = fopen(path, "re");
+	if (!file)
+		return false;
+	if (!fgets(text, sizeof(text), file) || sscanf(text, "%ld %llx", &number, &first) < 1)
+		number = -1;
+	fclose(file);
 	if (number == SYS_vfork)
 		return true;
-	return number == SYS_clone && (thread->frozen_regs.rdi & CLONE_VFORK);
+	if (number == SYS_clone)
+		return first & CLONE_VFORK;
+	return number == SYS_clone3 && (clone3_flags(tid, first) & CLONE_VFORK);
 }
 
 /*
- * A vfork parent waits for its child to exec or exit; rebuilt, it would
- * run its vfork() again.  (A parent inside clone3 with CLONE_VFORK cannot
- * even be frozen: the checkpoint waits for the child in that case.)
+ * A parent in vfork() waits for its child to exec or exit and cannot be
+ * stopped meanwhile (nor be rebuilt: it would run its vfork again).  Called
+ * before freezing `pid`.
  */
-static int check_not_vfork_child(struct dump_tree *tree, size_t index)
+int check_not_in_vfork(pid_t pid, struct ckpt_error *err)
 {
-	struct ckpt_tree_entry *entry = entry_with_pid(tree, tree->processes[index].pid);
-	struct dump_context *owner = NULL;
+	_cleanup_free_ pid_t *tids = NULL;
+	size_t count = 0;
+	int ret = list_thread_ids(pid, &tids, &count, err);
 
-	if (!entry || !shares_with_other(entry->mm_owner, entry->pid))
-		return 0;
-	for (size_t i = 0; i < tree->process_count; i++) {
-		if (tree->processes[i].pid == entry->ppid)
-			owner = &tree->processes[i];
+	for (size_t i = 0; ret == 0 && i < count; i++) {
+		if (waits_in_vfork(pid, tids[i]))
+			ret = fail(err, ENOTSUP,
+				   "process %d waits in vfork() for its child to exec or exit (CLONE_VFORK): not supported",
+				   pid);
 	}
-	for (size_t t = 0; owner && t < owner->thread_count; t++) {
-		if (is_in_vfork(&owner->threads[t]))
-			return fail(tree->shared.err, ENOTSUP,
-				    "process %d is a vfork child whose parent %d still waits in vfork (CLONE_VFORK): not supported",
-				    entry->pid, entry->ppid);
-	}
-	return 0;
+	return ret;
 }
 
 static int mark_owners(struct dump_tree *tree, size_t index)
@@ -179,7 +198,5 @@ int collect_sharing(struct dump_tree *tree)
 		ret = check_root_alone(tree);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
 		ret = mark_owners(tree, i);
-	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
-		ret = check_not_vfork_child(tree, i);
 	return ret;
 }

@@ -92,9 +92,13 @@ static int add_entry(struct dump_tree *tree, const struct ckpt_tree_entry *entry
 
 static int add_process(struct dump_tree *tree, pid_t pid, struct ckpt_error *err)
 {
-	struct dump_context *grown = realloc(tree->processes, (tree->process_count + 1) * sizeof(*grown));
+	struct dump_context *grown;
 	struct dump_context *ctx;
+	int ret = check_not_in_vfork(pid, err);
 
+	if (ret < 0)
+		return ret;
+	grown = realloc(tree->processes, (tree->process_count + 1) * sizeof(*grown));
 	if (!grown)
 		return fail(err, ENOMEM, "out of memory");
 	tree->processes = grown;
