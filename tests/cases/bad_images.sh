@@ -49,6 +49,7 @@ declare -A PROBLEM=(
 	[pages-outside-vma]='outside'
 	[page-count-mismatch]='page count|page_count'
 	[xstate-size-mismatch]='xstate size'
+	[bad-sharing-owner]='sharing owner'
 )
 
 failures=0

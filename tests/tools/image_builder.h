@@ -66,6 +66,8 @@ struct spec_page_record {
 struct image_spec {
 	struct ckpt_head head;
 	struct ckpt_process process;
+	int32_t mm_owner;	/* the TREE entry's; 0: nothing shared */
+	int32_t files_owner;
 	const char *cwd;	/* cwd_length bytes are written, at most strlen + 1 */
 	struct ckpt_creds creds;
 	uint32_t groups[SPEC_MAX_GROUPS];
@@ -429,6 +431,8 @@ static inline void spec_tree_entry(const struct image_spec *spec, struct ckpt_tr
 		.gid = highest_id(creds->gid),
 		.capabilities = creds->cap_permitted | creds->cap_effective | creds->cap_inheritable |
 				creds->cap_ambient,
+		.mm_owner = spec->mm_owner,
+		.files_owner = spec->files_owner,
 	};
 	*highest_fd = 0;
 	for (size_t i = 0; i < spec->fd_count; i++) {

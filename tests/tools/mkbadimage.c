@@ -264,6 +264,17 @@ static void version_two(struct image_spec *spec)
 	spec->head.version = CKPT_FORMAT_VERSION + 1;
 }
 
+/* The one process shares its memory or fd table with a process the tree lacks. */
+static void memory_owner_missing(struct image_spec *spec)
+{
+	spec->mm_owner = spec->process.pid + 1;
+}
+
+static void fd_table_owner_negative(struct image_spec *spec)
+{
+	spec->files_owner = -spec->process.pid;
+}
+
 static void magic_wrong(struct image_spec *spec)
 {
 	memcpy(spec->head.magic, "NOTCKPT", sizeof(spec->head.magic));
@@ -367,6 +378,10 @@ static const struct bad_kind bad_kinds[] = {
 	{ .name = "pages-outside-vma", .variants = { { NULL, pages_outside, NULL } } },
 	{ .name = "page-count-mismatch", .variants = { { NULL, page_count_undeclared, NULL } } },
 	{ .name = "xstate-size-mismatch", .variants = { { NULL, thread_xstate_smaller, NULL } } },
+	{ .name = "bad-sharing-owner", .variants = {
+		{ "memory", memory_owner_missing, NULL },
+		{ "fd-table", fd_table_owner_negative, NULL },
+	} },
 };
 
 static bool is_last_variant(const struct bad_kind *kind, size_t index)
