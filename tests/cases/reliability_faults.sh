@@ -2,6 +2,9 @@
 # (CKPT_FAULT=<point>, the points `ckpt fault-points` lists), and each
 # failure must be clean.
 #
+# The target has a child sharing its memory, fd table, fs and signal
+# handlers (rel_target --sharer), so the walk also goes through the steps
+# that rebuild a sharer.
 # checkpoint.* (with and without --kill, on one multithreaded target):
 # exit 1, one stderr line naming the injected fault, nothing at OUT and no
 # OUT.tmp.* left, every thread neither traced nor stopped, and the target
@@ -20,7 +23,7 @@ data_file=$case_dir/target-data
 
 # Starts a fresh target (the walk goes on with a new one if a fault killed it).
 start_fault_target() {
-	start_target --mib 16 --threads 2 --file "$data_file" ||
+	start_target --mib 16 --threads 2 --file "$data_file" --sharer ||
 		fail "cannot start the target: $target_error"
 }
 

@@ -2,7 +2,7 @@
  * The target of the reliability cases: a process that holds state, answers
  * "check" as often as asked, and says whether every bit of it is intact.
  *
- *   rel_target [--mib N] [--threads N] [--file PATH | --append-file PATH]
+ *   rel_target [--mib N] [--threads N] [--file PATH | --append-file PATH] [--sharer]
  *
  * State: N MiB (default 4) of anonymous memory filled with a pattern (one
  * 64-bit word per index), 32 malloc blocks with patterns, N worker threads
@@ -12,6 +12,10 @@
  * the second).  After setup the program never writes PATH again (the cases
  * check that restart does not either).  An eventfd holding 42, watched by
  * an epoll (so the walk passes the event-file steps), stays untouched.
+ * With --sharer, a child made with
+ * clone(CLONE_VM | CLONE_FILES | CLONE_FS | CLONE_SIGHAND) that must go on
+ * sharing all four with it (kcmp); the child leaves when the target ends or
+ * once its parent is gone (it looks every second: cleanup, not a sync).
  *
  * Protocol (tests/README.md, the stdin variant): it writes "ready", then reads
  * commands from stdin, one per line: "check" verifies everything and writes
@@ -22,6 +26,9 @@
 #include "state.h"
 
 #include <dirent.h>
+#include <linux/kcmp.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -45,6 +52,7 @@ struct options {
 	unsigned worker_count;
 	const char *file_path;
 	bool append_only;
+	bool sharer;
 };
 
 struct worker {
@@ -68,6 +76,9 @@ static struct worker workers[MAX_WORKERS];
 static int file_fd = -1;
 static int append_fd = -1;
 static struct stat file_stat_before;
+static pid_t sharer_pid;
+static pid_t sharer_parent;		/* our PID, as the sharer saw it at start */
+static volatile bool sharer_may_leave;
 static uint64_t file_hash_before;
 
 /* ---- Setup --------------------------------------------------------------- */
@@ -85,6 +96,10 @@ static unsigned long parse_count(const char *text, unsigned long limit, const ch
 static void parse_options(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--sharer") == 0) {
+			options.sharer = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			state_setup_fail("option %s needs a value", argv[i]);
 		if (strcmp(argv[i], "--mib") == 0)
@@ -226,7 +241,72 @@ static void start_workers(void)
 	}
 }
 
+/* The sharer waits for SIGUSR2 (blocked before the clone), a second at a time. */
+static int run_sharer(void *unused)
+{
+	struct timespec one_second = { .tv_sec = 1 };
+	sigset_t leave_set;
+
+	(void)unused;
+	sigemptyset(&leave_set);
+	sigaddset(&leave_set, SIGUSR2);
+	while (!sharer_may_leave && syscall(SYS_getppid) == sharer_parent)
+		sigtimedwait(&leave_set, NULL, &one_second);
+	return 0;
+}
+
+static void start_sharer(void)
+{
+	size_t stack_size = 64 * 1024;
+	char *stack;
+	sigset_t leave_set;
+
+	if (!options.sharer)
+		return;
+	sigemptyset(&leave_set);
+	sigaddset(&leave_set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &leave_set, NULL);
+	stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (stack == MAP_FAILED)
+		state_setup_fail("mmap of the sharer's stack: %s", strerror(errno));
+	sharer_parent = getpid();
+	sharer_pid = clone(run_sharer, stack + stack_size,
+			   CLONE_VM | CLONE_FILES | CLONE_FS | CLONE_SIGHAND | SIGCHLD, NULL);
+	if (sharer_pid < 0)
+		state_setup_fail("clone of the sharer: %s", strerror(errno));
+}
+
+static void stop_sharer(void)
+{
+	if (!sharer_pid)
+		return;
+	sharer_may_leave = true;
+	kill(sharer_pid, SIGUSR2);
+	waitpid(sharer_pid, NULL, 0);
+}
+
 /* ---- Checks -------------------------------------------------------------- */
+
+static void check_sharer(void)
+{
+	static const struct {
+		int type;
+		const char *what;
+	} kinds[] = {
+		{ KCMP_VM, "memory" },
+		{ KCMP_FILES, "fd table" },
+		{ KCMP_FS, "fs" },
+		{ KCMP_SIGHAND, "signal handlers" },
+	};
+
+	if (!sharer_pid)
+		return;
+	if (!state_expect(kill(sharer_pid, 0) == 0, "the sharer %d is gone", sharer_pid))
+		return;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		state_expect(syscall(SYS_kcmp, getpid(), sharer_pid, kinds[i].type, 0, 0) == 0,
+			     "the sharer %d no longer shares our %s", sharer_pid, kinds[i].what);
+}
 
 static void check_data(void)
 {
@@ -310,6 +390,7 @@ static void check_everything(void)
 	check_heap();
 	check_file();
 	check_event_files();
+	check_sharer();
 	for (unsigned i = 0; i < options.worker_count; i++)
 		ask_worker(i);
 	state_expect_equal_long(count_threads(), 1 + options.worker_count, "thread count");
@@ -363,6 +444,7 @@ int main(int argc, char **argv)
 	open_file();
 	open_event_files();
 	start_workers();
+	start_sharer();
 	state_ready();
 	while (read_command(command, sizeof(command))) {
 		bool intact;
@@ -373,8 +455,11 @@ int main(int argc, char **argv)
 		}
 		check_everything();
 		intact = report_findings();
-		if (strcmp(command, "go") == 0)
+		if (strcmp(command, "go") == 0) {
+			stop_sharer();
 			return intact ? STATE_EXIT_PASS : STATE_EXIT_FAIL;
+		}
 	}
+	stop_sharer();
 	return 2;
 }
