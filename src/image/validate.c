@@ -297,16 +297,32 @@ static int validate_tail(const struct ckpt_tail *tail, uint64_t length, struct c
 	return 0;
 }
 
-/* An owner is the entry itself, or an earlier live entry of the tree. */
-static bool is_valid_owner(const struct ckpt_tree_entry *entries, uint32_t index, int32_t owner)
+static int32_t owner_at(const struct ckpt_tree_entry *entry, size_t field_offset)
 {
-	if (!shares_with_other(owner, entries[index].pid))
+	int32_t owner;
+
+	memcpy(&owner, (const char *)entry + field_offset, sizeof(owner));
+	return owner;
+}
+
+/*
+ * An owner is the entry itself, or an earlier live entry of the tree that
+ * is the entry's parent or whose object the parent holds too (restart
+ * clones the sharer from its parent's husk).
+ */
+static bool is_valid_owner(const struct ckpt_tree_entry *entries, uint32_t index, size_t field_offset)
+{
+	const struct ckpt_tree_entry *entry = &entries[index];
+	int32_t owner = owner_at(entry, field_offset);
+
+	if (!shares_with_other(owner, entry->pid))
 		return owner >= 0;
-	if (entries[index].state != CKPT_TREE_ALIVE)
+	if (entry->state != CKPT_TREE_ALIVE)
 		return false;
 	for (uint32_t i = 0; i < index; i++) {
-		if (entries[i].pid == owner)
-			return entries[i].state == CKPT_TREE_ALIVE;
+		if (entries[i].pid == entry->ppid)
+			return entries[i].state == CKPT_TREE_ALIVE &&
+			       (entries[i].pid == owner || owner_at(&entries[i], field_offset) == owner);
 	}
 	return false;
 }
@@ -319,10 +335,10 @@ static bool has_valid_owners(const struct ckpt_tree_entry *entries, uint32_t ind
 	if (shares_with_other(entry->sighand_owner, entry->pid) &&
 	    !shares_with_other(entry->mm_owner, entry->pid))
 		return false;
-	return is_valid_owner(entries, index, entry->mm_owner) &&
-	       is_valid_owner(entries, index, entry->files_owner) &&
-	       is_valid_owner(entries, index, entry->fs_owner) &&
-	       is_valid_owner(entries, index, entry->sighand_owner);
+	return is_valid_owner(entries, index, offsetof(struct ckpt_tree_entry, mm_owner)) &&
+	       is_valid_owner(entries, index, offsetof(struct ckpt_tree_entry, files_owner)) &&
+	       is_valid_owner(entries, index, offsetof(struct ckpt_tree_entry, fs_owner)) &&
+	       is_valid_owner(entries, index, offsetof(struct ckpt_tree_entry, sighand_owner));
 }
 
 static int validate_tree(const struct ckpt_tree *tree, uint64_t length, struct ckpt_error *err)
@@ -344,7 +360,7 @@ static int validate_tree(const struct ckpt_tree *tree, uint64_t length, struct c
 			return bad(err, CKPT_RECORD_TREE, "bad state, exit signal or reserved field");
 		if (!has_valid_owners(entries, i))
 			return bad(err, CKPT_RECORD_TREE,
-				   "a sharing owner is not an earlier live process of the tree");
+				   "a sharing owner is neither its parent nor an earlier live process its parent shares with");
 	}
 	return 0;
 }
