@@ -63,16 +63,52 @@ static bool same_object(pid_t first, pid_t second, enum sharing_kind kind)
 	return syscall(SYS_kcmp, first, second, sharing_kinds[kind].kcmp_type, 0, 0) == 0;
 }
 
-/* A process's owner: the first earlier live process holding the same object. */
-static pid_t find_owner(struct dump_tree *tree, size_t index, enum sharing_kind kind)
-{
-	pid_t pid = tree->processes[index].pid;
+/* One live process in the sort by kernel object. */
+struct sharing_slot {
+	pid_t pid;
+	size_t index;		/* in tree order */
+};
 
-	for (size_t i = 0; i < index; i++) {
-		if (same_object(tree->processes[i].pid, pid, kind))
-			return tree->processes[i].pid;
+static int sort_kcmp_type;	/* for the qsort() comparator below */
+
+/* kcmp orders kernel objects: sharers end up side by side, first in tree order first. */
+static int compare_by_object(const void *a, const void *b)
+{
+	const struct sharing_slot *first = a, *second = b;
+	long order = syscall(SYS_kcmp, first->pid, second->pid, sort_kcmp_type, 0, 0);
+
+	if (order == 1)
+		return -1;
+	if (order == 2)
+		return 1;
+	if (order == 0)
+		return (first->index > second->index) - (first->index < second->index);
+	return (first->pid > second->pid) - (first->pid < second->pid);
+}
+
+/*
+ * Each process's owner of one kind: the first process in tree order
+ * holding the same object.  Sorting keeps this at N log N kcmp calls.
+ */
+static int find_owners(struct dump_tree *tree, struct ckpt_tree_entry **entries,
+		       enum sharing_kind kind)
+{
+	size_t count = tree->process_count;
+	_cleanup_free_ struct sharing_slot *slots = calloc(count, sizeof(*slots));
+	pid_t owner = 0;
+
+	if (!slots)
+		return fail(tree->shared.err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < count; i++)
+		slots[i] = (struct sharing_slot){ .pid = tree->processes[i].pid, .index = i };
+	sort_kcmp_type = sharing_kinds[kind].kcmp_type;
+	qsort(slots, count, sizeof(*slots), compare_by_object);
+	for (size_t i = 0; i < count; i++) {
+		if (i == 0 || !same_object(slots[i - 1].pid, slots[i].pid, kind))
+			owner = slots[i].pid;
+		*owner_field(entries[slots[i].index], kind) = owner;
 	}
-	return pid;
+	return 0;
 }
 
 /* The root must not share with its parent, which stays outside the image. */
@@ -164,18 +200,13 @@ int check_not_in_vfork(pid_t pid, struct ckpt_error *err)
 	return ret;
 }
 
-static int mark_owners(struct dump_tree *tree, size_t index)
+static int check_restorable(struct dump_tree *tree, struct dump_context *ctx,
+			    struct ckpt_tree_entry *entry)
 {
-	struct dump_context *ctx = &tree->processes[index];
-	struct ckpt_tree_entry *entry = entry_with_pid(tree, ctx->pid);
 	int ret = 0;
 
-	if (!entry)
-		return fail(tree->shared.err, EINVAL, "internal: process %d is not in the tree", ctx->pid);
-	for (int kind = 0; ret == 0 && kind < SHARING_KIND_COUNT; kind++) {
-		*owner_field(entry, (enum sharing_kind)kind) = find_owner(tree, index, (enum sharing_kind)kind);
+	for (int kind = 0; ret == 0 && kind < SHARING_KIND_COUNT; kind++)
 		ret = check_parent_holds(tree, entry, (enum sharing_kind)kind);
-	}
 	if (ret == 0 && shares_with_other(entry->sighand_owner, entry->pid) &&
 	    !shares_with_other(entry->mm_owner, entry->pid))
 		ret = fail(tree->shared.err, ENOTSUP,
@@ -185,18 +216,41 @@ static int mark_owners(struct dump_tree *tree, size_t index)
 	return ret;
 }
 
+/* The TREE entry of each live process, in tree order. */
+static int list_entries(struct dump_tree *tree, struct ckpt_tree_entry ***ret_entries)
+{
+	struct ckpt_tree_entry **entries = calloc(tree->process_count, sizeof(*entries));
+
+	if (!entries)
+		return fail(tree->shared.err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < tree->process_count; i++) {
+		entries[i] = entry_with_pid(tree, tree->processes[i].pid);
+		if (!entries[i]) {
+			free(entries);
+			return fail(tree->shared.err, EINVAL, "internal: process %d is not in the tree",
+				    tree->processes[i].pid);
+		}
+	}
+	*ret_entries = entries;
+	return 0;
+}
+
 /*
  * Fills the owner fields of every live entry (tree order: parents first),
- * and refuses what the restart cannot build again.  Quadratic in kcmp calls
- * for processes that share nothing: trees here are small.
+ * and refuses what the restart cannot build again.
  */
 int collect_sharing(struct dump_tree *tree)
 {
+	_cleanup_free_ struct ckpt_tree_entry **entries = NULL;
 	int ret = fault_point(tree->shared.err, "checkpoint.sharing");
 
 	if (ret == 0)
 		ret = check_root_alone(tree);
+	if (ret == 0)
+		ret = list_entries(tree, &entries);
+	for (int kind = 0; ret == 0 && kind < SHARING_KIND_COUNT; kind++)
+		ret = find_owners(tree, entries, (enum sharing_kind)kind);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
-		ret = mark_owners(tree, i);
+		ret = check_restorable(tree, &tree->processes[i], entries[i]);
 	return ret;
 }
