@@ -31,6 +31,7 @@ const char *const fault_point_names[] = {
 	"restart.protect",
 	"restart.mm",
 	"restart.events",
+	"restart.sockets",
 	"restart.fds",
 	"restart.epoll",
 	"restart.thread",

@@ -1255,7 +1255,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 21" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 24" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
