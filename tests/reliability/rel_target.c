@@ -11,7 +11,9 @@
  * twice: O_RDWR at an offset and O_WRONLY|O_APPEND (with --append-file, only
  * the second).  After setup the program never writes PATH again (the cases
  * check that restart does not either).  An eventfd holding 42, watched by
- * an epoll (so the walk passes the event-file steps), stays untouched.
+ * an epoll (so the walk passes the event-file steps), stays untouched, and
+ * so does a unix socketpair with "queued" waiting at one end (the socket
+ * steps).
  *
  * Protocol (tests/README.md, the stdin variant): it writes "ready", then reads
  * commands from stdin, one per line: "check" verifies everything and writes
@@ -28,6 +30,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 enum {
 	MAX_WORKERS = 16,
@@ -187,6 +190,28 @@ static void check_event_files(void)
 		     "the eventfd's count changed: %s", text);
 }
 
+/* ---- A socketpair ------------------------------------------------------- */
+
+static const char socket_queued[] = "queued";
+static int socket_ends[2] = { -1, -1 };
+
+static void open_socketpair(void)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socket_ends) < 0 ||
+	    send(socket_ends[0], socket_queued, sizeof(socket_queued), 0) != sizeof(socket_queued))
+		state_setup_fail("socketpair: %s", strerror(errno));
+}
+
+/* Peeks without taking: the bytes still wait at the second end. */
+static void check_socketpair(void)
+{
+	char buffer[64] = { 0 };
+	ssize_t got = recv(socket_ends[1], buffer, sizeof(buffer), MSG_PEEK | MSG_DONTWAIT);
+
+	state_expect(got == sizeof(socket_queued) && memcmp(buffer, socket_queued, sizeof(socket_queued)) == 0,
+		     "the socketpair's queue changed (%zd bytes)", got);
+}
+
 /* ---- Workers ------------------------------------------------------------- */
 
 static void wait_semaphore(sem_t *semaphore)
@@ -310,6 +335,7 @@ static void check_everything(void)
 	check_heap();
 	check_file();
 	check_event_files();
+	check_socketpair();
 	for (unsigned i = 0; i < options.worker_count; i++)
 		ask_worker(i);
 	state_expect_equal_long(count_threads(), 1 + options.worker_count, "thread count");
@@ -362,6 +388,7 @@ int main(int argc, char **argv)
 	fill_heap();
 	open_file();
 	open_event_files();
+	open_socketpair();
 	start_workers();
 	state_ready();
 	while (read_command(command, sizeof(command))) {
