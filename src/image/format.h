@@ -271,8 +271,10 @@ struct ckpt_unix_socket {
  */
 struct ckpt_socket_queue {
 	uint32_t file_id;
-	uint32_t length;
+	uint32_t length;	/* at most CKPT_MAX_SOCKET_DATA */
 };
+
+#define CKPT_MAX_SOCKET_DATA (1u << 20)
 
 enum ckpt_timerfd_flags {
 	CKPT_TIMERFD_ABSTIME = 1u << 0,		/* TFD_TIMER_ABSTIME */

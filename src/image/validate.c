@@ -433,8 +433,8 @@ static int validate_socket_queue(const struct ckpt_socket_queue *queue, uint64_t
 {
 	if (length < sizeof(*queue) || length - sizeof(*queue) != queue->length)
 		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "size does not match its data length");
-	if (queue->file_id == 0)
-		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "no file");
+	if (queue->file_id == 0 || queue->length > CKPT_MAX_SOCKET_DATA)
+		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "no file, or more data than a record holds");
 	return 0;
 }
 

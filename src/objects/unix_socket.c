@@ -26,7 +26,7 @@
 #include "restart.h"
 #include "util.h"
 
-#define PEEK_BUFFER_SIZE (1u << 20)
+#define PEEK_BUFFER_SIZE CKPT_MAX_SOCKET_DATA	/* one SOCKET_QUEUE record at most */
 
 struct diag_facts {
 	uint32_t peer_inode;
@@ -60,7 +60,7 @@ static int ask_sock_diag(struct dump_context *ctx, int netlink, uint32_t inode)
 
 static void read_diag_attributes(const struct nlmsghdr *header, struct diag_facts *facts)
 {
-	const struct unix_diag_msg *message = NLMSG_DATA(header);
+	const struct unix_diag_msg *message = (const void *)((const char *)header + NLMSG_HDRLEN);
 	const struct nlattr *attr = (const void *)(message + 1);
 	int left = (int)header->nlmsg_len - NLMSG_LENGTH(sizeof(*message));
 
@@ -97,7 +97,7 @@ static int query_sock_diag(struct dump_context *ctx, uint32_t inode, struct diag
 		return fail(ctx->err, got < 0 ? errno : EIO, "sock_diag answer for socket %u unreadable",
 			    inode);
 	if (header->nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *error = NLMSG_DATA(header);
+		const struct nlmsgerr *error = (const void *)((const char *)header + NLMSG_HDRLEN);
 
 		return fail(ctx->err, -error->error, "sock_diag for socket %u: %s", inode,
 			    strerror(-error->error));
