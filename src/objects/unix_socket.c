@@ -173,7 +173,7 @@ static bool had_passed_fds(struct msghdr *message)
 	return found || (message->msg_flags & MSG_CTRUNC);
 }
 
-/* One peek at the current peek offset: >0 bytes, 0 at the end of the queue, or -errno. */
+/* One peek at the current peek offset: bytes (maybe 0), -EAGAIN when nothing waits, or -errno. */
 static ssize_t peek_once(struct dump_context *ctx, int fd, int sock, char *buffer)
 {
 	char control[CMSG_SPACE(64 * sizeof(int))];
@@ -183,7 +183,7 @@ static ssize_t peek_once(struct dump_context *ctx, int fd, int sock, char *buffe
 	ssize_t got = recvmsg(sock, &message, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
+		return -EAGAIN;
 	if (got < 0)
 		return fail(ctx->err, errno, "peeking at fd %d of process %d: %s", fd, ctx->pid,
 			    strerror(errno));
@@ -192,6 +192,15 @@ static ssize_t peek_once(struct dump_context *ctx, int fd, int sock, char *buffe
 	if (message.msg_flags & MSG_TRUNC)
 		return refuse(ctx, fd, "a unix socket with a datagram above 1 MiB queued");
 	return got;
+}
+
+/*
+ * A peek gives 0 at the end of a stream, and for datagrams and packets at an
+ * empty message, or when nothing is left after a shutdown of receiving.
+ */
+static bool ends_at_empty_message(const struct ckpt_unix_socket *state)
+{
+	return state->type != SOCK_STREAM && !(state->shutdown & CKPT_UNIX_SHUT_RD);
 }
 
 static int peek_queue(struct dump_context *ctx, int fd, int sock, struct dump_file *file)
@@ -206,9 +215,9 @@ static int peek_queue(struct dump_context *ctx, int fd, int sock, struct dump_fi
 		ret = add_message(ctx, file, buffer, (size_t)got);
 	if (ret < 0)
 		return ret;
-	if (got < 0)
-		return (int)got;
-	return 0;
+	if (got == 0 && ends_at_empty_message(&file->state.unix_socket))
+		return refuse(ctx, fd, "a unix socket with an empty datagram or packet queued");
+	return got == -EAGAIN || got == 0 ? 0 : (int)got;
 }
 
 /* Reads the receive queue without taking it: SO_PEEK_OFF from 0, then as it was. */

@@ -1,7 +1,8 @@
 # Sockets ckpt cannot save: an AF_INET socket, a listening unix socket, a
 # socketpair end bound to an abstract name, an unconnected datagram socket,
 # a socketpair whose peer lives outside the checkpointed tree, and a
-# socketpair with a file descriptor (SCM_RIGHTS) in flight.  Each
+# socketpair with a file descriptor (SCM_RIGHTS) in flight, and a datagram
+# socketpair with an empty datagram queued.  Each
 # checkpoint must refuse with one line naming the socket, exit 1, write
 # nothing, and leave the process running with its socket intact.
 source "$(dirname "$0")/lib.bash"
@@ -87,6 +88,11 @@ static int build(const char *how)
 			return -1;
 		return place(fd);
 	}
+	if (strcmp(how, "empty") == 0) {
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) < 0 || send(pair[1], "", 0, 0) != 0)
+			return -1;
+		return place(pair[0]);
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
 		return -1;
 	if (strcmp(how, "outside") == 0)
@@ -165,5 +171,6 @@ expect_refused listening "fd 20 of process [0-9]* is a listening unix socket: no
 expect_refused unconnected "fd 20 of process [0-9]* is a unix socket without a peer: not supported yet"
 expect_refused bound "fd 20 of process [0-9]* is a unix socket bound to an address: not supported yet"
 expect_refused outside "unix socket socket:\[[0-9]*\] (first fd 20 of process [0-9]*) has its peer socket:\[[0-9]*\] outside the checkpointed tree: not supported"
+expect_refused empty "fd 20 of process [0-9]* is a unix socket with an empty datagram or packet queued: not supported yet"
 expect_refused rights "fd 20 of process [0-9]* is a unix socket with file descriptors (SCM_RIGHTS) in flight: not supported yet"
 exit 0
