@@ -2,7 +2,8 @@
 # (CKPT_FAULT=<point>, the points `ckpt fault-points` lists), and each
 # failure must be clean.
 #
-# checkpoint.* (with and without --kill, on one multithreaded target):
+# checkpoint.* (with and without --kill, on one multithreaded target that
+# also holds a socketpair with queued bytes):
 # exit 1, one stderr line naming the injected fault, nothing at OUT and no
 # OUT.tmp.* left, every thread neither traced nor stopped, and the target
 # still passes its own check.
@@ -20,7 +21,7 @@ data_file=$case_dir/target-data
 
 # Starts a fresh target (the walk goes on with a new one if a fault killed it).
 start_fault_target() {
-	start_target --mib 16 --threads 2 --file "$data_file" ||
+	start_target --mib 16 --threads 2 --file "$data_file" --socketpair 1 ||
 		fail "cannot start the target: $target_error"
 }
 
