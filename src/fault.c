@@ -12,6 +12,7 @@ const char *const fault_point_names[] = {
 	"checkpoint.sigactions",
 	"checkpoint.files",
 	"checkpoint.events",
+	"checkpoint.sockets",
 	"checkpoint.mm",
 	"checkpoint.vmas",
 	"checkpoint.scan",

@@ -270,10 +270,13 @@ static int collect_diag(struct dump_context *ctx, int fd, struct dump_file *file
 
 int collect_unix_socket(struct dump_context *ctx, int fd, struct dump_file *file)
 {
-	_cleanup_close_ int sock = take_target_file(ctx, fd);
+	_cleanup_close_ int sock = -1;
 	struct ckpt_unix_socket *state = &file->state.unix_socket;
-	int type = 0, ret;
+	int type = 0, ret = fault_point(ctx->err, "checkpoint.sockets");
 
+	if (ret < 0)
+		return ret;
+	sock = take_target_file(ctx, fd);
 	if (sock < 0)
 		return sock;
 	ret = check_socket_kind(ctx, fd, sock, &type);
