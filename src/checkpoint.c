@@ -429,6 +429,9 @@ static void release_tree_memory(struct dump_tree *tree)
 		release_context(&tree->processes[i]);
 	for (size_t i = 0; i < shared->file_count; i++) {
 		free(shared->files[i].path);
+		for (size_t j = 0; j < shared->files[i].message_count; j++)
+			free(shared->files[i].messages[j].data);
+		free(shared->files[i].messages);
 		if (shared->files[i].memfd >= 0)
 			close(shared->files[i].memfd);
 	}

@@ -27,6 +27,12 @@ struct dump_thread {
 	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
 };
 
+/* A datagram, packet or run of stream bytes waiting in a unix socket. */
+struct socket_message {
+	uint8_t *data;
+	uint32_t length;
+};
+
 struct dump_file {
 	struct ckpt_file record;
 	char *path;
@@ -38,7 +44,11 @@ struct dump_file {
 		struct ckpt_eventfd eventfd;
 		struct ckpt_timerfd timerfd;
 		struct ckpt_signalfd signalfd;
+		struct ckpt_unix_socket unix_socket;
 	} state;
+	uint32_t peer_inode;		/* a unix socket: its peer's, matched before writing */
+	struct socket_message *messages;	/* a unix socket's receive queue */
+	size_t message_count;
 };
 
 /* A range of a shared memory object whose pages one VMA carries. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -31,6 +32,7 @@ static const char *const file_kind_names[] = {
 	[CKPT_FILE_CHARDEV] = "chardev", [CKPT_FILE_SHMEM] = "shared-memory",
 	[CKPT_FILE_EVENTFD] = "eventfd", [CKPT_FILE_TIMERFD] = "timerfd",
 	[CKPT_FILE_SIGNALFD] = "signalfd", [CKPT_FILE_EPOLL] = "epoll",
+	[CKPT_FILE_UNIX_SOCKET] = "unix-socket",
 };
 
 static const char *file_kind_name(const struct image_file *file)
@@ -60,7 +62,28 @@ static void prot_text(uint32_t prot, char text[4])
 	text[3] = '\0';
 }
 
-/* eventfd, timerfd, signalfd: their state instead of a path and offset. */
+static const char *unix_socket_type_name(uint32_t type)
+{
+	if (type == SOCK_STREAM)
+		return "stream";
+	return type == SOCK_DGRAM ? "dgram" : "seqpacket";
+}
+
+static void print_unix_socket_fd(const struct ckpt_fd *fd, const struct image_file *file,
+				 const char *cloexec)
+{
+	const struct ckpt_unix_socket *state = &file->state.unix_socket;
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < file->queue_count; i++)
+		bytes += file->queue[i]->length;
+	printf("fd %d: unix socket %s (%s), peer FILE %u, %zu messages (%" PRIu64 " bytes) queued%s%s%s\n",
+	       fd->fd, unix_socket_type_name(state->type), file->path, state->peer_file_id,
+	       file->queue_count, bytes, state->shutdown & CKPT_UNIX_SHUT_RD ? " shut-rd" : "",
+	       state->shutdown & CKPT_UNIX_SHUT_WR ? " shut-wr" : "", cloexec);
+}
+
+/* eventfd, timerfd, signalfd, unix socket: their state instead of a path and offset. */
 static void print_event_fd(const struct ckpt_fd *fd, const struct image_file *file)
 {
 	const char *cloexec = fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "";
@@ -73,8 +96,10 @@ static void print_event_fd(const struct ckpt_fd *fd, const struct image_file *fi
 		       fd->fd, file->state.timerfd.clock_id, file->state.timerfd.remaining_ns,
 		       file->state.timerfd.interval_ns, file->state.timerfd.ticks,
 		       file->state.timerfd.settime_flags & CKPT_TIMERFD_ABSTIME ? " absolute" : "", cloexec);
-	else
+	else if (file->file.kind == CKPT_FILE_SIGNALFD)
 		printf("fd %d: signalfd mask %#" PRIx64 "%s\n", fd->fd, file->state.signalfd.mask, cloexec);
+	else
+		print_unix_socket_fd(fd, file, cloexec);
 }
 
 static const char *vma_file_path(const struct image *image, const struct ckpt_vma *vma)

@@ -7,7 +7,7 @@
  * 64-bit.  doc/image-format.md describes the same layout for other tools.
  *
  * Stream order:
- *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD])*, EPOLL_TARGET*,
+ *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE*])*, EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FD*, MM, THREAD+,
  *     SIGINFO*, VMA*, PAGES*
@@ -61,6 +61,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_TIMERFD = 18,
 	CKPT_RECORD_SIGNALFD = 19,
 	CKPT_RECORD_EPOLL_TARGET = 20,
+	CKPT_RECORD_UNIX_SOCKET = 22,
+	CKPT_RECORD_SOCKET_QUEUE = 23,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -207,6 +209,7 @@ enum ckpt_file_kind {
 	CKPT_FILE_TIMERFD = 7,	/* followed by its TIMERFD record */
 	CKPT_FILE_SIGNALFD = 8,	/* followed by its SIGNALFD record */
 	CKPT_FILE_EPOLL = 9,	/* its watched files: EPOLL_TARGET records after all FILEs */
+	CKPT_FILE_UNIX_SOCKET = 10,	/* followed by UNIX_SOCKET and its SOCKET_QUEUE records */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -245,6 +248,43 @@ struct ckpt_eventfd {
 	uint32_t flags;		/* enum ckpt_eventfd_flags */
 	uint64_t counter;	/* below 2^64 - 1 */
 };
+
+enum ckpt_unix_socket_flags {
+	CKPT_UNIX_PASSCRED = 1u << 0,	/* SO_PASSCRED was on */
+};
+
+enum ckpt_unix_shutdown {
+	CKPT_UNIX_SHUT_RD = 1u << 0,	/* the kernel's RCV_SHUTDOWN */
+	CKPT_UNIX_SHUT_WR = 1u << 1,	/* the kernel's SEND_SHUTDOWN */
+};
+
+/*
+ * One end of a unix socketpair; follows its FILE record (kind UNIX_SOCKET).
+ * Its peer is another UNIX_SOCKET file of the image naming this one back.
+ * The bytes or messages waiting in its receive queue follow as SOCKET_QUEUE
+ * records, oldest first.
+ */
+struct ckpt_unix_socket {
+	uint32_t file_id;
+	uint32_t type;		/* SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET */
+	uint32_t peer_file_id;
+	uint32_t shutdown;	/* enum ckpt_unix_shutdown */
+	uint32_t rcvbuf;	/* SO_RCVBUF and SO_SNDBUF as getsockopt() reports them */
+	uint32_t sndbuf;
+	uint32_t flags;		/* enum ckpt_unix_socket_flags */
+	uint32_t reserved;	/* 0 */
+};
+
+/*
+ * Data waiting to be read from a unix socket: a stream's bytes (any split)
+ * or one whole datagram / packet.  Followed by length bytes of data.
+ */
+struct ckpt_socket_queue {
+	uint32_t file_id;
+	uint32_t length;	/* at most CKPT_MAX_SOCKET_DATA */
+};
+
+#define CKPT_MAX_SOCKET_DATA (1u << 20)
 
 enum ckpt_timerfd_flags {
 	CKPT_TIMERFD_ABSTIME = 1u << 0,		/* TFD_TIMER_ABSTIME */
@@ -429,5 +469,7 @@ _Static_assert(sizeof(struct ckpt_eventfd) == 16, "eventfd layout");
 _Static_assert(sizeof(struct ckpt_timerfd) == 48, "timerfd layout");
 _Static_assert(sizeof(struct ckpt_signalfd) == 16, "signalfd layout");
 _Static_assert(sizeof(struct ckpt_epoll_target) == 24, "epoll target layout");
+_Static_assert(sizeof(struct ckpt_unix_socket) == 32, "unix socket layout");
+_Static_assert(sizeof(struct ckpt_socket_queue) == 8, "socket queue layout");
 
 #endif

@@ -77,7 +77,10 @@ struct image_file {
 		struct ckpt_eventfd eventfd;
 		struct ckpt_timerfd timerfd;
 		struct ckpt_signalfd signalfd;
+		struct ckpt_unix_socket unix_socket;
 	} state;
+	const struct ckpt_socket_queue **queue;	/* a unix socket's waiting data, oldest first */
+	size_t queue_count;
 };
 
 struct image_thread {

@@ -424,7 +424,8 @@ static int add_file(struct image_tree *tree, const struct image_record *record,
 
 static bool has_state_record(uint32_t kind)
 {
-	return kind == CKPT_FILE_EVENTFD || kind == CKPT_FILE_TIMERFD || kind == CKPT_FILE_SIGNALFD;
+	return kind == CKPT_FILE_EVENTFD || kind == CKPT_FILE_TIMERFD || kind == CKPT_FILE_SIGNALFD ||
+	       kind == CKPT_FILE_UNIX_SOCKET;
 }
 
 static uint32_t file_kind_of_state(enum ckpt_record_type type)
@@ -436,6 +437,9 @@ static uint32_t file_kind_of_state(enum ckpt_record_type type)
 		return CKPT_FILE_TIMERFD;
 	case CKPT_RECORD_SIGNALFD:
 		return CKPT_FILE_SIGNALFD;
+	case CKPT_RECORD_UNIX_SOCKET:
+	case CKPT_RECORD_SOCKET_QUEUE:
+		return CKPT_FILE_UNIX_SOCKET;
 	default:
 		return 0;
 	}
@@ -456,6 +460,28 @@ static int add_file_state(struct image_tree *tree, const struct image_record *re
 			    record_type_name(record->type), (unsigned long long)record->offset, file_id);
 	memcpy(&file->state, record->payload, record->length);
 	file->has_state = true;
+	return 0;
+}
+
+/* SOCKET_QUEUE: after its socket's UNIX_SOCKET record, kept whole until the tree is released. */
+static int add_socket_queue(struct image_tree *tree, const struct image_record *record,
+			    struct ckpt_error *err)
+{
+	const struct ckpt_socket_queue *queue = record->payload;
+	struct image_file *file = tree->file_count ? &tree->files[tree->file_count - 1] : NULL;
+	const struct ckpt_socket_queue *kept, **slot;
+
+	if (!file || file->file.id != queue->file_id || !file->has_state ||
+	    file->file.kind != CKPT_FILE_UNIX_SOCKET)
+		return fail(err, EINVAL, "bad image: SOCKET_QUEUE record at byte %llu does not follow its UNIX_SOCKET %u",
+			    (unsigned long long)record->offset, queue->file_id);
+	kept = keep_in(&tree->blocks, record->payload, record->length, err);
+	if (!kept)
+		return -ENOMEM;
+	slot = append((void **)&file->queue, &file->queue_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	*slot = kept;
 	return 0;
 }
 
@@ -488,12 +514,29 @@ static int add_files_record(struct image_tree *tree, const struct image_record *
 		return out_of_order(err, record, "EPOLL_TARGET or PROCESS");
 	if (record->type == CKPT_RECORD_FILE)
 		return add_file(tree, record, err);
+	if (record->type == CKPT_RECORD_SOCKET_QUEUE)
+		return add_socket_queue(tree, record, err);
 	return add_file_state(tree, record, err);
 }
 
 static bool is_files_record(enum ckpt_record_type type)
 {
 	return type == CKPT_RECORD_FILE || type == CKPT_RECORD_EPOLL_TARGET || file_kind_of_state(type);
+}
+
+/* Each end of a socketpair names the other, of the same type. */
+static bool is_good_socket_pair(const struct image_tree *tree, const struct image_file *file)
+{
+	const struct ckpt_unix_socket *end = &file->state.unix_socket, *peer;
+
+	if (file->file.kind != CKPT_FILE_UNIX_SOCKET)
+		return true;
+	if (end->peer_file_id > tree->file_count)
+		return false;
+	if (tree->files[end->peer_file_id - 1].file.kind != CKPT_FILE_UNIX_SOCKET)
+		return false;
+	peer = &tree->files[end->peer_file_id - 1].state.unix_socket;
+	return peer->peer_file_id == end->file_id && peer->type == end->type;
 }
 
 static int check_file_states(const struct image_tree *tree, struct ckpt_error *err)
@@ -504,6 +547,9 @@ static int check_file_states(const struct image_tree *tree, struct ckpt_error *e
 		if (has_state_record(file->file.kind) && !file->has_state)
 			return fail(err, EINVAL, "bad image: FILE %u (%s) has no state record", file->file.id,
 				    file->path);
+		if (!is_good_socket_pair(tree, file))
+			return fail(err, EINVAL, "bad image: unix socket FILE %u has no matching peer",
+				    file->file.id);
 	}
 	return 0;
 }
@@ -584,6 +630,8 @@ int image_load_tree(struct image_reader *reader, struct image_tree *tree,
 void image_tree_release(struct image_tree *tree)
 {
 	release_blocks(&tree->blocks);
+	for (size_t i = 0; i < tree->file_count; i++)
+		free(tree->files[i].queue);
 	free(tree->files);
 	free(tree->epoll_targets);
 	memset(tree, 0, sizeof(*tree));

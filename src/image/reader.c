@@ -53,6 +53,8 @@ static uint64_t max_record_length(uint32_t type)
 		return sizeof(struct ckpt_thread) + CKPT_MAX_XSTATE;
 	case CKPT_RECORD_TREE:
 		return sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry);
+	case CKPT_RECORD_SOCKET_QUEUE:
+		return sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA;
 	default:
 		return 2 * CKPT_PATH_MAX + 1024;
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Checks of each record's own fields.  Nothing here trusts the payload. */
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 
 #include "image/image.h"
@@ -19,6 +20,7 @@ static const char *const type_names[CKPT_RECORD_TYPE_COUNT] = {
 	[CKPT_RECORD_TREE] = "TREE",	   [CKPT_RECORD_EVENTFD] = "EVENTFD",
 	[CKPT_RECORD_TIMERFD] = "TIMERFD", [CKPT_RECORD_SIGNALFD] = "SIGNALFD",
 	[CKPT_RECORD_EPOLL_TARGET] = "EPOLL_TARGET",
+	[CKPT_RECORD_UNIX_SOCKET] = "UNIX_SOCKET", [CKPT_RECORD_SOCKET_QUEUE] = "SOCKET_QUEUE",
 };
 
 const char *record_type_name(uint32_t type)
@@ -138,7 +140,8 @@ static bool is_event_kind(uint32_t kind)
 
 static bool is_known_file_kind(uint32_t kind)
 {
-	return (kind >= CKPT_FILE_REGULAR && kind <= CKPT_FILE_SHMEM) || is_event_kind(kind);
+	return (kind >= CKPT_FILE_REGULAR && kind <= CKPT_FILE_SHMEM) || is_event_kind(kind) ||
+	       kind == CKPT_FILE_UNIX_SOCKET;
 }
 
 /* Files on disk have absolute paths; anonymous-inode files are named "anon_inode:[...]". */
@@ -146,6 +149,8 @@ static bool is_good_file_name(const struct ckpt_file *file, const char *path)
 {
 	if (is_event_kind(file->kind))
 		return strncmp(path, "anon_inode:", 11) == 0 && file->flags == 0;
+	if (file->kind == CKPT_FILE_UNIX_SOCKET)
+		return strncmp(path, "socket:[", 8) == 0 && file->flags == 0;
 	return path[0] == '/';
 }
 
@@ -447,6 +452,39 @@ static int validate_epoll_target(const struct ckpt_epoll_target *target, uint64_
 	return 0;
 }
 
+static bool is_unix_socket_type(uint32_t type)
+{
+	return type == SOCK_STREAM || type == SOCK_DGRAM || type == SOCK_SEQPACKET;
+}
+
+static int validate_unix_socket(const struct ckpt_unix_socket *sock, uint64_t length,
+				struct ckpt_error *err)
+{
+	const uint32_t shutdown_bits = CKPT_UNIX_SHUT_RD | CKPT_UNIX_SHUT_WR;
+
+	if (length != sizeof(*sock) || sock->file_id == 0 || sock->reserved)
+		return bad(err, CKPT_RECORD_UNIX_SOCKET, "wrong size, no file or reserved field set");
+	if (!is_unix_socket_type(sock->type))
+		return bad(err, CKPT_RECORD_UNIX_SOCKET, "not a stream, datagram or seqpacket socket");
+	if (sock->peer_file_id == 0 || sock->peer_file_id == sock->file_id)
+		return bad(err, CKPT_RECORD_UNIX_SOCKET, "no peer, or its own peer");
+	if ((sock->shutdown & ~shutdown_bits) || (sock->flags & ~(uint32_t)CKPT_UNIX_PASSCRED))
+		return bad(err, CKPT_RECORD_UNIX_SOCKET, "unknown shutdown bits or flags");
+	if (sock->rcvbuf > INT32_MAX || sock->sndbuf > INT32_MAX)
+		return bad(err, CKPT_RECORD_UNIX_SOCKET, "buffer size out of range");
+	return 0;
+}
+
+static int validate_socket_queue(const struct ckpt_socket_queue *queue, uint64_t length,
+				 struct ckpt_error *err)
+{
+	if (length < sizeof(*queue) || length - sizeof(*queue) != queue->length)
+		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "size does not match its data length");
+	if (queue->file_id == 0 || queue->length > CKPT_MAX_SOCKET_DATA)
+		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "no file, or more data than a record holds");
+	return 0;
+}
+
 int validate_record(enum ckpt_record_type type, const void *payload, uint64_t length,
 		    struct ckpt_error *err)
 {
@@ -489,6 +527,10 @@ int validate_record(enum ckpt_record_type type, const void *payload, uint64_t le
 		return validate_signalfd(payload, length, err);
 	case CKPT_RECORD_EPOLL_TARGET:
 		return validate_epoll_target(payload, length, err);
+	case CKPT_RECORD_UNIX_SOCKET:
+		return validate_unix_socket(payload, length, err);
+	case CKPT_RECORD_SOCKET_QUEUE:
+		return validate_socket_queue(payload, length, err);
 	default:
 		return fail(err, EINVAL, "bad image: unknown record type %u", type);
 	}

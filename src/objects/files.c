@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "fault.h"
 #include "objects/event_files.h"
+#include "objects/unix_socket.h"
 #include "util.h"
 
 static bool same_file_identity(const struct dump_file *file, const struct stat *st,
@@ -309,6 +310,32 @@ static int collect_event_fd(struct dump_context *ctx, const struct fd_facts *fac
 	return ret;
 }
 
+/* A unix socket: one FILE per open file description, paired with its peer before writing. */
+static int collect_socket_fd(struct dump_context *ctx, const struct fd_facts *facts,
+			     struct ckpt_fd *record)
+{
+	struct dump_file *file;
+	int ret;
+
+	record->file_id = shared_file_id(ctx, facts);
+	if (record->file_id != 0)
+		return add_fd_record(ctx, record);
+	ret = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC, 0, false);
+	if (ret < 0)
+		return ret;
+	record->file_id = (uint32_t)ret;
+	file = &ctx->shared->files[record->file_id - 1];
+	file->record.kind = CKPT_FILE_UNIX_SOCKET;
+	file->first_pid = ctx->pid;
+	file->first_fd = facts->fd;
+	ret = collect_unix_socket(ctx, facts->fd, file);
+	if (ret == 0)
+		ret = remember_fd_owner(ctx, facts->fd, record->file_id);
+	if (ret == 0)
+		ret = add_fd_record(ctx, record);
+	return ret;
+}
+
 static int collect_fd(struct dump_context *ctx, int fd)
 {
 	struct fd_facts facts = { .fd = fd };
@@ -327,6 +354,8 @@ static int collect_fd(struct dump_context *ctx, int fd)
 		return collect_memfd_fd(ctx, &facts, &record);
 	if (event_file_kind(facts.target))
 		return collect_event_fd(ctx, &facts, event_file_kind(facts.target), &record);
+	if (S_ISSOCK(facts.st.st_mode))
+		return collect_socket_fd(ctx, &facts, &record);
 	if (!is_supported_file(&facts))
 		return unsupported_fd(ctx, &facts);
 	record.file_id = shared_file_id(ctx, &facts);
@@ -399,7 +428,7 @@ int collect_fds(struct dump_context *ctx)
 
 int write_files(struct dump_shared *shared)
 {
-	int ret = 0;
+	int ret = pair_unix_sockets(shared);
 
 	for (size_t i = 0; ret == 0 && i < shared->file_count; i++) {
 		struct iovec parts[2] = {
@@ -410,6 +439,8 @@ int write_files(struct dump_shared *shared)
 		ret = image_write_record(&shared->writer, CKPT_RECORD_FILE, parts, 2);
 		if (ret == 0)
 			ret = write_event_state(shared, &shared->files[i]);
+		if (ret == 0 && shared->files[i].record.kind == CKPT_FILE_UNIX_SOCKET)
+			ret = write_unix_socket(shared, &shared->files[i]);
 	}
 	if (ret == 0)
 		ret = write_epoll_targets(shared);
@@ -736,6 +767,8 @@ static int open_or_create_file(struct restore_context *ctx, const struct file_op
 		return create_memfd(ctx, file);
 	if (is_event_file(&file->file))
 		return create_event_file(ctx, file);
+	if (file->file.kind == CKPT_FILE_UNIX_SOCKET)
+		return create_unix_socket(ctx, file);
 	return open_image_file(ctx, opener, file);
 }
 
@@ -746,6 +779,8 @@ static int stage_file(struct restore_context *ctx, const struct file_opener *ope
 
 	if (file->file.kind == CKPT_FILE_SHMEM && !(file->file.flags & CKPT_FILE_MEMFD))
 		return 0;	/* made by its first mapping */
+	if (ctx->staged_fds[index] >= 0)
+		return 0;	/* the peer of a unix socket made earlier */
 	fd = open_or_create_file(ctx, opener, file);
 	if (fd < 0)
 		return fd;

@@ -38,6 +38,7 @@ declare -A PROBLEM=(
 	[bad-checksum]='checksum'
 	[unknown-record-type]='unknown record type'
 	[bad-event-records]='does not follow its FILE|no epoll'
+	[bad-socket-records]='does not follow its (FILE|UNIX_SOCKET)'
 	[missing-tail]='tail'
 	[eof-mid-record]='truncated|ends early'
 	[path-not-terminated]='terminat'

@@ -5,7 +5,8 @@
 # The target has a child sharing its memory, fd table, fs and signal
 # handlers (rel_target --sharer), so the walk also goes through the steps
 # that rebuild a sharer.
-# checkpoint.* (with and without --kill, on one multithreaded target):
+# checkpoint.* (with and without --kill, on one multithreaded target that
+# also holds a socketpair with queued bytes):
 # exit 1, one stderr line naming the injected fault, nothing at OUT and no
 # OUT.tmp.* left, every thread neither traced nor stopped, and the target
 # still passes its own check.
@@ -23,7 +24,7 @@ data_file=$case_dir/target-data
 
 # Starts a fresh target (the walk goes on with a new one if a fault killed it).
 start_fault_target() {
-	start_target --mib 16 --threads 2 --file "$data_file" --sharer ||
+	start_target --mib 16 --threads 2 --file "$data_file" --sharer --socketpair 1 ||
 		fail "cannot start the target: $target_error"
 }
 

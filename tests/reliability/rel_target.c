@@ -3,6 +3,7 @@
  * "check" as often as asked, and says whether every bit of it is intact.
  *
  *   rel_target [--mib N] [--threads N] [--file PATH | --append-file PATH] [--sharer]
+ *              [--socketpair 1]
  *
  * State: N MiB (default 4) of anonymous memory filled with a pattern (one
  * 64-bit word per index), 32 malloc blocks with patterns, N worker threads
@@ -11,7 +12,9 @@
  * twice: O_RDWR at an offset and O_WRONLY|O_APPEND (with --append-file, only
  * the second).  After setup the program never writes PATH again (the cases
  * check that restart does not either).  An eventfd holding 42, watched by
- * an epoll (so the walk passes the event-file steps), stays untouched.
+ * an epoll (so the walk passes the event-file steps), stays untouched, and
+ * with --socketpair 1 so does a unix socketpair with "queued" waiting at one
+ * end (the socket steps; valgrind knows no pidfd_getfd, so not always).
  * With --sharer, a child made with
  * clone(CLONE_VM | CLONE_FILES | CLONE_FS | CLONE_SIGHAND) that must go on
  * sharing all four with it (kcmp); the child leaves when the target ends or
@@ -35,6 +38,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 enum {
 	MAX_WORKERS = 16,
@@ -53,6 +57,7 @@ struct options {
 	const char *file_path;
 	bool append_only;
 	bool sharer;
+	bool socketpair;		/* --socketpair 1 */
 };
 
 struct worker {
@@ -106,6 +111,8 @@ static void parse_options(int argc, char **argv)
 			options.data_mib = parse_count(argv[++i], 4096, "--mib");
 		else if (strcmp(argv[i], "--threads") == 0)
 			options.worker_count = (unsigned)parse_count(argv[++i], MAX_WORKERS, "--threads");
+		else if (strcmp(argv[i], "--socketpair") == 0)
+			options.socketpair = parse_count(argv[++i], 1, "--socketpair") == 1;
 		else if (strcmp(argv[i], "--file") == 0)
 			options.file_path = argv[++i];
 		else if (strcmp(argv[i], "--append-file") == 0) {
@@ -200,6 +207,28 @@ static void check_event_files(void)
 	state_read_file(path, text, sizeof(text));
 	state_expect(strstr(text, "eventfd-count:               2a") != NULL,
 		     "the eventfd's count changed: %s", text);
+}
+
+/* ---- A socketpair ------------------------------------------------------- */
+
+static const char socket_queued[] = "queued";
+static int socket_ends[2] = { -1, -1 };
+
+static void open_socketpair(void)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socket_ends) < 0 ||
+	    send(socket_ends[0], socket_queued, sizeof(socket_queued), 0) != sizeof(socket_queued))
+		state_setup_fail("socketpair: %s", strerror(errno));
+}
+
+/* Peeks without taking: the bytes still wait at the second end. */
+static void check_socketpair(void)
+{
+	char buffer[64] = { 0 };
+	ssize_t got = recv(socket_ends[1], buffer, sizeof(buffer), MSG_PEEK | MSG_DONTWAIT);
+
+	state_expect(got == sizeof(socket_queued) && memcmp(buffer, socket_queued, sizeof(socket_queued)) == 0,
+		     "the socketpair's queue changed (%zd bytes)", got);
 }
 
 /* ---- Workers ------------------------------------------------------------- */
@@ -391,6 +420,8 @@ static void check_everything(void)
 	check_file();
 	check_event_files();
 	check_sharer();
+	if (options.socketpair)
+		check_socketpair();
 	for (unsigned i = 0; i < options.worker_count; i++)
 		ask_worker(i);
 	state_expect_equal_long(count_threads(), 1 + options.worker_count, "thread count");
@@ -443,6 +474,8 @@ int main(int argc, char **argv)
 	fill_heap();
 	open_file();
 	open_event_files();
+	if (options.socketpair)
+		open_socketpair();
 	start_workers();
 	start_sharer();
 	state_ready();

@@ -208,6 +208,27 @@ static void epoll_target_not_epoll(struct image_bytes *bytes)
 				  CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target));
 }
 
+/* A UNIX_SOCKET state for FILE 1, which is a regular file. */
+static void unix_socket_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_unix_socket state = { .file_id = 1, .type = 1, .peer_file_id = 2 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_UNIX_SOCKET, &state, sizeof(state));
+}
+
+/* A SOCKET_QUEUE with three bytes for FILE 1, which is no unix socket. */
+static void socket_queue_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_socket_queue queue;
+		char data[3];
+	} record = { { .file_id = 1, .length = 3 }, { 'a', 'b', 'c' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_SOCKET_QUEUE, &record, sizeof(record.queue) + 3);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -359,6 +380,10 @@ static const struct bad_kind bad_kinds[] = {
 	{ .name = "bad-event-records", .variants = {
 		{ "eventfd-state", NULL, eventfd_state_misplaced },
 		{ "epoll-target", NULL, epoll_target_not_epoll },
+	} },
+	{ .name = "bad-socket-records", .variants = {
+		{ "unix-socket-state", NULL, unix_socket_state_misplaced },
+		{ "socket-queue", NULL, socket_queue_misplaced },
 	} },
 	{ .name = "missing-tail", .variants = { { NULL, tail_left_out, NULL } } },
 	{ .name = "eof-mid-record", .variants = {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "../tools/image_builder.h"
@@ -1267,7 +1268,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 21" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 24" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1468,6 +1469,43 @@ static void test_validate_event_records(void)
 	      "record_type_name of the event records");
 }
 
+static void test_validate_unix_socket_records(void)
+{
+	struct ckpt_unix_socket end = { .file_id = 1, .type = SOCK_STREAM, .peer_file_id = 2,
+					.shutdown = CKPT_UNIX_SHUT_WR, .rcvbuf = 4096, .sndbuf = 4096 };
+	struct {
+		struct ckpt_socket_queue queue;
+		char data[4];
+	} queue = { { .file_id = 1, .length = 4 }, "abc" };
+
+	expect_file_name(CKPT_FILE_UNIX_SOCKET, "socket:[1234]", NULL);
+	expect_file_name(CKPT_FILE_UNIX_SOCKET, "/tmp/socket", "not an absolute");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), NULL, "UNIX_SOCKET");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end) - 1, "wrong size", "UNIX_SOCKET short");
+	end.type = SOCK_RAW;
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "not a stream", "UNIX_SOCKET type");
+	end.type = SOCK_SEQPACKET;
+	end.peer_file_id = 1;
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "its own peer", "UNIX_SOCKET own peer");
+	end.peer_file_id = 2;
+	end.shutdown = 4;
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "unknown shutdown", "UNIX_SOCKET shutdown");
+	end.shutdown = 0;
+	end.rcvbuf = UINT32_MAX;
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "buffer size", "UNIX_SOCKET rcvbuf");
+	end.rcvbuf = 0;
+	end.reserved = 1;
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "reserved", "UNIX_SOCKET reserved");
+	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 4, NULL, "SOCKET_QUEUE");
+	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 3, "does not match",
+			  "SOCKET_QUEUE length");
+	queue.queue.file_id = 0;
+	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 4, "no file", "SOCKET_QUEUE file");
+	check(strcmp(record_type_name(CKPT_RECORD_UNIX_SOCKET), "UNIX_SOCKET") == 0 &&
+		      strcmp(record_type_name(CKPT_RECORD_SOCKET_QUEUE), "SOCKET_QUEUE") == 0,
+	      "record_type_name of the socket records");
+}
+
 /* A PAGES payload with one one-page run at start (data not included). */
 static int validate_one_run(uint64_t start, struct ckpt_error *err)
 {
@@ -1549,6 +1587,7 @@ int main(void)
 	test_every_record_flipped();
 	test_validate_directly();
 	test_validate_event_records();
+	test_validate_unix_socket_records();
 	test_validate_event_files();
 	test_validate_run_wraparound();
 	test_cross_record_rules();
