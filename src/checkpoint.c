@@ -150,12 +150,13 @@ static int map_scratch(struct dump_context *ctx)
 		ret = fault_point(ctx->err, "checkpoint.scratch");
 	if (ret < 0)
 		return ret;
-	address = dump_inject(ctx, &ctx->threads[0], "mmap", SYS_mmap, 0, CKPT_PAGE_SIZE,
-			      PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+	address = dump_inject(ctx, &ctx->threads[0], "mmap", SYS_mmap, 0, 2 * CKPT_PAGE_SIZE,
+			      PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS);
 	if (address < 0)
 		return (int)address;
-	ctx->scratch = (uint64_t)address;
-	return 0;
+	ctx->scratch_code = (uint64_t)address;
+	ctx->scratch = (uint64_t)address + CKPT_PAGE_SIZE;
+	return prepare_thread_batch(ctx);
 }
 
 static int unmap_scratch(struct dump_context *ctx)
@@ -164,9 +165,10 @@ static int unmap_scratch(struct dump_context *ctx)
 
 	if (!ctx->scratch)
 		return 0;
-	ret = dump_inject(ctx, &ctx->threads[0], "munmap", SYS_munmap, ctx->scratch,
-			  CKPT_PAGE_SIZE, 0, 0);
+	ret = dump_inject(ctx, &ctx->threads[0], "munmap", SYS_munmap, ctx->scratch_code,
+			  2 * CKPT_PAGE_SIZE, 0, 0);
 	ctx->scratch = 0;
+	ctx->scratch_code = 0;
 	return ret < 0 ? (int)ret : 0;
 }
 
@@ -223,7 +225,10 @@ static int collect_threads(struct dump_context *ctx)
 /* Everything read by running syscalls inside the target, then the rest. */
 static int collect_state(struct dump_context *ctx)
 {
-	int ret = map_scratch(ctx);
+	int ret = collect_thread_status(ctx);
+
+	if (ret == 0)
+		ret = map_scratch(ctx);
 	if (ret == 0)
 		ret = collect_threads(ctx);
 	if (ret == 0)

@@ -12,7 +12,11 @@
 #include "error.h"
 #include "image/image.h"
 #include "sys/proc_files.h"
+#include "sys/syscall_batch.h"
 #include "sys/tracing.h"
+
+/* Calls in the batch each thread runs at checkpoint (threads.c). */
+#define THREAD_BATCH_MAX_CALLS 12
 
 struct dump_thread {
 	pid_t tid;
@@ -105,7 +109,10 @@ struct dump_context {
 	struct dump_thread *threads;
 	size_t thread_count;
 	uint64_t gadget;		/* a syscall instruction in the target */
-	uint64_t scratch;		/* a page mapped in the target while collecting */
+	uint64_t scratch;		/* a data page mapped in the target while collecting */
+	uint64_t scratch_code;		/* the code page before it: the thread batch */
+	uint64_t batch_trap;		/* where a thread stops after its batch */
+	size_t batch_call_count;
 
 	struct ckpt_process process;
 	char *cwd;
@@ -164,6 +171,14 @@ int write_pending_signals(struct dump_context *ctx);
 void plan_thread_resume(struct dump_thread *thread);
 long find_restarted_syscall(pid_t pid, pid_t tid);
 int collect_thread(struct dump_context *ctx, struct dump_thread *thread);
+/* The syscalls each thread runs at checkpoint, written into the scratch code page. */
+int prepare_thread_batch(struct dump_context *ctx);
+/* objects/prctl.c */
+int collect_thread_status(struct dump_context *ctx);
+/* Adds the prctl queries to a thread batch; returns how many. */
+size_t add_prctl_calls(struct syscall_batch *batch, uint64_t scratch, uint64_t results);
+int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
+		       const int64_t *results);
 int write_threads(struct dump_context *ctx);
 /* objects/files.c */
 int collect_fds(struct dump_context *ctx);

@@ -130,6 +130,16 @@ static void print_json_string(const char *text)
 	putchar('"');
 }
 
+static void print_text_thread(const struct ckpt_thread *thread)
+{
+	printf("thread %d (%s): rip %#" PRIx64 " rsp %#" PRIx64 " fs_base %#" PRIx64 "%s\n",
+	       thread->tid, thread->comm, thread->regs[16], thread->regs[19], thread->regs[21],
+	       thread->flags & CKPT_THREAD_SYSCALL_RESTART ? " (in a syscall, restarts it)" : "");
+	printf("  timer slack %" PRIu64 " ns, parent-death signal %u, securebits %#x, no_new_privs %s, MCE kill policy %u\n",
+	       thread->timer_slack_ns, thread->pdeath_signal, thread->securebits,
+	       thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "yes" : "no", thread->mce_kill_policy);
+}
+
 static void print_text_process(const struct image *image)
 {
 	const struct ckpt_process *process = &image->process;
@@ -139,13 +149,11 @@ static void print_text_process(const struct image *image)
 	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL], process->thread_count,
 	       process->thread_count == 1 ? "" : "s");
 	printf("cwd: %s\numask: %03o\n", image->cwd, process->umask);
-	for (size_t i = 0; i < image->thread_count; i++) {
-		const struct ckpt_thread *thread = &image->threads[i].thread;
-
-		printf("thread %d (%s): rip %#" PRIx64 " rsp %#" PRIx64 " fs_base %#" PRIx64 "%s\n",
-		       thread->tid, thread->comm, thread->regs[16], thread->regs[19], thread->regs[21],
-		       thread->flags & CKPT_THREAD_SYSCALL_RESTART ? " (in a syscall, restarts it)" : "");
-	}
+	printf("prctl: child subreaper %s, THP disable %u, dumpable %u\n",
+	       process->prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER ? "yes" : "no",
+	       process->thp_disable, process->dumpable);
+	for (size_t i = 0; i < image->thread_count; i++)
+		print_text_thread(&image->threads[i].thread);
 	for (size_t i = 0; i < image->fd_count; i++) {
 		const struct ckpt_fd *fd = &image->fds[i];
 		const struct image_file *file = image_find_file(image, fd->file_id);
@@ -268,8 +276,12 @@ static void print_json_thread(const struct ckpt_thread *thread, bool first)
 {
 	printf("%s{\"tid\": %d, \"comm\": ", first ? "" : ", ", thread->tid);
 	print_json_string(thread->comm);
-	printf(", \"rip\": %" PRIu64 ", \"rsp\": %" PRIu64 ", \"in_syscall\": %s}", thread->regs[16],
+	printf(", \"rip\": %" PRIu64 ", \"rsp\": %" PRIu64 ", \"in_syscall\": %s", thread->regs[16],
 	       thread->regs[19], thread->flags & CKPT_THREAD_SYSCALL_RESTART ? "true" : "false");
+	printf(", \"timer_slack_ns\": %" PRIu64 ", \"pdeath_signal\": %u, \"securebits\": %u"
+	       ", \"no_new_privs\": %s, \"mce_kill_policy\": %u}",
+	       thread->timer_slack_ns, thread->pdeath_signal, thread->securebits,
+	       thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "true" : "false", thread->mce_kill_policy);
 }
 
 static void print_json_process(const struct image *image)
@@ -283,6 +295,9 @@ static void print_json_process(const struct image *image)
 	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL], process->thread_count,
 	       process->umask);
 	print_json_string(image->cwd);
+	printf(", \"child_subreaper\": %s, \"thp_disable\": %u, \"dumpable\": %u",
+	       process->prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER ? "true" : "false",
+	       process->thp_disable, process->dumpable);
 	printf("},\n  \"threads\": [");
 	for (size_t i = 0; i < image->thread_count; i++)
 		print_json_thread(&image->threads[i].thread, i == 0);

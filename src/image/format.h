@@ -141,8 +141,22 @@ struct ckpt_process {
 	uint32_t personality;
 	uint32_t cwd_length;	/* bytes after this struct, NUL included */
 	char comm[16];
+	uint32_t prctl_flags;	/* enum ckpt_process_prctl_flags */
+	uint32_t thp_disable;	/* PR_GET_THP_DISABLE: 0, 1, or 1 | PR_THP_DISABLE_EXCEPT_ADVISED */
+	uint32_t dumpable;	/* PR_GET_DUMPABLE: 0, 1 (SUID_DUMP_USER) or 2 (SUID_DUMP_ROOT) */
+	uint32_t reserved;
 	/* char cwd[cwd_length] */
 };
+
+enum ckpt_process_prctl_flags {
+	CKPT_PROCESS_CHILD_SUBREAPER = 1u << 0,	/* PR_SET_CHILD_SUBREAPER */
+	CKPT_PROCESS_PRCTL_FLAG_MASK = (1u << 1) - 1,
+};
+
+#define CKPT_THP_DISABLE_EXCEPT_ADVISED 2u	/* PR_THP_DISABLE_EXCEPT_ADVISED (Linux 6.18) */
+#define CKPT_SUID_DUMP_ROOT 2u
+#define CKPT_SECUREBITS_MASK 0xfffu	/* SECBIT_NOROOT ... SECBIT_EXEC_DENY_INTERACTIVE_LOCKED */
+#define CKPT_MCE_KILL_DEFAULT 2u	/* PR_MCE_KILL_LATE 0, EARLY 1, DEFAULT 2 */
 
 enum ckpt_uid_index { CKPT_ID_REAL, CKPT_ID_EFFECTIVE, CKPT_ID_SAVED, CKPT_ID_FS, CKPT_ID_COUNT };
 
@@ -376,6 +390,8 @@ enum { CKPT_GP_REGS = 27 };
 enum ckpt_thread_flags {
 	/* The thread was inside a syscall; regs already re-run it. */
 	CKPT_THREAD_SYSCALL_RESTART = 1u << 0,
+	CKPT_THREAD_NO_NEW_PRIVS = 1u << 1,	/* PR_SET_NO_NEW_PRIVS (per thread) */
+	CKPT_THREAD_FLAG_MASK = (1u << 2) - 1,
 };
 
 struct ckpt_thread {
@@ -397,6 +413,11 @@ struct ckpt_thread {
 	char comm[16];		/* the thread's name (/proc/PID/task/TID/comm) */
 	uint32_t xstate_size;	/* bytes after this struct */
 	uint32_t reserved2;
+	uint64_t timer_slack_ns;	/* PR_GET_TIMERSLACK */
+	uint32_t pdeath_signal;	/* PR_GET_PDEATHSIG: 0 or 1..64 */
+	uint32_t securebits;	/* PR_GET_SECUREBITS (keep-caps is SECBIT_KEEP_CAPS) */
+	uint32_t mce_kill_policy;	/* PR_MCE_KILL_GET: 0 late, 1 early, 2 default */
+	uint32_t reserved3;
 	/* uint8_t xstate[xstate_size] */
 };
 
@@ -461,7 +482,8 @@ struct ckpt_tail {
 
 _Static_assert(sizeof(struct ckpt_record_header) == 24, "header layout");
 _Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
-_Static_assert(sizeof(struct ckpt_thread) == 328, "thread layout");
+_Static_assert(sizeof(struct ckpt_thread) == 352, "thread layout");
+_Static_assert(sizeof(struct ckpt_process) == 64, "process layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
 _Static_assert(sizeof(struct ckpt_tree_entry) == 64, "tree entry layout");

@@ -79,6 +79,22 @@ static int validate_head(const struct ckpt_head *head, uint64_t length, struct c
 	return 0;
 }
 
+static bool is_thp_disable_value(uint32_t value)
+{
+	return value == 0 || value == 1 || value == (1 | CKPT_THP_DISABLE_EXCEPT_ADVISED);
+}
+
+static int validate_process_prctl(const struct ckpt_process *process, struct ckpt_error *err)
+{
+	if (process->prctl_flags & ~(uint32_t)CKPT_PROCESS_PRCTL_FLAG_MASK)
+		return bad(err, CKPT_RECORD_PROCESS, "unknown prctl flags");
+	if (!is_thp_disable_value(process->thp_disable))
+		return bad(err, CKPT_RECORD_PROCESS, "THP disable value out of range");
+	if (process->dumpable > CKPT_SUID_DUMP_ROOT || process->reserved != 0)
+		return bad(err, CKPT_RECORD_PROCESS, "dumpable out of range or reserved field set");
+	return 0;
+}
+
 static int validate_process(const struct ckpt_process *process, uint64_t length,
 			    struct ckpt_error *err)
 {
@@ -94,7 +110,7 @@ static int validate_process(const struct ckpt_process *process, uint64_t length,
 		return bad(err, CKPT_RECORD_PROCESS, "pid, thread count or umask out of range");
 	if (!is_fixed_string(process->comm, sizeof(process->comm)))
 		return bad(err, CKPT_RECORD_PROCESS, "comm is not terminated");
-	return 0;
+	return validate_process_prctl(process, err);
 }
 
 static int validate_creds(const struct ckpt_creds *creds, uint64_t length, struct ckpt_error *err)
@@ -211,6 +227,17 @@ static int validate_mm(const struct ckpt_mm *mm, uint64_t length, struct ckpt_er
 	return 0;
 }
 
+static int validate_thread_prctl(const struct ckpt_thread *thread, struct ckpt_error *err)
+{
+	if (thread->pdeath_signal > CKPT_MAX_SIGNALS)
+		return bad(err, CKPT_RECORD_THREAD, "parent-death signal out of range");
+	if (thread->securebits & ~CKPT_SECUREBITS_MASK)
+		return bad(err, CKPT_RECORD_THREAD, "unknown securebits");
+	if (thread->mce_kill_policy > CKPT_MCE_KILL_DEFAULT || thread->reserved3 != 0)
+		return bad(err, CKPT_RECORD_THREAD, "MCE kill policy out of range or reserved field set");
+	return 0;
+}
+
 static int validate_thread(const struct ckpt_thread *thread, uint64_t length,
 			   struct ckpt_error *err)
 {
@@ -220,11 +247,11 @@ static int validate_thread(const struct ckpt_thread *thread, uint64_t length,
 		return bad(err, CKPT_RECORD_THREAD, "xstate size out of range");
 	if (thread->tid <= 0 || thread->reserved != 0 || thread->reserved2 != 0)
 		return bad(err, CKPT_RECORD_THREAD, "bad tid or reserved field");
-	if (thread->flags & ~(uint32_t)CKPT_THREAD_SYSCALL_RESTART)
+	if (thread->flags & ~(uint32_t)CKPT_THREAD_FLAG_MASK)
 		return bad(err, CKPT_RECORD_THREAD, "unknown flags");
 	if (!is_fixed_string(thread->comm, sizeof(thread->comm)))
 		return bad(err, CKPT_RECORD_THREAD, "comm is not terminated");
-	return 0;
+	return validate_thread_prctl(thread, err);
 }
 
 static bool vma_needs_file(uint32_t kind)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -18,6 +19,7 @@
 
 #define SCRATCH_ALTSTACK 2048
 #define SCRATCH_TID_ADDRESS 2080
+#define SCRATCH_BATCH_RESULTS 2304	/* up to 2400: the prctl outputs follow */
 
 static bool is_restart_code(uint64_t rax)
 {
@@ -156,25 +158,91 @@ void plan_thread_resume(struct dump_thread *thread)
 	memcpy(thread->record.regs, &image_regs, sizeof(thread->record.regs));
 }
 
+/* The batch's calls before the prctl ones; results[i] is what call i returned. */
+enum thread_batch_call {
+	BATCH_UNPROTECT_SCRATCH,
+	BATCH_SIGALTSTACK,
+	BATCH_TID_ADDRESS,
+	BATCH_PRCTL_FIRST,
+};
+
+static const char *const thread_batch_names[BATCH_PRCTL_FIRST] = {
+	"mprotect (scratch)", "sigaltstack", "prctl(PR_GET_TID_ADDRESS)",
+};
+
+/*
+ * The syscalls every thread runs at checkpoint, as one batch in the
+ * scratch area's code page: the first makes the data page writable (the
+ * area is mapped read+exec, so no page is ever writable and executable).
+ */
+int prepare_thread_batch(struct dump_context *ctx)
+{
+	uint64_t results = ctx->scratch + SCRATCH_BATCH_RESULTS;
+	const uint64_t calls[BATCH_PRCTL_FIRST][4] = {
+		[BATCH_UNPROTECT_SCRATCH] = { ctx->scratch, CKPT_PAGE_SIZE, PROT_READ | PROT_WRITE },
+		[BATCH_SIGALTSTACK] = { 0, ctx->scratch + SCRATCH_ALTSTACK },
+		[BATCH_TID_ADDRESS] = { PR_GET_TID_ADDRESS, ctx->scratch + SCRATCH_TID_ADDRESS },
+	};
+	const long numbers[BATCH_PRCTL_FIRST] = { SYS_mprotect, SYS_sigaltstack, SYS_prctl };
+	struct syscall_batch batch = { .length = 0 };
+	size_t trap_offset;
+
+	for (size_t i = 0; i < BATCH_PRCTL_FIRST; i++)
+		syscall_batch_add(&batch, numbers[i], calls[i], results + i * sizeof(int64_t));
+	add_prctl_calls(&batch, ctx->scratch, results + BATCH_PRCTL_FIRST * sizeof(int64_t));
+	trap_offset = syscall_batch_finish(&batch);
+	if (!trap_offset || batch.call_count > THREAD_BATCH_MAX_CALLS)
+		return fail(ctx->err, E2BIG, "internal: the thread batch is too long");
+	ctx->batch_call_count = batch.call_count;
+	ctx->batch_trap = ctx->scratch_code + trap_offset;
+	return poke_code(ctx->threads[0].tid, ctx->scratch_code, batch.code, batch.length, ctx->err);
+}
+
+static int check_batch_results(struct dump_context *ctx, pid_t tid, const int64_t *results)
+{
+	for (size_t i = 0; i < BATCH_PRCTL_FIRST; i++) {
+		if (results[i] < 0 && results[i] > -4096)
+			return fail(ctx->err, (int)-results[i], "%s in task %d failed: %s",
+				    thread_batch_names[i], tid, strerror((int)-results[i]));
+	}
+	return 0;
+}
+
+static int run_thread_batch(struct dump_context *ctx, struct dump_thread *thread,
+			    int64_t results[THREAD_BATCH_MAX_CALLS])
+{
+	int ret = 0;
+
+	if (!thread->injector_ready)
+		ret = injector_init(&thread->injector, thread->tid, ctx->gadget, ctx->err);
+	if (ret < 0)
+		return ret;
+	thread->injector_ready = true;
+	ret = inject_batch(&thread->injector, ctx->scratch_code, ctx->batch_trap);
+	ctx->shared->injected_syscalls += ctx->batch_call_count;
+	if (ret == 0)
+		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_BATCH_RESULTS, results,
+				       ctx->batch_call_count * sizeof(int64_t));
+	if (ret == 0)
+		ret = check_batch_results(ctx, thread->tid, results);
+	return ret;
+}
+
 static int collect_injected_state(struct dump_context *ctx, struct dump_thread *thread)
 {
 	uint64_t altstack[3];	/* ss_sp, ss_flags (int + pad), ss_size */
 	uint64_t tid_address = 0;
-	int64_t ret;
+	int64_t results[THREAD_BATCH_MAX_CALLS];
+	int ret = run_thread_batch(ctx, thread, results);
 
-	ret = dump_inject(ctx, thread, "sigaltstack", SYS_sigaltstack, 0,
-			  ctx->scratch + SCRATCH_ALTSTACK, 0, 0);
-	if (ret < 0)
-		return (int)ret;
-	ret = dump_inject(ctx, thread, "prctl(PR_GET_TID_ADDRESS)", SYS_prctl, PR_GET_TID_ADDRESS,
-			  ctx->scratch + SCRATCH_TID_ADDRESS, 0, 0);
-	if (ret < 0)
-		return (int)ret;
-	ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
+	if (ret == 0)
+		ret = take_prctl_results(ctx, thread, results + BATCH_PRCTL_FIRST);
+	if (ret == 0)
+		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
 	if (ret == 0)
 		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_TID_ADDRESS, &tid_address, 8);
 	if (ret < 0)
-		return (int)ret;
+		return ret;
 	thread->record.altstack_sp = altstack[0];
 	thread->record.altstack_flags = (uint32_t)altstack[1];
 	thread->record.altstack_size = altstack[2];

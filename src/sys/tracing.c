@@ -316,3 +316,58 @@ int inject_final_syscall(struct injector *injector, long number, const uint64_t 
 {
 	return run_to_syscall_exit(injector, number, args);
 }
+
+/* Resumes with PTRACE_CONT until the int3 at trap_address - 1 has run. */
+static int resume_to_trap(struct injector *injector, uint64_t trap_address)
+{
+	struct user_regs_struct regs;
+	int status;
+	int ret;
+
+	for (;;) {
+		if (ptrace(PTRACE_CONT, injector->tid, NULL, NULL) < 0)
+			return fail(injector->err, errno, "resuming task %d: %s", injector->tid,
+				    strerror(errno));
+		ret = ptrace_wait_stop(injector->tid, &status, injector->err);
+		if (ret < 0)
+			return ret;
+		if (is_event_stop(status))
+			continue;
+		if (WSTOPSIG(status) != SIGTRAP) {
+			injector->deferred_signals |= 1ull << (WSTOPSIG(status) - 1);
+			continue;
+		}
+		ret = ptrace_get_regs(injector->tid, &regs, injector->err);
+		if (ret < 0 || regs.rip == trap_address)
+			return ret;
+	}
+}
+
+int inject_batch(struct injector *injector, uint64_t code_address, uint64_t trap_address)
+{
+	struct user_regs_struct regs = injector->base_regs;
+	int ret;
+
+	regs.rip = code_address;
+	regs.orig_rax = (uint64_t)-1;
+	ret = ptrace_set_regs(injector->tid, &regs, injector->err);
+	if (ret < 0)
+		return ret;
+	injector->call_count++;
+	return resume_to_trap(injector, trap_address);
+}
+
+int poke_code(pid_t tid, uint64_t address, const void *code, size_t length,
+	      struct ckpt_error *err)
+{
+	const unsigned char *bytes = code;
+
+	for (size_t at = 0; at < length; at += 8) {
+		uint64_t word = 0xccccccccccccccccull;	/* int3 after the end */
+
+		memcpy(&word, bytes + at, length - at < 8 ? length - at : 8);
+		if (ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)(address + at), (void *)word) < 0)
+			return fail(err, errno, "writing code into task %d: %s", tid, strerror(errno));
+	}
+	return 0;
+}

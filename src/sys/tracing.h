@@ -56,6 +56,17 @@ int64_t inject(struct injector *injector, const char *what, long number, uint64_
 /* Runs one last syscall and leaves the tracee at its syscall-exit stop. */
 int inject_final_syscall(struct injector *injector, long number, const uint64_t args[6]);
 
+/*
+ * Runs the tracee's code at code_address (a batch of syscalls written by
+ * the caller, ending with an int3) until it stops at trap_address, the
+ * address after that int3: one stop for many syscalls.  Signals that
+ * arrive meanwhile go to deferred_signals.
+ */
+int inject_batch(struct injector *injector, uint64_t code_address, uint64_t trap_address);
+/* Writes code into the tracee with PTRACE_POKETEXT (works on a read+exec page). */
+int poke_code(pid_t tid, uint64_t address, const void *code, size_t length,
+	      struct ckpt_error *err);
+
 /* A syscall instruction inside ckpt itself (for a forked husk). */
 extern const char ckpt_syscall_gadget[];
 

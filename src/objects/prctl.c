@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prctl state.  Per process: child subreaper, THP disable, dumpable.  Per
+ * thread: timer slack, parent-death signal, securebits (keep-caps among
+ * them), no_new_privs, MCE kill policy.  What /proc shows is read there
+ * (NoNewPrivs, Seccomp); the rest comes from prctl calls added to the one
+ * batch of syscalls each thread runs at checkpoint (threads.c), so a
+ * thread costs no extra stop.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "checkpoint.h"
+#include "fault.h"
+#include "util.h"
+
+#define SCRATCH_PDEATH_SIGNAL 2400
+#define SCRATCH_CHILD_SUBREAPER 2408
+
+/* The prctl calls of the batch, in order; results[i] is what call i returned. */
+enum prctl_call {
+	PRCTL_TIMERSLACK,
+	PRCTL_PDEATHSIG,
+	PRCTL_SECUREBITS,
+	PRCTL_MCE_KILL,
+	PRCTL_CHILD_SUBREAPER,
+	PRCTL_THP_DISABLE,
+	PRCTL_DUMPABLE,
+	PRCTL_CALL_COUNT
+};
+
+static const char *const prctl_call_names[PRCTL_CALL_COUNT] = {
+	"prctl(PR_GET_TIMERSLACK)",	 "prctl(PR_GET_PDEATHSIG)",
+	"prctl(PR_GET_SECUREBITS)",	 "prctl(PR_MCE_KILL_GET)",
+	"prctl(PR_GET_CHILD_SUBREAPER)", "prctl(PR_GET_THP_DISABLE)",
+	"prctl(PR_GET_DUMPABLE)",
+};
+
+size_t add_prctl_calls(struct syscall_batch *batch, uint64_t scratch, uint64_t results)
+{
+	const uint64_t calls[PRCTL_CALL_COUNT][4] = {
+		[PRCTL_TIMERSLACK] = { PR_GET_TIMERSLACK },
+		[PRCTL_PDEATHSIG] = { PR_GET_PDEATHSIG, scratch + SCRATCH_PDEATH_SIGNAL },
+		[PRCTL_SECUREBITS] = { PR_GET_SECUREBITS },
+		[PRCTL_MCE_KILL] = { PR_MCE_KILL_GET },
+		[PRCTL_CHILD_SUBREAPER] = { PR_GET_CHILD_SUBREAPER, scratch + SCRATCH_CHILD_SUBREAPER },
+		[PRCTL_THP_DISABLE] = { PR_GET_THP_DISABLE },
+		[PRCTL_DUMPABLE] = { PR_GET_DUMPABLE },
+	};
+
+	for (size_t i = 0; i < PRCTL_CALL_COUNT; i++)
+		syscall_batch_add(batch, SYS_prctl, calls[i], results + i * sizeof(int64_t));
+	return PRCTL_CALL_COUNT;
+}
+
+static int check_prctl_results(struct dump_context *ctx, pid_t tid, const int64_t *results)
+{
+	for (size_t i = 0; i < PRCTL_CALL_COUNT; i++) {
+		if (results[i] < 0 && results[i] > -4096)
+			return fail(ctx->err, (int)-results[i], "%s in task %d failed: %s",
+				    prctl_call_names[i], tid, strerror((int)-results[i]));
+	}
+	return 0;
+}
+
+/* The main thread's answers to the process-wide calls go to the PROCESS record. */
+static void take_process_prctl(struct dump_context *ctx, const int64_t *results,
+			       int32_t child_subreaper)
+{
+	ctx->process.prctl_flags = child_subreaper ? CKPT_PROCESS_CHILD_SUBREAPER : 0;
+	ctx->process.thp_disable = (uint32_t)results[PRCTL_THP_DISABLE];
+	ctx->process.dumpable = (uint32_t)results[PRCTL_DUMPABLE];
+}
+
+int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
+		       const int64_t *results)
+{
+	int32_t outputs[2] = { 0, 0 };	/* pdeath signal, child subreaper */
+	int ret = check_prctl_results(ctx, thread->tid, results);
+
+	if (ret == 0)
+		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_PDEATH_SIGNAL, outputs,
+				       sizeof(outputs));
+	if (ret < 0)
+		return ret;
+	thread->record.timer_slack_ns = (uint64_t)results[PRCTL_TIMERSLACK];
+	thread->record.pdeath_signal = (uint32_t)outputs[0];
+	thread->record.securebits = (uint32_t)results[PRCTL_SECUREBITS];
+	thread->record.mce_kill_policy = (uint32_t)results[PRCTL_MCE_KILL];
+	if (thread->tid == ctx->pid)
+		take_process_prctl(ctx, results, outputs[1]);
+	return 0;
+}
+
+static const char *seccomp_mode_name(const char *mode)
+{
+	return *mode == '1' ? "strict" : *mode == '2' ? "filter" : "unknown";
+}
+
+/*
+ * /proc/PID/task/TID/status, read before anything runs inside the thread:
+ * a thread under seccomp is refused (its filters cannot be read back or
+ * made again, and strict mode would kill it for an injected syscall).
+ */
+static int read_thread_status(struct dump_context *ctx, struct dump_thread *thread)
+{
+	char path[80];
+	_cleanup_free_ char *status = NULL;
+	const char *seccomp, *no_new_privs;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", ctx->pid, thread->tid);
+	ret = read_whole_file(path, &status, NULL, ctx->err);
+	if (ret < 0)
+		return ret;
+	seccomp = status_field(status, "Seccomp");
+	if (seccomp && *seccomp != '0')
+		return fail(ctx->err, ENOTSUP,
+			    "thread %d of process %d runs under seccomp (%s mode): seccomp is not saved, not supported yet",
+			    thread->tid, ctx->pid, seccomp_mode_name(seccomp));
+	no_new_privs = status_field(status, "NoNewPrivs");
+	if (no_new_privs && *no_new_privs == '1')
+		thread->record.flags |= CKPT_THREAD_NO_NEW_PRIVS;
+	return 0;
+}
+
+int collect_thread_status(struct dump_context *ctx)
+{
+	int ret = fault_point(ctx->err, "checkpoint.prctl");
+
+	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++)
+		ret = read_thread_status(ctx, &ctx->threads[i]);
+	return ret;
+}
