@@ -22,6 +22,8 @@ enum ckpt_option_flags {
 	CKPT_OPT_KILL = 1u << 0,	/* checkpoint: kill after a complete image */
 	CKPT_OPT_SYNC = 1u << 1,	/* checkpoint: fsync the image fd */
 	CKPT_OPT_PIDNS = 1u << 2,	/* restart: in a new PID namespace */
+	CKPT_OPT_DETACH = 1u << 3,	/* restart: the caller leaves at once (the root's
+					 * parent-death signals are not restored) */
 };
 
 struct ckpt_stats {

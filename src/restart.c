@@ -203,6 +203,7 @@ static const struct rebuild_step {
 	{ "restart.signals", drop_stray_sigchld, NULL },
 	{ "restart.signals", restore_pending_signals, NULL },
 	{ "restart.timers", restore_timers, NULL },
+	{ "restart.prctl", restore_prctl, NULL },
 	{ "restart.registers", load_thread_registers, NULL },
 };
 

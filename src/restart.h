@@ -102,6 +102,11 @@ int check_restart_allowed(struct restore_context *ctx);
 int restore_process_attributes(struct restore_context *ctx);
 int restore_rlimits(struct restore_context *ctx);
 int restore_creds(struct restore_context *ctx);
+/* objects/prctl.c */
+int restore_prctl(struct restore_context *ctx);
+int restore_securebits(struct restore_context *ctx);
+/* Every securebit some thread of the image has. */
+uint32_t image_securebits_union(const struct image *image);
 /* objects/signals.c */
 int restore_sigactions(struct restore_context *ctx);
 int drop_stray_sigchld(struct restore_context *ctx);

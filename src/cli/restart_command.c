@@ -21,7 +21,9 @@ static const char help[] =
 	"The process's fds 0, 1 and 2, when they were a terminal, a pipe or a\n"
 	"socket at checkpoint time, are taken over from this command.\n"
 	"\n"
-	"  -d, --detach   print the PID and return while the process runs\n"
+	"  -d, --detach   print the PID and return while the process runs; the\n"
+	"                 process's threads then lose a parent-death signal\n"
+	"                 (PR_SET_PDEATHSIG), as their parent, this command, leaves\n"
 	"      --pidns    rebuild the tree in a new PID namespace, with its original\n"
 	"                 PIDs there: copies of one image can run side by side, and\n"
 	"                 the original may still run; the PID printed (--detach) is\n"
@@ -103,7 +105,7 @@ int command_restart(int argc, char **argv)
 		cli_error("restart", "cannot open %s: %s", args.path, strerror(errno));
 		return EXIT_FAILED;
 	}
-	options.flags = args.pidns ? CKPT_OPT_PIDNS : 0;
+	options.flags = (args.pidns ? CKPT_OPT_PIDNS : 0) | (args.detach ? CKPT_OPT_DETACH : 0);
 	ret = ckpt_restart(fd, &options, &pid);
 	if (fd != STDIN_FILENO)
 		close(fd);

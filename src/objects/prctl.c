@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define SCRATCH_PDEATH_SIGNAL 2400
-#define SCRATCH_CHILD_SUBREAPER 2408
+#define SCRATCH_CHILD_SUBREAPER (SCRATCH_PDEATH_SIGNAL + 4)	/* read with it */
 
 /* The prctl calls of the batch, in order; results[i] is what call i returned. */
 enum prctl_call {
@@ -135,4 +135,137 @@ int collect_thread_status(struct dump_context *ctx)
 	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++)
 		ret = read_thread_status(ctx, &ctx->threads[i]);
 	return ret;
+}
+
+/* ---- restart side ---- */
+
+#include <linux/capability.h>
+#include <linux/securebits.h>
+
+#include "restart.h"
+
+#ifndef PR_MCE_KILL_DEFAULT
+#define PR_MCE_KILL_DEFAULT 2
+#endif
+
+static int64_t restore_timer_slack(struct restore_context *ctx, size_t index)
+{
+	uint64_t slack = ctx->image.threads[index].thread.timer_slack_ns;
+	int ours = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);	/* the husk inherited ours */
+
+	if (slack == 0 || (ours >= 0 && slack == (uint64_t)ours))
+		return 0;
+	return thread_call(ctx, index, "prctl(PR_SET_TIMERSLACK)", SYS_prctl, PR_SET_TIMERSLACK,
+			   slack, 0, 0);
+}
+
+static int64_t restore_mce_kill_policy(struct restore_context *ctx, size_t index)
+{
+	uint32_t policy = ctx->image.threads[index].thread.mce_kill_policy;
+
+	if (policy == PR_MCE_KILL_DEFAULT)
+		return 0;
+	return thread_call(ctx, index, "prctl(PR_MCE_KILL)", SYS_prctl, PR_MCE_KILL,
+			   PR_MCE_KILL_SET, policy, 0);
+}
+
+/*
+ * The parent-death signal goes last among the thread's: a change of
+ * credentials clears it, and the parent it watches (the parent's husk, or
+ * this ckpt for the root) exists by now.  With --detach the root's parent,
+ * ckpt, leaves at once: the signal would fire for nothing, so it is not set.
+ */
+static bool keeps_parent_death_signal(const struct restore_context *ctx)
+{
+	bool is_root = ctx->image.process.pid == ctx->tree.entries[0].pid;
+	unsigned int flags = ctx->options->flags;
+
+	return !is_root || !(flags & CKPT_OPT_DETACH) || (flags & CKPT_OPT_PIDNS);
+}
+
+static int restore_one_thread_prctl(struct restore_context *ctx, size_t index)
+{
+	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
+	int64_t ret = restore_timer_slack(ctx, index);
+
+	if (ret >= 0)
+		ret = restore_mce_kill_policy(ctx, index);
+	if (ret >= 0 && (thread->flags & CKPT_THREAD_NO_NEW_PRIVS))
+		ret = thread_call(ctx, index, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl,
+				  PR_SET_NO_NEW_PRIVS, 1, 0, 0);
+	if (ret >= 0 && thread->pdeath_signal && keeps_parent_death_signal(ctx))
+		ret = thread_call(ctx, index, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG,
+				  thread->pdeath_signal, 0, 0);
+	return ret < 0 ? (int)ret : 0;
+}
+
+static int64_t restore_thp_disable(struct restore_context *ctx)
+{
+	uint32_t value = ctx->image.process.thp_disable;
+
+	if (value == 0)
+		return 0;
+	return husk_call(ctx, "prctl(PR_SET_THP_DISABLE)", SYS_prctl, PR_SET_THP_DISABLE, 1,
+			 value & CKPT_THP_DISABLE_EXCEPT_ADVISED, 0, 0, 0);
+}
+
+/*
+ * dumpable comes last of all: a change of credentials resets it, and once
+ * it is 0 a restarter without CAP_SYS_PTRACE can no longer write the
+ * process's memory.  SUID_DUMP_ROOT (2) cannot be set by prctl; 0 is the
+ * nearest (the core dump and ptrace stay forbidden to the owner).
+ */
+static int64_t restore_dumpable(struct restore_context *ctx)
+{
+	uint32_t dumpable = ctx->image.process.dumpable;
+
+	if (dumpable == 1)
+		return 0;
+	return husk_call(ctx, "prctl(PR_SET_DUMPABLE)", SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0);
+}
+
+int restore_prctl(struct restore_context *ctx)
+{
+	int64_t ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < ctx->image.thread_count; i++)
+		ret = restore_one_thread_prctl(ctx, i);
+	if (ret >= 0 && (ctx->image.process.prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER))
+		ret = husk_call(ctx, "prctl(PR_SET_CHILD_SUBREAPER)", SYS_prctl,
+				PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0);
+	if (ret >= 0)
+		ret = restore_thp_disable(ctx);
+	if (ret >= 0)
+		ret = restore_dumpable(ctx);
+	return ret < 0 ? (int)ret : 0;
+}
+
+uint32_t image_securebits_union(const struct image *image)
+{
+	uint32_t bits = 0;
+
+	for (size_t i = 0; i < image->thread_count; i++)
+		bits |= image->threads[i].thread.securebits;
+	return bits;
+}
+
+/*
+ * Each thread's securebits (keep-caps among them), set once its uids and
+ * capability sets are the image's: PR_SET_SECUREBITS needs CAP_SETPCAP,
+ * which restore_creds() keeps in the sets until this is done.
+ */
+int restore_securebits(struct restore_context *ctx)
+{
+	for (size_t i = 0; i < ctx->image.thread_count; i++) {
+		uint32_t bits = ctx->image.threads[i].thread.securebits;
+		int64_t ret;
+
+		if (bits == 0)
+			continue;
+		ret = thread_call(ctx, i, "prctl(PR_SET_SECUREBITS)", SYS_prctl, PR_SET_SECUREBITS,
+				  bits, 0, 0);
+		if (ret < 0)
+			return (int)ret;
+	}
+	return 0;
 }

@@ -448,11 +448,20 @@ static bool keeps_capabilities(const struct ckpt_creds *creds)
 	return creds->cap_permitted | creds->cap_inheritable | creds->cap_ambient;
 }
 
+/*
+ * Capabilities the husk keeps until the end of restore_creds() beyond the
+ * image's: CAP_SETPCAP while securebits remain to be set.
+ */
+static uint64_t capabilities_needed_meanwhile(const struct image *image)
+{
+	return image_securebits_union(image) ? 1ull << CAP_SETPCAP : 0;
+}
+
 /* setresuid away from root empties the permitted set unless keep-caps is on. */
 static int restore_uids(struct restore_context *ctx)
 {
 	const struct ckpt_creds *creds = &ctx->image.creds;
-	bool keep = keeps_capabilities(creds);
+	bool keep = keeps_capabilities(creds) || capabilities_needed_meanwhile(&ctx->image);
 	int64_t ret = 0;
 
 	if (keep)
@@ -481,8 +490,11 @@ static int restore_ambient_set(struct restore_context *ctx)
 	return ret < 0 ? (int)ret : 0;
 }
 
-/* Effective, permitted and inheritable as the image has them: after the uids, which change them. */
-static int restore_capability_sets(struct restore_context *ctx)
+/*
+ * Effective, permitted and inheritable as the image has them, plus `extra`
+ * in effective and permitted: after the uids, which change them.
+ */
+static int set_capability_sets(struct restore_context *ctx, uint64_t extra)
 {
 	const struct ckpt_creds *creds = &ctx->image.creds;
 	struct {
@@ -494,8 +506,8 @@ static int restore_capability_sets(struct restore_context *ctx)
 
 	for (int half = 0; half < 2; half++) {
 		capabilities.data[half] = (struct __user_cap_data_struct){
-			.effective = (uint32_t)(creds->cap_effective >> (32 * half)),
-			.permitted = (uint32_t)(creds->cap_permitted >> (32 * half)),
+			.effective = (uint32_t)((creds->cap_effective | extra) >> (32 * half)),
+			.permitted = (uint32_t)((creds->cap_permitted | extra) >> (32 * half)),
 			.inheritable = (uint32_t)(creds->cap_inheritable >> (32 * half)),
 		};
 	}
@@ -503,9 +515,26 @@ static int restore_capability_sets(struct restore_context *ctx)
 	if (ret == 0)
 		ret = all_threads_call(ctx, "capset", SYS_capset, address,
 				       address + sizeof(capabilities.header), 0);
-	if (ret >= 0)
-		ret = restore_ambient_set(ctx);
 	return ret < 0 ? (int)ret : 0;
+}
+
+/*
+ * Securebits go last (NO_CAP_AMBIENT_RAISE would forbid the ambient set,
+ * KEEP_CAPS_LOCKED the keep-caps of restore_uids()); setting them needs
+ * CAP_SETPCAP, dropped afterwards when the image lacks it.
+ */
+static int restore_capability_sets(struct restore_context *ctx)
+{
+	uint64_t extra = capabilities_needed_meanwhile(&ctx->image);
+	int ret = set_capability_sets(ctx, extra);
+
+	if (ret == 0)
+		ret = restore_ambient_set(ctx);
+	if (ret == 0 && extra)
+		ret = restore_securebits(ctx);
+	if (ret == 0 && extra)
+		ret = set_capability_sets(ctx, 0);
+	return ret;
 }
 
 int restore_creds(struct restore_context *ctx)
@@ -524,8 +553,6 @@ int restore_creds(struct restore_context *ctx)
 		ret = restore_uids(ctx);
 	if (ret >= 0)
 		ret = restore_capability_sets(ctx);
-	if (ret >= 0 && creds->no_new_privs)
-		ret = all_threads_call(ctx, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0);
 	if (ret >= 0)
 		ret = enter_cwd(ctx);
 	return ret < 0 ? (int)ret : 0;
