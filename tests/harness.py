@@ -35,7 +35,8 @@ REAP_TIMEOUT = 10.0
 ROUND_COUNT = 5
 DEFAULT_MODES = ("restart", "live")
 EXTRA_MODES = {
-    "rounds": ("mem_heap", "cpu_regs", "fd_regular", "sys_nanosleep", "sys_poll"),
+    "rounds": ("mem_heap", "cpu_regs", "fd_regular", "sys_nanosleep", "sys_poll", "proc_prctl",
+               "thread_prctl"),
     "pipe": ("mem_heap", "cpu_avx"),
 }
 ALL_MODES = ("restart", "live", "rounds", "pipe", "plain")

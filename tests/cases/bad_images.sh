@@ -51,6 +51,7 @@ declare -A PROBLEM=(
 	[page-count-mismatch]='page count|page_count'
 	[xstate-size-mismatch]='xstate size'
 	[bad-sharing-owner]='sharing owner'
+	[bad-prctl-values]='out of range|unknown (prctl flags|securebits)'
 )
 
 failures=0

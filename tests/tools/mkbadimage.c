@@ -325,6 +325,36 @@ static void thread_xstate_smaller(struct image_spec *spec)
 	spec->threads[0].xstate_size = 576;
 }
 
+static void thread_pdeath_signal_too_high(struct image_spec *spec)
+{
+	spec->threads[0].pdeath_signal = CKPT_MAX_SIGNALS + 1;
+}
+
+static void thread_securebits_unknown(struct image_spec *spec)
+{
+	spec->threads[0].securebits = 1u << 20;
+}
+
+static void thread_mce_policy_too_high(struct image_spec *spec)
+{
+	spec->threads[0].mce_kill_policy = 3;
+}
+
+static void process_thp_disable_bad(struct image_spec *spec)
+{
+	spec->process.thp_disable = 2;
+}
+
+static void process_dumpable_too_high(struct image_spec *spec)
+{
+	spec->process.dumpable = 3;
+}
+
+static void process_prctl_flags_unknown(struct image_spec *spec)
+{
+	spec->process.prctl_flags = 1u << 7;
+}
+
 /* One image per record, a byte in the middle of its payload flipped. */
 static int make_flipped_bytes(const struct image_spec *base, struct output *output)
 {
@@ -406,6 +436,14 @@ static const struct bad_kind bad_kinds[] = {
 	{ .name = "bad-sharing-owner", .variants = {
 		{ "memory", memory_owner_missing, NULL },
 		{ "fd-table", fd_table_owner_negative, NULL },
+	} },
+	{ .name = "bad-prctl-values", .variants = {
+		{ "pdeath-signal", thread_pdeath_signal_too_high, NULL },
+		{ "securebits", thread_securebits_unknown, NULL },
+		{ "mce-kill", thread_mce_policy_too_high, NULL },
+		{ "thp-disable", process_thp_disable_bad, NULL },
+		{ "dumpable", process_dumpable_too_high, NULL },
+		{ "process-flags", process_prctl_flags_unknown, NULL },
 	} },
 };
 
