@@ -172,15 +172,20 @@ static int64_t restore_mce_kill_policy(struct restore_context *ctx, size_t index
 /*
  * The parent-death signal goes last among the thread's: a change of
  * credentials clears it, and the parent it watches (the parent's husk, or
- * this ckpt for the root) exists by now.  With --detach the root's parent,
- * ckpt, leaves at once: the signal would fire for nothing, so it is not set.
+ * for the root ckpt or the init of --pidns) exists by now.  With --detach
+ * the root's parent, ckpt, leaves at once (unless the init of a new PID
+ * namespace stands between them): the signal would fire for nothing, so it
+ * is not set.
  */
 static bool keeps_parent_death_signal(const struct restore_context *ctx)
 {
-	bool is_root = ctx->image.process.pid == ctx->tree.entries[0].pid;
+	const struct ckpt_tree_entry *root = &ctx->tree.entries[0];
 	unsigned int flags = ctx->options->flags;
+	bool init_is_parent = (flags & CKPT_OPT_PIDNS) && root->pid != 1;
 
-	return !is_root || !(flags & CKPT_OPT_DETACH) || (flags & CKPT_OPT_PIDNS);
+	if (ctx->image.process.pid != root->pid)
+		return true;
+	return !(flags & CKPT_OPT_DETACH) || init_is_parent;
 }
 
 static int restore_one_thread_prctl(struct restore_context *ctx, size_t index)
