@@ -8,6 +8,14 @@
 
 set -u
 
+# A misspelt or missing helper would otherwise only print a line and let the
+# case run on to "exit 0": end the whole case instead.
+command_not_found_handle() {
+	echo "case error: $1: command not found" >&2
+	kill -s TERM $$
+	return 127
+}
+
 case_dir=$(mktemp -d "${TMPDIR:-/tmp}/case-XXXXXX")
 
 fail() {
