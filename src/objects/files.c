@@ -285,24 +285,33 @@ static int collect_memfd_fd(struct dump_context *ctx, const struct fd_facts *fac
 	return add_fd_record(ctx, record);
 }
 
-/* An eventfd, timerfd, signalfd or epoll: one FILE per open file description, with its state. */
-static int collect_event_fd(struct dump_context *ctx, const struct fd_facts *facts,
-			    uint32_t kind, struct ckpt_fd *record)
+/*
+ * A file of a kind whose state has its own record: a new FILE record for
+ * this open file description (*ret_file), or 0 with record->file_id already
+ * naming the FILE of an earlier fd that shares it.
+ */
+static int add_kind_file(struct dump_context *ctx, const struct fd_facts *facts, uint32_t kind,
+			 struct ckpt_fd *record, struct dump_file **ret_file)
 {
-	struct dump_file *file;
 	int ret;
 
+	*ret_file = NULL;
 	record->file_id = shared_file_id(ctx, facts);
 	if (record->file_id != 0)
-		return add_fd_record(ctx, record);
+		return 0;
 	ret = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC, 0, false);
 	if (ret < 0)
 		return ret;
 	record->file_id = (uint32_t)ret;
-	file = &ctx->shared->files[record->file_id - 1];
-	file->record.kind = kind;
-	file->record.offset = 0;
-	ret = collect_event_state(ctx, facts->fd, file);
+	*ret_file = &ctx->shared->files[record->file_id - 1];
+	(*ret_file)->record.kind = kind;
+	return 0;
+}
+
+/* After a new kind file's state: the fd that first showed it, then the FD record. */
+static int finish_kind_fd(struct dump_context *ctx, const struct fd_facts *facts,
+			  struct ckpt_fd *record, int ret)
+{
 	if (ret == 0)
 		ret = remember_fd_owner(ctx, facts->fd, record->file_id);
 	if (ret == 0)
@@ -310,30 +319,35 @@ static int collect_event_fd(struct dump_context *ctx, const struct fd_facts *fac
 	return ret;
 }
 
+/* An eventfd, timerfd, signalfd or epoll: one FILE per open file description, with its state. */
+static int collect_event_fd(struct dump_context *ctx, const struct fd_facts *facts,
+			    uint32_t kind, struct ckpt_fd *record)
+{
+	struct dump_file *file;
+	int ret = add_kind_file(ctx, facts, kind, record, &file);
+
+	if (ret < 0)
+		return ret;
+	if (!file)	/* an earlier fd shares it */
+		return add_fd_record(ctx, record);
+	file->record.offset = 0;
+	return finish_kind_fd(ctx, facts, record, collect_event_state(ctx, facts->fd, file));
+}
+
 /* A unix socket: one FILE per open file description, paired with its peer before writing. */
 static int collect_socket_fd(struct dump_context *ctx, const struct fd_facts *facts,
 			     struct ckpt_fd *record)
 {
 	struct dump_file *file;
-	int ret;
+	int ret = add_kind_file(ctx, facts, CKPT_FILE_UNIX_SOCKET, record, &file);
 
-	record->file_id = shared_file_id(ctx, facts);
-	if (record->file_id != 0)
-		return add_fd_record(ctx, record);
-	ret = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC, 0, false);
 	if (ret < 0)
 		return ret;
-	record->file_id = (uint32_t)ret;
-	file = &ctx->shared->files[record->file_id - 1];
-	file->record.kind = CKPT_FILE_UNIX_SOCKET;
+	if (!file)	/* an earlier fd shares it */
+		return add_fd_record(ctx, record);
 	file->first_pid = ctx->pid;
 	file->first_fd = facts->fd;
-	ret = collect_unix_socket(ctx, facts->fd, file);
-	if (ret == 0)
-		ret = remember_fd_owner(ctx, facts->fd, record->file_id);
-	if (ret == 0)
-		ret = add_fd_record(ctx, record);
-	return ret;
+	return finish_kind_fd(ctx, facts, record, collect_unix_socket(ctx, facts->fd, file));
 }
 
 static int collect_fd(struct dump_context *ctx, int fd)

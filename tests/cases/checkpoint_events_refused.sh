@@ -62,26 +62,7 @@ EOF
 cc -O1 -o "$program" "$case_dir/epoll_holder.c" || fail "cannot build the epoll program"
 
 # $1: the state to build, $2: words the error must contain.
-expect_refused() {
-	local how=$1 words=$2 ready line status
-	coproc HOLDER { close_extra_fds; exec "$program" "$how"; }
-	local pid=$HOLDER_PID
-	exec {out}<&"${HOLDER[0]}" {in}>&"${HOLDER[1]}"
-	read_line "$out" ready 10 "ready from the epoll program ($how)"
-	[ "$ready" = ready ] || fail "$how: $ready"
-	status=$(status_of "$CKPT" checkpoint -o "$case_dir/image" "$pid")
-	[ "$status" -eq 1 ] || fail "$how: checkpoint exited $status, expected 1"
-	expect_one_line "$case_dir/stderr" "$how"
-	grep -q -- "$words" "$case_dir/stderr" ||
-		fail "$how: unexpected message: $(head -1 "$case_dir/stderr")"
-	[ ! -e "$case_dir/image" ] || fail "$how: an image was written"
-	ls "$case_dir"/image.tmp.* >/dev/null 2>&1 && fail "$how: a temporary image was left"
-	echo go >&"$in"
-	read_line "$out" line 10 "the verdict of the epoll program ($how)"
-	[ "$line" = pass ] || fail "$how: after the refused checkpoint: $line"
-	exec {in}>&- {out}<&-
-	wait "$pid"
-}
+expect_refused() { expect_checkpoint_refused epoll "$@"; }
 
 expect_refused inotify "fd 4 of process [0-9]* is an anonymous-inode file of another kind (anon_inode:inotify), watched by epoll fd 20: not supported yet"
 expect_refused moved "fd 20 of process [0-9]* is an epoll watching a file under fd 3, which no longer holds that file: not supported yet"

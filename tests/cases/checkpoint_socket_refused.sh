@@ -145,26 +145,7 @@ EOF
 cc -O1 -o "$program" "$case_dir/socket_holder.c" || fail "cannot build the socket program"
 
 # $1: the state to build, $2: words the error must contain.
-expect_refused() {
-	local how=$1 words=$2 ready line status
-	coproc HOLDER { close_extra_fds; exec "$program" "$how"; }
-	local pid=$HOLDER_PID
-	exec {out}<&"${HOLDER[0]}" {in}>&"${HOLDER[1]}"
-	read_line "$out" ready 10 "ready from the socket program ($how)"
-	[ "$ready" = ready ] || fail "$how: $ready"
-	status=$(status_of "$CKPT" checkpoint -o "$case_dir/image" "$pid")
-	[ "$status" -eq 1 ] || fail "$how: checkpoint exited $status, expected 1"
-	expect_one_line "$case_dir/stderr" "$how"
-	grep -q -- "$words" "$case_dir/stderr" ||
-		fail "$how: unexpected message: $(head -1 "$case_dir/stderr")"
-	[ ! -e "$case_dir/image" ] || fail "$how: an image was written"
-	ls "$case_dir"/image.tmp.* >/dev/null 2>&1 && fail "$how: a temporary image was left"
-	echo go >&"$in"
-	read_line "$out" line 10 "the verdict of the socket program ($how)"
-	[ "$line" = pass ] || fail "$how: after the refused checkpoint: $line"
-	exec {in}>&- {out}<&-
-	wait "$pid"
-}
+expect_refused() { expect_checkpoint_refused socket "$@"; }
 
 expect_refused inet "fd 20 of process [0-9]* is a socket of address family 2: only unix socketpairs are supported"
 expect_refused listening "fd 20 of process [0-9]* is a listening unix socket: not supported yet"

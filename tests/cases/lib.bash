@@ -111,3 +111,29 @@ expect_pass() {
 	read_line "$out" result_line 30 "the result of pid $pid"
 	[ "$result_line" = pass ] || fail "pid $pid: $result_line"
 }
+
+# Starts "$program HOW" (a holder that builds a state, prints "ready", then
+# checks itself on "go") and checks that checkpointing it fails with exit 1
+# and one line containing WORDS, that no image is left in $case_dir, and that
+# the holder still passes its own check.
+# $1: the holder's name in messages, $2: HOW, $3: WORDS.
+expect_checkpoint_refused() {
+	local name=$1 how=$2 words=$3 ready line status
+	coproc HOLDER { close_extra_fds; exec "$program" "$how"; }
+	local pid=$HOLDER_PID
+	exec {out}<&"${HOLDER[0]}" {in}>&"${HOLDER[1]}"
+	read_line "$out" ready 10 "ready from the $name program ($how)"
+	[ "$ready" = ready ] || fail "$how: $ready"
+	status=$(status_of "$CKPT" checkpoint -o "$case_dir/image" "$pid")
+	[ "$status" -eq 1 ] || fail "$how: checkpoint exited $status, expected 1"
+	expect_one_line "$case_dir/stderr" "$how"
+	grep -q -- "$words" "$case_dir/stderr" ||
+		fail "$how: unexpected message: $(head -1 "$case_dir/stderr")"
+	[ ! -e "$case_dir/image" ] || fail "$how: an image was written"
+	ls "$case_dir"/image.tmp.* >/dev/null 2>&1 && fail "$how: a temporary image was left"
+	echo go >&"$in"
+	read_line "$out" line 10 "the verdict of the $name program ($how)"
+	[ "$line" = pass ] || fail "$how: after the refused checkpoint: $line"
+	exec {in}>&- {out}<&-
+	wait "$pid"
+}
