@@ -105,7 +105,8 @@ static int parse_args(int argc, char **argv, struct checkpoint_args *args)
 	};
 	int option;
 
-	while ((option = getopt_long(argc, argv, "o:k", options, NULL)) != -1) {
+	for (option = getopt_long(argc, argv, "o:k", options, NULL); option != -1;
+	     option = getopt_long(argc, argv, "o:k", options, NULL)) {
 		if (option == 'o')
 			args->output = optarg;
 		else if (option == 'k')

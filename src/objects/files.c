@@ -405,7 +405,7 @@ static int list_fds(struct dump_context *ctx, int **ret_fds, size_t *ret_count)
 	dir = opendir(path);
 	if (!dir)
 		return fail(ctx->err, errno, "listing fds of process %d: %s", ctx->pid, strerror(errno));
-	while ((entry = readdir(dir)) != NULL) {
+	for (entry = readdir(dir); entry; entry = readdir(dir)) {
 		int *grown;
 
 		if (entry->d_name[0] == '.')

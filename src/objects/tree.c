@@ -735,7 +735,10 @@ static void namespace_init_main(const struct restore_context *ctx, int release_f
 	syscall(SYS_close_range, 0, (unsigned)release_fd - 1, 0);
 	syscall(SYS_close_range, (unsigned)release_fd + 1, ~0u, 0);
 	hold_on_to_ckpt(release_fd);
-	while ((reaped = wait(&status)) > 0 || errno == EINTR) {
+	for (;;) {
+		reaped = wait(&status);
+		if (reaped < 0 && errno != EINTR)
+			break;
 		if (reaped == root_pid)
 			root_status = status;
 	}

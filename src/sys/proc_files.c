@@ -260,7 +260,7 @@ int list_thread_ids(pid_t pid, pid_t **ret_tids, size_t *ret_count, struct ckpt_
 	dir = opendir(path);
 	if (!dir)
 		return fail(err, errno == ENOENT ? ESRCH : errno, "no process %d", pid);
-	while ((entry = readdir(dir)) != NULL) {
+	for (entry = readdir(dir); entry; entry = readdir(dir)) {
 		pid_t tid = atoi(entry->d_name);
 
 		if (tid > 0 && append_tid(&tids, &count, tid, err) < 0)
