@@ -93,3 +93,11 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# Helper programs of the test cases (tests/tools/*.c with a main of their own).
+# core_target is opened in gdb, so it is built without optimisation.
+$(BUILD)/tests/tools/core_target: tests/tools/core_target.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) -O0 -g -pthread $< -o $@
+
+test-programs: $(BUILD)/tests/tools/core_target

@@ -13,6 +13,7 @@ int command_restart(int argc, char **argv);
 int command_inspect(int argc, char **argv);
 int command_check(int argc, char **argv);
 int command_fault_points(int argc, char **argv);
+int command_core(int argc, char **argv);
 
 /* "ckpt COMMAND: message" on stderr. */
 __attribute__((format(printf, 2, 3))) void cli_error(const char *command, const char *format, ...);

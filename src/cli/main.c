@@ -18,6 +18,7 @@ static const char usage[] =
 	"  checkpoint [--kill] [--stats] [-o FILE] PID   write PID's state to FILE or stdout\n"
 	"  restart [--detach] [--stats] [FILE]           rebuild the process from FILE or stdin\n"
 	"  inspect [--json] FILE                         show what an image holds\n"
+	"  core [-o FILE] [--pid PID] IMAGE              an ELF core file of a process, for gdb\n"
 	"  check                                         which kernel features ckpt needs are here\n"
 	"\n"
 	"  ckpt COMMAND --help    help for one command\n"
@@ -29,7 +30,7 @@ static const struct {
 } commands[] = {
 	{ "checkpoint", command_checkpoint }, { "restart", command_restart },
 	{ "inspect", command_inspect },	      { "check", command_check },
-	{ "fault-points", command_fault_points },
+	{ "fault-points", command_fault_points }, { "core", command_core },
 };
 
 void cli_error(const char *command, const char *format, ...)

@@ -160,6 +160,21 @@ void image_release(struct image *image);
 int image_read_all(struct image_reader *reader, struct image_tree *tree,
 		   struct image **ret_processes, size_t *ret_count);
 void image_release_all(struct image_tree *tree, struct image *processes, size_t count);
+
+/*
+ * The same, handing every checked PAGES record to visit (with the process
+ * it belongs to) as it goes by: for tools that need the page data (ckpt
+ * core).  A negative return from visit ends the read with that error.
+ */
+struct page_visitor {
+	int (*visit)(void *arg, const struct image *process, const struct ckpt_page_run *runs,
+		     uint64_t run_count, const void *data);
+	void *arg;
+};
+
+int image_read_all_visiting(struct image_reader *reader, struct image_tree *tree,
+			    const struct page_visitor *visitor, struct image **ret_processes,
+			    size_t *ret_count);
 const struct image_file *image_find_file(const struct image *image, uint32_t id);
 
 /* Page streaming: checks each PAGES record against the VMAs, in order. */

@@ -7,7 +7,8 @@
 
 /* The PAGES records of one process; leaves the next record in *record. */
 static int read_pages_of(struct image_reader *reader, const struct image *image,
-			 struct image_record *record, uint64_t *pages_seen)
+			 const struct page_visitor *visitor, struct image_record *record,
+			 uint64_t *pages_seen)
 {
 	struct page_cursor cursor;
 	int ret = 0;
@@ -18,6 +19,9 @@ static int read_pages_of(struct image_reader *reader, const struct image *image,
 		const void *data;
 
 		ret = page_cursor_accept(&cursor, record, &runs, &data, reader->err);
+		if (ret == 0 && visitor->visit)
+			ret = visitor->visit(visitor->arg, image, runs,
+					     ((const struct ckpt_pages *)record->payload)->run_count, data);
 		if (ret == 0)
 			ret = image_read_record(reader, record);
 		if (ret == -ENODATA)
@@ -47,7 +51,8 @@ static int check_end(struct image_reader *reader, const struct image_tree *tree,
 }
 
 static int read_processes(struct image_reader *reader, struct image_tree *tree,
-			  struct image_record *record, struct image **processes, size_t *count)
+			  const struct page_visitor *visitor, struct image_record *record,
+			  struct image **processes, size_t *count)
 {
 	uint64_t pages_seen = 0;
 
@@ -62,7 +67,7 @@ static int read_processes(struct image_reader *reader, struct image_tree *tree,
 		ret = image_load_process(reader, tree, &first, &grown[*count], record);
 		(*count)++;
 		if (ret == 0)
-			ret = read_pages_of(reader, &grown[*count - 1], record, &pages_seen);
+			ret = read_pages_of(reader, &grown[*count - 1], visitor, record, &pages_seen);
 		if (ret < 0)
 			return ret;
 	}
@@ -75,13 +80,22 @@ static int read_processes(struct image_reader *reader, struct image_tree *tree,
 int image_read_all(struct image_reader *reader, struct image_tree *tree,
 		   struct image **ret_processes, size_t *ret_count)
 {
+	const struct page_visitor no_visitor = { 0 };
+
+	return image_read_all_visiting(reader, tree, &no_visitor, ret_processes, ret_count);
+}
+
+int image_read_all_visiting(struct image_reader *reader, struct image_tree *tree,
+			    const struct page_visitor *visitor, struct image **ret_processes,
+			    size_t *ret_count)
+{
 	struct image_record record;
 	struct image *processes = NULL;
 	size_t count = 0;
 	int ret = image_load_tree(reader, tree, &record);
 
 	if (ret == 0)
-		ret = read_processes(reader, tree, &record, &processes, &count);
+		ret = read_processes(reader, tree, visitor, &record, &processes, &count);
 	if (ret < 0) {
 		image_release_all(tree, processes, count);
 		return ret;
