@@ -20,7 +20,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/procfs.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -346,6 +348,43 @@ static int fill_from_files(struct core_writer *core, const struct image *memory)
 	return 0;
 }
 
+/*
+ * The vDSO is not in the image: on the same kernel release it is the same
+ * code as ckpt's own, which gdb reads for its symbols and unwind tables.
+ */
+static uint64_t own_vdso_size(void)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	char line[512];
+	unsigned long long start, end;
+	uint64_t size = 0;
+
+	if (!maps)
+		return 0;
+	while (size == 0 && fgets(line, sizeof(line), maps)) {
+		if (strstr(line, "[vdso]") && sscanf(line, "%llx-%llx", &start, &end) == 2)
+			size = end - start;
+	}
+	fclose(maps);
+	return size;
+}
+
+static int fill_vdso(struct core_writer *core, const struct image *memory)
+{
+	const void *own_vdso = (const void *)getauxval(AT_SYSINFO_EHDR);
+	struct utsname name;
+
+	if (!own_vdso || uname(&name) < 0 || strcmp(name.release, memory->head.kernel_release) != 0)
+		return 0;
+	for (size_t i = 0; i < memory->vma_count; i++) {
+		const struct ckpt_vma *vma = &memory->vmas[i];
+
+		if (vma->kind == CKPT_VMA_VDSO && vma->end - vma->start == own_vdso_size())
+			return write_at(core, own_vdso, vma->end - vma->start, core->vma_offsets[i]);
+	}
+	return 0;
+}
+
 /* ---- Notes ----------------------------------------------------------- */
 
 static int add_note(struct note_buffer *notes, const char *name, uint32_t type, const void *desc,
@@ -635,6 +674,8 @@ static int finish_core(struct core_writer *core, const struct image *processes, 
 		ret = lay_out(core, memory);
 	if (ret == 0)
 		ret = fill_from_files(core, memory);
+	if (ret == 0)
+		ret = fill_vdso(core, memory);
 	if (ret == 0)
 		ret = build_notes(core, process, memory, &notes);
 	if (ret == 0)
