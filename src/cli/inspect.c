@@ -18,7 +18,11 @@ static const char help[] =
 	"\n"
 	"Reads and checks a whole image and shows what it holds: the process, its\n"
 	"threads' registers, files and fds, memory areas with sizes and page counts,\n"
-	"and the totals.  Exit 1 with the first problem when the image is bad.\n";
+	"and the totals.  Exit 1 with the first problem when the image is bad.\n"
+	"--json prints one JSON document, described in doc/inspect-json.md.\n";
+
+/* Of the --json output (doc/inspect-json.md): raised when a field changes meaning or goes. */
+#define INSPECT_JSON_VERSION 1
 
 static const char *const vma_kind_names[] = {
 	[CKPT_VMA_ANON] = "anon",	  [CKPT_VMA_FILE_PRIVATE] = "file-private",
@@ -262,9 +266,9 @@ static void print_json_fds(const struct image *image)
 		const struct ckpt_fd *fd = &image->fds[i];
 		const struct image_file *file = image_find_file(image, fd->file_id);
 
-		printf("    {\"fd\": %d, \"kind\": \"%s\", \"cloexec\": %s, \"path\": ", fd->fd,
-		       file ? file_kind_name(file) : inherit_names[fd->inherit_kind],
-		       fd->flags & CKPT_FD_CLOEXEC ? "true" : "false");
+		printf("    {\"fd\": %d, \"kind\": \"%s\", \"inherited\": %s, \"cloexec\": %s, \"path\": ",
+		       fd->fd, file ? file_kind_name(file) : inherit_names[fd->inherit_kind],
+		       file ? "false" : "true", fd->flags & CKPT_FD_CLOEXEC ? "true" : "false");
 		print_json_string(file ? file->path : "");
 		printf(", \"offset\": %" PRIu64 "}%s\n", file ? file->file.offset : 0,
 		       i + 1 < image->fd_count ? "," : "");
@@ -326,7 +330,8 @@ static void print_json_tree(const struct image_tree *tree)
 static void print_json(const struct image_tree *tree, const struct image *processes, size_t count,
 		       const struct totals *totals)
 {
-	printf("{\n  \"format_version\": %u,\n  \"kernel\": ", tree->head.version);
+	printf("{\n  \"format\": \"ckpt-inspect\",\n  \"version\": %d,\n", INSPECT_JSON_VERSION);
+	printf("  \"format_version\": %u,\n  \"kernel\": ", tree->head.version);
 	print_json_string(tree->head.kernel_release);
 	printf(",\n");
 	print_json_tree(tree);
