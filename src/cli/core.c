@@ -450,16 +450,23 @@ static void fill_prstatus(const struct image *process, const struct ckpt_thread 
 	status->pr_fpvalid = thread->xstate_size >= CORE_FXSAVE_SIZE;
 }
 
-static int add_thread_notes(struct note_buffer *notes, const struct image *process,
-			    const struct image_thread *thread, struct ckpt_error *err)
+static int add_prstatus_note(struct note_buffer *notes, const struct image *process,
+			     const struct image_thread *thread, struct ckpt_error *err)
 {
 	struct elf_prstatus status;
-	int ret;
 
 	fill_prstatus(process, &thread->thread, &status);
-	ret = add_note(notes, "CORE", NT_PRSTATUS, &status, sizeof(status), err);
-	if (ret < 0 || thread->thread.xstate_size < CORE_FXSAVE_SIZE)
-		return ret;
+	return add_note(notes, "CORE", NT_PRSTATUS, &status, sizeof(status), err);
+}
+
+/* NT_PRFPREG (the FXSAVE area) and NT_X86_XSTATE (all of it). */
+static int add_fpu_notes(struct note_buffer *notes, const struct image_thread *thread,
+			 struct ckpt_error *err)
+{
+	int ret;
+
+	if (thread->thread.xstate_size < CORE_FXSAVE_SIZE)
+		return 0;
 	ret = add_note(notes, "CORE", NT_PRFPREG, thread->xstate, CORE_FXSAVE_SIZE, err);
 	if (ret == 0)
 		ret = add_note(notes, "LINUX", NT_X86_XSTATE, thread->xstate, thread->thread.xstate_size, err);
@@ -565,13 +572,10 @@ static size_t first_thread(const struct image *process)
 static int build_notes(struct core_writer *core, const struct image *process,
 		       const struct image *memory, struct note_buffer *notes)
 {
-	size_t first = first_thread(process);
-	struct elf_prstatus status;
+	const struct image_thread *first = &process->threads[first_thread(process)];
 	struct elf_prpsinfo info;
-	int ret;
+	int ret = add_prstatus_note(notes, process, first, core->err);
 
-	fill_prstatus(process, &process->threads[first].thread, &status);
-	ret = add_note(notes, "CORE", NT_PRSTATUS, &status, sizeof(status), core->err);
 	fill_prpsinfo(core, process, memory, &info);
 	if (ret == 0)
 		ret = add_note(notes, "CORE", NT_PRPSINFO, &info, sizeof(info), core->err);
@@ -580,17 +584,16 @@ static int build_notes(struct core_writer *core, const struct image *process,
 			       process->mm.auxv_words * sizeof(uint64_t), core->err);
 	if (ret == 0)
 		ret = add_file_note(notes, memory, core->err);
-	if (ret == 0 && process->threads[first].thread.xstate_size >= CORE_FXSAVE_SIZE) {
-		const struct image_thread *thread = &process->threads[first];
-
-		ret = add_note(notes, "CORE", NT_PRFPREG, thread->xstate, CORE_FXSAVE_SIZE, core->err);
-		if (ret == 0)
-			ret = add_note(notes, "LINUX", NT_X86_XSTATE, thread->xstate,
-				       thread->thread.xstate_size, core->err);
-	}
+	if (ret == 0)
+		ret = add_fpu_notes(notes, first, core->err);
 	for (size_t i = 0; i < process->thread_count && ret == 0; i++) {
-		if (i != first)
-			ret = add_thread_notes(notes, process, &process->threads[i], core->err);
+		const struct image_thread *thread = &process->threads[i];
+
+		if (thread == first)
+			continue;
+		ret = add_prstatus_note(notes, process, thread, core->err);
+		if (ret == 0)
+			ret = add_fpu_notes(notes, thread, core->err);
 	}
 	return ret;
 }
