@@ -601,8 +601,7 @@ static bool in_tree(const struct image_tree *tree, pid_t pid)
 static bool joins_other_group(const struct image_tree *tree, size_t parent,
 			      const struct ckpt_tree_entry *child)
 {
-	return is_child(tree, parent, child) && child->state == CKPT_TREE_ALIVE &&
-	       child->pgid != 0 && child->pgid != child->pid &&
+	return is_child(tree, parent, child) && child->pgid != 0 && child->pgid != child->pid &&
 	       child->pgid != tree->entries[parent].pgid &&
 	       !needs_session_stand_in(tree, parent, child);
 }
@@ -693,6 +692,31 @@ static void place_children_in_groups(const struct restore_context *ctx, size_t i
 	}
 }
 
+enum { OWN_GROUP_POLLS = 100000 };	/* of 100 us: 10 s */
+
+/*
+ * A husk that its parent moves into another group waits for that before it
+ * forks: its children (zombies among them) inherit the group they were in.
+ */
+static void wait_for_own_group(const struct restore_context *ctx, size_t index)
+{
+	const struct image_tree *tree = &ctx->tree;
+	const struct ckpt_tree_entry *self = &tree->entries[index];
+	const struct timespec pause = { 0, 100000 };
+	size_t parent = 0;
+
+	while (parent < index && tree->entries[parent].pid != self->ppid)
+		parent++;
+	if (parent == index || !joins_other_group(tree, parent, self))
+		return;
+	for (int poll = 0; poll < OWN_GROUP_POLLS && getpgrp() != self->pgid; poll++)
+		nanosleep(&pause, NULL);
+	if (getpgrp() != self->pgid) {
+		report_to_ckpt(ctx->report_fd, self->pid, -ETIMEDOUT, "waiting to be placed in its group");
+		_exit(127);
+	}
+}
+
 /* Nothing of ckpt's own signal handling (or a sanitizer's) stays in a husk. */
 static void reset_signal_handling(void)
 {
@@ -724,6 +748,7 @@ static void husk_main(const struct restore_context *ctx, size_t index)
 		report_to_ckpt(ctx->report_fd, self->pid, ret, "setting its session or group");
 		_exit(127);
 	}
+	wait_for_own_group(ctx, index);
 	fork_children(ctx, index);
 	place_children_in_groups(ctx, index);
 	report_to_ckpt(ctx->report_fd, self->pid, 0, "ready");
