@@ -157,6 +157,15 @@ static int list_children(const struct dump_context *ctx, pid_t **ret_children, s
 
 enum { LET_GO_POLLS = 1000 };	/* of 1 ms: a dying thread's exit shows well within */
 
+/* What the freeze held back (see release_thread in checkpoint.c). */
+static void resend_deferred_signals(const struct dump_thread *thread)
+{
+	for (int signal = 1; signal <= 64; signal++) {
+		if (thread->deferred_signals & (1ull << (signal - 1)))
+			syscall(SYS_tgkill, -1, thread->tid, signal);
+	}
+}
+
 /*
  * Detaches a seized thread of a process that is ending, or collects its
  * exit: a traced thread's exit goes to us first, and its process becomes
@@ -171,10 +180,7 @@ static void let_go_of_thread(const struct dump_thread *thread)
 		pid_t got;
 
 		if (ptrace_detach(thread->tid, 0) == 0) {
-			for (int signal = 1; signal <= 64; signal++) {
-				if (thread->deferred_signals & (1ull << (signal - 1)))
-					syscall(SYS_tgkill, -1, thread->tid, signal);
-			}
+			resend_deferred_signals(thread);
 			return;
 		}
 		got = waitpid(thread->tid, &status, __WALL | WNOHANG);
