@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "util.h"
@@ -151,19 +155,112 @@ static int list_children(const struct dump_context *ctx, pid_t **ret_children, s
 	return 0;
 }
 
-static int add_child(struct dump_tree *tree, pid_t child, struct ckpt_error *err)
+enum { LET_GO_POLLS = 1000 };	/* of 1 ms: a dying thread's exit shows well within */
+
+/* What the freeze held back (see release_thread in checkpoint.c). */
+static void resend_deferred_signals(const struct dump_thread *thread)
+{
+	for (int signal = 1; signal <= 64; signal++) {
+		if (thread->deferred_signals & (1ull << (signal - 1)))
+			syscall(SYS_tgkill, -1, thread->tid, signal);
+	}
+}
+
+/*
+ * Detaches a seized thread of a process that is ending, or collects its
+ * exit: a traced thread's exit goes to us first, and its process becomes
+ * its parent's zombie only once we have collected every traced thread's.
+ */
+static void let_go_of_thread(const struct dump_thread *thread)
+{
+	const struct timespec pause = { 0, 1000000 };
+
+	for (int poll = 0; poll < LET_GO_POLLS; poll++) {
+		int status = 0;
+		pid_t got;
+
+		if (ptrace_detach(thread->tid, 0) == 0) {
+			resend_deferred_signals(thread);
+			return;
+		}
+		got = waitpid(thread->tid, &status, __WALL | WNOHANG);
+		if ((got < 0 && errno != EINTR) || (got > 0 && !WIFSTOPPED(status)))
+			return;	/* its exit collected, or not ours to collect */
+		if (got == 0)
+			nanosleep(&pause, NULL);
+	}
+}
+
+/* Takes the last process added out of the frozen set, letting go of its threads. */
+static void drop_last_process(struct dump_tree *tree)
+{
+	struct dump_context *ctx = &tree->processes[tree->process_count - 1];
+
+	for (size_t i = ctx->thread_count; i-- > 0;) {
+		if (ctx->threads[i].seized)
+			let_go_of_thread(&ctx->threads[i]);
+	}
+	free(ctx->threads);
+	tree->process_count--;
+}
+
+static bool has_ended(pid_t pid)
+{
+	struct ckpt_error ignored = { 0 };
+	uint64_t state;
+	int ret = proc_stat_fields(pid, &state, 3, 1, &ignored);
+
+	return ret == -ENOENT || ret == -ESRCH || (ret == 0 && (state == 'Z' || state == 'X'));
+}
+
+/*
+ * The last entry, a child that failed to freeze because it ended after it
+ * was listed.  Its parent is frozen and cannot reap it, so it is a zombie
+ * now and is recorded as one, with its exit status; gone (its parent
+ * ignores SIGCHLD, or it was not ours) it is left out, as if it had ended
+ * before the checkpoint.  Returns ret unchanged for any other failure.
+ */
+static int take_ended_child(struct dump_tree *tree, pid_t parent, int ret, struct ckpt_error *err)
+{
+	struct ckpt_tree_entry *last = &tree->entries[tree->entry_count - 1];
+	struct ckpt_error first = *err;
+	struct ckpt_tree_entry now;
+
+	if (!has_ended(last->pid))
+		return ret;
+	drop_last_process(tree);
+	*err = (struct ckpt_error){ 0 };
+	ret = read_tree_entry(last->pid, &now, err);
+	if (ret == -ENOENT || ret == -ESRCH || (ret == 0 && now.ppid != parent)) {
+		*err = (struct ckpt_error){ 0 };
+		tree->entry_count--;
+		return 0;
+	}
+	if (ret == 0 && now.state != CKPT_TREE_ZOMBIE) {
+		*err = first;
+		return err->code;
+	}
+	if (ret == 0)
+		*last = now;
+	return ret;
+}
+
+static int add_child(struct dump_tree *tree, pid_t parent, pid_t child, struct ckpt_error *err)
 {
 	struct ckpt_tree_entry entry;
 	int ret = read_tree_entry(child, &entry, err);
 
-	if (ret == -ENOENT || ret == -ESRCH) {
-		err->code = 0;	/* reaped meanwhile */
+	if (ret == -ENOENT || ret == -ESRCH || (ret == 0 && entry.ppid != parent)) {
+		err->code = 0;	/* reaped meanwhile (and its PID maybe taken again) */
 		return 0;
 	}
 	if (ret == 0)
 		ret = add_entry(tree, &entry, err);
 	if (ret == 0 && entry.state == CKPT_TREE_ALIVE)
 		ret = add_process(tree, child, err);
+	if (ret < 0 && entry.state == CKPT_TREE_ALIVE && tree->process_count > 0 &&
+	    tree->processes[tree->process_count - 1].pid == child)
+		ret = take_ended_child(tree, parent, ret, err);
 	return ret;
 }
 
@@ -189,7 +286,7 @@ int collect_tree(struct dump_tree *tree, pid_t root)
 
 		ret = list_children(&tree->processes[next], &children, &count, err);
 		for (size_t i = 0; ret == 0 && i < count; i++)
-			ret = add_child(tree, children[i], err);
+			ret = add_child(tree, tree->processes[next].pid, children[i], err);
 	}
 	return ret;
 }
@@ -510,8 +607,7 @@ static bool in_tree(const struct image_tree *tree, pid_t pid)
 static bool joins_other_group(const struct image_tree *tree, size_t parent,
 			      const struct ckpt_tree_entry *child)
 {
-	return is_child(tree, parent, child) && child->state == CKPT_TREE_ALIVE &&
-	       child->pgid != 0 && child->pgid != child->pid &&
+	return is_child(tree, parent, child) && child->pgid != 0 && child->pgid != child->pid &&
 	       child->pgid != tree->entries[parent].pgid &&
 	       !needs_session_stand_in(tree, parent, child);
 }
@@ -602,6 +698,31 @@ static void place_children_in_groups(const struct restore_context *ctx, size_t i
 	}
 }
 
+enum { OWN_GROUP_POLLS = 100000 };	/* of 100 us: 10 s */
+
+/*
+ * A husk that its parent moves into another group waits for that before it
+ * forks: its children (zombies among them) inherit the group they were in.
+ */
+static void wait_for_own_group(const struct restore_context *ctx, size_t index)
+{
+	const struct image_tree *tree = &ctx->tree;
+	const struct ckpt_tree_entry *self = &tree->entries[index];
+	const struct timespec pause = { 0, 100000 };
+	size_t parent = 0;
+
+	while (parent < index && tree->entries[parent].pid != self->ppid)
+		parent++;
+	if (parent == index || !joins_other_group(tree, parent, self))
+		return;
+	for (int poll = 0; poll < OWN_GROUP_POLLS && getpgrp() != self->pgid; poll++)
+		nanosleep(&pause, NULL);
+	if (getpgrp() != self->pgid) {
+		report_to_ckpt(ctx->report_fd, self->pid, -ETIMEDOUT, "waiting to be placed in its group");
+		_exit(127);
+	}
+}
+
 /* Nothing of ckpt's own signal handling (or a sanitizer's) stays in a husk. */
 static void reset_signal_handling(void)
 {
@@ -633,6 +754,7 @@ static void husk_main(const struct restore_context *ctx, size_t index)
 		report_to_ckpt(ctx->report_fd, self->pid, ret, "setting its session or group");
 		_exit(127);
 	}
+	wait_for_own_group(ctx, index);
 	fork_children(ctx, index);
 	place_children_in_groups(ctx, index);
 	report_to_ckpt(ctx->report_fd, self->pid, 0, "ready");
