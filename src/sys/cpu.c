@@ -128,7 +128,8 @@ int saved_xstate_layout(uint64_t features, uint32_t size, struct xstate_layout *
 {
 	struct xstate_layout layout = { .features = features, .size = size };
 
-	for (unsigned i = 2; i < XSTATE_COMPONENTS; i++) {
+	/* From the top, so a component that cannot move is named before PKRU. */
+	for (unsigned i = XSTATE_COMPONENTS - 1; i >= 2; i--) {
 		int ret = has_feature(features, i) ? place_component(&layout, i, err) : 0;
 
 		if (ret < 0)
