@@ -9,8 +9,7 @@
 source "$(dirname "$0")/lib.bash"
 
 need_file "$CKPT"
-WARNINGS=(-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-	-Wno-format-nonliteral)
+read -r -a WARNINGS <<<"$(make -s --no-print-directory print-warn)"
 REWRITE=$BUILD/tests/tools/xstate_rewrite
 mkdir -p "$BUILD/tests/tools"
 "${CC:-cc}" -D_GNU_SOURCE -Iinclude -Isrc "${WARNINGS[@]}" -O1 -g tests/tools/xstate_rewrite.c \
