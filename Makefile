@@ -26,7 +26,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-programs bench demo clean format-check fuzz report
+.PHONY: all test test-programs bench demo clean format-check fuzz report print-warn
 
 all: $(BUILD)/ckpt $(BUILD)/libckpt.a
 
@@ -85,6 +85,10 @@ fuzz:
 
 report:
 	tests/reliability/report
+
+# The warning flags, for builds outside this Makefile (tests/fuzz/run, test tools).
+print-warn:
+	@echo $(WARN)
 
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')

@@ -229,6 +229,7 @@ int write_process(struct dump_context *ctx)
 #include <sys/syscall.h>
 
 #include "restart.h"
+#include "sys/cpu.h"
 #include "util.h"
 
 static int read_own_status(char **ret_text, struct ckpt_error *err)
@@ -273,16 +274,26 @@ static int check_privilege(struct restore_context *ctx, const struct ckpt_tree_e
 	return 0;
 }
 
+/*
+ * An image from a CPU with a subset of this CPU's features restarts (its
+ * xstate is moved to this CPU's layout when the threads get their
+ * registers); a feature this CPU lacks is refused by name.
+ */
 static int check_cpu(struct restore_context *ctx)
 {
 	const struct ckpt_head *head = &ctx->tree.head;
+	uint64_t missing = head->xfeatures & ~cpu_xfeatures();
+	struct xstate_layout saved;
+	char names[160];
 
-	if (head->xstate_size != cpu_xstate_size() || (head->xfeatures & ~cpu_xfeatures()))
+	if (missing)
 		return fail(ctx->err, ENOTSUP,
-			    "the image's CPU state (xstate %u bytes, features %#llx) does not fit this CPU (%zu bytes, %#llx)",
-			    head->xstate_size, (unsigned long long)head->xfeatures, cpu_xstate_size(),
-			    (unsigned long long)cpu_xfeatures());
-	return 0;
+			    "the image's CPU state uses %s, which this CPU lacks (image features %#llx, this CPU %#llx)",
+			    describe_xfeatures(missing, names, sizeof(names)),
+			    (unsigned long long)head->xfeatures, (unsigned long long)cpu_xfeatures());
+	if (head->xfeatures == cpu_xfeatures() && head->xstate_size == cpu_xstate_size())
+		return 0;
+	return saved_xstate_layout(head->xfeatures, head->xstate_size, &saved, ctx->err);
 }
 
 /* Everything that can be checked before any process is created. */

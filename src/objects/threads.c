@@ -334,6 +334,7 @@ int write_threads(struct dump_context *ctx)
 /* ---- restart side ---- */
 
 #include "restart.h"
+#include "sys/cpu.h"
 
 #ifndef RSEQ_FLAG_UNREGISTER
 #define RSEQ_FLAG_UNREGISTER 1
@@ -453,6 +454,19 @@ int create_threads(struct restore_context *ctx)
 	return 0;
 }
 
+/* The thread's xstate, moved to this CPU's layout when the image's differs. */
+static int load_xstate(struct restore_context *ctx, pid_t tid, const struct image_thread *thread)
+{
+	_cleanup_free_ uint8_t *xstate = NULL;
+	size_t size;
+	int ret = convert_xstate_for_cpu(thread->xstate, ctx->image.head.xfeatures,
+					 thread->thread.xstate_size, &xstate, &size, ctx->err);
+
+	if (ret < 0)
+		return ret;
+	return ptrace_set_xstate(tid, xstate, size, ctx->err);
+}
+
 static int load_registers_of(struct restore_context *ctx, size_t index)
 {
 	const struct image_thread *thread = &ctx->image.threads[index];
@@ -462,7 +476,7 @@ static int load_registers_of(struct restore_context *ctx, size_t index)
 
 	memcpy(&regs, thread->thread.regs, sizeof(regs));
 	regs.orig_rax = (uint64_t)-1;
-	ret = ptrace_set_xstate(tid, thread->xstate, thread->thread.xstate_size, ctx->err);
+	ret = load_xstate(ctx, tid, thread);
 	if (ret == 0)
 		ret = ptrace_set_regs(tid, &regs, ctx->err);
 	if (ret == 0)

@@ -129,7 +129,7 @@ static int add_vma_line(struct proc_vma_list *list, char *line, struct ckpt_erro
 	return 0;
 }
 
-static int parse_vma_text(char *text, struct proc_vma_list *list, struct ckpt_error *err)
+static int parse_vma_lines(char *text, struct proc_vma_list *list, struct ckpt_error *err)
 {
 	char *line = text;
 
@@ -150,25 +150,31 @@ static int parse_vma_text(char *text, struct proc_vma_list *list, struct ckpt_er
 	return 0;
 }
 
-int proc_read_vmas(pid_t pid, bool with_vm_flags, struct proc_vma_list *ret_list,
-		   struct ckpt_error *err)
+int proc_parse_vmas(char *text, struct proc_vma_list *ret_list, struct ckpt_error *err)
 {
-	char path[64];
-	_cleanup_free_ char *text = NULL;
 	struct proc_vma_list list = { 0 };
-	int ret;
+	int ret = parse_vma_lines(text, &list, err);
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, with_vm_flags ? "smaps" : "maps");
-	ret = read_whole_file(path, &text, NULL, err);
-	if (ret < 0)
-		return ret;
-	ret = parse_vma_text(text, &list, err);
 	if (ret < 0) {
 		proc_vma_list_release(&list);
 		return ret;
 	}
 	*ret_list = list;
 	return 0;
+}
+
+int proc_read_vmas(pid_t pid, bool with_vm_flags, struct proc_vma_list *ret_list,
+		   struct ckpt_error *err)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, with_vm_flags ? "smaps" : "maps");
+	ret = read_whole_file(path, &text, NULL, err);
+	if (ret < 0)
+		return ret;
+	return proc_parse_vmas(text, ret_list, err);
 }
 
 void proc_vma_list_release(struct proc_vma_list *list)

@@ -47,6 +47,8 @@ struct proc_vma_list {
 /* /proc/PID/smaps, or /proc/PID/maps when with_vm_flags is false. */
 int proc_read_vmas(pid_t pid, bool with_vm_flags, struct proc_vma_list *ret_list,
 		   struct ckpt_error *err);
+/* The same from the text of such a file (changed in place: lines are cut). */
+int proc_parse_vmas(char *text, struct proc_vma_list *ret_list, struct ckpt_error *err);
 void proc_vma_list_release(struct proc_vma_list *list);
 
 /* Field number `field` (1-based as in proc(5)) of /proc/PID/stat. */

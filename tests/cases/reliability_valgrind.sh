@@ -10,6 +10,7 @@
 # the failure) is checked, the case says so in its table, and a restart
 # without valgrind carries the cycle on.  A valgrind that knows clone3 runs
 # the whole restart.
+# Cycles after the first stop once RELIABILITY_BUDGET (common.bash) is spent.
 # Results: $BUILD/reliability/reliability_valgrind.tsv.
 source "$(dirname "$0")/../reliability/common.bash"
 need_target
@@ -99,7 +100,10 @@ start_target --mib 2 --threads 1 --file "$case_dir/data" || fail "$target_error"
 process_pid=$target_pid
 process_in=$target_in
 process_out=$target_out
-for ((cycle = 1; cycle <= CYCLES; cycle++)); do
+cycles_run=0
+while keep_going "$cycles_run" "$CYCLES" 100; do
+	cycle=$((cycles_run + 1))
+	cycles_run=$cycle
 	live_checkpoint "$cycle"
 	kill_checkpoint "$cycle" || break
 	restart_cycle "$cycle" || break
@@ -107,4 +111,5 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
 		{ problem valgrind "cycle $cycle: the process's check" "$answer"; break; }
 done
 kill_and_reap "$process_pid"
-finish_case "valgrind: $CYCLES cycles of checkpoint, inspect, checkpoint --kill and restart" reliability_valgrind
+record valgrind "cycles run (time budget ${RELIABILITY_BUDGET} s)" info "$cycles_run of $CYCLES"
+finish_case "valgrind: $cycles_run of $CYCLES cycles of checkpoint, inspect, checkpoint --kill and restart" reliability_valgrind

@@ -33,9 +33,14 @@ export TMPDIR=${TMPDIR:-/tmp}
 source tests/cases/lib.bash
 
 RELIABILITY_DIR=$BUILD/reliability
-REL_WARNINGS=(-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-	-Wno-format-nonliteral -Wpointer-arith -Wcast-qual -Wvla -Wundef -Wwrite-strings)
+read -r -a REL_WARNINGS <<<"$(make -s --no-print-directory print-warn)"
 problem_count=0
+# Work bounded by time as well as by count, so that a busy machine makes a
+# case do fewer trials instead of running past the harness's 60 s: the
+# repeated part of a case goes on while within_budget, after at least one
+# trial, and the table says how many ran.  RELIABILITY_BUDGET seconds
+# (default 30, half the harness's limit; 0: no limit, only the counts).
+RELIABILITY_BUDGET=${RELIABILITY_BUDGET:-30}
 results_file=/dev/null
 case_started_us=$RELIABILITY_STARTED_US
 
@@ -60,6 +65,20 @@ problem() {
 	record "$1" "$2" fail "$3"
 	echo "FAIL: $1: $2: $3"
 	problem_count=$((problem_count + 1))
+}
+
+# within_budget PERCENT: true while the case has used less than PERCENT% of
+# RELIABILITY_BUDGET (always true when it is 0).
+within_budget() {
+	((RELIABILITY_BUDGET == 0)) && return 0
+	((${EPOCHREALTIME/./} - case_started_us < RELIABILITY_BUDGET * 10000 * $1))
+}
+
+# keep_going DONE MAX PERCENT: one more trial?  Always the first (when MAX
+# is not 0), then while fewer than MAX ran and within PERCENT% of the budget.
+keep_going() {
+	(($1 < $2)) || return 1
+	(($1 == 0)) || within_budget "$3"
 }
 
 # The end of a case: elapsed time in the table, exit 1 on any problem.
