@@ -188,6 +188,23 @@ static bool keeps_parent_death_signal(const struct restore_context *ctx)
 	return !(flags & CKPT_OPT_DETACH) || init_is_parent;
 }
 
+/*
+ * The main thread of every husk dies with its creator until the handover
+ * (objects/tree.c): it always gets the image's value, 0 included.  Other
+ * threads were created with none.
+ */
+static int64_t restore_parent_death_signal(struct restore_context *ctx, size_t index)
+{
+	uint32_t signal = ctx->image.threads[index].thread.pdeath_signal;
+
+	if (!keeps_parent_death_signal(ctx))
+		signal = 0;
+	if (signal == 0 && index > 0)
+		return 0;
+	return thread_call(ctx, index, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, signal,
+			   0, 0);
+}
+
 static int restore_one_thread_prctl(struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
@@ -198,9 +215,8 @@ static int restore_one_thread_prctl(struct restore_context *ctx, size_t index)
 	if (ret >= 0 && (thread->flags & CKPT_THREAD_NO_NEW_PRIVS))
 		ret = thread_call(ctx, index, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl,
 				  PR_SET_NO_NEW_PRIVS, 1, 0, 0);
-	if (ret >= 0 && thread->pdeath_signal && keeps_parent_death_signal(ctx))
-		ret = thread_call(ctx, index, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG,
-				  thread->pdeath_signal, 0, 0);
+	if (ret >= 0)
+		ret = restore_parent_death_signal(ctx, index);
 	return ret < 0 ? (int)ret : 0;
 }
 
