@@ -71,6 +71,8 @@ static int prepare(struct restore_context *ctx, int fd)
 	if (ret == 0)
 		ret = check_tree_restartable(ctx);
 	if (ret == 0)
+		ret = check_inherited_epoll_targets(ctx);
+	if (ret == 0)
 		ret = stage_files(ctx);
 	if (ret == 0)
 		ret = fault_point(ctx->err, "restart.husk");
