@@ -231,18 +231,19 @@ static int64_t restore_thp_disable(struct restore_context *ctx)
 }
 
 /*
- * dumpable comes last of all: a change of credentials resets it, and once
- * it is 0 a restarter without CAP_SYS_PTRACE can no longer write the
- * process's memory.  SUID_DUMP_ROOT (2) cannot be set by prctl; 0 is the
- * nearest (the core dump and ptrace stay forbidden to the owner).
+ * dumpable comes last of all: a change of credentials resets it (root
+ * restarting a user's process leaves it 0 there), and once it is 0 a
+ * restarter without CAP_SYS_PTRACE can no longer write the process's
+ * memory.  It is always set, to exactly the image's value.
+ * SUID_DUMP_ROOT (2) cannot be set by prctl; 0 is the nearest (the core
+ * dump and ptrace stay forbidden to the owner).
  */
 static int64_t restore_dumpable(struct restore_context *ctx)
 {
-	uint32_t dumpable = ctx->image.process.dumpable;
+	uint64_t dumpable = ctx->image.process.dumpable == 1 ? 1 : 0;
 
-	if (dumpable == 1)
-		return 0;
-	return husk_call(ctx, "prctl(PR_SET_DUMPABLE)", SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0);
+	return husk_call(ctx, "prctl(PR_SET_DUMPABLE)", SYS_prctl, PR_SET_DUMPABLE, dumpable, 0, 0,
+			 0, 0);
 }
 
 int restore_prctl(struct restore_context *ctx)
