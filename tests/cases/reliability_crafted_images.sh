@@ -10,7 +10,9 @@
 #  - the user plants a symlink (to another file of the user's) where the
 #    file was: refused with one line (saved paths hold no symlinks);
 #  - the unchanged image restarted by root: the process is dumpable as it
-#    was (its owner can read /proc/PID/environ) and passes its own check.
+#    was (its owner can read /proc/PID/environ) and passes its own check;
+#  - the file replaced by a copy of itself (another inode) on the boot of
+#    the checkpoint: refused.
 # Results: $BUILD/reliability/reliability_crafted_images.tsv.
 source "$(dirname "$0")/../reliability/common.bash"
 need_target
@@ -105,6 +107,16 @@ else
 	answer=$(ask "$target_pid" "$restored_in" "$restored_out" go) || problems+="its check says: $answer; "
 	wait_gone "$target_pid" 10 || kill_and_reap "$target_pid"
 	verdict crafted "$item" "$problems" "dumpable (its owner reads /proc/PID/environ), check passes"
+fi
+
+item="the file replaced by a copy (same path and bytes, another inode; same boot)"
+"${AS_USER[@]}" sh -c 'cp -p "$1" "$1.copy" && mv "$1.copy" "$1"' sh "$data" || fail "the user cannot replace $data"
+restart_image "$case_dir/user.img" "$CKPT"
+if [ "$restart_status" -eq 0 ]; then
+	kill_and_reap "$target_pid"
+	problem crafted "$item" "restarted on another inode than the checkpoint's"
+else
+	verdict crafted "$item" "$(refusal_problems "no longer the file")" "refused: $restart_message"
 fi
 
 finish_case "crafted images: /etc/shadow refused (and restored with --trust-image), planted symlink refused, dumpable kept" \
