@@ -47,5 +47,8 @@ echo go >&"$restored_in"
 kill -USR1 "$restored_pid"
 read_line "$restored_out" line 30 "the answer of the restored tree"
 [ "$line" = pass ] || fail "the restored tree says: $line"
+for pid in "${pids[@]}"; do
+	kill -KILL "$pid" 2>/dev/null	# generations that were not told to go
+done
 echo "a stalled stream fails after --timeout with one line, nothing of the image left"
 exit 0
