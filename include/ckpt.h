@@ -24,6 +24,8 @@ enum ckpt_option_flags {
 	CKPT_OPT_PIDNS = 1u << 2,	/* restart: in a new PID namespace */
 	CKPT_OPT_DETACH = 1u << 3,	/* restart: the caller leaves at once (the root's
 					 * parent-death signals are not restored) */
+	CKPT_OPT_TRUST_IMAGE = 1u << 8,	/* restart: open the image's files with the caller's
+					 * own credentials, not the image's user's */
 };
 
 struct ckpt_stats {
@@ -52,7 +54,15 @@ struct ckpt_options {
 	 */
 	int (*commit)(void *arg);
 	void *commit_arg;
+	/*
+	 * restart: fail (and kill what was created) when the image stream
+	 * brings no byte for this long; 0 means CKPT_DEFAULT_READ_TIMEOUT,
+	 * a negative value waits forever.
+	 */
+	int read_timeout_seconds;
 };
+
+#define CKPT_DEFAULT_READ_TIMEOUT 60
 
 int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options);
 

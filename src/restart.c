@@ -47,17 +47,31 @@ int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data
 	return 0;
 }
 
+static int stall_timeout_ms(const struct ckpt_options *options)
+{
+	int seconds = options->read_timeout_seconds;
+
+	if (seconds < 0)
+		return 0;
+	if (seconds == 0)
+		seconds = CKPT_DEFAULT_READ_TIMEOUT;
+	return seconds > INT32_MAX / 1000 ? INT32_MAX : seconds * 1000;
+}
+
 static int prepare(struct restore_context *ctx, int fd)
 {
 	int ret = fault_point(ctx->err, "restart.read");
 
 	image_reader_init(&ctx->reader, fd, ctx->err);
+	ctx->reader.stall_timeout_ms = stall_timeout_ms(ctx->options);
 	if (ret == 0)
 		ret = image_load_tree(&ctx->reader, &ctx->tree, &ctx->next);
 	if (ret == 0)
 		ret = fault_point(ctx->err, "restart.prepare");
 	if (ret == 0)
 		ret = check_tree_restartable(ctx);
+	if (ret == 0)
+		ret = check_inherited_epoll_targets(ctx);
 	if (ret == 0)
 		ret = stage_files(ctx);
 	if (ret == 0)

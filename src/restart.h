@@ -92,6 +92,8 @@ int create_memfd(struct restore_context *ctx, const struct image_file *file);
 int seal_memfds(struct restore_context *ctx);
 bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_vma *vma);
 
+/* objects/epoll.c */
+int check_inherited_epoll_targets(struct restore_context *ctx);
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);
 void release_staged_files(struct restore_context *ctx);

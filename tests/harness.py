@@ -40,6 +40,10 @@ EXTRA_MODES = {
     "pipe": ("mem_heap", "cpu_avx"),
 }
 ALL_MODES = ("restart", "live", "rounds", "pipe", "plain")
+# Programs that drop privileges after the harness gave them a root-only
+# stderr: restarted by root with --trust-image (else refused: their user
+# cannot open that file).
+TRUSTED_IMAGES = ("proc_creds", "proc_securebits")
 
 PR_SET_CHILD_SUBREAPER = 36
 EXIT_SKIP = 77
@@ -328,13 +332,13 @@ class Ckpt:
         if not os.path.isfile(image) or os.path.getsize(image) == 0:
             raise CaseFailure("ckpt checkpoint succeeded but wrote no image")
 
-    def restart_detached(self, image, deadline, expected_pid, from_pipe=False):
+    def restart_detached(self, image, deadline, expected_pid, from_pipe=False, trust=False):
         """Runs `ckpt restart --detach` with fresh pipes; returns the restored Target."""
         stdin_read, stdin_write = os.pipe()
         stdout_read, stdout_write = os.pipe()
         reader = LineReader(stdout_read)
         try:
-            self.run_restart(image, deadline, stdin_read, stdout_write, from_pipe)
+            self.run_restart(image, deadline, stdin_read, stdout_write, from_pipe, trust)
         except CaseFailure:
             close_quietly(stdin_write)
             reader.close()
@@ -353,13 +357,14 @@ class Ckpt:
         check_running_untraced(target, "ckpt restart --detach")
         return target
 
-    def run_restart(self, image, deadline, stdin_read, stdout_write, from_pipe):
+    def run_restart(self, image, deadline, stdin_read, stdout_write, from_pipe, trust=False):
         stderr_path = os.path.join(self.scratch, "restart-stderr-%d" % time.monotonic_ns())
         with open(stderr_path, "wb") as stderr_file:
             if from_pipe:
                 process = self.start_restart_from_pipe(image, stdout_write, stderr_file)
             else:
-                process = subprocess.Popen([self.path, "restart", "--detach", image],
+                process = subprocess.Popen([self.path, "restart", "--detach", image] +
+                                           (["--trust-image"] if trust else []),
                                            stdin=stdin_read, stdout=stdout_write,
                                            stderr=stderr_file, close_fds=True)
             returncode = wait_popen(process, deadline, "ckpt restart --detach")
@@ -643,7 +648,8 @@ class StateCase:
         reap_killed(target, deadline)
         target.close()
         return self.ckpt.restart_detached(image, deadline, target.pid,
-                                          from_pipe=self.mode == "pipe")
+                                          from_pipe=self.mode == "pipe",
+                                          trust=os.path.basename(self.program) in TRUSTED_IMAGES)
 
     @staticmethod
     def finish(target, deadline):

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,7 +12,7 @@
 #include "cli/cli.h"
 
 static const char help[] =
-	"usage: ckpt restart [--detach] [--pidns] [--stats] [FILE]\n"
+	"usage: ckpt restart [--detach] [--pidns] [--stats] [--timeout SECONDS] [--trust-image] [FILE]\n"
 	"\n"
 	"Rebuild the process saved in FILE (or read from stdin, a pipe works) with\n"
 	"its original PID, and let it carry on.  Without --detach, ckpt waits for\n"
@@ -28,24 +29,56 @@ static const char help[] =
 	"                 PIDs there: copies of one image can run side by side, and\n"
 	"                 the original may still run; the PID printed (--detach) is\n"
 	"                 the one this shell sees\n"
-	"      --stats    print timings and sizes on stderr\n";
+	"      --stats    print timings and sizes on stderr\n"
+	"      --timeout SECONDS\n"
+	"                 fail (and kill what was created) when the image stream\n"
+	"                 brings nothing for SECONDS (default 60; 0: wait forever)\n"
+	"      --trust-image\n"
+	"                 open the image's files with this command's credentials;\n"
+	"                 without it they are opened as the image's user, so an\n"
+	"                 edited image cannot open what its user could not\n";
 
 struct restart_args {
 	const char *path;
 	bool detach;
 	bool pidns;
 	bool stats;
+	bool trust_image;
+	int timeout_seconds;	/* 0: the default; -1: none */
 };
+
+static int parse_timeout(const char *text, struct restart_args *args)
+{
+	char *end = NULL;
+	long seconds;
+
+	errno = 0;
+	seconds = text ? strtol(text, &end, 10) : -1;
+	if (!text || errno || end == text || *end || seconds < 0 || seconds > 86400 * 365) {
+		cli_error("restart", "--timeout needs a number of seconds (0: none), not '%s'",
+			  text ? text : "");
+		return -EINVAL;
+	}
+	args->timeout_seconds = seconds == 0 ? -1 : (int)seconds;
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct restart_args *args)
 {
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0)
+		if (strcmp(argv[i], "--timeout") == 0) {
+			const char *value = i + 1 < argc ? argv[++i] : NULL;
+
+			if (parse_timeout(value, args) < 0)
+				return -EINVAL;
+		} else if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0)
 			args->detach = true;
 		else if (strcmp(argv[i], "--stats") == 0)
 			args->stats = true;
 		else if (strcmp(argv[i], "--pidns") == 0)
 			args->pidns = true;
+		else if (strcmp(argv[i], "--trust-image") == 0)
+			args->trust_image = true;
 		else if (!args->path && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
 			args->path = argv[i];
 		else {
@@ -105,7 +138,9 @@ int command_restart(int argc, char **argv)
 		cli_error("restart", "cannot open %s: %s", args.path, strerror(errno));
 		return EXIT_FAILED;
 	}
-	options.flags = (args.pidns ? CKPT_OPT_PIDNS : 0) | (args.detach ? CKPT_OPT_DETACH : 0);
+	options.flags = (args.pidns ? CKPT_OPT_PIDNS : 0) | (args.detach ? CKPT_OPT_DETACH : 0) |
+			(args.trust_image ? CKPT_OPT_TRUST_IMAGE : 0);
+	options.read_timeout_seconds = args.timeout_seconds;
 	ret = ckpt_restart(fd, &options, &pid);
 	if (fd != STDIN_FILENO)
 		close(fd);

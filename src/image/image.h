@@ -41,6 +41,7 @@ struct image_reader {
 	unsigned char *buffer;
 	size_t buffer_size;
 	struct ckpt_error *err;
+	int stall_timeout_ms;		/* > 0: fail when no byte comes for this long */
 };
 
 void image_reader_init(struct image_reader *reader, int fd, struct ckpt_error *err);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,13 +22,36 @@ void image_reader_release(struct image_reader *reader)
 	reader->buffer_size = 0;
 }
 
-/* Returns bytes read (less than length only at end of stream) or -errno. */
-static ssize_t read_fully(int fd, void *buffer, size_t length)
+/* 0 once fd has data (or is a file, which is always ready), -ETIMEDOUT, or -errno. */
+static int wait_for_data(int fd, int timeout_ms)
+{
+	struct pollfd waiting = { .fd = fd, .events = POLLIN };
+	int ready;
+
+	if (timeout_ms <= 0)
+		return 0;
+	do {
+		ready = poll(&waiting, 1, timeout_ms);
+	} while (ready < 0 && errno == EINTR);
+	if (ready < 0)
+		return -errno;
+	return ready == 0 ? -ETIMEDOUT : 0;
+}
+
+/*
+ * Returns bytes read (less than length only at end of stream) or -errno;
+ * -ETIMEDOUT when the stream brings nothing for timeout_ms (when > 0).
+ */
+static ssize_t read_fully(int fd, void *buffer, size_t length, int timeout_ms)
 {
 	size_t done = 0;
 
 	while (done < length) {
-		ssize_t got = read(fd, (char *)buffer + done, length - done);
+		int ret = wait_for_data(fd, timeout_ms);
+		ssize_t got = ret < 0 ? ret : read(fd, (char *)buffer + done, length - done);
+
+		if (ret < 0)
+			return ret;
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -38,6 +62,15 @@ static ssize_t read_fully(int fd, void *buffer, size_t length)
 		done += (size_t)got;
 	}
 	return (ssize_t)done;
+}
+
+static int read_failure(struct image_reader *reader, ssize_t error)
+{
+	if (error == -ETIMEDOUT)
+		return fail(reader->err, ETIMEDOUT,
+			    "reading the image: nothing came for %d s: the stream stalled",
+			    reader->stall_timeout_ms / 1000);
+	return fail(reader->err, (int)error, "reading the image: %s", strerror((int)-error));
 }
 
 static uint64_t max_record_length(uint32_t type)
@@ -114,9 +147,9 @@ static int read_payload(struct image_reader *reader, const struct ckpt_record_he
 
 	if (ret < 0)
 		return ret;
-	got = read_fully(reader->fd, reader->buffer, header->length);
+	got = read_fully(reader->fd, reader->buffer, header->length, reader->stall_timeout_ms);
 	if (got < 0)
-		return fail(reader->err, (int)got, "reading the image: %s", strerror((int)-got));
+		return read_failure(reader, got);
 	reader->offset += (uint64_t)got;
 	if ((uint64_t)got < header->length)
 		return fail(reader->err, EINVAL,
@@ -128,10 +161,10 @@ static int read_payload(struct image_reader *reader, const struct ckpt_record_he
 
 static int read_header(struct image_reader *reader, struct ckpt_record_header *header)
 {
-	ssize_t got = read_fully(reader->fd, header, sizeof(*header));
+	ssize_t got = read_fully(reader->fd, header, sizeof(*header), reader->stall_timeout_ms);
 
 	if (got < 0)
-		return fail(reader->err, (int)got, "reading the image: %s", strerror((int)-got));
+		return read_failure(reader, got);
 	reader->offset += (uint64_t)got;
 	if (got == 0)
 		return -ENODATA;

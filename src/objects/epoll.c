@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -235,6 +236,56 @@ static int fill_epoll(struct restore_context *ctx, const struct ckpt_fd *epoll_f
 			return (int)ret;
 	}
 	ctx->epolls_filled[epoll_fd->file_id - 1] = true;
+	return 0;
+}
+
+static const char *what_fd_is(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return "a file";
+	if (S_ISREG(st.st_mode))
+		return "a regular file";
+	if (S_ISDIR(st.st_mode))
+		return "a directory";
+	return "a file epoll cannot watch";
+}
+
+/* Whether an epoll can watch our own fd (true also when we have no such fd: nothing to watch). */
+static bool can_watch_own_fd(int probe_epoll, int fd)
+{
+	struct epoll_event event = { .events = EPOLLIN };
+
+	if (epoll_ctl(probe_epoll, EPOLL_CTL_ADD, fd, &event) == 0 || errno == EBADF)
+		return true;
+	return errno != EPERM;
+}
+
+/*
+ * Before anything is created: an epoll of the image that watched fd 0-2
+ * watches what ckpt restart has there, and the kernel refuses to watch a
+ * regular file or a directory (`ckpt restart IMG > FILE`).
+ */
+int check_inherited_epoll_targets(struct restore_context *ctx)
+{
+	const struct image_tree *tree = &ctx->tree;
+	_cleanup_close_ int probe_epoll = -1;
+
+	for (size_t i = 0; i < tree->epoll_target_count; i++) {
+		const struct ckpt_epoll_target *target = &tree->epoll_targets[i];
+
+		if (target->target_file_id != 0 || target->fd < 0 || target->fd > 2)
+			continue;
+		if (probe_epoll < 0)
+			probe_epoll = epoll_create1(EPOLL_CLOEXEC);
+		if (probe_epoll < 0)
+			return fail(ctx->err, errno, "epoll_create1: %s", strerror(errno));
+		if (!can_watch_own_fd(probe_epoll, target->fd))
+			return fail(ctx->err, EPERM,
+				    "an epoll of the image watches fd %d, which it takes over from ckpt restart, and fd %d here is %s, which epoll cannot watch: give it a pipe, a socket or a terminal (e.g. ckpt restart IMG | cat)",
+				    target->fd, target->fd, what_fd_is(target->fd));
+	}
 	return 0;
 }
 

@@ -472,6 +472,7 @@ int write_fds(struct dump_context *ctx)
 
 /* ---- restart side ---- */
 
+#include <linux/openat2.h>
 #include <sys/resource.h>
 
 #include "restart.h"
@@ -487,13 +488,21 @@ int write_fds(struct dump_context *ctx)
  * setgroups() would change every thread, these change only this one (ckpt
  * has no other thread yet: the page reader starts later).
  *
- * A process may hold a file it can no longer open (opened before it
- * dropped privileges): when the image's user may not open the path, the
- * restarter opens it, and it is kept only if it is the very file of the
- * image (same device and inode).
+ * An image is data its owner can edit, device and inode numbers included,
+ * so nothing in it proves a file is one the process held: a file the
+ * image's user may not open (also one the process opened before it
+ * dropped privileges) is refused, unless the restarter says it trusts the
+ * image (CKPT_OPT_TRUST_IMAGE: its files are opened with the restarter's
+ * own credentials).
+ *
+ * Paths are opened without following any symlink: those saved come from
+ * the kernel with every link resolved, so a symlink on the way now was
+ * planted since.  On the host (and boot) of the checkpoint, a regular file
+ * or directory must still be the same inode.
  */
 struct file_opener {
 	bool switched;
+	bool same_boot;		/* the image was written since this host booted */
 	uid_t uid;		/* the image's, when switched */
 	gid_t gid;
 	uid_t saved_fsuid;
@@ -571,10 +580,13 @@ static void use_restarter_ids(const struct file_opener *opener)
 static int become_files_owner(struct restore_context *ctx, struct file_opener *opener)
 {
 	const struct ckpt_tree_entry *owner = NULL;
-	int ret = find_files_owner(ctx, &owner);
+	int ret = 0;
 
 	opener->saved_fsuid = current_fsuid();
 	opener->saved_fsgid = current_fsgid();
+	if (ctx->options->flags & CKPT_OPT_TRUST_IMAGE)
+		return 0;
+	ret = find_files_owner(ctx, &owner);
 	if (ret < 0 || !owner)
 		return ret;
 	if (owner->uid == opener->saved_fsuid && owner->gid == opener->saved_fsgid)
@@ -597,42 +609,13 @@ static void return_to_restarter(struct file_opener *opener)
 	opener->switched = false;
 }
 
-static bool is_file_of_image(const struct image_file *file, int fd)
+/* An fd, or -errno (no message); never through a symlink. */
+static int open_no_symlinks(const char *path, int flags)
 {
-	struct stat st;
+	struct open_how how = { .flags = (uint64_t)(unsigned int)flags, .resolve = RESOLVE_NO_SYMLINKS };
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 
-	return fstat(fd, &st) == 0 && st.st_dev == file->file.device && st.st_ino == file->file.inode &&
-	       (st.st_mode & S_IFMT) == (file->file.mode & S_IFMT);
-}
-
-/* The restarter opens what the image's user may not: kept only if it is the image's file. */
-static int open_as_restarter(struct restore_context *ctx, const struct file_opener *opener,
-			     const struct image_file *file, const char *path, int flags)
-{
-	int fd, code, ret;
-
-	use_restarter_ids(opener);
-	fd = open(path, flags);
-	code = errno;
-	ret = use_owner_ids(ctx, opener);
-	if (fd >= 0 && (ret < 0 || !is_file_of_image(file, fd))) {
-		close(fd);
-		return ret < 0 ? ret : -EACCES;
-	}
-	return fd < 0 ? -code : fd;
-}
-
-/* An fd, or -errno (no message): as the image's user, or as the restarter for the image's own file. */
-static int open_as_owner(struct restore_context *ctx, const struct file_opener *opener,
-			 const struct image_file *file, const char *path, int flags)
-{
-	int fd = open(path, flags);
-
-	if (fd >= 0)
-		return fd;
-	if (!opener->switched || (errno != EACCES && errno != EPERM))
-		return -errno;
-	return open_as_restarter(ctx, opener, file, path, flags);
+	return fd < 0 ? -errno : (int)fd;
 }
 
 static int open_failure(struct restore_context *ctx, const struct file_opener *opener,
@@ -640,6 +623,14 @@ static int open_failure(struct restore_context *ctx, const struct file_opener *o
 {
 	if (failed(ctx->err))
 		return ctx->err->code;
+	if (code == ELOOP)
+		return fail(ctx->err, ELOOP,
+			    "%s: a symlink is on its path now, and there was none at checkpoint: refused",
+			    path);
+	if (opener->switched && (code == EACCES || code == EPERM))
+		return fail(ctx->err, code,
+			    "cannot open %s as uid %u gid %u (the image's user): %s (ckpt restart --trust-image opens it with your rights, if you trust this image)",
+			    path, opener->uid, opener->gid, strerror(code));
 	if (opener->switched)
 		return fail(ctx->err, code, "cannot open %s as uid %u gid %u (the image's user): %s",
 			    path, opener->uid, opener->gid, strerror(code));
@@ -675,8 +666,15 @@ static bool same_contents_identity(const struct ckpt_file *file, const struct st
 	return (uint64_t)st->st_size == file->size && mtime == file->mtime_ns;
 }
 
+/* Files that keep their inode while they exist (a device node may be made anew). */
+static bool is_identity_kept(const struct image_file *file)
+{
+	return file->file.kind == CKPT_FILE_REGULAR || file->file.kind == CKPT_FILE_DIRECTORY;
+}
+
 /* What is at the path now (an O_PATH fd: nothing opened yet) is what was. */
-static int check_found_file(struct restore_context *ctx, const struct image_file *file, int path_fd)
+static int check_found_file(struct restore_context *ctx, const struct image_file *file, int path_fd,
+			    bool same_boot)
 {
 	struct stat st;
 
@@ -687,6 +685,11 @@ static int check_found_file(struct restore_context *ctx, const struct image_file
 			    mode_kind_name(file->file.mode), mode_kind_name(st.st_mode));
 	if (file->file.kind == CKPT_FILE_CHARDEV && st.st_rdev != file->file.rdev)
 		return fail(ctx->err, EINVAL, "%s is no longer the same device", file->path);
+	if (same_boot && is_identity_kept(file) &&
+	    (st.st_dev != file->file.device || st.st_ino != file->file.inode))
+		return fail(ctx->err, ESTALE,
+			    "%s is no longer the file of the checkpoint (another device or inode): refused",
+			    file->path);
 	if ((file->file.flags & CKPT_FILE_MAPPED) && !same_contents_identity(&file->file, &st))
 		return fail(ctx->err, ESTALE,
 			    "%s changed since the checkpoint (it is mapped: its size or mtime differ)",
@@ -697,12 +700,12 @@ static int check_found_file(struct restore_context *ctx, const struct image_file
 static int find_image_file(struct restore_context *ctx, const struct file_opener *opener,
 			   const struct image_file *file)
 {
-	int path_fd = open_as_owner(ctx, opener, file, file->path, O_PATH | O_CLOEXEC);
+	int path_fd = open_no_symlinks(file->path, O_PATH | O_CLOEXEC);
 	int ret;
 
 	if (path_fd < 0)
 		return open_failure(ctx, opener, file->path, -path_fd);
-	ret = check_found_file(ctx, file, path_fd);
+	ret = check_found_file(ctx, file, path_fd, opener->same_boot);
 	if (ret < 0) {
 		close(path_fd);
 		return ret;
@@ -733,7 +736,9 @@ static int open_found_file(struct restore_context *ctx, const struct file_opener
 	if (file->file.kind == CKPT_FILE_DIRECTORY)
 		flags = O_RDONLY | O_DIRECTORY;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", path_fd);
-	fd = open_as_owner(ctx, opener, file, path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
 	if (fd < 0)
 		return open_failure(ctx, opener, file->path, -fd);
 	if (!(flags & O_NONBLOCK))
@@ -804,6 +809,27 @@ static int stage_file(struct restore_context *ctx, const struct file_opener *ope
 	return 0;
 }
 
+/* Whether boot_id is this boot's (/proc/sys/kernel/random/boot_id, as 16 bytes). */
+static bool is_this_boot(const uint8_t boot_id[16])
+{
+	_cleanup_free_ char *text = NULL;
+	struct ckpt_error ignored = { 0 };
+	uint8_t ours[16] = { 0 };
+	int digits = 0;
+
+	if (read_whole_file("/proc/sys/kernel/random/boot_id", &text, NULL, &ignored) < 0)
+		return false;
+	for (const char *c = text; *c && digits < 32; c++) {
+		unsigned int nibble;
+
+		if (sscanf(c, "%1x", &nibble) != 1)
+			continue;
+		ours[digits / 2] = (uint8_t)(ours[digits / 2] << 4 | nibble);
+		digits++;
+	}
+	return digits == 32 && memcmp(ours, boot_id, sizeof(ours)) == 0;
+}
+
 static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
 {
 	struct rlimit limit;
@@ -836,6 +862,7 @@ int stage_files(struct restore_context *ctx)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < count; i++)
 		ctx->staged_fds[i] = -1;
+	opener.same_boot = is_this_boot(ctx->tree.head.boot_id);
 	ret = become_files_owner(ctx, &opener);
 	for (size_t i = 0; ret == 0 && i < count; i++)
 		ret = stage_file(ctx, &opener, i);

@@ -188,6 +188,23 @@ static bool keeps_parent_death_signal(const struct restore_context *ctx)
 	return !(flags & CKPT_OPT_DETACH) || init_is_parent;
 }
 
+/*
+ * The main thread of every husk dies with its creator until the handover
+ * (objects/tree.c): it always gets the image's value, 0 included.  Other
+ * threads were created with none.
+ */
+static int64_t restore_parent_death_signal(struct restore_context *ctx, size_t index)
+{
+	uint32_t signal = ctx->image.threads[index].thread.pdeath_signal;
+
+	if (!keeps_parent_death_signal(ctx))
+		signal = 0;
+	if (signal == 0 && index > 0)
+		return 0;
+	return thread_call(ctx, index, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, signal,
+			   0, 0);
+}
+
 static int restore_one_thread_prctl(struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
@@ -198,9 +215,8 @@ static int restore_one_thread_prctl(struct restore_context *ctx, size_t index)
 	if (ret >= 0 && (thread->flags & CKPT_THREAD_NO_NEW_PRIVS))
 		ret = thread_call(ctx, index, "prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl,
 				  PR_SET_NO_NEW_PRIVS, 1, 0, 0);
-	if (ret >= 0 && thread->pdeath_signal && keeps_parent_death_signal(ctx))
-		ret = thread_call(ctx, index, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG,
-				  thread->pdeath_signal, 0, 0);
+	if (ret >= 0)
+		ret = restore_parent_death_signal(ctx, index);
 	return ret < 0 ? (int)ret : 0;
 }
 
@@ -215,18 +231,19 @@ static int64_t restore_thp_disable(struct restore_context *ctx)
 }
 
 /*
- * dumpable comes last of all: a change of credentials resets it, and once
- * it is 0 a restarter without CAP_SYS_PTRACE can no longer write the
- * process's memory.  SUID_DUMP_ROOT (2) cannot be set by prctl; 0 is the
- * nearest (the core dump and ptrace stay forbidden to the owner).
+ * dumpable comes last of all: a change of credentials resets it (root
+ * restarting a user's process leaves it 0 there), and once it is 0 a
+ * restarter without CAP_SYS_PTRACE can no longer write the process's
+ * memory.  It is always set, to exactly the image's value.
+ * SUID_DUMP_ROOT (2) cannot be set by prctl; 0 is the nearest (the core
+ * dump and ptrace stay forbidden to the owner).
  */
 static int64_t restore_dumpable(struct restore_context *ctx)
 {
-	uint32_t dumpable = ctx->image.process.dumpable;
+	uint64_t dumpable = ctx->image.process.dumpable == 1 ? 1 : 0;
 
-	if (dumpable == 1)
-		return 0;
-	return husk_call(ctx, "prctl(PR_SET_DUMPABLE)", SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0);
+	return husk_call(ctx, "prctl(PR_SET_DUMPABLE)", SYS_prctl, PR_SET_DUMPABLE, dumpable, 0, 0,
+			 0, 0);
 }
 
 int restore_prctl(struct restore_context *ctx)

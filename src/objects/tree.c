@@ -365,6 +365,38 @@ static void report_to_ckpt(int fd, pid_t pid, int error, const char *step)
 		_exit(127);
 }
 
+/*
+ * Until the handover nothing ckpt creates may outlive it: each husk and
+ * stand-in dies with the thread that created it (ckpt's, or its parent
+ * husk's single thread), so a SIGKILL of ckpt takes the whole tree down,
+ * parents first.  The check after the prctl closes the race with a
+ * creator that died before it.  The restored processes get their own
+ * parent-death signals back at the end (restore_prctl()).
+ */
+static void die_with_creator(pid_t creator)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != creator)
+		_exit(127);
+}
+
+enum { ADOPTION_POLL_US = 1000, ADOPTION_LIMIT_POLLS = 30000 };
+
+/*
+ * A child created by a session stand-in, which exits at once: a
+ * parent-death signal set now would fire then.  The child waits until the
+ * stand-in's exit has handed it to its husk parent (a child subreaper),
+ * then dies with that one.  Anyone else adopting it means that parent died.
+ */
+static void wait_for_adoption(pid_t stand_in, pid_t parent)
+{
+	for (int poll_count = 0; getppid() == stand_in; poll_count++) {
+		if (poll_count >= ADOPTION_LIMIT_POLLS)
+			_exit(127);
+		usleep(ADOPTION_POLL_US);
+	}
+	die_with_creator(parent);
+}
+
 static pid_t clone_with_pid_and_flags(pid_t pid, uint32_t exit_signal, uint64_t flags)
 {
 	struct clone_args args = {
@@ -403,13 +435,14 @@ enum { SHARER_STACK_SIZE = 256 * 1024 };
 struct sharer_start {
 	const struct restore_context *ctx;
 	size_t index;
+	pid_t creator;
 };
 
-static void husk_main(const struct restore_context *ctx, size_t index);
+static void husk_main(const struct restore_context *ctx, size_t index, pid_t creator);
 
 static void start_sharer(struct sharer_start *start)
 {
-	husk_main(start->ctx, start->index);
+	husk_main(start->ctx, start->index, start->creator);
 }
 
 /*
@@ -459,7 +492,7 @@ static pid_t clone_sharing_memory(const struct restore_context *ctx, size_t inde
 
 	if (stack == MAP_FAILED)
 		return -1;
-	*start = (struct sharer_start){ .ctx = ctx, .index = index };
+	*start = (struct sharer_start){ .ctx = ctx, .index = index, .creator = getpid() };
 	return clone3_calling(&args, start_sharer, start);
 }
 
@@ -506,6 +539,7 @@ static void clone_child(const struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_tree_entry *child = &ctx->tree.entries[index];
 	uint64_t flags = sharing_clone_flags(child);
+	pid_t creator = getpid();
 	pid_t pid = (flags & CLONE_VM) ?
 			    clone_sharing_memory(ctx, index, flags) :
 			    clone_with_pid_and_flags(child->pid, child->exit_signal, flags);
@@ -513,7 +547,7 @@ static void clone_child(const struct restore_context *ctx, size_t index)
 	if (pid == 0 && child->state == CKPT_TREE_ZOMBIE)
 		become_zombie(child);
 	if (pid == 0)
-		husk_main(ctx, index);
+		husk_main(ctx, index, creator);
 	if (pid < 0) {
 		report_to_ckpt(ctx->report_fd, child->pid, -errno, "creating a child with its PID");
 		_exit(127);
@@ -529,11 +563,13 @@ static void clone_through_session_stand_in(const struct restore_context *ctx, si
 					   pid_t session)
 {
 	const struct image_tree *tree = &ctx->tree;
+	pid_t creator = getpid();
 	pid_t stand_in;
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	stand_in = clone_with_pid(session, SIGCHLD);
 	if (stand_in == 0) {
+		die_with_creator(creator);
 		if (setsid() < 0) {
 			report_to_ckpt(ctx->report_fd, session, -errno, "starting the session of its exited leader");
 			_exit(127);
@@ -618,9 +654,11 @@ static bool joins_other_group(const struct image_tree *tree, size_t parent,
  */
 static pid_t start_group_stand_in(const struct restore_context *ctx, pid_t group)
 {
+	pid_t creator = getpid();
 	pid_t stand_in = clone_with_pid(group, SIGCHLD);
 
 	if (stand_in == 0) {
+		die_with_creator(creator);
 		for (;;)
 			pause();
 	}
@@ -740,11 +778,15 @@ static void reset_signal_handling(void)
 }
 
 /* The husk's own code, run before ckpt takes it over.  Never returns. */
-static void husk_main(const struct restore_context *ctx, size_t index)
+static void husk_main(const struct restore_context *ctx, size_t index, pid_t creator)
 {
 	const struct ckpt_tree_entry *self = &ctx->tree.entries[index];
 	int ret = 0;
 
+	if (index > 0 && creator != self->ppid)
+		wait_for_adoption(creator, self->ppid);
+	else
+		die_with_creator(creator);
 	reset_signal_handling();
 	if (self->sid == self->pid)
 		ret = setsid() < 0 ? -errno : 0;
@@ -844,12 +886,13 @@ static void hold_on_to_ckpt(int release_fd)
 static void namespace_init_main(const struct restore_context *ctx, int release_fd)
 {
 	const struct ckpt_tree_entry *root = &ctx->tree.entries[0];
+	pid_t creator = getpid();
 	pid_t root_pid = clone_with_pid(root->pid, SIGCHLD);
 	int root_status = 0, status;
 	pid_t reaped;
 
 	if (root_pid == 0)
-		husk_main(ctx, 0);
+		husk_main(ctx, 0, creator);
 	if (root_pid < 0) {
 		report_to_ckpt(ctx->report_fd, root->pid, -errno, "creating the root with its PID");
 		_exit(127);
@@ -903,6 +946,7 @@ static int clone_first(struct restore_context *ctx)
 {
 	bool in_namespace = ctx->options->flags & CKPT_OPT_PIDNS;
 	bool root_is_init = ctx->tree.entries[0].pid == 1;
+	pid_t creator = in_namespace ? 0 : getpid();	/* a new namespace's init sees no parent */
 	pid_t pid;
 
 	if (in_namespace && !root_is_init)
@@ -911,7 +955,7 @@ static int clone_first(struct restore_context *ctx)
 		pid = in_namespace ? clone_namespace_init() :
 				     clone_with_pid(ctx->tree.entries[0].pid, SIGCHLD);
 	if (pid == 0)
-		husk_main(ctx, 0);
+		husk_main(ctx, 0, creator);
 	if (pid < 0)
 		return pid;
 	if (in_namespace)
