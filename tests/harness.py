@@ -41,8 +41,8 @@ EXTRA_MODES = {
 }
 ALL_MODES = ("restart", "live", "rounds", "pipe", "plain")
 # Programs that drop privileges after the harness gave them a root-only
-# stderr: restarted by root with --trust-image (else refused: their user
-# cannot open that file).
+# stderr: root's image of them in a root-owned file is trusted; read from a
+# pipe it needs --trust-image (else refused: their user cannot open that file).
 TRUSTED_IMAGES = ("proc_creds", "proc_securebits")
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -649,7 +649,13 @@ class StateCase:
         target.close()
         return self.ckpt.restart_detached(image, deadline, target.pid,
                                           from_pipe=self.mode == "pipe",
-                                          trust=os.path.basename(self.program) in TRUSTED_IMAGES)
+                                          trust=self.needs_trust())
+
+    def needs_trust(self):
+        """An image read from a pipe has no owner that vouches for it: root's
+        own images of programs holding root-only files then need --trust-image
+        (from a file that root owns they are trusted without it)."""
+        return self.mode == "pipe" and os.path.basename(self.program) in TRUSTED_IMAGES
 
     @staticmethod
     def finish(target, deadline):

@@ -577,6 +577,25 @@ static void use_restarter_ids(const struct file_opener *opener)
 	syscall(SYS_setgroups, opener->saved_group_count, opener->saved_groups);
 }
 
+/*
+ * An image in a regular file that the restarter owns and nobody else may
+ * write was written by the restarter (or someone as privileged): only the
+ * restarter could have edited it, so it is trusted like --trust-image.
+ */
+static bool is_restarters_own_image(int image_fd)
+{
+	struct stat st;
+
+	if (fstat(image_fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	return st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
+static bool is_trusted_image(const struct restore_context *ctx)
+{
+	return (ctx->options->flags & CKPT_OPT_TRUST_IMAGE) || is_restarters_own_image(ctx->reader.fd);
+}
+
 static int become_files_owner(struct restore_context *ctx, struct file_opener *opener)
 {
 	const struct ckpt_tree_entry *owner = NULL;
@@ -584,7 +603,7 @@ static int become_files_owner(struct restore_context *ctx, struct file_opener *o
 
 	opener->saved_fsuid = current_fsuid();
 	opener->saved_fsgid = current_fsgid();
-	if (ctx->options->flags & CKPT_OPT_TRUST_IMAGE)
+	if (is_trusted_image(ctx))
 		return 0;
 	ret = find_files_owner(ctx, &owner);
 	if (ret < 0 || !owner)

@@ -55,6 +55,8 @@ wait_gone "$target_pid" 10 || fail "the target stays after --kill"
 close_pipes "$target_in" "$target_out"
 python3 tests/tools/edit_image_file.py "$case_dir/user.img" "$case_dir/shadow.img" \
 	--path "$data" --new-path /etc/shadow || fail "cannot edit the image"
+# The user edited it: the file is theirs (root's own images are trusted).
+chown "$user_uid" "$case_dir/shadow.img" || fail "cannot give the edited image to uid $user_uid"
 "$CKPT" inspect "$case_dir/shadow.img" >/dev/null 2>"$case_dir/stderr" ||
 	fail "the edited image is not well formed: $(head -1 "$case_dir/stderr")"
 
