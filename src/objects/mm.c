@@ -833,7 +833,10 @@ static int lock_vma(struct restore_context *ctx, const struct ckpt_vma *vma)
 	return result < 0 ? (int)result : 0;
 }
 
-/* mlockall(MCL_FUTURE) last: no mapping restart makes after it may be locked. */
+/*
+ * mlockall(MCL_FUTURE) without MCL_CURRENT changes no existing VMA, only
+ * the default flags of later mappings: it comes after every VMA is final.
+ */
 static int lock_future_mappings(struct restore_context *ctx)
 {
 	uint64_t lock_future = ctx->image.mm.lock_future;
