@@ -381,7 +381,15 @@ struct ckpt_mm {
 	uint64_t fields[CKPT_MM_FIELD_COUNT];	/* enum ckpt_mm_field */
 	uint32_t exe_file_id;	/* FILE record of /proc/PID/exe, 0 if none */
 	uint32_t auxv_words;	/* uint64 words after this struct */
+	uint64_t lock_future;	/* enum ckpt_mm_lock_future: mlockall(MCL_FUTURE) */
 	/* uint64_t auxv[auxv_words] */
+};
+
+/* mlockall(MCL_FUTURE): new mappings of this memory map are locked (mm->def_flags). */
+enum ckpt_mm_lock_future {
+	CKPT_MM_LOCK_FUTURE = 1u << 0,	/* MCL_FUTURE */
+	CKPT_MM_LOCK_ONFAULT = 1u << 1,	/* with FUTURE: MCL_ONFAULT */
+	CKPT_MM_LOCK_MASK = (1u << 2) - 1,
 };
 
 /* x86_64 struct user_regs_struct, in its order. */
@@ -442,7 +450,11 @@ enum ckpt_vma_flags {
 	CKPT_VMA_HEAP = 1u << 7,	/* informational: [heap] */
 	CKPT_VMA_STACK = 1u << 8,	/* informational: [stack] */
 	CKPT_VMA_NORESERVE = 1u << 9,
-	CKPT_VMA_FLAG_MASK = (1u << 10) - 1,
+	CKPT_VMA_MERGEABLE = 1u << 10,	/* MADV_MERGEABLE */
+	CKPT_VMA_LOCKED = 1u << 11,	/* mlock, mlock2, mlockall(MCL_CURRENT) */
+	CKPT_VMA_LOCKONFAULT = 1u << 12,	/* with LOCKED: MLOCK_ONFAULT / MCL_ONFAULT */
+	CKPT_VMA_DROPPABLE = 1u << 13,	/* MAP_DROPPABLE (kind ANON) */
+	CKPT_VMA_FLAG_MASK = (1u << 14) - 1,
 };
 
 struct ckpt_vma {

@@ -215,6 +215,9 @@ static int validate_mm(const struct ckpt_mm *mm, uint64_t length, struct ckpt_er
 		return bad(err, CKPT_RECORD_MM, "size does not match its auxv length");
 	if (mm->auxv_words % 2 != 0)
 		return bad(err, CKPT_RECORD_MM, "auxv is not made of pairs");
+	if ((mm->lock_future & ~(uint64_t)CKPT_MM_LOCK_MASK) ||
+	    mm->lock_future == CKPT_MM_LOCK_ONFAULT)
+		return bad(err, CKPT_RECORD_MM, "unknown future lock flags");
 	for (int i = 0; i < CKPT_MM_FIELD_COUNT; i++) {
 		if (!is_user_address(mm->fields[i]))
 			return bad(err, CKPT_RECORD_MM, "an address is not a user address");

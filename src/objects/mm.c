@@ -81,6 +81,43 @@ static int read_exe(struct dump_context *ctx)
 	return 0;
 }
 
+static bool has_locked_memory(struct dump_context *ctx)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	struct ckpt_error ignored = { 0 };
+	const char *locked;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", ctx->pid);
+	if (read_whole_file(path, &text, NULL, &ignored) < 0)
+		return true;	/* look at the scratch mapping anyway */
+	locked = status_field(text, "VmLck");
+	return !locked || strtoull(locked, NULL, 10) != 0;
+}
+
+/*
+ * mlockall(MCL_FUTURE) shows nowhere in /proc, but every new mapping gets
+ * it: the scratch mapping ckpt made in the target for this phase shows
+ * "lo" (and "lf" with MCL_ONFAULT).  A locked scratch mapping counts in
+ * VmLck, so without locked memory there is nothing to look at.
+ */
+static int read_future_lock(struct dump_context *ctx)
+{
+	uint32_t flags = 0;
+	int ret;
+
+	ctx->mm.lock_future = 0;
+	if (!ctx->scratch_code || !has_locked_memory(ctx))
+		return 0;
+	ret = proc_vma_flags_at(ctx->pid, ctx->scratch_code, &flags, ctx->err);
+	if (ret < 0)
+		return ret;
+	if (flags & PROC_VMA_LOCKED)
+		ctx->mm.lock_future = CKPT_MM_LOCK_FUTURE |
+				      ((flags & PROC_VMA_LOCKONFAULT) ? CKPT_MM_LOCK_ONFAULT : 0);
+	return 0;
+}
+
 int collect_mm(struct dump_context *ctx)
 {
 	int64_t brk;
@@ -91,6 +128,8 @@ int collect_mm(struct dump_context *ctx)
 		ret = read_auxv(ctx);
 	if (ret == 0)
 		ret = read_exe(ctx);
+	if (ret == 0)
+		ret = read_future_lock(ctx);
 	if (ret < 0)
 		return ret;
 	brk = dump_inject(ctx, &ctx->threads[0], "brk", SYS_brk, 0, 0, 0, 0);
@@ -110,6 +149,8 @@ static uint32_t record_flags(const struct proc_vma *vma)
 		{ PROC_VMA_NOHUGEPAGE, CKPT_VMA_NOHUGEPAGE }, { PROC_VMA_DONTFORK, CKPT_VMA_DONTFORK },
 		{ PROC_VMA_DONTDUMP, CKPT_VMA_DONTDUMP }, { PROC_VMA_WIPEONFORK, CKPT_VMA_WIPEONFORK },
 		{ PROC_VMA_MAYWRITE, CKPT_VMA_MAYWRITE }, { PROC_VMA_NORESERVE, CKPT_VMA_NORESERVE },
+		{ PROC_VMA_MERGEABLE, CKPT_VMA_MERGEABLE }, { PROC_VMA_LOCKED, CKPT_VMA_LOCKED },
+		{ PROC_VMA_LOCKONFAULT, CKPT_VMA_LOCKONFAULT }, { PROC_VMA_DROPPABLE, CKPT_VMA_DROPPABLE },
 	};
 	uint32_t flags = 0;
 
@@ -318,6 +359,10 @@ int write_vmas(struct dump_context *ctx)
 #include <linux/prctl.h>
 
 #include "restart.h"
+
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08	/* Linux 6.11 */
+#endif
 
 #define LOWEST_CONTROL_ADDRESS 0x100000ull
 #define HIGHEST_USER_ADDRESS 0x7ffffffff000ull
@@ -546,7 +591,9 @@ static void mapping_flags_and_fd(const struct restore_context *ctx, const struct
 			 ((vma->flags & CKPT_VMA_NORESERVE) ? MAP_NORESERVE : 0);
 
 	*ret_fd = -1;
-	if (vma->kind == CKPT_VMA_ANON)
+	if (vma->kind == CKPT_VMA_ANON && (vma->flags & CKPT_VMA_DROPPABLE))
+		flags |= MAP_DROPPABLE | MAP_ANONYMOUS;
+	else if (vma->kind == CKPT_VMA_ANON)
 		flags |= MAP_PRIVATE | MAP_ANONYMOUS;
 	else if (vma->kind == CKPT_VMA_SHARED_ANON)
 		flags |= MAP_SHARED | MAP_ANONYMOUS;
@@ -565,7 +612,7 @@ static int apply_advice(struct restore_context *ctx, const struct ckpt_vma *vma)
 	} advice[] = {
 		{ CKPT_VMA_HUGEPAGE, MADV_HUGEPAGE },	{ CKPT_VMA_NOHUGEPAGE, MADV_NOHUGEPAGE },
 		{ CKPT_VMA_DONTFORK, MADV_DONTFORK },	{ CKPT_VMA_DONTDUMP, MADV_DONTDUMP },
-		{ CKPT_VMA_WIPEONFORK, MADV_WIPEONFORK },
+		{ CKPT_VMA_WIPEONFORK, MADV_WIPEONFORK }, { CKPT_VMA_MERGEABLE, MADV_MERGEABLE },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(advice); i++) {
@@ -759,31 +806,70 @@ static int remap_write_sealed(struct restore_context *ctx, const struct ckpt_vma
 	return apply_advice(ctx, vma);
 }
 
+static int set_final_protection(struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	int64_t result;
+
+	if (is_write_sealed_memfd(ctx, vma))
+		return remap_write_sealed(ctx, vma);
+	if (vma->page_count == 0 || mapping_prot(vma) == vma->prot)
+		return 0;
+	result = husk_call(ctx, "mprotect", SYS_mprotect, vma->start, vma->end - vma->start,
+			   vma->prot, 0, 0, 0);
+	return result < 0 ? (int)result : 0;
+}
+
+/* mlock/mlock2 once the pages are in and the merge guard is lifted. */
+static int lock_vma(struct restore_context *ctx, const struct ckpt_vma *vma)
+{
+	uint64_t on_fault = (vma->flags & CKPT_VMA_LOCKONFAULT) ? MLOCK_ONFAULT : 0;
+	int64_t result;
+
+	if (!(vma->flags & CKPT_VMA_LOCKED) || vma->kind == CKPT_VMA_VDSO ||
+	    vma->kind == CKPT_VMA_VVAR || vma->kind == CKPT_VMA_VVAR_VCLOCK)
+		return 0;
+	result = husk_call(ctx, "mlock2", SYS_mlock2, vma->start, vma->end - vma->start, on_fault,
+			   0, 0, 0);
+	return result < 0 ? (int)result : 0;
+}
+
+/*
+ * mlockall(MCL_FUTURE) without MCL_CURRENT changes no existing VMA, only
+ * the default flags of later mappings: it comes after every VMA is final.
+ */
+static int lock_future_mappings(struct restore_context *ctx)
+{
+	uint64_t lock_future = ctx->image.mm.lock_future;
+	int64_t result;
+
+	if (!(lock_future & CKPT_MM_LOCK_FUTURE))
+		return 0;
+	result = husk_call(ctx, "mlockall", SYS_mlockall,
+			   MCL_FUTURE | ((lock_future & CKPT_MM_LOCK_ONFAULT) ? MCL_ONFAULT : 0), 0, 0,
+			   0, 0, 0);
+	return result < 0 ? (int)result : 0;
+}
+
 int protect_vmas(struct restore_context *ctx)
 {
-	for (size_t i = 0; i < ctx->image.vma_count; i++) {
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < ctx->image.vma_count; i++) {
 		const struct ckpt_vma *vma = &ctx->image.vmas[i];
-		int64_t result;
 
 		if (ctx->merge_guarded[i]) {
-			result = set_dontdump(ctx, vma, MADV_DODUMP);
+			int64_t result = set_dontdump(ctx, vma, MADV_DODUMP);
+
 			if (result < 0)
 				return (int)result;
 		}
-		if (is_write_sealed_memfd(ctx, vma)) {
-			result = remap_write_sealed(ctx, vma);
-			if (result < 0)
-				return (int)result;
-			continue;
-		}
-		if (vma->page_count == 0 || mapping_prot(vma) == vma->prot)
-			continue;
-		result = husk_call(ctx, "mprotect", SYS_mprotect, vma->start, vma->end - vma->start,
-				   vma->prot, 0, 0, 0);
-		if (result < 0)
-			return (int)result;
+		ret = set_final_protection(ctx, vma);
+		if (ret == 0)
+			ret = lock_vma(ctx, vma);
 	}
-	return 0;
+	if (ret == 0)
+		ret = lock_future_mappings(ctx);
+	return ret;
 }
 
 int restore_mm_fields(struct restore_context *ctx)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -58,13 +59,39 @@ static void scan_filter(const struct ckpt_vma *vma, struct pm_scan_arg_v1 *arg)
 	}
 }
 
+/*
+ * Where the pages of a file mapping that can hold data end: at the end of
+ * the file rounded up to a page.  Pages past it fault with SIGBUS, in the
+ * original as after restart; a kernel that shows them present (a large
+ * folio mapped whole) must not make ckpt read them.
+ */
+static uint64_t file_data_end(const struct dump_context *ctx, const struct ckpt_vma *vma)
+{
+	char link[128];
+	struct stat st;
+	uint64_t size;
+
+	if (vma->kind != CKPT_VMA_FILE_PRIVATE && vma->kind != CKPT_VMA_FILE_SHARED)
+		return vma->end;
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", ctx->pid,
+		 (unsigned long long)vma->start, (unsigned long long)vma->end);
+	if (stat(link, &st) < 0 || st.st_size < 0)
+		return vma->end;
+	size = ((uint64_t)st.st_size + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	if (size <= vma->file_offset)
+		return vma->start;
+	if (size - vma->file_offset >= vma->end - vma->start)
+		return vma->end;
+	return vma->start + (size - vma->file_offset);
+}
+
 static int scan_vma(struct dump_context *ctx, int pagemap_fd, struct dump_vma *vma,
 		    struct page_region_v1 *regions)
 {
 	struct pm_scan_arg_v1 arg = {
 		.size = sizeof(arg),
 		.start = vma->record.start,
-		.end = vma->record.end,
+		.end = file_data_end(ctx, &vma->record),
 		.vec = (uint64_t)(uintptr_t)regions,
 		.vec_len = SCAN_REGIONS,
 	};

@@ -71,6 +71,8 @@ static uint32_t parse_vm_flags(const char *line)
 		{ "wf", PROC_VMA_WIPEONFORK },	{ "mw", PROC_VMA_MAYWRITE },
 		{ "lo", PROC_VMA_LOCKED },	{ "io", PROC_VMA_IO },
 		{ "pf", PROC_VMA_IO },		{ "nr", PROC_VMA_NORESERVE },
+		{ "mg", PROC_VMA_MERGEABLE },	{ "lf", PROC_VMA_LOCKONFAULT },
+		{ "dp", PROC_VMA_DROPPABLE },
 	};
 	uint32_t flags = 0;
 
@@ -184,6 +186,25 @@ void proc_vma_list_release(struct proc_vma_list *list)
 	free(list->vmas);
 	list->vmas = NULL;
 	list->count = 0;
+}
+
+int proc_vma_flags_at(pid_t pid, uint64_t address, uint32_t *ret_flags, struct ckpt_error *err)
+{
+	struct proc_vma_list list;
+	size_t i = 0;
+	int ret = proc_read_vmas(pid, true, &list, err);
+
+	if (ret < 0)
+		return ret;
+	while (i < list.count && !(list.vmas[i].start <= address && address < list.vmas[i].end))
+		i++;
+	if (i < list.count)
+		*ret_flags = list.vmas[i].flags;
+	else
+		ret = fail(err, ENOENT, "no memory at %#llx in /proc/%d/smaps",
+			   (unsigned long long)address, pid);
+	proc_vma_list_release(&list);
+	return ret;
 }
 
 int proc_stat_fields(pid_t pid, uint64_t *values, int first_field, int count,

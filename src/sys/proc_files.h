@@ -25,6 +25,9 @@ enum proc_vma_flag {
 	PROC_VMA_LOCKED = 1u << 8,
 	PROC_VMA_IO = 1u << 9,	/* io / pfnmap: device memory */
 	PROC_VMA_NORESERVE = 1u << 10,
+	PROC_VMA_MERGEABLE = 1u << 11,	/* mg: MADV_MERGEABLE (KSM) */
+	PROC_VMA_LOCKONFAULT = 1u << 12,	/* lf: locked as pages fault in */
+	PROC_VMA_DROPPABLE = 1u << 13,	/* dp: MAP_DROPPABLE */
 };
 
 struct proc_vma {
@@ -50,6 +53,8 @@ int proc_read_vmas(pid_t pid, bool with_vm_flags, struct proc_vma_list *ret_list
 /* The same from the text of such a file (changed in place: lines are cut). */
 int proc_parse_vmas(char *text, struct proc_vma_list *ret_list, struct ckpt_error *err);
 void proc_vma_list_release(struct proc_vma_list *list);
+/* The VmFlags (enum proc_vma_flag) of the VMA holding address, from /proc/PID/smaps. */
+int proc_vma_flags_at(pid_t pid, uint64_t address, uint32_t *ret_flags, struct ckpt_error *err);
 
 /* Field number `field` (1-based as in proc(5)) of /proc/PID/stat. */
 int proc_stat_fields(pid_t pid, uint64_t *values, int first_field, int count,
