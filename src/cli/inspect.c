@@ -76,7 +76,7 @@ static const char *unix_socket_type_name(uint32_t type)
 static void print_unix_socket_fd(const struct ckpt_fd *fd, const struct image_file *file,
 				 const char *cloexec)
 {
-	const struct ckpt_unix_socket *state = &file->state.unix_socket;
+	const struct ckpt_unix_socket *state = image_file_unix_socket(file);
 	uint64_t bytes = 0;
 
 	for (size_t i = 0; i < file->queue_count; i++)
@@ -93,15 +93,15 @@ static void print_event_fd(const struct ckpt_fd *fd, const struct image_file *fi
 	const char *cloexec = fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "";
 
 	if (file->file.kind == CKPT_FILE_EVENTFD)
-		printf("fd %d: eventfd counter %" PRIu64 "%s%s\n", fd->fd, file->state.eventfd.counter,
-		       file->state.eventfd.flags & CKPT_EVENTFD_SEMAPHORE ? " semaphore" : "", cloexec);
+		printf("fd %d: eventfd counter %" PRIu64 "%s%s\n", fd->fd, image_file_eventfd(file)->counter,
+		       image_file_eventfd(file)->flags & CKPT_EVENTFD_SEMAPHORE ? " semaphore" : "", cloexec);
 	else if (file->file.kind == CKPT_FILE_TIMERFD)
 		printf("fd %d: timerfd clock %d next in %" PRIu64 " ns every %" PRIu64 " ns, %" PRIu64 " expirations pending%s%s\n",
-		       fd->fd, file->state.timerfd.clock_id, file->state.timerfd.remaining_ns,
-		       file->state.timerfd.interval_ns, file->state.timerfd.ticks,
-		       file->state.timerfd.settime_flags & CKPT_TIMERFD_ABSTIME ? " absolute" : "", cloexec);
+		       fd->fd, image_file_timerfd(file)->clock_id, image_file_timerfd(file)->remaining_ns,
+		       image_file_timerfd(file)->interval_ns, image_file_timerfd(file)->ticks,
+		       image_file_timerfd(file)->settime_flags & CKPT_TIMERFD_ABSTIME ? " absolute" : "", cloexec);
 	else if (file->file.kind == CKPT_FILE_SIGNALFD)
-		printf("fd %d: signalfd mask %#" PRIx64 "%s\n", fd->fd, file->state.signalfd.mask, cloexec);
+		printf("fd %d: signalfd mask %#" PRIx64 "%s\n", fd->fd, image_file_signalfd(file)->mask, cloexec);
 	else
 		print_unix_socket_fd(fd, file, cloexec);
 }
@@ -162,7 +162,7 @@ static void print_text_process(const struct image *image)
 		const struct ckpt_fd *fd = &image->fds[i];
 		const struct image_file *file = image_find_file(image, fd->file_id);
 
-		if (file && file->has_state)
+		if (file && image_file_has_state(file))
 			print_event_fd(fd, file);
 		else if (file)
 			printf("fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd, file_kind_name(file),

@@ -73,16 +73,43 @@ struct block_list {
 struct image_file {
 	struct ckpt_file file;
 	const char *path;
-	bool has_state;			/* the kind's own record was read (eventfd, timerfd, signalfd) */
-	union {
-		struct ckpt_eventfd eventfd;
-		struct ckpt_timerfd timerfd;
-		struct ckpt_signalfd signalfd;
-		struct ckpt_unix_socket unix_socket;
-	} state;
+	/*
+	 * Its kind's state record (the FILE kind table's state_record: struct
+	 * ckpt_eventfd, ckpt_timerfd, ...), NULL for a kind without one.  Read
+	 * it through image_file_eventfd() and the like.
+	 */
+	const void *state;
 	const struct ckpt_socket_queue **queue;	/* a unix socket's waiting data, oldest first */
 	size_t queue_count;
 };
+
+/* The file's state record if the file is of this kind and has one, else NULL. */
+const void *image_file_state(const struct image_file *file, enum ckpt_file_kind kind);
+
+static inline bool image_file_has_state(const struct image_file *file)
+{
+	return file->state != NULL;
+}
+
+static inline const struct ckpt_eventfd *image_file_eventfd(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_EVENTFD);
+}
+
+static inline const struct ckpt_timerfd *image_file_timerfd(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_TIMERFD);
+}
+
+static inline const struct ckpt_signalfd *image_file_signalfd(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_SIGNALFD);
+}
+
+static inline const struct ckpt_unix_socket *image_file_unix_socket(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_UNIX_SOCKET);
+}
 
 struct image_thread {
 	struct ckpt_thread thread;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "image/image.h"
+#include "image/records.h"
 
 static void *keep_in(struct block_list *list, const void *data, size_t length,
 		     struct ckpt_error *err)
@@ -143,7 +144,8 @@ static int load_identity(struct image_reader *reader, struct image *image)
 /* Shared anonymous memory exists only as mappings; a memfd may be an fd too. */
 static bool is_openable_file(const struct image_file *file)
 {
-	return file->file.kind != CKPT_FILE_SHMEM || (file->file.flags & CKPT_FILE_MEMFD);
+	return !file_kind_has(file->file.kind, FILE_KIND_MAPPING_ONLY) ||
+	       (file->file.flags & CKPT_FILE_MEMFD);
 }
 
 static int add_fd(struct image *image, const struct image_record *record, struct ckpt_error *err)
@@ -422,59 +424,38 @@ static int add_file(struct image_tree *tree, const struct image_record *record,
 	return slot->path ? 0 : -ENOMEM;
 }
 
-static bool has_state_record(uint32_t kind)
-{
-	return kind == CKPT_FILE_EVENTFD || kind == CKPT_FILE_TIMERFD || kind == CKPT_FILE_SIGNALFD ||
-	       kind == CKPT_FILE_UNIX_SOCKET;
-}
-
-static uint32_t file_kind_of_state(enum ckpt_record_type type)
-{
-	switch (type) {
-	case CKPT_RECORD_EVENTFD:
-		return CKPT_FILE_EVENTFD;
-	case CKPT_RECORD_TIMERFD:
-		return CKPT_FILE_TIMERFD;
-	case CKPT_RECORD_SIGNALFD:
-		return CKPT_FILE_SIGNALFD;
-	case CKPT_RECORD_UNIX_SOCKET:
-	case CKPT_RECORD_SOCKET_QUEUE:
-		return CKPT_FILE_UNIX_SOCKET;
-	default:
-		return 0;
-	}
-}
-
-/* EVENTFD, TIMERFD, SIGNALFD: right after the FILE they belong to (file_id is the first field). */
+/*
+ * A FILE kind's state record (EVENTFD, TIMERFD, SIGNALFD, UNIX_SOCKET):
+ * right after the FILE it belongs to (file_id is the first field), kept
+ * whole until the tree is released.
+ */
 static int add_file_state(struct image_tree *tree, const struct image_record *record,
-			  struct ckpt_error *err)
+			  const struct file_kind_info *kind, struct ckpt_error *err)
 {
 	uint32_t file_id;
 	struct image_file *file;
 
 	memcpy(&file_id, record->payload, sizeof(file_id));
 	file = tree->file_count ? &tree->files[tree->file_count - 1] : NULL;
-	if (!file || file->file.id != file_id || file->has_state ||
-	    file->file.kind != file_kind_of_state(record->type))
+	if (!file || file->file.id != file_id || file->state || file->file.kind != kind->kind)
 		return fail(err, EINVAL, "bad image: %s record at byte %llu does not follow its FILE %u",
 			    record_type_name(record->type), (unsigned long long)record->offset, file_id);
-	memcpy(&file->state, record->payload, record->length);
-	file->has_state = true;
-	return 0;
+	file->state = keep_in(&tree->blocks, record->payload, record->length, err);
+	return file->state ? 0 : -ENOMEM;
 }
 
-/* SOCKET_QUEUE: after its socket's UNIX_SOCKET record, kept whole until the tree is released. */
-static int add_socket_queue(struct image_tree *tree, const struct image_record *record,
-			    struct ckpt_error *err)
+/* A queue record (SOCKET_QUEUE): after its file's state record, kept whole until the tree is released. */
+static int add_file_queue(struct image_tree *tree, const struct image_record *record,
+			  const struct file_kind_info *kind, struct ckpt_error *err)
 {
 	const struct ckpt_socket_queue *queue = record->payload;
 	struct image_file *file = tree->file_count ? &tree->files[tree->file_count - 1] : NULL;
 	const struct ckpt_socket_queue *kept, **slot;
 
-	if (!file || file->file.id != queue->file_id || !file->has_state ||
-	    file->file.kind != CKPT_FILE_UNIX_SOCKET)
-		return fail(err, EINVAL, "bad image: SOCKET_QUEUE record at byte %llu does not follow its UNIX_SOCKET %u",
-			    (unsigned long long)record->offset, queue->file_id);
+	if (!file || file->file.id != queue->file_id || !file->state || file->file.kind != kind->kind)
+		return fail(err, EINVAL, "bad image: %s record at byte %llu does not follow its %s %u",
+			    record_type_name(record->type), (unsigned long long)record->offset,
+			    record_type_name(kind->state_record), queue->file_id);
 	kept = keep_in(&tree->blocks, record->payload, record->length, err);
 	if (!kept)
 		return -ENOMEM;
@@ -492,7 +473,7 @@ static int add_epoll_target(struct image_tree *tree, const struct image_record *
 	struct ckpt_epoll_target *slot;
 
 	if (target->epoll_file_id > tree->file_count || target->target_file_id > tree->file_count ||
-	    tree->files[target->epoll_file_id - 1].file.kind != CKPT_FILE_EPOLL)
+	    !file_kind_has(tree->files[target->epoll_file_id - 1].file.kind, FILE_KIND_HAS_TARGETS))
 		return fail(err, EINVAL, "bad image: EPOLL_TARGET record at byte %llu names missing files or a file that is no epoll",
 			    (unsigned long long)record->offset);
 	slot = append((void **)&tree->epoll_targets, &tree->epoll_target_count, sizeof(*slot), err);
@@ -502,11 +483,12 @@ static int add_epoll_target(struct image_tree *tree, const struct image_record *
 	return 0;
 }
 
-/* One record of the files part: FILE, its state record, or EPOLL_TARGET (after every FILE). */
+/* One record of the files part: FILE, its kind's state or queue records, or EPOLL_TARGET (after every FILE). */
 static int add_files_record(struct image_tree *tree, const struct image_record *record,
 			    struct ckpt_error *err)
 {
 	bool targets_begun = tree->epoll_target_count > 0;
+	const struct file_kind_info *kind;
 
 	if (record->type == CKPT_RECORD_EPOLL_TARGET)
 		return add_epoll_target(tree, record, err);
@@ -514,42 +496,34 @@ static int add_files_record(struct image_tree *tree, const struct image_record *
 		return out_of_order(err, record, "EPOLL_TARGET or PROCESS");
 	if (record->type == CKPT_RECORD_FILE)
 		return add_file(tree, record, err);
-	if (record->type == CKPT_RECORD_SOCKET_QUEUE)
-		return add_socket_queue(tree, record, err);
-	return add_file_state(tree, record, err);
+	kind = find_file_kind_of_state(record->type);
+	if (record->type == kind->queue_record)
+		return add_file_queue(tree, record, kind, err);
+	return add_file_state(tree, record, kind, err);
 }
 
 static bool is_files_record(enum ckpt_record_type type)
 {
-	return type == CKPT_RECORD_FILE || type == CKPT_RECORD_EPOLL_TARGET || file_kind_of_state(type);
+	return type == CKPT_RECORD_FILE || type == CKPT_RECORD_EPOLL_TARGET ||
+	       find_file_kind_of_state(type) != NULL;
 }
 
-/* Each end of a socketpair names the other, of the same type. */
-static bool is_good_socket_pair(const struct image_tree *tree, const struct image_file *file)
-{
-	const struct ckpt_unix_socket *end = &file->state.unix_socket, *peer;
-
-	if (file->file.kind != CKPT_FILE_UNIX_SOCKET)
-		return true;
-	if (end->peer_file_id > tree->file_count)
-		return false;
-	if (tree->files[end->peer_file_id - 1].file.kind != CKPT_FILE_UNIX_SOCKET)
-		return false;
-	peer = &tree->files[end->peer_file_id - 1].state.unix_socket;
-	return peer->peer_file_id == end->file_id && peer->type == end->type;
-}
-
+/* Every file has the state record its kind needs, and its links (a socket's peer) hold. */
 static int check_file_states(const struct image_tree *tree, struct ckpt_error *err)
 {
 	for (size_t i = 0; i < tree->file_count; i++) {
 		const struct image_file *file = &tree->files[i];
+		const struct file_kind_info *kind = find_file_kind(file->file.kind);
 
-		if (has_state_record(file->file.kind) && !file->has_state)
+		if (kind->state_record && !file->state)
 			return fail(err, EINVAL, "bad image: FILE %u (%s) has no state record", file->file.id,
 				    file->path);
-		if (!is_good_socket_pair(tree, file))
-			return fail(err, EINVAL, "bad image: unix socket FILE %u has no matching peer",
-				    file->file.id);
+		if (kind->check_links) {
+			int ret = kind->check_links(tree, file, err);
+
+			if (ret < 0)
+				return ret;
+		}
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "image/crc32c.h"
 #include "image/image.h"
+#include "image/records.h"
 
 void image_reader_init(struct image_reader *reader, int fd, struct ckpt_error *err)
 {
@@ -73,41 +74,23 @@ static int read_failure(struct image_reader *reader, ssize_t error)
 	return fail(reader->err, (int)error, "reading the image: %s", strerror((int)-error));
 }
 
-static uint64_t max_record_length(uint32_t type)
-{
-	switch (type) {
-	case CKPT_RECORD_PAGES:
-		return sizeof(struct ckpt_pages) +
-		       CKPT_MAX_PAGE_RUNS * sizeof(struct ckpt_page_run) +
-		       (uint64_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
-	case CKPT_RECORD_CREDS:
-		return sizeof(struct ckpt_creds) + CKPT_MAX_GROUPS * sizeof(uint32_t);
-	case CKPT_RECORD_THREAD:
-		return sizeof(struct ckpt_thread) + CKPT_MAX_XSTATE;
-	case CKPT_RECORD_TREE:
-		return sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry);
-	case CKPT_RECORD_SOCKET_QUEUE:
-		return sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA;
-	default:
-		return 2 * CKPT_PATH_MAX + 1024;
-	}
-}
-
 static int check_header(struct image_reader *reader, const struct ckpt_record_header *header,
 			uint64_t at)
 {
-	if (header->type == 0 || header->type >= CKPT_RECORD_TYPE_COUNT)
+	const struct record_type_info *info = find_record_type(header->type);
+
+	if (!info)
 		return fail(reader->err, EINVAL, "bad image: unknown record type %u at byte %llu",
 			    header->type, (unsigned long long)at);
 	if (header->flags != 0 || header->reserved != 0)
 		return fail(reader->err, EINVAL, "bad image: %s record at byte %llu has unknown flags",
 			    record_type_name(header->type), (unsigned long long)at);
-	if (header->length > max_record_length(header->type))
+	if (header->length > record_length_limit(info))
 		return fail(reader->err, EINVAL,
 			    "bad image: %s record at byte %llu claims %llu bytes (limit %llu)",
 			    record_type_name(header->type), (unsigned long long)at,
 			    (unsigned long long)header->length,
-			    (unsigned long long)max_record_length(header->type));
+			    (unsigned long long)record_length_limit(info));
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include "checkpoint.h"
 #include "fault.h"
+#include "image/records.h"
 #include "objects/event_files.h"
 #include "restart.h"
 #include "util.h"
@@ -117,7 +118,7 @@ int write_event_state(struct dump_shared *shared, const struct dump_file *file)
 
 bool is_event_file(const struct ckpt_file *file)
 {
-	return file->kind >= CKPT_FILE_EVENTFD && file->kind <= CKPT_FILE_EPOLL;
+	return file_kind_has(file->kind, FILE_KIND_EVENT_FILE);
 }
 
 /* A new object in ckpt as the image describes it (the husks inherit it), or -errno. */

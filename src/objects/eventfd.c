@@ -36,7 +36,7 @@ int collect_eventfd(struct dump_context *ctx, int fd, struct dump_file *file)
 
 int create_eventfd(struct restore_context *ctx, const struct image_file *file)
 {
-	const struct ckpt_eventfd *state = &file->state.eventfd;
+	const struct ckpt_eventfd *state = image_file_eventfd(file);
 	int flags = EFD_CLOEXEC | EFD_NONBLOCK;
 	_cleanup_close_ int fd = -1;
 	int kept;

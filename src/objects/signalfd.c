@@ -32,7 +32,7 @@ int collect_signalfd(struct dump_context *ctx, int fd, struct dump_file *file)
 
 int create_signalfd(struct restore_context *ctx, const struct image_file *file)
 {
-	uint64_t mask = file->state.signalfd.mask;
+	uint64_t mask = image_file_signalfd(file)->mask;
 	int flags = SFD_CLOEXEC | (int)(file->file.open_flags & O_NONBLOCK);
 	int fd = (int)syscall(SYS_signalfd4, -1, &mask, sizeof(mask), flags);
 

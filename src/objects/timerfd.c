@@ -142,7 +142,7 @@ static int arm_timer(struct restore_context *ctx, const struct ckpt_timerfd *sta
 
 int create_timerfd(struct restore_context *ctx, const struct image_file *file)
 {
-	const struct ckpt_timerfd *state = &file->state.timerfd;
+	const struct ckpt_timerfd *state = image_file_timerfd(file);
 	int flags = TFD_CLOEXEC | (int)(file->file.open_flags & O_NONBLOCK);
 	int fd = timerfd_create(state->clock_id, flags);
 	int ret;

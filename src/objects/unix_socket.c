@@ -382,7 +382,7 @@ static int refill_queue(struct restore_context *ctx, int sender, const struct im
 
 static int finish_end(struct restore_context *ctx, int sock, const struct image_file *file)
 {
-	const struct ckpt_unix_socket *state = &file->state.unix_socket;
+	const struct ckpt_unix_socket *state = image_file_unix_socket(file);
 	int how = -1;
 
 	if (state->shutdown == (CKPT_UNIX_SHUT_RD | CKPT_UNIX_SHUT_WR))
@@ -403,10 +403,10 @@ static int finish_end(struct restore_context *ctx, int sock, const struct image_
 static int rebuild_pair(struct restore_context *ctx, const int pair[2], const struct image_file *end,
 			const struct image_file *peer)
 {
-	int ret = restore_buffers(ctx, pair[0], &end->state.unix_socket);
+	int ret = restore_buffers(ctx, pair[0], image_file_unix_socket(end));
 
 	if (ret == 0)
-		ret = restore_buffers(ctx, pair[1], &peer->state.unix_socket);
+		ret = restore_buffers(ctx, pair[1], image_file_unix_socket(peer));
 	if (ret == 0)
 		ret = refill_queue(ctx, pair[1], end);
 	if (ret == 0)
@@ -421,7 +421,7 @@ static int rebuild_pair(struct restore_context *ctx, const int pair[2], const st
 /* Makes both ends at once: returns this end, stages the peer's at its slot. */
 int create_unix_socket(struct restore_context *ctx, const struct image_file *file)
 {
-	const struct ckpt_unix_socket *state = &file->state.unix_socket;
+	const struct ckpt_unix_socket *state = image_file_unix_socket(file);
 	size_t peer_index = state->peer_file_id - 1;
 	int pair[2], ret = fault_point(ctx->err, "restart.sockets");
 
