@@ -78,6 +78,8 @@ $(BUILD)/$(SHARED_LIB): $(PIC_OBJ) $(BUILD)/libckpt.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/libckpt.map \
 		$(PIC_OBJ) -o $@ $(LDFLAGS)
 
+-include $(PIC_OBJ:.o=.d)
+
 # State programs are single files; they may use tests/state/state.h and tree.h.
 # Some need threads, so every one links with -pthread.
 $(BUILD)/tests/state/%: tests/state/%.c tests/state/state.h tests/state/tree.h tests/state/clone.h
@@ -155,4 +157,4 @@ format-check:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
