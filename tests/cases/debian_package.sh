@@ -35,7 +35,7 @@ copy_tree() {
 
 build_packages() {
 	local status
-	(cd "$case_dir/src" && DEB_BUILD_OPTIONS="parallel=2 nocheck noddebs noopt" \
+	(cd "$case_dir/src" && unset BUILD CKPT CKPT_ASAN && DEB_BUILD_OPTIONS="parallel=2 nocheck noddebs noopt" \
 		timeout -k 2 "$((BUILD_BUDGET - SECONDS))" dpkg-buildpackage -us -uc -b) \
 		>"$case_dir/build.log" 2>&1
 	status=$?
