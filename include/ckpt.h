@@ -18,6 +18,9 @@
 
 #define CKPT_VERSION "0.1.0"
 
+/* libckpt.so is built with hidden visibility: what this header declares is its API. */
+#pragma GCC visibility push(default)
+
 enum ckpt_option_flags {
 	CKPT_OPT_KILL = 1u << 0,	/* checkpoint: kill after a complete image */
 	CKPT_OPT_SYNC = 1u << 1,	/* checkpoint: fsync the image fd */
@@ -73,5 +76,7 @@ int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options);
  * once every process of the namespace is gone.
  */
 int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid);
+
+#pragma GCC visibility pop
 
 #endif

@@ -872,6 +872,34 @@ int protect_vmas(struct restore_context *ctx)
 	return ret;
 }
 
+/*
+ * The kernel refuses to change the exe link (EBUSY) while the husk's old
+ * executable is still mapped.  When the image's executable is that very
+ * file (a program restarting a copy of itself: its husks are forks of it),
+ * the image maps it again, and the husk's link already names it: keep it.
+ */
+static bool husk_runs_executable(const struct restore_context *ctx, int exe_fd)
+{
+	char link[64];
+	struct stat husk_exe, image_exe;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", ctx->husk);
+	if (stat(link, &husk_exe) < 0 || fstat(exe_fd, &image_exe) < 0)
+		return false;
+	return husk_exe.st_dev == image_exe.st_dev && husk_exe.st_ino == image_exe.st_ino;
+}
+
+/* The staged fd of the image's executable for PR_SET_MM_MAP, or -1 to keep the husk's. */
+static uint32_t exe_fd_to_set(const struct restore_context *ctx)
+{
+	int exe_fd;
+
+	if (ctx->image.mm.exe_file_id == 0)
+		return (uint32_t)-1;
+	exe_fd = ctx->staged_fds[ctx->image.mm.exe_file_id - 1];
+	return husk_runs_executable(ctx, exe_fd) ? (uint32_t)-1 : (uint32_t)exe_fd;
+}
+
 int restore_mm_fields(struct restore_context *ctx)
 {
 	const uint64_t *fields = ctx->image.mm.fields;
@@ -888,8 +916,7 @@ int restore_mm_fields(struct restore_context *ctx)
 		.env_start = fields[CKPT_MM_ENV_START],
 		.env_end = fields[CKPT_MM_ENV_END],
 		.auxv_size = ctx->image.mm.auxv_words * (uint32_t)sizeof(uint64_t),
-		.exe_fd = ctx->image.mm.exe_file_id ? (uint32_t)ctx->staged_fds[ctx->image.mm.exe_file_id - 1] :
-						      (uint32_t)-1,
+		.exe_fd = exe_fd_to_set(ctx),
 	};
 	uint64_t map_address, auxv_address;
 	int64_t result;
