@@ -27,7 +27,6 @@ struct dump_thread {
 	bool injector_ready;
 	struct ckpt_thread record;
 	uint8_t *xstate;
-	uint64_t deferred_signals;
 	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
 };
 
@@ -142,6 +141,10 @@ struct dump_tree {
 	size_t entry_count;
 };
 
+/* Fails with EINTR when the caller's interrupt flag is set. */
+int dump_check_interrupt(struct dump_shared *shared);
+/* Makes the thread ready for injections (once): see settle_thread(). */
+int dump_ready_injector(struct dump_context *ctx, struct dump_thread *thread);
 /* Runs one syscall in a thread of the frozen target. */
 int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const char *what,
 		    long number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);

@@ -97,33 +97,16 @@ static int peek_queue(struct dump_context *ctx, pid_t tid, bool shared)
 	}
 }
 
-/* Signals a freeze took off a queue (a thread stopped about to take one). */
-static int add_deferred(struct dump_context *ctx, const struct dump_thread *thread)
-{
-	uint64_t signals = thread->deferred_signals | thread->injector.deferred_signals;
-
-	for (int signal = 1; signal <= (int)CKPT_MAX_SIGNALS; signal++) {
-		siginfo_t info = { .si_signo = signal, .si_code = SI_TKILL };
-		int ret;
-
-		if (!(signals & (1ull << (signal - 1))))
-			continue;
-		ret = add_pending(ctx, thread->tid, &info);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 int collect_pending_signals(struct dump_context *ctx)
 {
 	int ret = peek_queue(ctx, ctx->pid, true);
 
-	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++) {
+	/*
+	 * Nothing waits in ckpt's hands: a signal a thread took at its freeze
+	 * was delivered, and those that came since wait blocked in the queues.
+	 */
+	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++)
 		ret = peek_queue(ctx, ctx->threads[i].tid, false);
-		if (ret == 0)
-			ret = add_deferred(ctx, &ctx->threads[i]);
-	}
 	return ret;
 }
 
