@@ -209,12 +209,12 @@ static int map_scratch(struct dump_context *ctx)
 		ret = fault_point(ctx->err, "checkpoint.scratch");
 	if (ret < 0)
 		return ret;
-	address = dump_inject(ctx, &ctx->threads[0], "mmap", SYS_mmap, 0, 2 * CKPT_PAGE_SIZE,
+	address = dump_inject(ctx, &ctx->threads[0], "mmap", SYS_mmap, 0, SCRATCH_PAGES * CKPT_PAGE_SIZE,
 			      PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS);
 	if (address < 0)
 		return (int)address;
 	ctx->scratch_code = (uint64_t)address;
-	ctx->scratch = (uint64_t)address + CKPT_PAGE_SIZE;
+	ctx->scratch = (uint64_t)address + (SCRATCH_PAGES - 1) * CKPT_PAGE_SIZE;
 	return prepare_thread_batch(ctx);
 }
 
@@ -225,7 +225,7 @@ static int unmap_scratch(struct dump_context *ctx)
 	if (!ctx->scratch)
 		return 0;
 	ret = dump_inject(ctx, &ctx->threads[0], "munmap", SYS_munmap, ctx->scratch_code,
-			  2 * CKPT_PAGE_SIZE, 0, 0);
+			  SCRATCH_PAGES * CKPT_PAGE_SIZE, 0, 0);
 	ctx->scratch = 0;
 	ctx->scratch_code = 0;
 	return ret < 0 ? (int)ret : 0;

@@ -15,6 +15,11 @@
 #include "sys/syscall_batch.h"
 #include "sys/tracing.h"
 
+/*
+ * The scratch area mapped in the target while collecting: two code pages
+ * (the thread batch, then the signal batch), then one data page.
+ */
+#define SCRATCH_PAGES 3
 /* Calls in the batch each thread runs at checkpoint (threads.c). */
 #define THREAD_BATCH_MAX_CALLS 12
 
@@ -109,7 +114,7 @@ struct dump_context {
 	size_t thread_count;
 	uint64_t gadget;		/* a syscall instruction in the target */
 	uint64_t scratch;		/* a data page mapped in the target while collecting */
-	uint64_t scratch_code;		/* the code page before it: the thread batch */
+	uint64_t scratch_code;		/* the code pages before it: the batches */
 	uint64_t batch_trap;		/* where a thread stops after its batch */
 	size_t batch_call_count;
 

@@ -11,40 +11,93 @@
 
 #include "checkpoint.h"
 #include "sys/kernel.h"
+#include "util.h"
 
+#define SCRATCH_ITIMERS 3072
+#define SCRATCH_SIGNAL_RESULTS 3200	/* up to 3200 + 8 * 67 */
+
+/*
+ * rt_sigaction of every signal and getitimer of the three timers, as one
+ * batch in the scratch area's second code page: one stop of the main
+ * thread instead of 67, so the target holds injected state (the only time
+ * a ckpt that dies can harm it) as briefly as possible.
+ */
+static void add_signal_calls(const struct dump_context *ctx, struct syscall_batch *batch)
+{
+	uint64_t results = ctx->scratch + SCRATCH_SIGNAL_RESULTS;
+
+	for (uint64_t signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
+		const uint64_t args[4] = { signal, 0,
+					   ctx->scratch + (signal - 1) * sizeof(struct ckpt_sigaction), 8 };
+
+		if (signal == SIGKILL || signal == SIGSTOP)
+			continue;
+		syscall_batch_add(batch, SYS_rt_sigaction, args, results + 8 * batch->call_count);
+	}
+	for (uint64_t which = 0; which < 3; which++) {
+		const uint64_t args[4] = { which, ctx->scratch + SCRATCH_ITIMERS + which * 2 * sizeof(struct timeval) };
+
+		syscall_batch_add(batch, SYS_getitimer, args, results + 8 * batch->call_count);
+	}
+}
+
+static int check_signal_results(struct dump_context *ctx, const int64_t *results, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (results[i] < 0 && results[i] > -4096)
+			return fail(ctx->err, (int)-results[i], "%s in task %d failed: %s",
+				    i + 3 < count ? "rt_sigaction" : "getitimer", ctx->pid,
+				    strerror((int)-results[i]));
+	}
+	return 0;
+}
+
+static int run_signal_batch(struct dump_context *ctx)
+{
+	_cleanup_free_ struct syscall_batch *batch = calloc(1, sizeof(*batch));
+	uint64_t code = ctx->scratch_code + CKPT_PAGE_SIZE;
+	int64_t results[CKPT_MAX_SIGNALS + 3];
+	size_t trap_offset;
+	int ret;
+
+	if (!batch)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	add_signal_calls(ctx, batch);
+	trap_offset = syscall_batch_finish(batch);
+	if (!trap_offset)
+		return fail(ctx->err, E2BIG, "internal: the signal batch is too long");
+	ret = poke_code(ctx->threads[0].tid, code, batch->code, batch->length, ctx->err);
+	if (ret == 0)
+		ret = dump_ready_injector(ctx, &ctx->threads[0]);
+	if (ret == 0)
+		ret = inject_batch(&ctx->threads[0].injector, code, code + trap_offset);
+	ctx->shared->injected_syscalls += batch->call_count;
+	if (ret == 0)
+		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_SIGNAL_RESULTS, results,
+				       batch->call_count * sizeof(int64_t));
+	if (ret == 0)
+		ret = check_signal_results(ctx, results, batch->call_count);
+	return ret;
+}
+
+/* Runs the signal batch: the timers are read from its results afterwards. */
 int collect_sigactions(struct dump_context *ctx)
 {
 	struct ckpt_sigaction *actions = ctx->sigactions.actions;
-	int ret;
+	int ret = run_signal_batch(ctx);
 
+	if (ret < 0)
+		return ret;
 	ctx->sigactions.count = CKPT_MAX_SIGNALS;
-	for (unsigned signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
-		if (signal == SIGKILL || signal == SIGSTOP)
-			continue;
-		ret = (int)dump_inject(ctx, &ctx->threads[0], "rt_sigaction", SYS_rt_sigaction, signal, 0,
-				       ctx->scratch + (signal - 1) * sizeof(*actions), 8);
-		if (ret < 0)
-			return ret;
-	}
 	/* The kernel's struct sigaction is handler, flags, restorer, mask: ours. */
 	return dump_read_memory(ctx, ctx->scratch, actions, CKPT_MAX_SIGNALS * sizeof(*actions));
 }
 
-#define SCRATCH_ITIMERS 3072
-
-/* getitimer() for the three interval timers, run inside the target. */
+/* getitimer() for the three interval timers, run by collect_sigactions' batch. */
 int collect_timers(struct dump_context *ctx)
 {
 	struct timeval values[3][2];	/* it_interval, it_value */
 
-	for (int which = 0; which < 3; which++) {
-		int64_t ret = dump_inject(ctx, &ctx->threads[0], "getitimer", SYS_getitimer, (uint64_t)which,
-					  ctx->scratch + SCRATCH_ITIMERS + (uint64_t)which * sizeof(values[0]),
-					  0, 0);
-
-		if (ret < 0)
-			return (int)ret;
-	}
 	if (dump_read_memory(ctx, ctx->scratch + SCRATCH_ITIMERS, values, sizeof(values)) < 0)
 		return ctx->err->code;
 	for (int which = 0; which < 3; which++) {
