@@ -127,6 +127,7 @@ struct dump_context {
 	struct ckpt_timers timers;
 	struct ckpt_siginfo *pending;
 	size_t pending_count;
+	size_t pending_capacity;
 	struct ckpt_fd *fds;
 	size_t fd_count;
 	struct ckpt_mm mm;

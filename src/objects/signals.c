@@ -111,27 +111,39 @@ int collect_timers(struct dump_context *ctx)
 
 static int add_pending(struct dump_context *ctx, int32_t tid, const void *info)
 {
-	struct ckpt_siginfo *grown = realloc(ctx->pending, (ctx->pending_count + 1) * sizeof(*grown));
+	if (ctx->pending_count == ctx->pending_capacity) {
+		size_t capacity = ctx->pending_capacity ? 2 * ctx->pending_capacity : 64;
+		struct ckpt_siginfo *grown = realloc(ctx->pending, capacity * sizeof(*grown));
 
-	if (!grown)
-		return fail(ctx->err, ENOMEM, "out of memory");
-	ctx->pending = grown;
-	memset(&grown[ctx->pending_count], 0, sizeof(*grown));
-	grown[ctx->pending_count].tid = tid;
-	memcpy(grown[ctx->pending_count].info, info, sizeof(grown->info));
+		if (!grown)
+			return fail(ctx->err, ENOMEM, "out of memory");
+		ctx->pending = grown;
+		ctx->pending_capacity = capacity;
+	}
+	memset(&ctx->pending[ctx->pending_count], 0, sizeof(*ctx->pending));
+	ctx->pending[ctx->pending_count].tid = tid;
+	memcpy(ctx->pending[ctx->pending_count].info, info, sizeof(ctx->pending->info));
 	ctx->pending_count++;
 	return 0;
 }
 
-/* Pending signals, read without taking them off their queue. */
+/*
+ * Pending signals, read without taking them off their queue, many at a
+ * time: each PTRACE_PEEKSIGINFO walks the queue from its head, and a queue
+ * can hold as many signals as RLIMIT_SIGPENDING allows.
+ */
+enum { PEEK_CHUNK = 1024 };
+
 static int peek_queue(struct dump_context *ctx, pid_t tid, bool shared)
 {
 	struct peeksiginfo_args_v1 args = {
 		.flags = shared ? CKPT_PEEKSIGINFO_SHARED : 0,
-		.nr = 32,
+		.nr = PEEK_CHUNK,
 	};
-	siginfo_t infos[32];
+	_cleanup_free_ siginfo_t *infos = calloc(PEEK_CHUNK, sizeof(*infos));
 
+	if (!infos)
+		return fail(ctx->err, ENOMEM, "out of memory");
 	for (;;) {
 		long count = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
 
