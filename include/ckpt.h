@@ -39,6 +39,7 @@ struct ckpt_stats {
 	uint64_t page_count;	/* pages written or restored */
 	uint64_t vma_count;
 	uint64_t injected_syscalls;
+	uint64_t injected_ns;	/* checkpoint: time a thread held injected state */
 };
 
 typedef void ckpt_progress_fn(void *arg, uint64_t done_bytes, uint64_t total_bytes);
@@ -63,10 +64,21 @@ struct ckpt_options {
 	 * a negative value waits forever.
 	 */
 	int read_timeout_seconds;
+	/*
+	 * Checkpoint: when *interrupt becomes non-zero (the caller's signal
+	 * handler stores the signal's number there), the checkpoint stops as
+	 * soon as it can and fails with -EINTR, the target let go unharmed.
+	 */
+	const volatile int *interrupt;
 };
 
 #define CKPT_DEFAULT_READ_TIMEOUT 60
 
+/*
+ * A write error on fd is an ordinary failure: SIGPIPE is blocked in the
+ * calling thread while the image is written, and one it raised is taken
+ * off its queue before the call returns.
+ */
 int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options);
 
 /*

@@ -4,6 +4,7 @@
  * (or kill it).  On any failure the target is released exactly as it was.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,18 +22,76 @@
 #include "fault.h"
 #include "util.h"
 
+/*
+ * The thread's first injection leaves its freeze stop with its own mask (a
+ * mask sigsuspend swapped in comes back then); a signal it takes on the
+ * way is delivered and the thread stops in front of its handler: its
+ * registers are read again.  A thread that keeps taking signals (ignored
+ * ones stay queued while traced) is settled with every signal blocked
+ * after SETTLE_ATTEMPTS, at the price of a swapped-in mask.
+ */
+enum { SETTLE_ATTEMPTS = 70 };
+
+static int settle_thread(struct dump_context *ctx, struct dump_thread *thread)
+{
+	uint64_t sigmask = 0;
+	bool gave_up;
+	int ret = 1;
+
+	for (int attempt = 0; ret == 1 && attempt < SETTLE_ATTEMPTS; attempt++) {
+		thread->injector.base_regs = thread->frozen_regs;
+		ret = inject_settling_syscall(&thread->injector, &thread->frozen_regs, SYS_getpid);
+		if (ret != 1)
+			break;
+		if (ptrace_get_regs(thread->tid, &thread->frozen_regs, ctx->err) < 0)
+			return ctx->err->code;
+		plan_thread_resume(thread);
+	}
+	if (ret < 0)
+		return ret;
+	gave_up = ret == 1;
+	ret = ptrace_get_sigmask(thread->tid, &sigmask, ctx->err);
+	if (ret == 0)
+		ret = injector_set_home(&thread->injector, &thread->release_regs, sigmask);
+	if (ret == 0 && gave_up)
+		ret = (int)inject(&thread->injector, "getpid", SYS_getpid, 0, 0, 0, 0, 0, 0);
+	return ret < 0 ? ret : 0;
+}
+
+int dump_ready_injector(struct dump_context *ctx, struct dump_thread *thread)
+{
+	int ret;
+
+	if (thread->injector_ready)
+		return 0;
+	ret = injector_init(&thread->injector, thread->tid, ctx->gadget, ctx->err);
+	if (ret < 0)
+		return ret;
+	thread->injector_ready = true;
+	return settle_thread(ctx, thread);
+}
+
+int dump_check_interrupt(struct dump_shared *shared)
+{
+	const volatile int *interrupt = shared->options->interrupt;
+	int signal = interrupt ? *interrupt : 0;
+
+	if (!signal)
+		return 0;
+	return fail(shared->err, EINTR, "interrupted by signal %d (%s)", signal, strsignal(signal));
+}
+
 int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const char *what,
 		    long number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	int64_t result;
+	int ret = dump_check_interrupt(ctx->shared);
 
-	if (!thread->injector_ready) {
-		int ret = injector_init(&thread->injector, thread->tid, ctx->gadget, ctx->err);
+	if (ret == 0)
+		ret = dump_ready_injector(ctx, thread);
 
-		if (ret < 0)
-			return ret;
-		thread->injector_ready = true;
-	}
+	if (ret < 0)
+		return ret;
 	result = inject(&thread->injector, what, number, a0, a1, a2, a3, 0, 0);
 	ctx->shared->injected_syscalls++;
 	return result;
@@ -64,6 +123,8 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 	struct dump_thread *thread;
 	int ret;
 
+	if (dump_check_interrupt(ctx->shared) < 0)
+		return ctx->err->code;
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	ctx->threads = grown;
@@ -71,7 +132,7 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 	memset(thread, 0, sizeof(*thread));
 	thread->tid = tid;
 	thread->restarted_syscall = find_restarted_syscall(ctx->pid, tid);
-	ret = ptrace_seize_and_stop(tid, 0, ctx->err);
+	ret = ptrace_seize_and_freeze(tid, ctx->err);
 	if (ret < 0 && tid != ctx->pid && ret == -ESRCH) {
 		ctx->err->code = 0;	/* a thread that just exited */
 		return 0;
@@ -80,8 +141,6 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 	ctx->thread_count++;
 	if (ret < 0)
 		return ret;
-	if (ret > 0)
-		thread->deferred_signals |= 1ull << (ret - 1);
 	ret = ptrace_get_regs(tid, &thread->frozen_regs, ctx->err);
 	if (ret == 0)
 		plan_thread_resume(thread);
@@ -150,12 +209,12 @@ static int map_scratch(struct dump_context *ctx)
 		ret = fault_point(ctx->err, "checkpoint.scratch");
 	if (ret < 0)
 		return ret;
-	address = dump_inject(ctx, &ctx->threads[0], "mmap", SYS_mmap, 0, 2 * CKPT_PAGE_SIZE,
+	address = dump_inject(ctx, &ctx->threads[0], "mmap", SYS_mmap, 0, SCRATCH_PAGES * CKPT_PAGE_SIZE,
 			      PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS);
 	if (address < 0)
 		return (int)address;
 	ctx->scratch_code = (uint64_t)address;
-	ctx->scratch = (uint64_t)address + CKPT_PAGE_SIZE;
+	ctx->scratch = (uint64_t)address + (SCRATCH_PAGES - 1) * CKPT_PAGE_SIZE;
 	return prepare_thread_batch(ctx);
 }
 
@@ -166,7 +225,7 @@ static int unmap_scratch(struct dump_context *ctx)
 	if (!ctx->scratch)
 		return 0;
 	ret = dump_inject(ctx, &ctx->threads[0], "munmap", SYS_munmap, ctx->scratch_code,
-			  2 * CKPT_PAGE_SIZE, 0, 0);
+			  SCRATCH_PAGES * CKPT_PAGE_SIZE, 0, 0);
 	ctx->scratch = 0;
 	ctx->scratch_code = 0;
 	return ret < 0 ? (int)ret : 0;
@@ -328,6 +387,8 @@ static int sync_and_commit(struct dump_shared *shared, int fd)
 	    fsync(fd) < 0)
 		return fail(shared->err, errno, "syncing the image: %s", strerror(errno));
 	ret = fault_point(shared->err, "checkpoint.commit");
+	if (ret == 0)
+		ret = dump_check_interrupt(shared);
 	if (ret == 0 && shared->options->commit)
 		ret = shared->options->commit(shared->options->commit_arg);
 	if (ret > 0)
@@ -337,19 +398,27 @@ static int sync_and_commit(struct dump_shared *shared, int fd)
 	return ret;
 }
 
-static void release_thread(struct dump_thread *thread)
+/*
+ * The thread holds its own registers and mask already, unless a failure
+ * came in the middle of an injection.  A SIGSTOP that came meanwhile (it
+ * cannot be blocked) is sent again.
+ */
+static void release_thread(pid_t pid, struct dump_thread *thread)
 {
 	struct ckpt_error ignored = { 0 };
-	uint64_t signals = thread->deferred_signals | thread->injector.deferred_signals;
+	struct injector *injector = &thread->injector;
 
-	if (thread->injector_ready) {
+	if (injector->has_home) {
+		ptrace_set_regs(thread->tid, &injector->home_regs, &ignored);
+		ptrace_set_sigmask(thread->tid, injector->home_sigmask, &ignored);
+	} else if (thread->injector_ready) {
 		thread->release_regs.orig_rax = (uint64_t)-1;
 		ptrace_set_regs(thread->tid, &thread->release_regs, &ignored);
 	}
 	ptrace_detach(thread->tid, 0);
 	for (int signal = 1; signal <= 64; signal++) {
-		if (signals & (1ull << (signal - 1)))
-			syscall(SYS_tgkill, -1, thread->tid, signal);
+		if (injector->deferred_signals & (1ull << (signal - 1)))
+			syscall(SYS_tgkill, pid, thread->tid, signal);
 	}
 }
 
@@ -376,7 +445,7 @@ static void release_target(struct dump_context *ctx)
 		unmap_scratch(ctx);
 	for (size_t i = 0; i < ctx->thread_count; i++) {
 		if (ctx->threads[i].seized)
-			release_thread(&ctx->threads[i]);
+			release_thread(ctx->pid, &ctx->threads[i]);
 	}
 }
 
@@ -464,6 +533,10 @@ static void report(struct dump_tree *tree, uint64_t started, uint64_t memory_sta
 	for (size_t i = 0; i < tree->process_count; i++)
 		stats->vma_count += tree->processes[i].vma_count;
 	stats->injected_syscalls = shared->injected_syscalls;
+	for (size_t i = 0; i < tree->process_count; i++) {
+		for (size_t j = 0; j < tree->processes[i].thread_count; j++)
+			stats->injected_ns += tree->processes[i].threads[j].injector.injected_ns;
+	}
 }
 
 static void copy_error(struct ckpt_options *options, const struct ckpt_error *err)
@@ -494,21 +567,59 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 	return ret;
 }
 
+/*
+ * SIGPIPE is blocked while the image is written, so a reader that goes
+ * away makes a write fail with EPIPE instead of killing the caller in the
+ * middle; one raised meanwhile (thread-directed) is taken off the queue.
+ */
+struct sigpipe_guard {
+	sigset_t old_mask;
+	bool was_pending;
+};
+
+static void block_sigpipe(struct sigpipe_guard *guard)
+{
+	sigset_t pipe_set, pending;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &guard->old_mask);
+	sigpending(&pending);
+	guard->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+static void unblock_sigpipe(struct sigpipe_guard *guard)
+{
+	const struct timespec no_wait = { 0, 0 };
+	sigset_t pipe_set;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	if (!guard->was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &no_wait) == SIGPIPE)
+			;
+	pthread_sigmask(SIG_SETMASK, &guard->old_mask, NULL);
+}
+
 int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options)
 {
 	struct ckpt_options no_options = { 0 };
 	struct ckpt_error err = { 0 };
 	struct dump_tree tree = { .shared = { .err = &err } };
 	uint64_t started = monotonic_ns(), memory_started;
+	struct sigpipe_guard guard;
 	int ret;
 
 	tree.shared.options = options ? options : &no_options;
 	image_writer_init(&tree.shared.writer, fd, &err);
+	tree.shared.writer.interrupt = tree.shared.options->interrupt;
+	block_sigpipe(&guard);
 	ret = collect_all(&tree, pid);
 	memory_started = monotonic_ns();
 	if (ret == 0)
 		ret = write_image(&tree);
 	ret = finish(&tree, fd, ret);
+	unblock_sigpipe(&guard);
 	report(&tree, started, memory_started);
 	release_tree_memory(&tree);
 	if (ret < 0)

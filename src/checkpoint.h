@@ -15,6 +15,11 @@
 #include "sys/syscall_batch.h"
 #include "sys/tracing.h"
 
+/*
+ * The scratch area mapped in the target while collecting: two code pages
+ * (the thread batch, then the signal batch), then one data page.
+ */
+#define SCRATCH_PAGES 3
 /* Calls in the batch each thread runs at checkpoint (threads.c). */
 #define THREAD_BATCH_MAX_CALLS 12
 
@@ -27,7 +32,6 @@ struct dump_thread {
 	bool injector_ready;
 	struct ckpt_thread record;
 	uint8_t *xstate;
-	uint64_t deferred_signals;
 	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
 };
 
@@ -110,7 +114,7 @@ struct dump_context {
 	size_t thread_count;
 	uint64_t gadget;		/* a syscall instruction in the target */
 	uint64_t scratch;		/* a data page mapped in the target while collecting */
-	uint64_t scratch_code;		/* the code page before it: the thread batch */
+	uint64_t scratch_code;		/* the code pages before it: the batches */
 	uint64_t batch_trap;		/* where a thread stops after its batch */
 	size_t batch_call_count;
 
@@ -123,6 +127,7 @@ struct dump_context {
 	struct ckpt_timers timers;
 	struct ckpt_siginfo *pending;
 	size_t pending_count;
+	size_t pending_capacity;
 	struct ckpt_fd *fds;
 	size_t fd_count;
 	struct ckpt_mm mm;
@@ -142,6 +147,10 @@ struct dump_tree {
 	size_t entry_count;
 };
 
+/* Fails with EINTR when the caller's interrupt flag is set. */
+int dump_check_interrupt(struct dump_shared *shared);
+/* Makes the thread ready for injections (once): see settle_thread(). */
+int dump_ready_injector(struct dump_context *ctx, struct dump_thread *thread);
 /* Runs one syscall in a thread of the frozen target. */
 int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const char *what,
 		    long number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);

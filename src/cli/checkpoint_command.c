@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -18,61 +21,130 @@ static const char help[] =
 	"Write the state of process PID as one image stream to FILE, or to stdout\n"
 	"when FILE is absent or '-' (not to a terminal).  The process keeps running;\n"
 	"with --kill it is killed once the image is complete and synced.  A FILE is\n"
-	"written to a temporary file beside it, synced and renamed (mode 0600): on\n"
-	"any failure FILE is left as it was and the process runs on unharmed.\n"
+	"written to an unnamed file in its directory, synced and linked into place\n"
+	"(mode 0600): on any failure (also SIGINT, SIGTERM, SIGHUP or a reader that\n"
+	"goes away) FILE is left as it was and the process runs on unharmed.\n"
 	"\n"
 	"  -o, --output FILE   where to write the image\n"
 	"  -k, --kill          kill the process after a complete image\n"
 	"      --stats         print timings and sizes on stderr\n";
 
+/*
+ * The image goes to an unnamed file (O_TMPFILE) in FILE's directory, linked
+ * into place only once complete and synced: a ckpt that dies leaves nothing
+ * behind, and no name can be taken in advance to block it.  On a filesystem
+ * without O_TMPFILE it goes to FILE.tmp.<random> instead (created with
+ * O_EXCL, a new random name when taken), which a killed ckpt leaves behind.
+ */
 struct output_file {
 	char final_path[PATH_MAX];
-	char temp_path[PATH_MAX];
+	char directory[PATH_MAX];
+	char temp_path[PATH_MAX];	/* the named fallback's, or "" */
 	int fd;
 };
 
-static int open_temp_file(struct output_file *out, const char *path)
+enum { TEMP_NAME_ATTEMPTS = 100 };
+
+/* FILE.tmp.<16 random hex digits> */
+static int make_temp_name(const struct output_file *out, char *name, size_t size)
 {
-	if (snprintf(out->final_path, sizeof(out->final_path), "%s", path) >= (int)sizeof(out->final_path))
+	uint64_t random;
+
+	if (getrandom(&random, sizeof(random), 0) != sizeof(random))
+		return -errno;
+	if (snprintf(name, size, "%s.tmp.%016" PRIx64, out->final_path, random) >= (int)size)
 		return -ENAMETOOLONG;
-	for (int attempt = 0; attempt < 100; attempt++) {
-		snprintf(out->temp_path, sizeof(out->temp_path), "%s.tmp.%d.%d", path, getpid(), attempt);
-		out->fd = open(out->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (out->fd >= 0 || errno != EEXIST)
-			break;
-	}
-	return out->fd < 0 ? -errno : 0;
+	return 0;
 }
 
-static void sync_directory_of(const char *path)
+static int open_named_temp(struct output_file *out)
+{
+	int ret = -EEXIST;
+
+	for (int attempt = 0; attempt < TEMP_NAME_ATTEMPTS && ret == -EEXIST; attempt++) {
+		ret = make_temp_name(out, out->temp_path, sizeof(out->temp_path));
+		if (ret < 0)
+			break;
+		out->fd = open(out->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		ret = out->fd < 0 ? -errno : 0;
+	}
+	if (ret < 0)
+		out->temp_path[0] = '\0';
+	return ret;
+}
+
+static bool lacks_tmpfile(int error)
+{
+	return error == EOPNOTSUPP || error == EISDIR || error == EINVAL;
+}
+
+static int open_temp_file(struct output_file *out, const char *path)
 {
 	char copy[PATH_MAX];
-	int dir_fd;
 
+	if (snprintf(out->final_path, sizeof(out->final_path), "%s", path) >= (int)sizeof(out->final_path))
+		return -ENAMETOOLONG;
 	snprintf(copy, sizeof(copy), "%s", path);
-	dir_fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(out->directory, sizeof(out->directory), "%s", dirname(copy));
+	out->fd = open(out->directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (out->fd >= 0)
+		return 0;
+	if (!lacks_tmpfile(errno))
+		return -errno;
+	return open_named_temp(out);
+}
+
+static void sync_directory(const char *directory)
+{
+	int dir_fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
 	if (dir_fd >= 0) {
 		fsync(dir_fd);
 		close(dir_fd);
 	}
 }
 
+/*
+ * Gives the unnamed file a random name beside FILE (link() cannot replace
+ * an existing FILE; rename() can, atomically).
+ */
+static int link_unnamed(struct output_file *out)
+{
+	char fd_path[64];
+	int ret = -EEXIST;
+
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", out->fd);
+	for (int attempt = 0; attempt < TEMP_NAME_ATTEMPTS && ret == -EEXIST; attempt++) {
+		ret = make_temp_name(out, out->temp_path, sizeof(out->temp_path));
+		if (ret < 0)
+			break;
+		ret = linkat(AT_FDCWD, fd_path, AT_FDCWD, out->temp_path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+	}
+	if (ret < 0)
+		out->temp_path[0] = '\0';
+	return ret;
+}
+
 /* Called by the library once the image is complete and synced. */
 static int commit_output(void *arg)
 {
 	struct output_file *out = arg;
+	int ret = 0;
 
 	if (!out)
 		return 0;
-	if (close(out->fd) < 0) {
-		out->fd = -1;
-		return -errno;
-	}
+	if (!out->temp_path[0])
+		ret = link_unnamed(out);
+	if (ret == 0 && rename(out->temp_path, out->final_path) < 0)
+		ret = -errno;
+	if (ret < 0)
+		return ret;
+	out->temp_path[0] = '\0';	/* FILE now: nothing to remove */
+	if (close(out->fd) < 0)
+		ret = -errno;
 	out->fd = -1;
-	if (rename(out->temp_path, out->final_path) < 0)
-		return -errno;
-	sync_directory_of(out->final_path);
-	return 0;
+	sync_directory(out->directory);
+	return ret;
 }
 
 static int parse_pid(const char *text, pid_t *ret_pid)
@@ -127,6 +199,24 @@ static int parse_args(int argc, char **argv, struct checkpoint_args *args)
 	return 0;
 }
 
+/* Set by SIGINT, SIGTERM and SIGHUP: the library stops and lets the process go. */
+static volatile int interrupt_signal;
+
+static void note_interrupt(int signal)
+{
+	interrupt_signal = signal;
+}
+
+static void catch_interrupts(void)
+{
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction action = { .sa_handler = note_interrupt };
+
+	sigemptyset(&action.sa_mask);
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &action, NULL);
+}
+
 static int checkpoint_to(struct checkpoint_args *args, int fd, struct output_file *out)
 {
 	char message[512] = "";
@@ -139,6 +229,7 @@ static int checkpoint_to(struct checkpoint_args *args, int fd, struct output_fil
 		.progress = cli_progress,
 		.commit = commit_output,
 		.commit_arg = out,
+		.interrupt = &interrupt_signal,
 	};
 	int ret = ckpt_checkpoint(args->pid, fd, &options);
 
@@ -164,7 +255,7 @@ static int checkpoint_to_file(struct checkpoint_args *args)
 	status = checkpoint_to(args, out.fd, &out);
 	if (out.fd >= 0)
 		close(out.fd);
-	if (status != EXIT_OK)
+	if (out.temp_path[0])
 		unlink(out.temp_path);
 	return status;
 }
@@ -179,6 +270,7 @@ int command_checkpoint(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, &args) < 0)
 		return EXIT_USAGE;
+	catch_interrupts();
 	if (args.output && strcmp(args.output, "-") != 0)
 		return checkpoint_to_file(&args);
 	if (isatty(STDOUT_FILENO)) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The ckpt command. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,10 +58,10 @@ void print_stats(const struct ckpt_stats *stats)
 {
 	fprintf(stderr,
 		"stats: frozen_ms=%.3f total_ms=%.3f memory_ms=%.3f image_bytes=%" PRIu64
-		" pages=%" PRIu64 " vmas=%" PRIu64 " injected=%" PRIu64 "\n",
+		" pages=%" PRIu64 " vmas=%" PRIu64 " injected=%" PRIu64 " injected_ms=%.3f\n",
 		(double)stats->frozen_ns / 1e6, (double)stats->total_ns / 1e6,
 		(double)stats->memory_ns / 1e6, stats->image_bytes, stats->page_count,
-		stats->vma_count, stats->injected_syscalls);
+		stats->vma_count, stats->injected_syscalls, (double)stats->injected_ns / 1e6);
 }
 
 void cli_progress(void *arg, uint64_t done_bytes, uint64_t total_bytes)
@@ -76,6 +77,8 @@ void cli_progress(void *arg, uint64_t done_bytes, uint64_t total_bytes)
 
 int main(int argc, char **argv)
 {
+	/* A reader that goes away is a write error (EPIPE), handled like any other. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;

@@ -20,6 +20,7 @@ struct image_writer {
 	uint64_t stream_bytes;
 	uint64_t record_count;
 	uint64_t page_count;
+	const volatile int *interrupt;	/* non-zero: stop writing (a signal's number) */
 	struct ckpt_error *err;
 };
 

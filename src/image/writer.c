@@ -33,8 +33,12 @@ static void skip_written(struct iovec **parts, int *count, size_t written)
 static int write_all(struct image_writer *writer, struct iovec *parts, int count)
 {
 	while (count > 0) {
-		ssize_t written = writev(writer->fd, parts, count);
+		ssize_t written;
 
+		if (writer->interrupt && *writer->interrupt)
+			return fail(writer->err, EINTR, "interrupted by signal %d (%s)", *writer->interrupt,
+				    strsignal(*writer->interrupt));
+		written = writev(writer->fd, parts, count);
 		if (written < 0 && errno == EINTR)
 			continue;
 		if (written < 0)

@@ -11,40 +11,93 @@
 
 #include "checkpoint.h"
 #include "sys/kernel.h"
+#include "util.h"
 
+#define SCRATCH_ITIMERS 3072
+#define SCRATCH_SIGNAL_RESULTS 3200	/* up to 3200 + 8 * 67 */
+
+/*
+ * rt_sigaction of every signal and getitimer of the three timers, as one
+ * batch in the scratch area's second code page: one stop of the main
+ * thread instead of 67, so the target holds injected state (the only time
+ * a ckpt that dies can harm it) as briefly as possible.
+ */
+static void add_signal_calls(const struct dump_context *ctx, struct syscall_batch *batch)
+{
+	uint64_t results = ctx->scratch + SCRATCH_SIGNAL_RESULTS;
+
+	for (uint64_t signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
+		const uint64_t args[4] = { signal, 0,
+					   ctx->scratch + (signal - 1) * sizeof(struct ckpt_sigaction), 8 };
+
+		if (signal == SIGKILL || signal == SIGSTOP)
+			continue;
+		syscall_batch_add(batch, SYS_rt_sigaction, args, results + 8 * batch->call_count);
+	}
+	for (uint64_t which = 0; which < 3; which++) {
+		const uint64_t args[4] = { which, ctx->scratch + SCRATCH_ITIMERS + which * 2 * sizeof(struct timeval) };
+
+		syscall_batch_add(batch, SYS_getitimer, args, results + 8 * batch->call_count);
+	}
+}
+
+static int check_signal_results(struct dump_context *ctx, const int64_t *results, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (results[i] < 0 && results[i] > -4096)
+			return fail(ctx->err, (int)-results[i], "%s in task %d failed: %s",
+				    i + 3 < count ? "rt_sigaction" : "getitimer", ctx->pid,
+				    strerror((int)-results[i]));
+	}
+	return 0;
+}
+
+static int run_signal_batch(struct dump_context *ctx)
+{
+	_cleanup_free_ struct syscall_batch *batch = calloc(1, sizeof(*batch));
+	uint64_t code = ctx->scratch_code + CKPT_PAGE_SIZE;
+	int64_t results[CKPT_MAX_SIGNALS + 3];
+	size_t trap_offset;
+	int ret;
+
+	if (!batch)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	add_signal_calls(ctx, batch);
+	trap_offset = syscall_batch_finish(batch);
+	if (!trap_offset)
+		return fail(ctx->err, E2BIG, "internal: the signal batch is too long");
+	ret = poke_code(ctx->threads[0].tid, code, batch->code, batch->length, ctx->err);
+	if (ret == 0)
+		ret = dump_ready_injector(ctx, &ctx->threads[0]);
+	if (ret == 0)
+		ret = inject_batch(&ctx->threads[0].injector, code, code + trap_offset);
+	ctx->shared->injected_syscalls += batch->call_count;
+	if (ret == 0)
+		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_SIGNAL_RESULTS, results,
+				       batch->call_count * sizeof(int64_t));
+	if (ret == 0)
+		ret = check_signal_results(ctx, results, batch->call_count);
+	return ret;
+}
+
+/* Runs the signal batch: the timers are read from its results afterwards. */
 int collect_sigactions(struct dump_context *ctx)
 {
 	struct ckpt_sigaction *actions = ctx->sigactions.actions;
-	int ret;
+	int ret = run_signal_batch(ctx);
 
+	if (ret < 0)
+		return ret;
 	ctx->sigactions.count = CKPT_MAX_SIGNALS;
-	for (unsigned signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
-		if (signal == SIGKILL || signal == SIGSTOP)
-			continue;
-		ret = (int)dump_inject(ctx, &ctx->threads[0], "rt_sigaction", SYS_rt_sigaction, signal, 0,
-				       ctx->scratch + (signal - 1) * sizeof(*actions), 8);
-		if (ret < 0)
-			return ret;
-	}
 	/* The kernel's struct sigaction is handler, flags, restorer, mask: ours. */
 	return dump_read_memory(ctx, ctx->scratch, actions, CKPT_MAX_SIGNALS * sizeof(*actions));
 }
 
-#define SCRATCH_ITIMERS 3072
-
-/* getitimer() for the three interval timers, run inside the target. */
+/* getitimer() for the three interval timers, run by collect_sigactions' batch. */
 int collect_timers(struct dump_context *ctx)
 {
 	struct timeval values[3][2];	/* it_interval, it_value */
 
-	for (int which = 0; which < 3; which++) {
-		int64_t ret = dump_inject(ctx, &ctx->threads[0], "getitimer", SYS_getitimer, (uint64_t)which,
-					  ctx->scratch + SCRATCH_ITIMERS + (uint64_t)which * sizeof(values[0]),
-					  0, 0);
-
-		if (ret < 0)
-			return (int)ret;
-	}
 	if (dump_read_memory(ctx, ctx->scratch + SCRATCH_ITIMERS, values, sizeof(values)) < 0)
 		return ctx->err->code;
 	for (int which = 0; which < 3; which++) {
@@ -58,27 +111,39 @@ int collect_timers(struct dump_context *ctx)
 
 static int add_pending(struct dump_context *ctx, int32_t tid, const void *info)
 {
-	struct ckpt_siginfo *grown = realloc(ctx->pending, (ctx->pending_count + 1) * sizeof(*grown));
+	if (ctx->pending_count == ctx->pending_capacity) {
+		size_t capacity = ctx->pending_capacity ? 2 * ctx->pending_capacity : 64;
+		struct ckpt_siginfo *grown = realloc(ctx->pending, capacity * sizeof(*grown));
 
-	if (!grown)
-		return fail(ctx->err, ENOMEM, "out of memory");
-	ctx->pending = grown;
-	memset(&grown[ctx->pending_count], 0, sizeof(*grown));
-	grown[ctx->pending_count].tid = tid;
-	memcpy(grown[ctx->pending_count].info, info, sizeof(grown->info));
+		if (!grown)
+			return fail(ctx->err, ENOMEM, "out of memory");
+		ctx->pending = grown;
+		ctx->pending_capacity = capacity;
+	}
+	memset(&ctx->pending[ctx->pending_count], 0, sizeof(*ctx->pending));
+	ctx->pending[ctx->pending_count].tid = tid;
+	memcpy(ctx->pending[ctx->pending_count].info, info, sizeof(ctx->pending->info));
 	ctx->pending_count++;
 	return 0;
 }
 
-/* Pending signals, read without taking them off their queue. */
+/*
+ * Pending signals, read without taking them off their queue, many at a
+ * time: each PTRACE_PEEKSIGINFO walks the queue from its head, and a queue
+ * can hold as many signals as RLIMIT_SIGPENDING allows.
+ */
+enum { PEEK_CHUNK = 1024 };
+
 static int peek_queue(struct dump_context *ctx, pid_t tid, bool shared)
 {
 	struct peeksiginfo_args_v1 args = {
 		.flags = shared ? CKPT_PEEKSIGINFO_SHARED : 0,
-		.nr = 32,
+		.nr = PEEK_CHUNK,
 	};
-	siginfo_t infos[32];
+	_cleanup_free_ siginfo_t *infos = calloc(PEEK_CHUNK, sizeof(*infos));
 
+	if (!infos)
+		return fail(ctx->err, ENOMEM, "out of memory");
 	for (;;) {
 		long count = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
 
@@ -97,33 +162,16 @@ static int peek_queue(struct dump_context *ctx, pid_t tid, bool shared)
 	}
 }
 
-/* Signals a freeze took off a queue (a thread stopped about to take one). */
-static int add_deferred(struct dump_context *ctx, const struct dump_thread *thread)
-{
-	uint64_t signals = thread->deferred_signals | thread->injector.deferred_signals;
-
-	for (int signal = 1; signal <= (int)CKPT_MAX_SIGNALS; signal++) {
-		siginfo_t info = { .si_signo = signal, .si_code = SI_TKILL };
-		int ret;
-
-		if (!(signals & (1ull << (signal - 1))))
-			continue;
-		ret = add_pending(ctx, thread->tid, &info);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 int collect_pending_signals(struct dump_context *ctx)
 {
 	int ret = peek_queue(ctx, ctx->pid, true);
 
-	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++) {
+	/*
+	 * Nothing waits in ckpt's hands: a signal a thread took at its freeze
+	 * was delivered, and those that came since wait blocked in the queues.
+	 */
+	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++)
 		ret = peek_queue(ctx, ctx->threads[i].tid, false);
-		if (ret == 0)
-			ret = add_deferred(ctx, &ctx->threads[i]);
-	}
 	return ret;
 }
 

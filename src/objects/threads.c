@@ -152,6 +152,8 @@ void plan_thread_resume(struct dump_thread *thread)
 	image_regs.orig_rax = (uint64_t)-1;
 	thread->release_regs = frozen;
 	thread->record.tid = thread->tid;
+	thread->record.flags &= ~CKPT_THREAD_SYSCALL_RESTART;	/* planned again after a signal */
+	thread->record.interrupted_syscall = 0;
 	if ((int64_t)frozen.orig_rax >= 0 &&
 	    (is_restart_code(frozen.rax) || is_interrupted_epoll_wait(&frozen)))
 		rewind_syscall(thread, &image_regs);
@@ -211,13 +213,10 @@ static int check_batch_results(struct dump_context *ctx, pid_t tid, const int64_
 static int run_thread_batch(struct dump_context *ctx, struct dump_thread *thread,
 			    int64_t results[THREAD_BATCH_MAX_CALLS])
 {
-	int ret = 0;
+	int ret = dump_ready_injector(ctx, thread);
 
-	if (!thread->injector_ready)
-		ret = injector_init(&thread->injector, thread->tid, ctx->gadget, ctx->err);
 	if (ret < 0)
 		return ret;
-	thread->injector_ready = true;
 	ret = inject_batch(&thread->injector, ctx->scratch_code, ctx->batch_trap);
 	ctx->shared->injected_syscalls += ctx->batch_call_count;
 	if (ret == 0)

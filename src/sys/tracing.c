@@ -150,6 +150,50 @@ int ptrace_seize_and_stop(pid_t tid, long extra_options, struct ckpt_error *err)
 	return WSTOPSIG(status);
 }
 
+/*
+ * At a signal-delivery stop for `signal`: lets the kernel deliver it (set
+ * up the handler's frame, or take its default action) and stop the task
+ * again right after, before it runs any code of its own.  Returns 0 once
+ * the task is in that interrupt stop, or the next signal it stopped for.
+ */
+static int deliver_and_stop(pid_t tid, int signal, struct ckpt_error *err)
+{
+	int status;
+	int ret;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 ||
+	    ptrace(PTRACE_CONT, tid, NULL, (void *)(long)signal) < 0)
+		return fail(err, errno, "handing signal %d to task %d: %s", signal, tid,
+			    strerror(errno));
+	ret = ptrace_wait_stop(tid, &status, err);
+	if (ret < 0)
+		return ret;
+	return is_event_stop(status) ? 0 : WSTOPSIG(status);
+}
+
+/* Delivers `signal` and each one the task stops for next; 0 once it is stopped. */
+static int deliver_all(pid_t tid, int signal, struct ckpt_error *err)
+{
+	while (signal > 0)
+		signal = deliver_and_stop(tid, signal, err);
+	return signal;
+}
+
+int ptrace_seize_and_freeze(pid_t tid, struct ckpt_error *err)
+{
+	int status;
+	int ret;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0)
+		return seize_error(tid, errno, err);
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
+		return fail(err, errno, "cannot stop task %d: %s", tid, strerror(errno));
+	ret = ptrace_wait_stop(tid, &status, err);
+	if (ret < 0)
+		return ret;
+	return deliver_all(tid, is_event_stop(status) ? 0 : WSTOPSIG(status), err);
+}
+
 int ptrace_get_regs(pid_t tid, struct user_regs_struct *ret_regs, struct ckpt_error *err)
 {
 	if (ptrace(PTRACE_GETREGS, tid, NULL, ret_regs) < 0)
@@ -232,6 +276,64 @@ int injector_init(struct injector *injector, pid_t tid, uint64_t gadget, struct 
 	return ptrace_get_regs(tid, &injector->base_regs, err);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+/* Injected state is about to be put in place (registers or mask). */
+static void note_injected(struct injector *injector)
+{
+	if (!injector->injected_since)
+		injector->injected_since = now_ns();
+}
+
+/* The tracee holds its own state again. */
+static void note_home(struct injector *injector)
+{
+	if (injector->injected_since)
+		injector->injected_ns += now_ns() - injector->injected_since;
+	injector->injected_since = 0;
+}
+
+static int load_home(struct injector *injector)
+{
+	int ret = ptrace_set_regs(injector->tid, &injector->home_regs, injector->err);
+
+	if (ret == 0)
+		ret = ptrace_set_sigmask(injector->tid, injector->home_sigmask, injector->err);
+	if (ret == 0)
+		note_home(injector);
+	return ret;
+}
+
+int injector_set_home(struct injector *injector, const struct user_regs_struct *regs,
+		      uint64_t sigmask)
+{
+	injector->home_regs = *regs;
+	injector->home_regs.orig_rax = (uint64_t)-1;	/* no restart logic on the way out */
+	injector->home_sigmask = sigmask;
+	injector->has_home = true;
+	return load_home(injector);
+}
+
+/* Blocks every signal that can be blocked while injected code runs. */
+static int block_signals(struct injector *injector)
+{
+	note_injected(injector);
+	if (!injector->has_home)
+		return 0;
+	return ptrace_set_sigmask(injector->tid, ~0ull, injector->err);
+}
+
+static void set_aside(struct injector *injector, int signal)
+{
+	injector->deferred_signals |= 1ull << (signal - 1);
+}
+
 /* Resumes to the next syscall stop, setting aside signals that show up. */
 static int resume_to_syscall_stop(struct injector *injector)
 {
@@ -248,7 +350,7 @@ static int resume_to_syscall_stop(struct injector *injector)
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
 			return 0;
 		if (!is_event_stop(status) && WSTOPSIG(status) != SIGTRAP)
-			injector->deferred_signals |= 1ull << (WSTOPSIG(status) - 1);
+			set_aside(injector, WSTOPSIG(status));
 	}
 }
 
@@ -269,14 +371,59 @@ static void load_call(struct user_regs_struct *regs, uint64_t gadget, long numbe
 static int run_to_syscall_exit(struct injector *injector, long number, const uint64_t args[6])
 {
 	struct user_regs_struct regs = injector->base_regs;
+	int ret = block_signals(injector);
+
+	load_call(&regs, injector->gadget, number, args);
+	if (ret == 0)
+		ret = ptrace_set_regs(injector->tid, &regs, injector->err);
+	if (ret == 0)
+		ret = resume_to_syscall_stop(injector);	/* entry */
+	if (ret < 0)
+		return ret;
+	injector->call_count++;
+	return resume_to_syscall_stop(injector);	/* exit */
+}
+
+/*
+ * Waits for the entry stop of the settling syscall.  Returns 0 there, 1
+ * after a signal the thread took on the way was delivered, or -errno.
+ */
+static int settle_to_entry(struct injector *injector, const struct user_regs_struct *frozen)
+{
+	int status;
+	int ret = ptrace_wait_stop(injector->tid, &status, injector->err);
+
+	while (ret == 0 && is_event_stop(status)) {
+		if (ptrace(PTRACE_SYSCALL, injector->tid, NULL, NULL) < 0)
+			return fail(injector->err, errno, "resuming task %d: %s", injector->tid,
+				    strerror(errno));
+		ret = ptrace_wait_stop(injector->tid, &status, injector->err);
+	}
+	if (ret < 0 || WSTOPSIG(status) == (SIGTRAP | 0x80))
+		return ret;
+	/* Taken before the syscall: the registers it is delivered with are the thread's. */
+	ret = ptrace_set_regs(injector->tid, frozen, injector->err);
+	if (ret == 0)
+		ret = deliver_all(injector->tid, WSTOPSIG(status), injector->err);
+	note_home(injector);
+	return ret < 0 ? ret : 1;
+}
+
+int inject_settling_syscall(struct injector *injector, const struct user_regs_struct *frozen,
+			    long number)
+{
+	const uint64_t args[6] = { 0 };
+	struct user_regs_struct regs = injector->base_regs;
 	int ret;
 
 	load_call(&regs, injector->gadget, number, args);
+	note_injected(injector);
 	ret = ptrace_set_regs(injector->tid, &regs, injector->err);
-	if (ret < 0)
-		return ret;
-	ret = resume_to_syscall_stop(injector);	/* entry */
-	if (ret < 0)
+	if (ret == 0 && ptrace(PTRACE_SYSCALL, injector->tid, NULL, NULL) < 0)
+		ret = fail(injector->err, errno, "resuming task %d: %s", injector->tid, strerror(errno));
+	if (ret == 0)
+		ret = settle_to_entry(injector, frozen);
+	if (ret != 0)
 		return ret;
 	injector->call_count++;
 	return resume_to_syscall_stop(injector);	/* exit */
@@ -288,9 +435,10 @@ int inject_syscall(struct injector *injector, long number, const uint64_t args[6
 	struct user_regs_struct regs;
 	int ret = run_to_syscall_exit(injector, number, args);
 
-	if (ret < 0)
-		return ret;
-	ret = ptrace_get_regs(injector->tid, &regs, injector->err);
+	if (ret == 0)
+		ret = ptrace_get_regs(injector->tid, &regs, injector->err);
+	if (ret == 0 && injector->has_home)
+		ret = load_home(injector);
 	if (ret < 0)
 		return ret;
 	*ret_result = (int64_t)regs.rax;
@@ -334,7 +482,7 @@ static int resume_to_trap(struct injector *injector, uint64_t trap_address)
 		if (is_event_stop(status))
 			continue;
 		if (WSTOPSIG(status) != SIGTRAP) {
-			injector->deferred_signals |= 1ull << (WSTOPSIG(status) - 1);
+			set_aside(injector, WSTOPSIG(status));
 			continue;
 		}
 		ret = ptrace_get_regs(injector->tid, &regs, injector->err);
@@ -343,18 +491,43 @@ static int resume_to_trap(struct injector *injector, uint64_t trap_address)
 	}
 }
 
+/*
+ * The int3 left the tracee in a signal-delivery stop for SIGTRAP: a tracer
+ * that died there would leave it to take that SIGTRAP.  An interrupt stop
+ * right after holds nothing of the kind.
+ */
+static int leave_trap_stop(struct injector *injector)
+{
+	int ret = deliver_and_stop(injector->tid, 0, injector->err);
+
+	while (ret == SIGSTOP) {
+		set_aside(injector, ret);
+		ret = deliver_and_stop(injector->tid, 0, injector->err);
+	}
+	if (ret > 0)
+		return fail(injector->err, EPROTO, "task %d stopped for signal %d with every signal blocked",
+			    injector->tid, ret);
+	return ret;
+}
+
 int inject_batch(struct injector *injector, uint64_t code_address, uint64_t trap_address)
 {
 	struct user_regs_struct regs = injector->base_regs;
-	int ret;
+	int ret = block_signals(injector);
 
 	regs.rip = code_address;
 	regs.orig_rax = (uint64_t)-1;
-	ret = ptrace_set_regs(injector->tid, &regs, injector->err);
+	if (ret == 0)
+		ret = ptrace_set_regs(injector->tid, &regs, injector->err);
 	if (ret < 0)
 		return ret;
 	injector->call_count++;
-	return resume_to_trap(injector, trap_address);
+	ret = resume_to_trap(injector, trap_address);
+	if (ret == 0 && injector->has_home)
+		ret = leave_trap_stop(injector);
+	if (ret == 0 && injector->has_home)
+		ret = load_home(injector);
+	return ret;
 }
 
 int poke_code(pid_t tid, uint64_t address, const void *code, size_t length,

@@ -3,7 +3,7 @@
  * "check" as often as asked, and says whether every bit of it is intact.
  *
  *   rel_target [--mib N] [--threads N] [--file PATH | --append-file PATH] [--sharer]
- *              [--socketpair 1]
+ *              [--socketpair 1] [--children N]
  *
  * State: N MiB (default 4) of anonymous memory filled with a pattern (one
  * 64-bit word per index), 32 malloc blocks with patterns, N worker threads
@@ -19,6 +19,10 @@
  * clone(CLONE_VM | CLONE_FILES | CLONE_FS | CLONE_SIGHAND) that must go on
  * sharing all four with it (kcmp); the child leaves when the target ends or
  * once its parent is gone (it looks every second: cleanup, not a sync).
+ *
+ * With --children N (up to 4), N forked children each keep 4 MiB of their
+ * own pattern and, asked over a unix socketpair, check it and answer; a
+ * check asks every child (so a child that died or computes wrong fails it).
  *
  * Protocol (tests/README.md, the stdin variant): it writes "ready", then reads
  * commands from stdin, one per line: "check" verifies everything and writes
@@ -37,10 +41,15 @@
 #include <semaphore.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 enum {
+	MAX_CHILDREN = 4,
+	CHILD_WORDS = (4 << 20) / 8,
+	CHILD_SEED = 0xc41d,
 	MAX_WORKERS = 16,
 	HEAP_BLOCK_COUNT = 32,
 	WORKER_STACK_BYTES = 4096,
@@ -58,6 +67,7 @@ struct options {
 	bool append_only;
 	bool sharer;
 	bool socketpair;		/* --socketpair 1 */
+	unsigned child_count;		/* --children N */
 };
 
 struct worker {
@@ -111,6 +121,8 @@ static void parse_options(int argc, char **argv)
 			options.data_mib = parse_count(argv[++i], 4096, "--mib");
 		else if (strcmp(argv[i], "--threads") == 0)
 			options.worker_count = (unsigned)parse_count(argv[++i], MAX_WORKERS, "--threads");
+		else if (strcmp(argv[i], "--children") == 0)
+			options.child_count = (unsigned)parse_count(argv[++i], MAX_CHILDREN, "--children");
 		else if (strcmp(argv[i], "--socketpair") == 0)
 			options.socketpair = parse_count(argv[++i], 1, "--socketpair") == 1;
 		else if (strcmp(argv[i], "--file") == 0)
@@ -337,6 +349,77 @@ static void check_sharer(void)
 			     "the sharer %d no longer shares our %s", sharer_pid, kinds[i].what);
 }
 
+/* ---- Children ------------------------------------------------------------ */
+
+static pid_t child_pids[MAX_CHILDREN];
+static int child_sockets[MAX_CHILDREN] = { -1, -1, -1, -1 };
+
+static bool child_words_intact(const uint64_t *words, unsigned index)
+{
+	for (size_t i = 0; i < CHILD_WORDS; i++) {
+		if (words[i] != state_mix64(CHILD_SEED + index * CHILD_WORDS + i))
+			return false;
+	}
+	return true;
+}
+
+/* A child: fills its words, then answers each request byte with p or f. */
+static void run_child(int socket_fd, unsigned index)
+{
+	uint64_t *words = malloc(CHILD_WORDS * sizeof(*words));
+	char request;
+
+	if (!words)
+		_exit(3);
+	for (size_t i = 0; i < CHILD_WORDS; i++)
+		words[i] = state_mix64(CHILD_SEED + index * CHILD_WORDS + i);
+	while (read(socket_fd, &request, 1) == 1) {
+		char answer = child_words_intact(words, index) ? 'p' : 'f';
+
+		if (write(socket_fd, &answer, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+static void start_children(void)
+{
+	for (unsigned i = 0; i < options.child_count; i++) {
+		int ends[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0)
+			state_setup_fail("socketpair: %s", strerror(errno));
+		child_pids[i] = fork();
+		if (child_pids[i] < 0)
+			state_setup_fail("fork: %s", strerror(errno));
+		if (child_pids[i] == 0) {
+			close(ends[0]);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			run_child(ends[1], i);
+		}
+		close(ends[1]);
+		child_sockets[i] = ends[0];
+	}
+}
+
+static void check_child(unsigned index)
+{
+	struct pollfd wait_for = { .fd = child_sockets[index], .events = POLLIN };
+	char answer = 0;
+
+	state_expect(write(child_sockets[index], "c", 1) == 1, "child %u: cannot ask it: %s", index,
+		     strerror(errno));
+	state_expect(poll(&wait_for, 1, ANSWER_SECONDS * 1000) == 1, "child %u: no answer", index);
+	state_expect(read(child_sockets[index], &answer, 1) == 1 && answer == 'p',
+		     "child %u answered '%c'", index, answer ? answer : '-');
+}
+
+static void check_children(void)
+{
+	for (unsigned i = 0; i < options.child_count; i++)
+		check_child(i);
+}
+
 static void check_data(void)
 {
 	for (size_t i = 0; i < data_word_count; i++) {
@@ -420,6 +503,7 @@ static void check_everything(void)
 	check_file();
 	check_event_files();
 	check_sharer();
+	check_children();
 	if (options.socketpair)
 		check_socketpair();
 	for (unsigned i = 0; i < options.worker_count; i++)
@@ -470,6 +554,7 @@ int main(int argc, char **argv)
 	state_init();
 	state_ignore_go_signal();
 	parse_options(argc, argv);
+	start_children();	/* first: they do not share the big data */
 	fill_data();
 	fill_heap();
 	open_file();
