@@ -157,12 +157,12 @@ static int list_children(const struct dump_context *ctx, pid_t **ret_children, s
 
 enum { LET_GO_POLLS = 1000 };	/* of 1 ms: a dying thread's exit shows well within */
 
-/* What the freeze held back (see release_thread in checkpoint.c). */
-static void resend_deferred_signals(const struct dump_thread *thread)
+/* What the freeze held back: a SIGSTOP (see release_thread in checkpoint.c). */
+static void resend_deferred_signals(pid_t pid, const struct dump_thread *thread)
 {
 	for (int signal = 1; signal <= 64; signal++) {
-		if (thread->deferred_signals & (1ull << (signal - 1)))
-			syscall(SYS_tgkill, -1, thread->tid, signal);
+		if (thread->injector.deferred_signals & (1ull << (signal - 1)))
+			syscall(SYS_tgkill, pid, thread->tid, signal);
 	}
 }
 
@@ -171,7 +171,7 @@ static void resend_deferred_signals(const struct dump_thread *thread)
  * exit: a traced thread's exit goes to us first, and its process becomes
  * its parent's zombie only once we have collected every traced thread's.
  */
-static void let_go_of_thread(const struct dump_thread *thread)
+static void let_go_of_thread(pid_t pid, const struct dump_thread *thread)
 {
 	const struct timespec pause = { 0, 1000000 };
 
@@ -180,7 +180,7 @@ static void let_go_of_thread(const struct dump_thread *thread)
 		pid_t got;
 
 		if (ptrace_detach(thread->tid, 0) == 0) {
-			resend_deferred_signals(thread);
+			resend_deferred_signals(pid, thread);
 			return;
 		}
 		got = waitpid(thread->tid, &status, __WALL | WNOHANG);
@@ -198,7 +198,7 @@ static void drop_last_process(struct dump_tree *tree)
 
 	for (size_t i = ctx->thread_count; i-- > 0;) {
 		if (ctx->threads[i].seized)
-			let_go_of_thread(&ctx->threads[i]);
+			let_go_of_thread(ctx->pid, &ctx->threads[i]);
 	}
 	free(ctx->threads);
 	tree->process_count--;
