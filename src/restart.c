@@ -58,10 +58,19 @@ static int stall_timeout_ms(const struct ckpt_options *options)
 	return seconds > INT32_MAX / 1000 ? INT32_MAX : seconds * 1000;
 }
 
+static int check_image_fd(struct restore_context *ctx, int fd)
+{
+	if (fcntl(fd, F_GETFL) < 0)
+		return fail(ctx->err, EBADF, "reading the image: fd %d is not open", fd);
+	return 0;
+}
+
 static int prepare(struct restore_context *ctx, int fd)
 {
-	int ret = fault_point(ctx->err, "restart.read");
+	int ret = check_image_fd(ctx, fd);
 
+	if (ret == 0)
+		ret = fault_point(ctx->err, "restart.read");
 	image_reader_init(&ctx->reader, fd, ctx->err);
 	ctx->reader.stall_timeout_ms = stall_timeout_ms(ctx->options);
 	if (ret == 0)
