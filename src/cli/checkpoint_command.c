@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -242,12 +243,41 @@ static int checkpoint_to(struct checkpoint_args *args, int fd, struct output_fil
 	return EXIT_OK;
 }
 
+/*
+ * FILE that exists and is not a regular file (a FIFO, /dev/null, a
+ * terminal device, a socket) is written in place, as a shell's > would:
+ * renaming over it would replace the device or FIFO with a regular file.
+ */
+static bool is_special_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+static int checkpoint_to_special_file(struct checkpoint_args *args)
+{
+	int fd = open(args->output, O_WRONLY | O_CLOEXEC);
+	int status;
+
+	if (fd < 0) {
+		cli_error("checkpoint", "cannot open %s: %s", args->output, strerror(errno));
+		return EXIT_FAILED;
+	}
+	status = checkpoint_to(args, fd, NULL);
+	close(fd);
+	return status;
+}
+
 static int checkpoint_to_file(struct checkpoint_args *args)
 {
 	struct output_file out = { .fd = -1 };
-	int ret = open_temp_file(&out, args->output);
+	int ret;
 	int status;
 
+	if (is_special_file(args->output))
+		return checkpoint_to_special_file(args);
+	ret = open_temp_file(&out, args->output);
 	if (ret < 0) {
 		cli_error("checkpoint", "cannot create an image beside %s: %s", args->output, strerror(-ret));
 		return EXIT_FAILED;
