@@ -261,8 +261,7 @@ static void fill_head(struct dump_shared *shared)
 	head->version = CKPT_FORMAT_VERSION;
 	head->arch = CKPT_ARCH_X86_64;
 	head->page_size = CKPT_PAGE_SIZE;
-	head->xstate_size = (uint32_t)cpu_xstate_size();
-	head->xfeatures = cpu_xfeatures();
+	/* xstate_size and xfeatures: from the kernel, with the first thread's xstate */
 	clock_gettime(CLOCK_REALTIME, &now);
 	head->realtime_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 	head->monotonic_ns = monotonic_ns();

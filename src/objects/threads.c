@@ -268,10 +268,37 @@ static int collect_rseq_and_robust_list(struct dump_context *ctx, struct dump_th
 	return 0;
 }
 
+/*
+ * The first thread tells the image's xstate size and features, as the
+ * kernel has them (CPUID in ckpt may be an emulator's: under valgrind it
+ * reports fewer features, and AVX-512 state would be cut off silently).
+ */
+static int note_xstate_layout(struct dump_context *ctx, pid_t tid)
+{
+	struct ckpt_head *head = &ctx->shared->head;
+	uint64_t features;
+	size_t size;
+	int ret;
+
+	if (head->xstate_size)
+		return 0;
+	ret = ptrace_probe_xstate(tid, &size, &features, ctx->err);
+	if (ret == 0 && (size < 576 || size > CKPT_MAX_XSTATE))
+		ret = fail(ctx->err, EINVAL, "task %d: the kernel's xstate is %zu bytes", tid, size);
+	if (ret < 0)
+		return ret;
+	head->xstate_size = (uint32_t)size;
+	head->xfeatures = features;
+	return 0;
+}
+
 static int collect_xstate(struct dump_context *ctx, struct dump_thread *thread)
 {
+	int ret = note_xstate_layout(ctx, thread->tid);
 	size_t size = ctx->shared->head.xstate_size;
 
+	if (ret < 0)
+		return ret;
 	thread->xstate = calloc(1, size);
 	if (!thread->xstate)
 		return fail(ctx->err, ENOMEM, "out of memory");

@@ -16,6 +16,7 @@
 
 #include "sys/kernel.h"
 #include "sys/tracing.h"
+#include "util.h"
 
 __asm__(".pushsection .text\n"
 	".globl ckpt_syscall_gadget\n"
@@ -217,6 +218,37 @@ int ptrace_get_xstate(pid_t tid, void *buffer, size_t size, struct ckpt_error *e
 	if (vector.iov_len != size)
 		return fail(err, EINVAL, "task %d: xstate is %zu bytes, expected %zu", tid,
 			    vector.iov_len, size);
+	return 0;
+}
+
+/* Where XSAVE's legacy area keeps the kernel's note of the layout (fxsave sw_reserved). */
+enum {
+	XSTATE_PROBE_SIZE = 64 << 10,
+	SW_BYTES_OFFSET = 464,
+	SW_MAGIC1 = 0x46505853,	/* "XSFP" */
+};
+
+struct xstate_sw_bytes {
+	uint32_t magic1;
+	uint32_t extended_size;
+	uint64_t xfeatures;
+	uint32_t xstate_size;
+	uint32_t padding[7];
+};
+
+int ptrace_probe_xstate(pid_t tid, size_t *ret_size, uint64_t *ret_features, struct ckpt_error *err)
+{
+	_cleanup_free_ uint8_t *buffer = calloc(1, XSTATE_PROBE_SIZE);
+	struct iovec vector = { buffer, XSTATE_PROBE_SIZE };
+	struct xstate_sw_bytes sw;
+
+	if (!buffer)
+		return fail(err, ENOMEM, "out of memory");
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &vector) < 0)
+		return fail(err, errno, "reading the xstate of task %d: %s", tid, strerror(errno));
+	memcpy(&sw, buffer + SW_BYTES_OFFSET, sizeof(sw));
+	*ret_size = vector.iov_len;
+	*ret_features = sw.magic1 == SW_MAGIC1 ? sw.xfeatures : cpu_xfeatures();
 	return 0;
 }
 

@@ -29,6 +29,12 @@ int ptrace_get_regs(pid_t tid, struct user_regs_struct *ret_regs, struct ckpt_er
 int ptrace_set_regs(pid_t tid, const struct user_regs_struct *regs, struct ckpt_error *err);
 /* xstate buffer of `size` bytes (the CPU's XSAVE size). */
 int ptrace_get_xstate(pid_t tid, void *buffer, size_t size, struct ckpt_error *err);
+/*
+ * The XSAVE size and enabled features the kernel uses for tid's xstate:
+ * the truth, where CPUID inside ckpt may be an emulator's (valgrind).
+ */
+int ptrace_probe_xstate(pid_t tid, size_t *ret_size, uint64_t *ret_features,
+			struct ckpt_error *err);
 int ptrace_set_xstate(pid_t tid, const void *buffer, size_t size, struct ckpt_error *err);
 int ptrace_get_sigmask(pid_t tid, uint64_t *ret_mask, struct ckpt_error *err);
 int ptrace_set_sigmask(pid_t tid, uint64_t mask, struct ckpt_error *err);
