@@ -614,15 +614,21 @@ static bool same_contents_identity(const struct ckpt_file *file, const struct st
 	return (uint64_t)st->st_size == file->size && mtime == file->mtime_ns;
 }
 
-/* Files that keep their inode while they exist (a device node may be made anew). */
-static bool is_identity_kept(const struct image_file *file)
-{
-	return file->file.kind == CKPT_FILE_REGULAR || file->file.kind == CKPT_FILE_DIRECTORY;
-}
+/* How the files of an on-disk kind are found and opened again. */
+struct disk_kind {
+	bool keeps_identity;	/* the same inode while it exists (a device node may be made anew) */
+	bool is_device;		/* the same device number; no offset */
+	bool must_seek;		/* a failed seek to its offset is an error (a directory's is not) */
+	bool is_directory;	/* opened O_RDONLY | O_DIRECTORY */
+};
+
+static const struct disk_kind regular_disk_kind = { .keeps_identity = true, .must_seek = true };
+static const struct disk_kind directory_disk_kind = { .keeps_identity = true, .is_directory = true };
+static const struct disk_kind chardev_disk_kind = { .is_device = true };
 
 /* What is at the path now (an O_PATH fd: nothing opened yet) is what was. */
-static int check_found_file(struct restore_context *ctx, const struct image_file *file, int path_fd,
-			    bool same_boot)
+static int check_found_file(struct restore_context *ctx, const struct disk_kind *kind,
+			    const struct image_file *file, int path_fd, bool same_boot)
 {
 	struct stat st;
 
@@ -631,9 +637,9 @@ static int check_found_file(struct restore_context *ctx, const struct image_file
 	if ((st.st_mode & S_IFMT) != (file->file.mode & S_IFMT))
 		return fail(ctx->err, EINVAL, "FILE %s was %s and is now %s", file->path,
 			    mode_kind_name(file->file.mode), mode_kind_name(st.st_mode));
-	if (file->file.kind == CKPT_FILE_CHARDEV && st.st_rdev != file->file.rdev)
+	if (kind->is_device && st.st_rdev != file->file.rdev)
 		return fail(ctx->err, EINVAL, "%s is no longer the same device", file->path);
-	if (same_boot && is_identity_kept(file) &&
+	if (same_boot && kind->keeps_identity &&
 	    (st.st_dev != file->file.device || st.st_ino != file->file.inode))
 		return fail(ctx->err, ESTALE,
 			    "%s is no longer the file of the checkpoint (another device or inode): refused",
@@ -646,14 +652,14 @@ static int check_found_file(struct restore_context *ctx, const struct image_file
 }
 
 static int find_image_file(struct restore_context *ctx, const struct file_opener *opener,
-			   const struct image_file *file)
+			   const struct disk_kind *kind, const struct image_file *file)
 {
 	int path_fd = open_no_symlinks(file->path, O_PATH | O_CLOEXEC);
 	int ret;
 
 	if (path_fd < 0)
 		return open_failure(ctx, opener, file->path, -path_fd);
-	ret = check_found_file(ctx, file, path_fd, opener->same_boot);
+	ret = check_found_file(ctx, kind, file, path_fd, opener->same_boot);
 	if (ret < 0) {
 		close(path_fd);
 		return ret;
@@ -675,13 +681,13 @@ static int clear_nonblock(struct restore_context *ctx, const struct image_file *
  * never taking a controlling terminal; O_NONBLOCK stays only if it was set.
  */
 static int open_found_file(struct restore_context *ctx, const struct file_opener *opener,
-			   const struct image_file *file, int path_fd)
+			   const struct disk_kind *kind, const struct image_file *file, int path_fd)
 {
 	int flags = (int)(file->file.open_flags & KEPT_OPEN_FLAGS);
 	char path[64];
 	int fd, ret = 0;
 
-	if (file->file.kind == CKPT_FILE_DIRECTORY)
+	if (kind->is_directory)
 		flags = O_RDONLY | O_DIRECTORY;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", path_fd);
 	fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -698,28 +704,29 @@ static int open_found_file(struct restore_context *ctx, const struct file_opener
 	return fd;
 }
 
-static int seek_image_file(struct restore_context *ctx, const struct image_file *file, int fd)
+static int seek_image_file(struct restore_context *ctx, const struct disk_kind *kind,
+			   const struct image_file *file, int fd)
 {
-	if (file->file.kind == CKPT_FILE_CHARDEV || file->file.offset == 0)
+	if (kind->is_device || file->file.offset == 0)
 		return 0;
-	if (lseek(fd, (off_t)file->file.offset, SEEK_SET) >= 0 || file->file.kind != CKPT_FILE_REGULAR)
+	if (lseek(fd, (off_t)file->file.offset, SEEK_SET) >= 0 || !kind->must_seek)
 		return 0;
 	return fail(ctx->err, errno, "cannot seek %s to %llu: %s", file->path,
 		    (unsigned long long)file->file.offset, strerror(errno));
 }
 
 static int open_image_file(struct restore_context *ctx, const struct file_opener *opener,
-			   const struct image_file *file)
+			   const struct disk_kind *kind, const struct image_file *file)
 {
-	_cleanup_close_ int path_fd = find_image_file(ctx, opener, file);
+	_cleanup_close_ int path_fd = find_image_file(ctx, opener, kind, file);
 	int fd, ret;
 
 	if (path_fd < 0)
 		return path_fd;
-	fd = open_found_file(ctx, opener, file, path_fd);
+	fd = open_found_file(ctx, opener, kind, file, path_fd);
 	if (fd < 0)
 		return fd;
-	ret = seek_image_file(ctx, file, fd);
+	ret = seek_image_file(ctx, kind, file, fd);
 	if (ret < 0) {
 		close(fd);
 		return ret;
@@ -727,16 +734,33 @@ static int open_image_file(struct restore_context *ctx, const struct file_opener
 	return fd;
 }
 
-/* The on-disk kinds' create hook. */
 static int create_disk_file(struct restore_context *ctx, const struct file_opener *opener,
-			    const struct image_file *file, int *ret_fd)
+			    const struct disk_kind *kind, const struct image_file *file, int *ret_fd)
 {
-	int fd = open_image_file(ctx, opener, file);
+	int fd = open_image_file(ctx, opener, kind, file);
 
 	if (fd < 0)
 		return fd;
 	*ret_fd = fd;
 	return 0;
+}
+
+static int create_regular_file(struct restore_context *ctx, const struct file_opener *opener,
+			       const struct image_file *file, int *ret_fd)
+{
+	return create_disk_file(ctx, opener, &regular_disk_kind, file, ret_fd);
+}
+
+static int create_directory(struct restore_context *ctx, const struct file_opener *opener,
+			    const struct image_file *file, int *ret_fd)
+{
+	return create_disk_file(ctx, opener, &directory_disk_kind, file, ret_fd);
+}
+
+static int create_chardev(struct restore_context *ctx, const struct file_opener *opener,
+			  const struct image_file *file, int *ret_fd)
+{
+	return create_disk_file(ctx, opener, &chardev_disk_kind, file, ret_fd);
 }
 
 static int stage_file(struct restore_context *ctx, const struct file_opener *opener, size_t index)
@@ -881,19 +905,19 @@ const struct file_kind_ops regular_file_ops = {
 	.kind = CKPT_FILE_REGULAR,
 	.recognise = is_regular_file,
 	.collect = collect_position,
-	.create = create_disk_file,
+	.create = create_regular_file,
 };
 
 const struct file_kind_ops directory_ops = {
 	.kind = CKPT_FILE_DIRECTORY,
 	.recognise = is_directory,
 	.collect = collect_position,
-	.create = create_disk_file,
+	.create = create_directory,
 };
 
 const struct file_kind_ops chardev_ops = {
 	.kind = CKPT_FILE_CHARDEV,
 	.recognise = is_plain_chardev,
 	.collect = collect_position,
-	.create = create_disk_file,
+	.create = create_chardev,
 };
