@@ -500,17 +500,8 @@ static void release_tree_memory(struct dump_tree *tree)
 
 	for (size_t i = 0; i < tree->process_count; i++)
 		release_context(&tree->processes[i]);
-	for (size_t i = 0; i < shared->file_count; i++) {
-		free(shared->files[i].path);
-		for (size_t j = 0; j < shared->files[i].message_count; j++)
-			free(shared->files[i].messages[j].data);
-		free(shared->files[i].messages);
-		if (shared->files[i].memfd >= 0)
-			close(shared->files[i].memfd);
-	}
-	free(shared->files);
+	release_dump_files(shared);
 	free(shared->fd_owners);
-	free(shared->epoll_targets);
 	free(shared->shmem_claims);
 	free(tree->processes);
 	free(tree->entries);
@@ -562,7 +553,7 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
 		ret = collect_memory(&tree->processes[i]);
 	if (ret == 0)
-		ret = check_memfds_covered(&tree->shared);
+		ret = check_collected_files(&tree->shared);
 	return ret;
 }
 

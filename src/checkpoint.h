@@ -35,28 +35,14 @@ struct dump_thread {
 	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
 };
 
-/* A datagram, packet or run of stream bytes waiting in a unix socket. */
-struct socket_message {
-	uint8_t *data;
-	uint32_t length;
-};
-
+/* An open file description, or the file behind a mapping: one FILE record. */
 struct dump_file {
 	struct ckpt_file record;
 	char *path;
 	bool reusable;
-	int memfd;			/* a memfd's object, open in ckpt; -1 for others */
-	pid_t first_pid;		/* an epoll: the process and fd it was first seen at */
+	pid_t first_pid;		/* the process and fd it was first seen at (0: a mapping) */
 	int first_fd;
-	union {
-		struct ckpt_eventfd eventfd;
-		struct ckpt_timerfd timerfd;
-		struct ckpt_signalfd signalfd;
-		struct ckpt_unix_socket unix_socket;
-	} state;
-	uint32_t peer_inode;		/* a unix socket: its peer's, matched before writing */
-	struct socket_message *messages;	/* a unix socket's receive queue */
-	size_t message_count;
+	void *kind_state;		/* its kind's, owned by its ops (objects/file_kinds.h) */
 };
 
 /* A range of a shared memory object whose pages one VMA carries. */
@@ -94,8 +80,6 @@ struct dump_shared {
 	size_t file_count;
 	struct fd_owner *fd_owners;
 	size_t fd_owner_count;
-	struct ckpt_epoll_target *epoll_targets;
-	size_t epoll_target_count;
 	struct shmem_claim *shmem_claims;	/* every shared memory VMA's file range */
 	size_t shmem_claim_count;
 	uint64_t injected_syscalls;
@@ -194,9 +178,12 @@ int collect_fds(struct dump_context *ctx);
 bool is_memfd_name(const char *name);
 int dump_add_memfd(struct dump_context *ctx, const char *name, const char *open_path,
 		   const struct stat *st);
-int check_memfds_covered(struct dump_shared *shared);
 int write_files(struct dump_shared *shared);
 int write_fds(struct dump_context *ctx);
+/* objects/file_kinds.c: a hook of every FILE kind */
+int collect_file_links(struct dump_context *ctx);
+int check_collected_files(struct dump_shared *shared);
+void release_dump_files(struct dump_shared *shared);
 /* objects/tree.c */
 int freeze_process(struct dump_context *ctx);
 int collect_tree(struct dump_tree *tree, pid_t root);

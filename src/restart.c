@@ -80,7 +80,7 @@ static int prepare(struct restore_context *ctx, int fd)
 	if (ret == 0)
 		ret = check_tree_restartable(ctx);
 	if (ret == 0)
-		ret = check_inherited_epoll_targets(ctx);
+		ret = check_files_restorable(ctx);
 	if (ret == 0)
 		ret = stage_files(ctx);
 	if (ret == 0)
@@ -215,7 +215,7 @@ static const struct rebuild_step {
 	{ "restart.protect", protect_vmas, restores_shared_mm },
 	{ "restart.mm", restore_mm_fields, restores_shared_mm },
 	{ "restart.fds", restore_fds, restores_shared_files },
-	{ "restart.epoll", restore_epoll_targets, restores_shared_files },
+	{ "restart.epoll", connect_fds, restores_shared_files },
 	{ "restart.fds", restore_process_attributes, NULL },
 	{ "restart.fds", restore_sigactions, NULL },
 	{ "restart.fds", close_staged_in_husk, table_still_needed },
@@ -382,7 +382,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 	if (ret == 0)
 		ret = rebuild_all(&ctx);
 	if (ret == 0)
-		ret = seal_memfds(&ctx);
+		ret = seal_files(&ctx);
 	if (ret == 0)
 		ret = release_tree(&ctx);
 	unpin(&ctx);

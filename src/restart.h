@@ -88,12 +88,12 @@ int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data
 		  uint64_t *ret_address);
 
 /* objects/memfd.c */
-int create_memfd(struct restore_context *ctx, const struct image_file *file);
-int seal_memfds(struct restore_context *ctx);
 bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_vma *vma);
 
-/* objects/epoll.c */
-int check_inherited_epoll_targets(struct restore_context *ctx);
+/* objects/file_kinds.c: a hook of every FILE kind */
+int check_files_restorable(struct restore_context *ctx);
+int connect_fds(struct restore_context *ctx);
+int seal_files(struct restore_context *ctx);
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);
 void release_staged_files(struct restore_context *ctx);
