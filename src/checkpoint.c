@@ -39,8 +39,8 @@ static int settle_thread(struct dump_context *ctx, struct dump_thread *thread)
 	int ret = 1;
 
 	for (int attempt = 0; ret == 1 && attempt < SETTLE_ATTEMPTS; attempt++) {
-		thread->injector.base_regs = thread->frozen_regs;
-		ret = inject_settling_syscall(&thread->injector, &thread->frozen_regs, SYS_getpid);
+		thread->task.injector.base_regs = thread->frozen_regs;
+		ret = inject_settling_syscall(&thread->task.injector, &thread->frozen_regs, SYS_getpid);
 		if (ret != 1)
 			break;
 		if (ptrace_get_regs(thread->tid, &thread->frozen_regs, ctx->err) < 0)
@@ -52,9 +52,9 @@ static int settle_thread(struct dump_context *ctx, struct dump_thread *thread)
 	gave_up = ret == 1;
 	ret = ptrace_get_sigmask(thread->tid, &sigmask, ctx->err);
 	if (ret == 0)
-		ret = injector_set_home(&thread->injector, &thread->release_regs, sigmask);
+		ret = injector_set_home(&thread->task.injector, &thread->release_regs, sigmask);
 	if (ret == 0 && gave_up)
-		ret = (int)inject(&thread->injector, "getpid", SYS_getpid, 0, 0, 0, 0, 0, 0);
+		ret = (int)remote_call(&thread->task, "getpid", SYS_getpid, 0, 0, 0, 0, 0, 0);
 	return ret < 0 ? ret : 0;
 }
 
@@ -64,7 +64,7 @@ int dump_ready_injector(struct dump_context *ctx, struct dump_thread *thread)
 
 	if (thread->injector_ready)
 		return 0;
-	ret = injector_init(&thread->injector, thread->tid, ctx->gadget, ctx->err);
+	ret = remote_task_ready(&thread->task, ctx->gadget);
 	if (ret < 0)
 		return ret;
 	thread->injector_ready = true;
@@ -92,24 +92,20 @@ int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const 
 
 	if (ret < 0)
 		return ret;
-	result = inject(&thread->injector, what, number, a0, a1, a2, a3, 0, 0);
+	result = remote_call(&thread->task, what, number, a0, a1, a2, a3, 0, 0);
 	ctx->shared->injected_syscalls++;
 	return result;
 }
 
 int dump_read_memory(struct dump_context *ctx, uint64_t address, void *buffer, size_t length)
 {
-	struct iovec local = { buffer, length };
-	struct iovec remote = { (void *)(uintptr_t)address, length };
-
-	if (process_vm_readv(ctx->pid, &local, 1, &remote, 1, 0) != (ssize_t)length)
-		return fail(ctx->err, errno ? errno : EIO, "reading memory of process %d at %#llx: %s",
-			    ctx->pid, (unsigned long long)address, strerror(errno));
-	return 0;
+	return remote_read(&ctx->threads[0].task, address, buffer, length);
 }
 
-static bool is_seized(const struct dump_context *ctx, pid_t tid)
+static bool is_seized(void *set, pid_t tid)
 {
+	const struct dump_context *ctx = set;
+
 	for (size_t i = 0; i < ctx->thread_count; i++) {
 		if (ctx->threads[i].tid == tid)
 			return true;
@@ -117,10 +113,12 @@ static bool is_seized(const struct dump_context *ctx, pid_t tid)
 	return false;
 }
 
-static int seize_thread(struct dump_context *ctx, pid_t tid)
+static int seize_thread(void *set, pid_t tid)
 {
+	struct dump_context *ctx = set;
 	struct dump_thread *grown = realloc(ctx->threads, (ctx->thread_count + 1) * sizeof(*grown));
 	struct dump_thread *thread;
+	bool seized;
 	int ret;
 
 	if (dump_check_interrupt(ctx->shared) < 0)
@@ -132,16 +130,12 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 	memset(thread, 0, sizeof(*thread));
 	thread->tid = tid;
 	thread->restarted_syscall = find_restarted_syscall(ctx->pid, tid);
-	ret = ptrace_seize_and_freeze(tid, ctx->err);
-	if (ret < 0 && tid != ctx->pid && ret == -ESRCH) {
-		ctx->err->code = 0;	/* a thread that just exited */
-		return 0;
-	}
-	thread->seized = true;	/* seized even if the stop failed: detach it */
+	remote_task_init(&thread->task, ctx->pid, tid, ctx->err);
+	ret = freeze_thread(ctx->pid, tid, &thread->frozen_regs, &seized, ctx->err);
+	if (ret == 1)
+		return 0;	/* a thread that just exited */
+	thread->seized = seized;
 	ctx->thread_count++;
-	if (ret < 0)
-		return ret;
-	ret = ptrace_get_regs(tid, &thread->frozen_regs, ctx->err);
 	if (ret == 0)
 		plan_thread_resume(thread);
 	return ret;
@@ -150,7 +144,7 @@ static int seize_thread(struct dump_context *ctx, pid_t tid)
 /* Seizes every thread, again and again until no new one shows up. */
 int freeze_process(struct dump_context *ctx)
 {
-	bool found_new = true;
+	const struct thread_set set = { is_seized, seize_thread, ctx };
 	int ret = fault_point(ctx->err, "checkpoint.freeze");
 
 	if (!ctx->shared->frozen_at_ns)
@@ -159,76 +153,38 @@ int freeze_process(struct dump_context *ctx)
 		ret = seize_thread(ctx, ctx->pid);	/* the image lists it first */
 	if (ret == 0 && ctx->thread_count == 0)
 		ret = fail(ctx->err, ESRCH, "no process %d", ctx->pid);
-	while (ret == 0 && found_new) {
-		_cleanup_free_ pid_t *tids = NULL;
-		size_t count = 0;
-
-		found_new = false;
-		ret = list_thread_ids(ctx->pid, &tids, &count, ctx->err);
-		for (size_t i = 0; ret == 0 && i < count; i++) {
-			if (is_seized(ctx, tids[i]))
-				continue;
-			found_new = true;
-			ret = seize_thread(ctx, tids[i]);
-		}
-	}
-	return ret;
-}
-
-static int find_vdso_gadget(struct dump_context *ctx)
-{
-	struct proc_vma_list list;
-	unsigned char code[8192];
-	int ret = proc_read_vmas(ctx->pid, false, &list, ctx->err);
-
-	for (size_t i = 0; ret == 0 && i < list.count && !ctx->gadget; i++) {
-		size_t length = list.vmas[i].end - list.vmas[i].start;
-
-		if (strcmp(list.vmas[i].name, "[vdso]") != 0 || length > sizeof(code))
-			continue;
-		ret = dump_read_memory(ctx, list.vmas[i].start, code, length);
-		for (size_t at = 0; ret == 0 && at + 1 < length; at++) {
-			if (code[at] == 0x0f && code[at + 1] == 0x05) {
-				ctx->gadget = list.vmas[i].start + at;
-				break;
-			}
-		}
-	}
-	proc_vma_list_release(&list);
-	if (ret == 0 && !ctx->gadget)
-		return fail(ctx->err, ENOTSUP, "process %d has no vDSO to run syscalls in", ctx->pid);
+	if (ret == 0)
+		ret = freeze_new_threads(ctx->pid, &set, ctx->err);
 	return ret;
 }
 
 static int map_scratch(struct dump_context *ctx)
 {
-	int64_t address;
-	int ret = find_vdso_gadget(ctx);
+	struct dump_thread *main_thread = &ctx->threads[0];
+	int ret = remote_find_vdso_gadget(&main_thread->task, &ctx->gadget);
 
 	if (ret == 0)
 		ret = fault_point(ctx->err, "checkpoint.scratch");
+	if (ret == 0)
+		ret = dump_check_interrupt(ctx->shared);
+	if (ret == 0)
+		ret = dump_ready_injector(ctx, main_thread);
 	if (ret < 0)
 		return ret;
-	address = dump_inject(ctx, &ctx->threads[0], "mmap", SYS_mmap, 0, SCRATCH_PAGES * CKPT_PAGE_SIZE,
-			      PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS);
-	if (address < 0)
-		return (int)address;
-	ctx->scratch_code = (uint64_t)address;
-	ctx->scratch = (uint64_t)address + (SCRATCH_PAGES - 1) * CKPT_PAGE_SIZE;
-	return prepare_thread_batch(ctx);
+	ret = remote_map_area(&main_thread->task, 0, SCRATCH_CODE_PAGES * CKPT_PAGE_SIZE,
+			      SCRATCH_DATA_PAGES * CKPT_PAGE_SIZE, NULL, 0);
+	ctx->shared->injected_syscalls++;
+	if (ret == 0)
+		ret = prepare_thread_batch(ctx);
+	return ret;
 }
 
 static int unmap_scratch(struct dump_context *ctx)
 {
-	int64_t ret;
-
-	if (!ctx->scratch)
+	if (!scratch_code(ctx))
 		return 0;
-	ret = dump_inject(ctx, &ctx->threads[0], "munmap", SYS_munmap, ctx->scratch_code,
-			  SCRATCH_PAGES * CKPT_PAGE_SIZE, 0, 0);
-	ctx->scratch = 0;
-	ctx->scratch_code = 0;
-	return ret < 0 ? (int)ret : 0;
+	ctx->shared->injected_syscalls++;
+	return remote_unmap_area(&ctx->threads[0].task);
 }
 
 static int read_boot_id(uint8_t boot_id[16])
@@ -301,6 +257,8 @@ static int collect_state(struct dump_context *ctx)
 		ret = fault_point(ctx->err, "checkpoint.mm");
 	if (ret == 0)
 		ret = collect_mm(ctx);
+	if (ret == 0)
+		ret = dump_check_interrupt(ctx->shared);
 	if (ret == 0)
 		ret = unmap_scratch(ctx);
 	if (ret == 0)
@@ -397,54 +355,25 @@ static int sync_and_commit(struct dump_shared *shared, int fd)
 	return ret;
 }
 
-/*
- * The thread holds its own registers and mask already, unless a failure
- * came in the middle of an injection.  A SIGSTOP that came meanwhile (it
- * cannot be blocked) is sent again.
- */
-static void release_thread(pid_t pid, struct dump_thread *thread)
-{
-	struct ckpt_error ignored = { 0 };
-	struct injector *injector = &thread->injector;
-
-	if (injector->has_home) {
-		ptrace_set_regs(thread->tid, &injector->home_regs, &ignored);
-		ptrace_set_sigmask(thread->tid, injector->home_sigmask, &ignored);
-	} else if (thread->injector_ready) {
-		thread->release_regs.orig_rax = (uint64_t)-1;
-		ptrace_set_regs(thread->tid, &thread->release_regs, &ignored);
-	}
-	ptrace_detach(thread->tid, 0);
-	for (int signal = 1; signal <= 64; signal++) {
-		if (injector->deferred_signals & (1ull << (signal - 1)))
-			syscall(SYS_tgkill, pid, thread->tid, signal);
-	}
-}
-
-static void reap_traced_exit(pid_t tid)
-{
-	int status;
-
-	while (waitpid(tid, &status, __WALL) >= 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
-		;
-}
-
 /* The tracer must collect every traced thread's exit before the leader's. */
 static void reap_killed(struct dump_context *ctx)
 {
 	for (size_t i = ctx->thread_count; i-- > 0;) {
 		if (ctx->threads[i].seized)
-			reap_traced_exit(ctx->threads[i].tid);
+			reap_killed_thread(ctx->threads[i].tid);
 	}
 }
 
 static void release_target(struct dump_context *ctx)
 {
-	if (ctx->scratch)
+	if (ctx->thread_count)
 		unmap_scratch(ctx);
 	for (size_t i = 0; i < ctx->thread_count; i++) {
-		if (ctx->threads[i].seized)
-			release_thread(ctx->pid, &ctx->threads[i]);
+		const struct dump_thread *thread = &ctx->threads[i];
+
+		if (thread->seized)
+			release_frozen_thread(&thread->task,
+					      thread->injector_ready ? &thread->release_regs : NULL);
 	}
 }
 
@@ -534,7 +463,7 @@ static void report(struct dump_tree *tree, uint64_t started, uint64_t memory_sta
 	stats->injected_syscalls = shared->injected_syscalls;
 	for (size_t i = 0; i < tree->process_count; i++) {
 		for (size_t j = 0; j < tree->processes[i].thread_count; j++)
-			stats->injected_ns += tree->processes[i].threads[j].injector.injected_ns;
+			stats->injected_ns += tree->processes[i].threads[j].task.injector.injected_ns;
 	}
 }
 

@@ -12,6 +12,8 @@
 #include "error.h"
 #include "image/image.h"
 #include "sys/proc_files.h"
+#include "sys/freeze.h"
+#include "sys/remote_task.h"
 #include "sys/syscall_batch.h"
 #include "sys/tracing.h"
 
@@ -19,7 +21,8 @@
  * The scratch area mapped in the target while collecting: two code pages
  * (the thread batch, then the signal batch), then one data page.
  */
-#define SCRATCH_PAGES 3
+#define SCRATCH_CODE_PAGES 2
+#define SCRATCH_DATA_PAGES 1
 /* Calls in the batch each thread runs at checkpoint (threads.c). */
 #define THREAD_BATCH_MAX_CALLS 12
 
@@ -28,7 +31,7 @@ struct dump_thread {
 	bool seized;
 	struct user_regs_struct frozen_regs;	/* as stopped */
 	struct user_regs_struct release_regs;	/* set when the original goes on */
-	struct injector injector;
+	struct remote_task task;		/* its injector, and in the main thread the scratch area */
 	bool injector_ready;
 	struct ckpt_thread record;
 	uint8_t *xstate;
@@ -113,8 +116,6 @@ struct dump_context {
 	struct dump_thread *threads;
 	size_t thread_count;
 	uint64_t gadget;		/* a syscall instruction in the target */
-	uint64_t scratch;		/* a data page mapped in the target while collecting */
-	uint64_t scratch_code;		/* the code pages before it: the batches */
 	uint64_t batch_trap;		/* where a thread stops after its batch */
 	size_t batch_call_count;
 
@@ -146,6 +147,17 @@ struct dump_tree {
 	struct ckpt_tree_entry *entries;	/* alive and zombies, parents first */
 	size_t entry_count;
 };
+
+/* The scratch area in the main thread: its code pages (the batches), and its data page. */
+static inline uint64_t scratch_code(const struct dump_context *ctx)
+{
+	return ctx->threads[0].task.area.code;
+}
+
+static inline uint64_t scratch_data(const struct dump_context *ctx)
+{
+	return ctx->threads[0].task.area.data;
+}
 
 /* Fails with EINTR when the caller's interrupt flag is set. */
 int dump_check_interrupt(struct dump_shared *shared);

@@ -83,7 +83,7 @@ int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
 	int ret = check_prctl_results(ctx, thread->tid, results);
 
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_PDEATH_SIGNAL, outputs,
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_PDEATH_SIGNAL, outputs,
 				       sizeof(outputs));
 	if (ret < 0)
 		return ret;

@@ -179,11 +179,11 @@ static const char *const thread_batch_names[BATCH_PRCTL_FIRST] = {
  */
 int prepare_thread_batch(struct dump_context *ctx)
 {
-	uint64_t results = ctx->scratch + SCRATCH_BATCH_RESULTS;
+	uint64_t results = scratch_data(ctx) + SCRATCH_BATCH_RESULTS;
 	const uint64_t calls[BATCH_PRCTL_FIRST][4] = {
-		[BATCH_UNPROTECT_SCRATCH] = { ctx->scratch, CKPT_PAGE_SIZE, PROT_READ | PROT_WRITE },
-		[BATCH_SIGALTSTACK] = { 0, ctx->scratch + SCRATCH_ALTSTACK },
-		[BATCH_TID_ADDRESS] = { PR_GET_TID_ADDRESS, ctx->scratch + SCRATCH_TID_ADDRESS },
+		[BATCH_UNPROTECT_SCRATCH] = { scratch_data(ctx), CKPT_PAGE_SIZE, PROT_READ | PROT_WRITE },
+		[BATCH_SIGALTSTACK] = { 0, scratch_data(ctx) + SCRATCH_ALTSTACK },
+		[BATCH_TID_ADDRESS] = { PR_GET_TID_ADDRESS, scratch_data(ctx) + SCRATCH_TID_ADDRESS },
 	};
 	const long numbers[BATCH_PRCTL_FIRST] = { SYS_mprotect, SYS_sigaltstack, SYS_prctl };
 	struct syscall_batch batch = { .length = 0 };
@@ -191,13 +191,13 @@ int prepare_thread_batch(struct dump_context *ctx)
 
 	for (size_t i = 0; i < BATCH_PRCTL_FIRST; i++)
 		syscall_batch_add(&batch, numbers[i], calls[i], results + i * sizeof(int64_t));
-	add_prctl_calls(&batch, ctx->scratch, results + BATCH_PRCTL_FIRST * sizeof(int64_t));
+	add_prctl_calls(&batch, scratch_data(ctx), results + BATCH_PRCTL_FIRST * sizeof(int64_t));
 	trap_offset = syscall_batch_finish(&batch);
 	if (!trap_offset || batch.call_count > THREAD_BATCH_MAX_CALLS)
 		return fail(ctx->err, E2BIG, "internal: the thread batch is too long");
 	ctx->batch_call_count = batch.call_count;
-	ctx->batch_trap = ctx->scratch_code + trap_offset;
-	return poke_code(ctx->threads[0].tid, ctx->scratch_code, batch.code, batch.length, ctx->err);
+	ctx->batch_trap = scratch_code(ctx) + trap_offset;
+	return remote_poke_code(&ctx->threads[0].task, scratch_code(ctx), batch.code, batch.length);
 }
 
 static int check_batch_results(struct dump_context *ctx, pid_t tid, const int64_t *results)
@@ -217,10 +217,10 @@ static int run_thread_batch(struct dump_context *ctx, struct dump_thread *thread
 
 	if (ret < 0)
 		return ret;
-	ret = inject_batch(&thread->injector, ctx->scratch_code, ctx->batch_trap);
+	ret = remote_run_batch(&thread->task, scratch_code(ctx), ctx->batch_trap);
 	ctx->shared->injected_syscalls += ctx->batch_call_count;
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_BATCH_RESULTS, results,
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_BATCH_RESULTS, results,
 				       ctx->batch_call_count * sizeof(int64_t));
 	if (ret == 0)
 		ret = check_batch_results(ctx, thread->tid, results);
@@ -237,9 +237,9 @@ static int collect_injected_state(struct dump_context *ctx, struct dump_thread *
 	if (ret == 0)
 		ret = take_prctl_results(ctx, thread, results + BATCH_PRCTL_FIRST);
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_TID_ADDRESS, &tid_address, 8);
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_TID_ADDRESS, &tid_address, 8);
 	if (ret < 0)
 		return ret;
 	thread->record.altstack_sp = altstack[0];
@@ -366,17 +366,6 @@ int write_threads(struct dump_context *ctx)
 #define RSEQ_FLAG_UNREGISTER 1
 #endif
 
-static struct injector *thread_injector(struct restore_context *ctx, size_t index)
-{
-	return index == 0 ? &ctx->injector : &ctx->thread_injectors[index];
-}
-
-int64_t thread_call(struct restore_context *ctx, size_t index, const char *what, long number,
-		    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
-{
-	return inject(thread_injector(ctx, index), what, number, a0, a1, a2, a3, 0, 0);
-}
-
 static int restore_altstack(struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
@@ -444,6 +433,7 @@ static int clone_thread(struct restore_context *ctx, size_t index)
 		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
 		.set_tid_size = 1,
 	};
+	struct remote_task *task;
 	int64_t created;
 	int status;
 	int ret = husk_put_data(ctx, 4096, &tid, sizeof(tid), &tid_address);
@@ -462,14 +452,16 @@ static int clone_thread(struct restore_context *ctx, size_t index)
 	ret = ptrace_wait_stop(ctx->thread_tids[index], &status, ctx->err);
 	if (ret < 0)
 		return ret;
-	return injector_init(&ctx->thread_injectors[index], ctx->thread_tids[index], ctx->control,
-			     ctx->err);
+	task = &ctx->thread_tasks[index];
+	remote_task_init(task, ctx->husk, ctx->thread_tids[index], ctx->err);
+	task->area = ctx->task.area;
+	return remote_task_ready(task, ctx->task.area.code);
 }
 
 int create_threads(struct restore_context *ctx)
 {
-	ctx->thread_injectors = calloc(ctx->image.thread_count, sizeof(*ctx->thread_injectors));
-	if (!ctx->thread_injectors)
+	ctx->thread_tasks = calloc(ctx->image.thread_count, sizeof(*ctx->thread_tasks));
+	if (!ctx->thread_tasks)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	for (size_t i = 1; i < ctx->image.thread_count; i++) {
 		int ret = clone_thread(ctx, i);
@@ -525,23 +517,10 @@ int load_thread_registers(struct restore_context *ctx)
 		if (ret < 0)
 			return ret;
 	}
-	ret = inject_final_syscall(&ctx->injector, SYS_munmap, unmap_args);
+	ret = remote_final_call(&ctx->task, SYS_munmap, unmap_args);
 	if (ret == 0)
 		ret = load_registers_of(ctx, 0);
 	return ret;
-}
-
-/* Runs a syscall in every thread of the husk (credentials are per thread). */
-int64_t all_threads_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
-			 uint64_t a1, uint64_t a2)
-{
-	for (size_t i = 0; i < ctx->image.thread_count; i++) {
-		int64_t ret = thread_call(ctx, i, what, number, a0, a1, a2, 0);
-
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
 }
 
 int unregister_husk_rseq(struct restore_context *ctx)

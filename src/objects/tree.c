@@ -155,42 +155,6 @@ static int list_children(const struct dump_context *ctx, pid_t **ret_children, s
 	return 0;
 }
 
-enum { LET_GO_POLLS = 1000 };	/* of 1 ms: a dying thread's exit shows well within */
-
-/* What the freeze held back: a SIGSTOP (see release_thread in checkpoint.c). */
-static void resend_deferred_signals(pid_t pid, const struct dump_thread *thread)
-{
-	for (int signal = 1; signal <= 64; signal++) {
-		if (thread->injector.deferred_signals & (1ull << (signal - 1)))
-			syscall(SYS_tgkill, pid, thread->tid, signal);
-	}
-}
-
-/*
- * Detaches a seized thread of a process that is ending, or collects its
- * exit: a traced thread's exit goes to us first, and its process becomes
- * its parent's zombie only once we have collected every traced thread's.
- */
-static void let_go_of_thread(pid_t pid, const struct dump_thread *thread)
-{
-	const struct timespec pause = { 0, 1000000 };
-
-	for (int poll = 0; poll < LET_GO_POLLS; poll++) {
-		int status = 0;
-		pid_t got;
-
-		if (ptrace_detach(thread->tid, 0) == 0) {
-			resend_deferred_signals(pid, thread);
-			return;
-		}
-		got = waitpid(thread->tid, &status, __WALL | WNOHANG);
-		if ((got < 0 && errno != EINTR) || (got > 0 && !WIFSTOPPED(status)))
-			return;	/* its exit collected, or not ours to collect */
-		if (got == 0)
-			nanosleep(&pause, NULL);
-	}
-}
-
 /* Takes the last process added out of the frozen set, letting go of its threads. */
 static void drop_last_process(struct dump_tree *tree)
 {
@@ -198,7 +162,7 @@ static void drop_last_process(struct dump_tree *tree)
 
 	for (size_t i = ctx->thread_count; i-- > 0;) {
 		if (ctx->threads[i].seized)
-			let_go_of_thread(ctx->pid, &ctx->threads[i]);
+			let_go_of_ending_thread(&ctx->threads[i].task);
 	}
 	free(ctx->threads);
 	tree->process_count--;
