@@ -23,7 +23,7 @@
 
 #include "fault.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 static int stall_timeout_ms(const struct ckpt_options *options)

@@ -15,11 +15,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "image/records.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 static const struct event_kind {

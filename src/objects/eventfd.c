@@ -6,9 +6,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 /* fdinfo: "eventfd-count: <hex>" and "eventfd-semaphore: 0|1". */

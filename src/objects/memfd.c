@@ -15,8 +15,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "restart.h"
+#include "objects/dump.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #define MEMFD_PREFIX "/memfd:"

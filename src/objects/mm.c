@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "util.h"
 
 /* /proc/PID/stat fields 26-28 and 45-51 (proc(5)). */
@@ -358,7 +358,7 @@ int write_vmas(struct dump_context *ctx)
 #include <sys/prctl.h>
 #include <linux/prctl.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 #ifndef MAP_DROPPABLE
 #define MAP_DROPPABLE 0x08	/* Linux 6.11 */

@@ -14,7 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "util.h"
 
@@ -142,7 +142,7 @@ int collect_thread_status(struct dump_context *ctx)
 #include <linux/capability.h>
 #include <linux/securebits.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 #ifndef PR_MCE_KILL_DEFAULT
 #define PR_MCE_KILL_DEFAULT 2

@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "util.h"
 
 static int read_proc_text(struct dump_context *ctx, const char *name, char **ret_text)
@@ -228,7 +228,7 @@ int write_process(struct dump_context *ctx)
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 #include "sys/cpu.h"
 #include "util.h"
 

@@ -8,9 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 /* fdinfo: "sigmask: <16 hex digits>". */

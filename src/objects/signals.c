@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "sys/kernel.h"
 #include "util.h"
 
@@ -200,7 +200,7 @@ int write_pending_signals(struct dump_context *ctx)
 
 /* ---- restart side ---- */
 
-#include "restart.h"
+#include "objects/restore.h"
 
 /* The index of the image thread with that TID, or -1. */
 static ssize_t thread_index(const struct image *image, int32_t tid)

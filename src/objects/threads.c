@@ -13,7 +13,7 @@
 #include <linux/sched.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "sys/kernel.h"
 #include "util.h"
 
@@ -21,144 +21,6 @@
 #define SCRATCH_TID_ADDRESS 2080
 #define SCRATCH_BATCH_RESULTS 2304	/* up to 2400: the prctl outputs follow */
 
-static bool is_restart_code(uint64_t rax)
-{
-	int64_t value = (int64_t)rax;
-
-	return value == -KERNEL_ERESTARTSYS || value == -KERNEL_ERESTARTNOINTR ||
-	       value == -KERNEL_ERESTARTNOHAND || value == -KERNEL_ERESTART_RESTARTBLOCK;
-}
-
-/*
- * epoll_wait and its variants are never restarted by the kernel: the stop
- * that freezes a thread in them makes them return EINTR, which an event
- * loop would see for nothing.  A thread at their exit with EINTR is made to
- * run them again, the original too, with the whole timeout (a real signal
- * queued at that moment then restarts it after its handler instead of
- * interrupting it).
- */
-static bool is_interrupted_epoll_wait(const struct user_regs_struct *regs)
-{
-	long number = (long)regs->orig_rax;
-
-	return (int64_t)regs->rax == -EINTR &&
-	       (number == SYS_epoll_wait || number == SYS_epoll_pwait || number == SYS_epoll_pwait2);
-}
-
-/*
- * A relative sleep interrupted with ERESTART_RESTARTBLOCK: the kernel wrote
- * the time left to the `remaining` argument, so the thread can sleep that
- * long instead of the whole request.  Returns false when it cannot.
- */
-static bool sleep_for_remaining_time(struct user_regs_struct *regs)
-{
-	if (regs->rax == SYS_nanosleep && regs->rsi != 0) {
-		regs->rdi = regs->rsi;
-		return true;
-	}
-	if (regs->rax == SYS_clock_nanosleep && regs->r10 != 0 && !(regs->rsi & TIMER_ABSTIME)) {
-		regs->rdx = regs->r10;
-		return true;
-	}
-	return false;
-}
-
-/*
- * A thread asleep in restart_syscall (the kernel's way of going on with a
- * syscall interrupted by an earlier stop) has lost the number of the real
- * syscall, but its argument registers are intact.  Its kernel stack, read
- * before it is stopped, tells which syscall that was.
- */
-long find_restarted_syscall(pid_t pid, pid_t tid)
-{
-	static const struct {
-		const char *function;
-		long syscall;
-	} restarters[] = {
-		{ "do_restart_poll", SYS_poll },
-		{ "futex_wait_restart", SYS_futex },
-	};
-	char path[80];
-	struct ckpt_error ignored = { 0 };
-	char *text = NULL;
-	long found = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-	if (read_whole_file(path, &text, NULL, &ignored) < 0)
-		return -1;
-	if (strtol(text, NULL, 10) == SYS_restart_syscall) {
-		free(text);
-		text = NULL;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid, tid);
-		if (read_whole_file(path, &text, NULL, &ignored) < 0)
-			return -1;
-		for (size_t i = 0; i < sizeof(restarters) / sizeof(restarters[0]); i++) {
-			if (strstr(text, restarters[i].function))
-				found = restarters[i].syscall;
-		}
-	}
-	free(text);
-	return found;
-}
-
-/* The syscall returns EINTR, as if a signal had interrupted it. */
-static void interrupt_instead(struct user_regs_struct *regs)
-{
-	regs->rip += 2;
-	regs->rax = (uint64_t)-EINTR;
-}
-
-static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *image_regs)
-{
-	struct user_regs_struct frozen = thread->frozen_regs;
-
-	image_regs->rip -= 2;
-	image_regs->rax = frozen.orig_rax;
-	image_regs->orig_rax = (uint64_t)-1;
-	thread->release_regs = *image_regs;
-	thread->record.flags |= CKPT_THREAD_SYSCALL_RESTART;
-	thread->record.interrupted_syscall = frozen.orig_rax;
-	if ((int64_t)frozen.rax != -KERNEL_ERESTART_RESTARTBLOCK)
-		return;
-	/*
-	 * A sleep goes on for the time it had left, in the original too, so a
-	 * later checkpoint finds the real syscall again.  Anything else (poll,
-	 * futex with a timeout, ...) keeps its kernel restart block in the
-	 * original; a restored copy cannot have it and gets EINTR instead.
-	 */
-	if (sleep_for_remaining_time(image_regs)) {
-		thread->release_regs = *image_regs;
-		return;
-	}
-	thread->release_regs.rax = SYS_restart_syscall;
-	if (frozen.orig_rax != SYS_restart_syscall)
-		return;
-	if (thread->restarted_syscall >= 0)
-		image_regs->rax = (uint64_t)thread->restarted_syscall;
-	else
-		interrupt_instead(image_regs);
-}
-
-/*
- * Registers that make a thread frozen inside a syscall run it again: one set
- * for the image, one for letting the original go on (computed at freeze
- * time, since any later failure releases the thread with them).
- */
-void plan_thread_resume(struct dump_thread *thread)
-{
-	struct user_regs_struct frozen = thread->frozen_regs;
-	struct user_regs_struct image_regs = frozen;
-
-	image_regs.orig_rax = (uint64_t)-1;
-	thread->release_regs = frozen;
-	thread->record.tid = thread->tid;
-	thread->record.flags &= ~CKPT_THREAD_SYSCALL_RESTART;	/* planned again after a signal */
-	thread->record.interrupted_syscall = 0;
-	if ((int64_t)frozen.orig_rax >= 0 &&
-	    (is_restart_code(frozen.rax) || is_interrupted_epoll_wait(&frozen)))
-		rewind_syscall(thread, &image_regs);
-	memcpy(thread->record.regs, &image_regs, sizeof(thread->record.regs));
-}
 
 /* The batch's calls before the prctl ones; results[i] is what call i returned. */
 enum thread_batch_call {
@@ -167,6 +29,7 @@ enum thread_batch_call {
 	BATCH_TID_ADDRESS,
 	BATCH_PRCTL_FIRST,
 };
+
 
 static const char *const thread_batch_names[BATCH_PRCTL_FIRST] = {
 	"mprotect (scratch)", "sigaltstack", "prctl(PR_GET_TID_ADDRESS)",
@@ -359,7 +222,7 @@ int write_threads(struct dump_context *ctx)
 
 /* ---- restart side ---- */
 
-#include "restart.h"
+#include "objects/restore.h"
 #include "sys/cpu.h"
 
 #ifndef RSEQ_FLAG_UNREGISTER

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "util.h"
 
 static bool is_live_task(pid_t tid)
@@ -309,7 +309,7 @@ int write_tree(struct dump_tree *tree)
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 enum { HUSK_START_TIMEOUT_MS = 30000 };
 

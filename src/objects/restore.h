@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The restart pipeline's shared state, used by the object restorers. */
-#ifndef CKPT_RESTART_H
-#define CKPT_RESTART_H
+/*
+ * The restore side of the objects: the restart's context and what object
+ * files declare to each other and to the restart pipeline.
+ */
+#ifndef CKPT_OBJECTS_RESTORE_H
+#define CKPT_OBJECTS_RESTORE_H
 
 #include <sched.h>
 #include <stdbool.h>

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The checkpoint pipeline's shared state, used by the object dumpers. */
-#ifndef CKPT_CHECKPOINT_H
-#define CKPT_CHECKPOINT_H
+/*
+ * The dump side of the objects: the checkpoint's contexts (one per process
+ * of the tree, and what they share) and what object files declare to each
+ * other and to the checkpoint pipeline.
+ */
+#ifndef CKPT_OBJECTS_DUMP_H
+#define CKPT_OBJECTS_DUMP_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -160,14 +165,45 @@ static inline uint64_t scratch_data(const struct dump_context *ctx)
 }
 
 /* Fails with EINTR when the caller's interrupt flag is set. */
-int dump_check_interrupt(struct dump_shared *shared);
-/* Makes the thread ready for injections (once): see settle_thread(). */
+static inline int dump_check_interrupt(struct dump_shared *shared)
+{
+	const volatile int *interrupt = shared->options->interrupt;
+	int signal = interrupt ? *interrupt : 0;
+
+	if (!signal)
+		return 0;
+	return fail(shared->err, EINTR, "interrupted by signal %d (%s)", signal, strsignal(signal));
+}
+
+/* objects/dump.c: makes the thread ready for injections (once), settling it. */
 int dump_ready_injector(struct dump_context *ctx, struct dump_thread *thread);
+/* Seizes every thread of ctx->pid, again and again until no new one shows up. */
+int freeze_process(struct dump_context *ctx);
+
 /* Runs one syscall in a thread of the frozen target. */
-int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const char *what,
-		    long number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+static inline int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread,
+				  const char *what, long number, uint64_t a0, uint64_t a1,
+				  uint64_t a2, uint64_t a3)
+{
+	int64_t result;
+	int ret = dump_check_interrupt(ctx->shared);
+
+	if (ret == 0)
+		ret = dump_ready_injector(ctx, thread);
+	if (ret < 0)
+		return ret;
+	result = remote_call(&thread->task, what, number, a0, a1, a2, a3, 0, 0);
+	ctx->shared->injected_syscalls++;
+	return result;
+}
+
 /* Reads bytes of the target's memory (process_vm_readv). */
-int dump_read_memory(struct dump_context *ctx, uint64_t address, void *buffer, size_t length);
+static inline int dump_read_memory(struct dump_context *ctx, uint64_t address, void *buffer,
+				   size_t length)
+{
+	return remote_read(&ctx->threads[0].task, address, buffer, length);
+}
+
 /*
  * Adds a FILE record; returns its id or -errno.  With `reuse`, a file
  * already added with reuse and the same device, inode and flags is returned
@@ -189,8 +225,6 @@ int collect_timers(struct dump_context *ctx);
 int collect_pending_signals(struct dump_context *ctx);
 int write_pending_signals(struct dump_context *ctx);
 /* objects/threads.c */
-void plan_thread_resume(struct dump_thread *thread);
-long find_restarted_syscall(pid_t pid, pid_t tid);
 int collect_thread(struct dump_context *ctx, struct dump_thread *thread);
 /* The syscalls each thread runs at checkpoint, written into the scratch code page. */
 int prepare_thread_batch(struct dump_context *ctx);
@@ -210,7 +244,6 @@ int check_memfds_covered(struct dump_shared *shared);
 int write_files(struct dump_shared *shared);
 int write_fds(struct dump_context *ctx);
 /* objects/tree.c */
-int freeze_process(struct dump_context *ctx);
 int collect_tree(struct dump_tree *tree, pid_t root);
 int write_tree(struct dump_tree *tree);
 /* objects/sharing.c */
