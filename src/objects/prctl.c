@@ -190,7 +190,7 @@ static bool keeps_parent_death_signal(const struct restore_context *ctx)
 
 /*
  * The main thread of every husk dies with its creator until the handover
- * (objects/tree.c): it always gets the image's value, 0 included.  Other
+ * (restart/husks.c): it always gets the image's value, 0 included.  Other
  * threads were created with none.
  */
 static int64_t restore_parent_death_signal(struct restore_context *ctx, size_t index)

@@ -316,8 +316,6 @@ int check_tree_restartable(struct restore_context *ctx)
 		if (ret == 0 && !(ctx->options->flags & CKPT_OPT_PIDNS))
 			ret = check_pid_free(ctx, entry->pid);
 	}
-	if (ret == 0)
-		ret = check_groups_restorable(ctx);
 	return ret;
 }
 

@@ -149,12 +149,7 @@ uint32_t image_securebits_union(const struct image *image);
 /* objects/signals.c */
 int restore_sigactions(struct restore_context *ctx);
 int drop_stray_sigchld(struct restore_context *ctx);
-/* objects/tree.c */
-int check_groups_restorable(struct restore_context *ctx);
-int create_husk_tree(struct restore_context *ctx);
-pid_t outer_tid(const struct restore_context *ctx, pid_t outer_pid, pid_t inner_tid);
-void kill_husk_tree(struct restore_context *ctx);
-void release_namespace_init(struct restore_context *ctx);
+/* objects/signals.c */
 int restore_pending_signals(struct restore_context *ctx);
 int restore_timers(struct restore_context *ctx);
 /* objects/mm.c */

@@ -287,6 +287,17 @@ int restore_thread_state(struct restore_context *ctx)
 	return 0;
 }
 
+/* A thread's PID as ckpt sees it (the same unless in a new PID namespace). */
+static pid_t outer_tid(const struct restore_context *ctx, pid_t outer_pid, pid_t inner_tid)
+{
+	char path[96];
+
+	if (!ctx->namespace_init)
+		return inner_tid;
+	snprintf(path, sizeof(path), "/proc/%d/task", outer_pid);
+	return proc_find_by_inner_pid(ctx->namespace_init, path, inner_tid);
+}
+
 /* clone3 run by the husk's main thread, with the thread's own TID. */
 static int clone_thread(struct restore_context *ctx, size_t index)
 {

@@ -22,15 +22,17 @@
 #include "fault.h"
 #include "util.h"
 
+static int find_gadget(struct dump_context *ctx)
+{
+	return remote_find_vdso_gadget(&ctx->threads[0].task, &ctx->gadget);
+}
+
+/* The scratch area, and the thread batch in its first code page. */
 static int map_scratch(struct dump_context *ctx)
 {
 	struct dump_thread *main_thread = &ctx->threads[0];
-	int ret = remote_find_vdso_gadget(&main_thread->task, &ctx->gadget);
+	int ret = dump_check_interrupt(ctx->shared);
 
-	if (ret == 0)
-		ret = fault_point(ctx->err, "checkpoint.scratch");
-	if (ret == 0)
-		ret = dump_check_interrupt(ctx->shared);
 	if (ret == 0)
 		ret = dump_ready_injector(ctx, main_thread);
 	if (ret < 0)
@@ -49,6 +51,13 @@ static int unmap_scratch(struct dump_context *ctx)
 		return 0;
 	ctx->shared->injected_syscalls++;
 	return remote_unmap_area(&ctx->threads[0].task);
+}
+
+static int leave_scratch(struct dump_context *ctx)
+{
+	int ret = dump_check_interrupt(ctx->shared);
+
+	return ret < 0 ? ret : unmap_scratch(ctx);
 }
 
 static int read_boot_id(uint8_t boot_id[16])
@@ -93,88 +102,81 @@ static void fill_head(struct dump_shared *shared)
 
 static int collect_threads(struct dump_context *ctx)
 {
-	int ret = fault_point(ctx->err, "checkpoint.threads");
+	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < ctx->thread_count; i++)
 		ret = collect_thread(ctx, &ctx->threads[i]);
 	return ret;
 }
 
+/* A memory map or fd table shared with an earlier process of the tree is that one's. */
+static bool dumps_shared_mm(const struct dump_context *ctx)
+{
+	return ctx->shares_mm;
+}
+
+static bool dumps_shared_files(const struct dump_context *ctx)
+{
+	return ctx->shares_files;
+}
+
+/*
+ * The checkpoint of one process, as steps: each with the fault point that
+ * can fail it on purpose, and when it is left out.  The memory steps run
+ * after every process's state, and can run alone (a pre-copy round).
+ */
+struct checkpoint_step {
+	const char *fault;		/* or NULL */
+	int (*run)(struct dump_context *ctx);
+	bool (*skip)(const struct dump_context *ctx);
+};
+
 /* Everything read by running syscalls inside the target, then the rest. */
-static int collect_state(struct dump_context *ctx)
+static const struct checkpoint_step state_steps[] = {
+	{ NULL, collect_thread_status, NULL },
+	{ NULL, find_gadget, NULL },
+	{ "checkpoint.scratch", map_scratch, NULL },
+	{ "checkpoint.threads", collect_threads, NULL },
+	{ "checkpoint.sigactions", collect_sigactions, NULL },
+	{ NULL, collect_timers, NULL },
+	{ NULL, collect_pending_signals, NULL },
+	{ "checkpoint.mm", collect_mm, NULL },
+	{ NULL, leave_scratch, NULL },
+	{ "checkpoint.process", collect_process, NULL },
+	{ NULL, collect_creds, NULL },
+	{ NULL, collect_rlimits, NULL },
+	{ "checkpoint.files", collect_fds, dumps_shared_files },
+};
+
+static const struct checkpoint_step memory_steps[] = {
+	{ "checkpoint.vmas", collect_vmas, dumps_shared_mm },
+	{ "checkpoint.scan", scan_pages, dumps_shared_mm },
+};
+
+/* The process's records, in stream order. */
+static const struct checkpoint_step write_steps[] = {
+	{ NULL, write_process, NULL },
+	{ NULL, write_sigactions, NULL },
+	{ NULL, write_fds, NULL },
+	{ NULL, write_mm, NULL },
+	{ NULL, write_threads, NULL },
+	{ NULL, write_pending_signals, NULL },
+	{ NULL, write_vmas, NULL },
+	{ "checkpoint.pages", write_pages, NULL },
+};
+
+static int run_steps(struct dump_context *ctx, const struct checkpoint_step *steps, size_t count)
 {
-	int ret = collect_thread_status(ctx);
+	int ret = 0;
 
-	if (ret == 0)
-		ret = map_scratch(ctx);
-	if (ret == 0)
-		ret = collect_threads(ctx);
-	if (ret == 0)
-		ret = fault_point(ctx->err, "checkpoint.sigactions");
-	if (ret == 0)
-		ret = collect_sigactions(ctx);
-	if (ret == 0)
-		ret = collect_timers(ctx);
-	if (ret == 0)
-		ret = collect_pending_signals(ctx);
-	if (ret == 0)
-		ret = fault_point(ctx->err, "checkpoint.mm");
-	if (ret == 0)
-		ret = collect_mm(ctx);
-	if (ret == 0)
-		ret = dump_check_interrupt(ctx->shared);
-	if (ret == 0)
-		ret = unmap_scratch(ctx);
-	if (ret == 0)
-		ret = fault_point(ctx->err, "checkpoint.process");
-	if (ret == 0)
-		ret = collect_process(ctx);
-	if (ret == 0)
-		ret = collect_creds(ctx);
-	if (ret == 0)
-		ret = collect_rlimits(ctx);
-	if (ret == 0)
-		ret = fault_point(ctx->err, "checkpoint.files");
-	if (ret == 0 && !ctx->shares_files)
-		ret = collect_fds(ctx);	/* the owner of a shared fd table has them */
-	return ret;
-}
-
-static int collect_memory(struct dump_context *ctx)
-{
-	int ret = fault_point(ctx->err, "checkpoint.vmas");
-
-	if (ctx->shares_mm)
-		return ret;	/* the owner of a shared memory map has it */
-	if (ret == 0)
-		ret = collect_vmas(ctx);
-	if (ret == 0)
-		ret = fault_point(ctx->err, "checkpoint.scan");
-	if (ret == 0)
-		ret = scan_pages(ctx);
-	return ret;
-}
-
-static int write_process_image(struct dump_context *ctx)
-{
-	int ret = write_process(ctx);
-
-	if (ret == 0)
-		ret = write_sigactions(ctx);
-	if (ret == 0)
-		ret = write_fds(ctx);
-	if (ret == 0)
-		ret = write_mm(ctx);
-	if (ret == 0)
-		ret = write_threads(ctx);
-	if (ret == 0)
-		ret = write_pending_signals(ctx);
-	if (ret == 0)
-		ret = write_vmas(ctx);
-	if (ret == 0)
-		ret = fault_point(ctx->err, "checkpoint.pages");
-	if (ret == 0)
-		ret = write_pages(ctx);
+	for (size_t i = 0; ret == 0 && i < count; i++) {
+		if (steps[i].skip && steps[i].skip(ctx))
+			continue;
+		if (steps[i].fault)
+			ret = fault_point(ctx->err, steps[i].fault);
+		if (ret == 0)
+			ret = steps[i].run(ctx);
+	}
 	return ret;
 }
 
@@ -191,7 +193,7 @@ static int write_image(struct dump_tree *tree)
 	if (ret == 0)
 		ret = write_files(shared);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
-		ret = write_process_image(&tree->processes[i]);
+		ret = run_steps(&tree->processes[i], write_steps, ARRAY_SIZE(write_steps));
 	if (ret == 0)
 		ret = image_write_tail(&shared->writer);
 	return ret;
@@ -351,9 +353,9 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 	if (ret == 0)
 		ret = collect_sharing(tree);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
-		ret = collect_state(&tree->processes[i]);
+		ret = run_steps(&tree->processes[i], state_steps, ARRAY_SIZE(state_steps));
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
-		ret = collect_memory(&tree->processes[i]);
+		ret = run_steps(&tree->processes[i], memory_steps, ARRAY_SIZE(memory_steps));
 	if (ret == 0)
 		ret = check_memfds_covered(&tree->shared);
 	return ret;

@@ -24,6 +24,7 @@
 #include "fault.h"
 #include "objects/event_files.h"
 #include "objects/restore.h"
+#include "restart/husks.h"
 #include "util.h"
 
 static int stall_timeout_ms(const struct ckpt_options *options)
@@ -58,6 +59,8 @@ static int prepare(struct restore_context *ctx, int fd)
 		ret = fault_point(ctx->err, "restart.prepare");
 	if (ret == 0)
 		ret = check_tree_restartable(ctx);
+	if (ret == 0)
+		ret = check_groups_restorable(ctx);
 	if (ret == 0)
 		ret = check_inherited_epoll_targets(ctx);
 	if (ret == 0)
