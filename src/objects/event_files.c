@@ -16,11 +16,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "objects/file_kinds.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 bool is_anon_inode_of(const struct fd_facts *facts, const char *name)

@@ -7,10 +7,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 static bool is_eventfd(const struct fd_facts *facts)

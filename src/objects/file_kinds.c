@@ -7,9 +7,9 @@
  */
 #include <stdlib.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/file_kinds.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 static const struct file_kind_ops *const file_kinds[] = {

@@ -21,7 +21,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
@@ -404,7 +404,7 @@ int write_fds(struct dump_context *ctx)
 #include <linux/openat2.h>
 #include <sys/resource.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 #define KEPT_OPEN_FLAGS \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME | O_LARGEFILE)

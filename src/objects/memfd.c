@@ -16,9 +16,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/file_kinds.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #define MEMFD_PREFIX "/memfd:"

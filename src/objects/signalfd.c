@@ -9,10 +9,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 static bool is_signalfd(const struct fd_facts *facts)

@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #ifndef TFD_IOC_SET_TICKS

@@ -19,11 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #define PEEK_BUFFER_SIZE CKPT_MAX_SOCKET_DATA	/* one SOCKET_QUEUE record at most */
