@@ -298,6 +298,8 @@ static int collect_state(struct dump_context *ctx)
 	if (ret == 0)
 		ret = collect_pending_signals(ctx);
 	if (ret == 0)
+		ret = collect_sched(ctx);
+	if (ret == 0)
 		ret = fault_point(ctx->err, "checkpoint.mm");
 	if (ret == 0)
 		ret = collect_mm(ctx);
@@ -484,6 +486,8 @@ static void release_context(struct dump_context *ctx)
 {
 	for (size_t i = 0; i < ctx->thread_count; i++)
 		free(ctx->threads[i].xstate);
+	for (size_t i = 0; i < ctx->thread_count; i++)
+		release_thread_seccomp(&ctx->threads[i]);
 	for (size_t i = 0; i < ctx->vma_count; i++)
 		free(ctx->vmas[i].runs.runs);
 	free(ctx->threads);
