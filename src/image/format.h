@@ -456,7 +456,7 @@ struct ckpt_thread {
 	uint64_t sched_period;
 	uint32_t sched_util_min;	/* utilization clamp: 0..1024 */
 	uint32_t sched_util_max;
-	uint64_t affinity[CKPT_AFFINITY_WORDS];	/* sched_getaffinity: bit n is CPU n */
+	uint64_t affinity[CKPT_AFFINITY_WORDS];	/* sched_getaffinity: bit n is CPU n; none: not saved */
 	/* uint8_t xstate[xstate_size] */
 };
 

@@ -232,15 +232,6 @@ static bool is_known_sched_policy(uint32_t policy)
 	       policy == 6;
 }
 
-static bool has_any_cpu(const uint64_t *affinity)
-{
-	for (unsigned i = 0; i < CKPT_AFFINITY_WORDS; i++) {
-		if (affinity[i])
-			return true;
-	}
-	return false;
-}
-
 static int validate_thread_sched(const struct ckpt_thread *thread, struct ckpt_error *err)
 {
 	bool realtime = thread->sched_policy == 1 || thread->sched_policy == 2;
@@ -256,8 +247,6 @@ static int validate_thread_sched(const struct ckpt_thread *thread, struct ckpt_e
 		return bad(err, CKPT_RECORD_THREAD, "utilization clamp out of range");
 	if (thread->sched_policy != 6 && (thread->sched_deadline || thread->sched_period))
 		return bad(err, CKPT_RECORD_THREAD, "deadline parameters without SCHED_DEADLINE");
-	if (!has_any_cpu(thread->affinity))
-		return bad(err, CKPT_RECORD_THREAD, "CPU affinity holds no CPU");
 	return 0;
 }
 

@@ -212,10 +212,22 @@ static bool has_default_clamp(const struct ckpt_thread *thread)
 	       (thread->sched_util_max == CKPT_SCHED_UTIL_MAX || thread->sched_util_max == 0);
 }
 
+static bool has_any_cpu(const uint64_t *affinity)
+{
+	for (unsigned i = 0; i < CKPT_AFFINITY_WORDS; i++) {
+		if (affinity[i])
+			return true;
+	}
+	return false;
+}
+
+/* An empty mask was not saved (a tool wrote the image): the husk keeps its own. */
 static int restore_thread_affinity(struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
 
+	if (!has_any_cpu(thread->affinity))
+		return 0;
 	if (syscall(SYS_sched_setaffinity, ctx->thread_tids[index], sizeof(thread->affinity),
 		    thread->affinity) == 0)
 		return 0;

@@ -338,7 +338,7 @@ static void print_all(struct image_bytes *bytes, const struct record_print_conte
  * The printers must print each of these lines.
  */
 static const char *const inspect_lines[] = {
-	"image: format 4, ckpt-tests, kernel 6.18.0-test, xstate 1024 bytes\n",
+	"image: format 5, ckpt-tests, kernel 6.18.0-test, xstate 1024 bytes\n",
 	"tree: pid 31999 ppid 1 pgid 31999 sid 31999 alive\n",
 	"epoll file 8: watches fd 6 (eventfd, file 5) events 0x19 data 0x1111\n",
 	"epoll file 8: watches fd 1 (taken over, file 0) events 0x1c data 0x8888\n",
