@@ -142,6 +142,11 @@ static void print_text_thread(const struct ckpt_thread *thread)
 	printf("  timer slack %" PRIu64 " ns, parent-death signal %u, securebits %#x, no_new_privs %s, MCE kill policy %u\n",
 	       thread->timer_slack_ns, thread->pdeath_signal, thread->securebits,
 	       thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "yes" : "no", thread->mce_kill_policy);
+	printf("  sched policy %u, nice %d, priority %u%s, seccomp mode %u with %u filter%s\n",
+	       thread->sched_policy, thread->sched_nice, thread->sched_priority,
+	       thread->sched_flags & CKPT_SCHED_RESET_ON_FORK ? ", reset on fork" : "",
+	       thread->seccomp_mode, thread->seccomp_filter_count,
+	       thread->seccomp_filter_count == 1 ? "" : "s");
 }
 
 static void print_text_process(const struct image *image)
@@ -156,6 +161,8 @@ static void print_text_process(const struct image *image)
 	printf("prctl: child subreaper %s, THP disable %u, dumpable %u\n",
 	       process->prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER ? "yes" : "no",
 	       process->thp_disable, process->dumpable);
+	printf("oom_score_adj %d, loginuid %u, membarrier registrations %#x\n",
+	       process->oom_score_adj, process->loginuid, process->membarrier);
 	for (size_t i = 0; i < image->thread_count; i++)
 		print_text_thread(&image->threads[i].thread);
 	for (size_t i = 0; i < image->fd_count; i++) {

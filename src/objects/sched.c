@@ -186,13 +186,17 @@ int restore_loginuid(struct restore_context *ctx)
 	return write_husk_loginuid(ctx, ctx->image.process.loginuid);
 }
 
+/* Written only when it differs from the husk's (the restarter's): lowering needs a capability. */
 static int restore_oom_score_adj(struct restore_context *ctx)
 {
 	char path[64], text[16];
 	int value = ctx->image.process.oom_score_adj;
 	int length = snprintf(text, sizeof(text), "%d", value);
+	long long current = 0;
 	_cleanup_close_ int fd = -1;
 
+	if (read_husk_number(ctx, "oom_score_adj", &current) == 0 && current == value)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", ctx->husk);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -222,6 +226,19 @@ static bool has_any_cpu(const uint64_t *affinity)
 }
 
 /* An empty mask was not saved (a tool wrote the image): the husk keeps its own. */
+static bool is_same_sched(const struct sched_attr_v1 *current, const struct sched_attr_v1 *wanted)
+{
+	return (current->sched_policy & 0xff) == wanted->sched_policy &&
+	       (current->sched_flags & CKPT_SCHED_FLAG_MASK) == wanted->sched_flags &&
+	       current->sched_nice == wanted->sched_nice &&
+	       current->sched_priority == wanted->sched_priority &&
+	       current->sched_runtime == wanted->sched_runtime &&
+	       current->sched_deadline == wanted->sched_deadline &&
+	       current->sched_period == wanted->sched_period &&
+	       current->sched_util_min == wanted->sched_util_min &&
+	       current->sched_util_max == wanted->sched_util_max;
+}
+
 static int restore_thread_affinity(struct restore_context *ctx, size_t index)
 {
 	const struct ckpt_thread *thread = &ctx->image.threads[index].thread;
@@ -253,10 +270,14 @@ static int restore_thread_sched(struct restore_context *ctx, size_t index)
 		.sched_util_min = thread->sched_util_min,
 		.sched_util_max = thread->sched_util_max,
 	};
+	struct sched_attr_v1 current = { .size = sizeof(current) };
 	int ret = restore_thread_affinity(ctx, index);
 
 	if (ret < 0)
 		return ret;
+	if (syscall(SYS_sched_getattr, ctx->thread_tids[index], &current, sizeof(current), 0) == 0 &&
+	    is_same_sched(&current, &attr))
+		return 0;	/* nothing to ask for: an unprivileged restarter may not */
 	if (!has_default_clamp(thread))
 		attr.sched_flags |= SCHED_FLAG_UTIL_CLAMP_MIN_V1 | SCHED_FLAG_UTIL_CLAMP_MAX_V1;
 	if (syscall(SYS_sched_setattr, ctx->thread_tids[index], &attr, 0) == 0)

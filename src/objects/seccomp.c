@@ -135,11 +135,12 @@ static int append_filter(struct dump_context *ctx, struct dump_thread *thread,
 /* Oldest first, as the kernel counts them. */
 static int read_filters(struct dump_context *ctx, struct dump_thread *thread)
 {
-	struct dump_seccomp filter;
 	long index = 0;
 	int ret;
 
 	for (;;) {
+		struct dump_seccomp filter = { .program = NULL };
+
 		ret = read_filter(ctx, thread->tid, index, &filter);
 		if (ret == -ENOENT)
 			break;
