@@ -176,7 +176,7 @@ static void print_thread_sched(FILE *out, const struct ckpt_thread *thread)
 		fprintf(out, ", runtime %" PRIu64 " deadline %" PRIu64 " period %" PRIu64,
 			thread->sched_runtime, thread->sched_deadline, thread->sched_period);
 	fputs(", CPUs ", out);
-	print_cpu_list(out, thread->affinity);
+	print_cpu_list(out, thread->affinity);	/* nothing when not saved */
 	fprintf(out, ", seccomp %s", seccomp_mode_name(thread->seccomp_mode));
 	if (thread->seccomp_filter_count)
 		fprintf(out, " (%u filter%s)", thread->seccomp_filter_count,
