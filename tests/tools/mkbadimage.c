@@ -706,7 +706,36 @@ static void seed_long_paths(struct image_spec *spec)
 	spec->files[2].file.path_length = sizeof(path);
 }
 
+/* The main thread with one seccomp filter (it returns ALLOW) and its scheduling. */
+static void seed_seccomp_spec(struct image_spec *spec)
+{
+	spec->threads[0].seccomp_mode = CKPT_SECCOMP_FILTER;
+	spec->threads[0].seccomp_filter_count = 1;
+	spec->threads[0].sched_policy = 3;	/* SCHED_BATCH */
+	spec->threads[0].sched_nice = 5;
+	spec->threads[0].affinity[0] = 1;
+	spec->process.oom_score_adj = 100;
+}
+
+static void seed_seccomp_bytes(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code;
+	} record = { { .tid = SPEC_PID, .instruction_count = 1 }, 0x7fff000000000006ull };
+
+	size_t tail_at;
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0),
+				  CKPT_RECORD_SECCOMP, &record, sizeof(record));
+	tail_at = image_bytes_find(bytes, CKPT_RECORD_TAIL, 0);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, record_count), 8,
+			  image_bytes_record_count(bytes) - 1);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, stream_bytes), 8, tail_at);
+}
+
 static const struct variant good_seeds[] = {
+	{ "seccomp", seed_seccomp_spec, seed_seccomp_bytes },
 	{ "small", NULL, NULL },
 	{ "no-pages", seed_without_pages, NULL },
 	{ "three-threads", seed_three_threads, NULL },
