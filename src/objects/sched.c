@@ -225,6 +225,25 @@ static bool has_any_cpu(const uint64_t *affinity)
 	return false;
 }
 
+/* "CPU 5", "CPUs 4, 7, ..." (the first few). */
+static void describe_cpus(const uint64_t *affinity, char *out, size_t capacity)
+{
+	size_t used = 0;
+	unsigned listed = 0;
+
+	out[0] = '\0';
+	for (unsigned cpu = 0; cpu < CKPT_AFFINITY_WORDS * 64 && used + 16 < capacity; cpu++) {
+		if (!(affinity[cpu / 64] >> (cpu % 64) & 1))
+			continue;
+		if (listed == 6) {
+			snprintf(out + used, capacity - used, ", ...");
+			return;
+		}
+		used += (size_t)snprintf(out + used, capacity - used, "%s%u", listed ? ", " : "CPU ", cpu);
+		listed++;
+	}
+}
+
 /* An empty mask was not saved (a tool wrote the image): the husk keeps its own. */
 static bool is_same_sched(const struct sched_attr_v1 *current, const struct sched_attr_v1 *wanted)
 {
@@ -248,9 +267,13 @@ static int restore_thread_affinity(struct restore_context *ctx, size_t index)
 	if (syscall(SYS_sched_setaffinity, ctx->thread_tids[index], sizeof(thread->affinity),
 		    thread->affinity) == 0)
 		return 0;
-	if (errno == EINVAL)
-		return fail(ctx->err, EINVAL, "thread %d ran only on CPUs that do not exist here (first word of its mask %#llx)",
-			    thread->tid, (unsigned long long)thread->affinity[0]);
+	if (errno == EINVAL) {
+		char cpus[64];
+
+		describe_cpus(thread->affinity, cpus, sizeof(cpus));
+		return fail(ctx->err, EINVAL, "thread %d ran only on CPUs that this machine lacks (%s)",
+			    thread->tid, cpus);
+	}
 	return fail(ctx->err, errno, "sched_setaffinity of thread %d: %s", thread->tid,
 		    strerror(errno));
 }
