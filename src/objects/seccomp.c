@@ -56,7 +56,7 @@ static int suspend_seccomp(pid_t tid, long options, struct ckpt_error *err)
 	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(options | PTRACE_O_SUSPEND_SECCOMP)) == 0)
 		return 0;
 	if (errno == EPERM)
-		return fail(err, EPERM, "thread %d runs under seccomp: checkpoint and restart of seccomp need CAP_SYS_ADMIN",
+		return fail(err, EPERM, "thread %d runs under seccomp: checkpoint and restart of seccomp need CAP_SYS_ADMIN, and ckpt itself not under seccomp",
 			    tid);
 	return fail(err, errno, "suspending seccomp of thread %d (PTRACE_O_SUSPEND_SECCOMP): %s", tid,
 		    strerror(errno));
