@@ -2,7 +2,8 @@
 # user-space listener (SECCOMP_RET_USER_NOTIF, installed with
 # SECCOMP_FILTER_FLAG_NEW_LISTENER: the listener cannot be made again), and
 # a filter whose action is computed at run time (BPF_RET | BPF_A: it could
-# be USER_NOTIF).  Plain filters and strict mode are saved (proc_seccomp,
+# be USER_NOTIF), and any filter when ckpt lacks CAP_SYS_ADMIN (it can
+# neither read the filters nor suspend them while it injects syscalls).  Plain filters and strict mode are saved (proc_seccomp,
 # proc_seccomp_strict).  Each checkpoint must exit 1 with one line naming
 # the thread and the listener, write nothing, and leave the process running
 # unharmed: afterwards it still says pass.
@@ -24,9 +25,11 @@ cat >"$case_dir/seccomp_holder.c" <<'EOF'
 
 #define NUMBER offsetof(struct seccomp_data, nr)
 
-/* getppid goes to a listener (notify) or gets the action held in A (computed). */
-static int install_filter(int notify)
+/* getppid goes to a listener (notify) or gets the action held in A (computed); plain allows all. */
+static int install_filter(int notify, int plain)
 {
+	struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+	struct sock_fprog allow_all = { 1, allow };
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NUMBER),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 1, 0),
@@ -39,6 +42,8 @@ static int install_filter(int notify)
 		code[3] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
 	struct sock_fprog program = { 5, code };
 
+	if (plain)
+		return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &allow_all) < 0 ? -1 : 0;
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 			    notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &program) < 0 ? -1 : 0;
 }
@@ -47,8 +52,9 @@ int main(int argc, char **argv)
 {
 	char line[16];
 	int notify = argc > 1 && strcmp(argv[1], "notify") == 0;
+	int plain = argc > 1 && strcmp(argv[1], "plain") == 0;
 
-	if (install_filter(notify) != 0) {
+	if (install_filter(notify, plain) != 0) {
 		printf("fail: setup: %m\n");
 		return 1;
 	}
@@ -62,18 +68,20 @@ int main(int argc, char **argv)
 EOF
 cc -O1 -pthread -o "$program" "$case_dir/seccomp_holder.c" || fail "cannot build the seccomp program"
 
-# $1: notify or computed.
+# $1: notify, computed or plain; $2: the message; then the command that
+# runs ckpt (a prefix, such as capsh dropping a capability).
 expect_refused() {
-	local how=$1 ready line status
+	local how=$1 message=$2 ready line status
+	shift 2
 	coproc HOLDER { close_extra_fds; exec "$program" "$how"; }
 	local pid=$HOLDER_PID
 	exec {out}<&"${HOLDER[0]}" {in}>&"${HOLDER[1]}"
 	read_line "$out" ready 10 "ready from the seccomp program ($how)"
 	[ "$ready" = ready ] || fail "$how: $ready"
-	status=$(status_of "$CKPT" checkpoint -o "$case_dir/image" "$pid")
+	status=$(status_of "$@" "$CKPT checkpoint -o $case_dir/image $pid")
 	[ "$status" -eq 1 ] || fail "$how: checkpoint exited $status, expected 1"
 	expect_one_line "$case_dir/stderr" "$how"
-	grep -qE "thread [0-9]+ of process $pid has a seccomp filter that may notify a listener \(SECCOMP_RET_USER_NOTIF\)" "$case_dir/stderr" ||
+	grep -qE "$message" "$case_dir/stderr" ||
 		fail "$how: unexpected message: $(head -1 "$case_dir/stderr")"
 	[ ! -e "$case_dir/image" ] || fail "$how: an image was written"
 	ls "$case_dir"/image.tmp.* >/dev/null 2>&1 && fail "$how: a temporary image was left"
@@ -85,7 +93,12 @@ expect_refused() {
 	wait "$pid"
 }
 
-expect_refused notify
-expect_refused computed
-echo "seccomp filters that may notify a listener refused, the process unharmed"
+listener="thread [0-9]+ of process [0-9]+ has a seccomp filter that may notify a listener \(SECCOMP_RET_USER_NOTIF\)"
+expect_refused notify "$listener" bash -c
+expect_refused computed "$listener" bash -c
+# Without CAP_SYS_ADMIN the filters can neither be read nor suspended.
+command -v capsh >/dev/null || fail "capsh is missing (package libcap2-bin)"
+expect_refused plain "thread [0-9]+ runs under seccomp: checkpoint and restart of seccomp need CAP_SYS_ADMIN" \
+	capsh --drop=cap_sys_admin -- -c
+echo "seccomp filters that may notify a listener refused, and any filter without CAP_SYS_ADMIN; the process unharmed"
 exit 0
