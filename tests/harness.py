@@ -36,7 +36,7 @@ ROUND_COUNT = 5
 DEFAULT_MODES = ("restart", "live")
 EXTRA_MODES = {
     "rounds": ("mem_heap", "cpu_regs", "fd_regular", "sys_nanosleep", "sys_poll", "proc_prctl",
-               "thread_prctl"),
+               "thread_prctl", "proc_seccomp", "proc_seccomp_strict", "proc_sched"),
     "pipe": ("mem_heap", "cpu_avx"),
 }
 ALL_MODES = ("restart", "live", "rounds", "pipe", "plain")

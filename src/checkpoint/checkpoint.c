@@ -140,6 +140,7 @@ static const struct checkpoint_step state_steps[] = {
 	{ "checkpoint.sigactions", collect_sigactions, NULL },
 	{ NULL, collect_timers, NULL },
 	{ NULL, collect_pending_signals, NULL },
+	{ NULL, collect_sched, NULL },
 	{ "checkpoint.mm", collect_mm, NULL },
 	{ NULL, leave_scratch, NULL },
 	{ "checkpoint.process", collect_process, NULL },
@@ -277,8 +278,10 @@ static int finish(struct dump_tree *tree, int fd, int ret)
 
 static void release_context(struct dump_context *ctx)
 {
-	for (size_t i = 0; i < ctx->thread_count; i++)
+	for (size_t i = 0; i < ctx->thread_count; i++) {
 		free(ctx->threads[i].xstate);
+		release_thread_seccomp(&ctx->threads[i]);
+	}
 	for (size_t i = 0; i < ctx->vma_count; i++)
 		free(ctx->vmas[i].runs.runs);
 	free(ctx->threads);

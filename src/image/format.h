@@ -10,7 +10,7 @@
  *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE*])*, EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FD*, MM, THREAD+,
- *     SIGINFO*, VMA*, PAGES*
+ *     (SIGINFO | SECCOMP)*, VMA*, PAGES*
  *   TAIL
  * Files (open file descriptions, mapped files, shared memory objects) are
  * written once, before the processes that refer to them by id.  A reader
@@ -27,7 +27,7 @@
 
 #define CKPT_IMAGE_MAGIC "CKPTIMG"	/* 8 bytes with the NUL */
 #define CKPT_TAIL_MAGIC "CKPTEND"
-#define CKPT_FORMAT_VERSION 4
+#define CKPT_FORMAT_VERSION 5
 #define CKPT_ARCH_X86_64 62	/* ELF e_machine */
 
 #define CKPT_PAGE_SIZE 4096u
@@ -40,6 +40,7 @@
 #define CKPT_MAX_RECORD (64u << 20)	/* no record may claim more */
 #define CKPT_PAGES_PER_RECORD 1024u	/* writer's batch: 4 MiB of data */
 #define CKPT_MAX_PAGE_RUNS CKPT_PAGES_PER_RECORD
+#define CKPT_AFFINITY_WORDS 16u	/* 1024 CPUs */
 
 enum ckpt_record_type {
 	CKPT_RECORD_HEAD = 1,
@@ -63,6 +64,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_EPOLL_TARGET = 20,
 	CKPT_RECORD_UNIX_SOCKET = 22,
 	CKPT_RECORD_SOCKET_QUEUE = 23,
+	CKPT_RECORD_SECCOMP = 24,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -145,8 +147,24 @@ struct ckpt_process {
 	uint32_t thp_disable;	/* PR_GET_THP_DISABLE: 0, 1, or 1 | PR_THP_DISABLE_EXCEPT_ADVISED */
 	uint32_t dumpable;	/* PR_GET_DUMPABLE: 0, 1 (SUID_DUMP_USER) or 2 (SUID_DUMP_ROOT) */
 	uint32_t reserved;
+	int32_t oom_score_adj;	/* /proc/PID/oom_score_adj: -1000..1000 */
+	uint32_t loginuid;	/* /proc/PID/loginuid: 4294967295 when unset */
+	uint32_t membarrier;	/* enum ckpt_membarrier_registrations */
+	uint32_t reserved2;	/* 0 */
 	/* char cwd[cwd_length] */
 };
+
+/* MEMBARRIER_CMD_GET_REGISTRATIONS: the REGISTER commands this process has issued. */
+enum ckpt_membarrier_registrations {
+	CKPT_MEMBARRIER_GLOBAL_EXPEDITED = 1u << 2,	/* MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED */
+	CKPT_MEMBARRIER_PRIVATE_EXPEDITED = 1u << 4,	/* ..._REGISTER_PRIVATE_EXPEDITED */
+	CKPT_MEMBARRIER_SYNC_CORE = 1u << 6,	/* ..._REGISTER_PRIVATE_EXPEDITED_SYNC_CORE */
+	CKPT_MEMBARRIER_RSEQ = 1u << 8,	/* ..._REGISTER_PRIVATE_EXPEDITED_RSEQ */
+	CKPT_MEMBARRIER_MASK = (1u << 2) | (1u << 4) | (1u << 6) | (1u << 8),
+};
+
+#define CKPT_OOM_SCORE_ADJ_MIN (-1000)
+#define CKPT_OOM_SCORE_ADJ_MAX 1000
 
 enum ckpt_process_prctl_flags {
 	CKPT_PROCESS_CHILD_SUBREAPER = 1u << 0,	/* PR_SET_CHILD_SUBREAPER */
@@ -426,8 +444,56 @@ struct ckpt_thread {
 	uint32_t securebits;	/* PR_GET_SECUREBITS (keep-caps is SECBIT_KEEP_CAPS) */
 	uint32_t mce_kill_policy;	/* PR_MCE_KILL_GET: 0 late, 1 early, 2 default */
 	uint32_t reserved3;
+	uint32_t seccomp_mode;	/* enum ckpt_seccomp_mode */
+	uint32_t seccomp_filter_count;	/* SECCOMP records of this thread */
+	/* sched_getattr(): struct sched_attr's fields */
+	uint32_t sched_policy;	/* SCHED_OTHER 0, FIFO 1, RR 2, BATCH 3, IDLE 5, DEADLINE 6 */
+	uint32_t sched_flags;	/* enum ckpt_sched_flags */
+	int32_t sched_nice;	/* -20..19 */
+	uint32_t sched_priority;	/* FIFO, RR: 1..99; others 0 */
+	uint64_t sched_runtime;	/* ns: DEADLINE's runtime; OTHER, BATCH: the slice (Linux 6.12) */
+	uint64_t sched_deadline;	/* DEADLINE only, else 0 */
+	uint64_t sched_period;
+	uint32_t sched_util_min;	/* utilization clamp: 0..1024 */
+	uint32_t sched_util_max;
+	uint64_t affinity[CKPT_AFFINITY_WORDS];	/* sched_getaffinity: bit n is CPU n; none: not saved */
 	/* uint8_t xstate[xstate_size] */
 };
+
+enum ckpt_seccomp_mode {
+	CKPT_SECCOMP_DISABLED = 0,
+	CKPT_SECCOMP_STRICT = 1,	/* SECCOMP_MODE_STRICT: no filter */
+	CKPT_SECCOMP_FILTER = 2,	/* SECCOMP_MODE_FILTER: seccomp_filter_count >= 1 */
+};
+
+enum ckpt_sched_flags {
+	CKPT_SCHED_RESET_ON_FORK = 1u << 0,	/* SCHED_FLAG_RESET_ON_FORK */
+	CKPT_SCHED_DL_OVERRUN = 1u << 2,	/* SCHED_FLAG_DL_OVERRUN */
+	CKPT_SCHED_FLAG_MASK = CKPT_SCHED_RESET_ON_FORK | CKPT_SCHED_DL_OVERRUN,
+};
+
+#define CKPT_SCHED_UTIL_MAX 1024u
+
+/*
+ * One seccomp filter of a thread (classic BPF, as PTRACE_SECCOMP_GET_FILTER
+ * gives it back), followed by instruction_count struct sock_filter (8 bytes
+ * each).  A thread's filters come oldest first, after the THREAD records;
+ * restart installs them in that order, so the newest runs first again.
+ */
+struct ckpt_seccomp {
+	int32_t tid;
+	uint32_t flags;		/* enum ckpt_seccomp_flags */
+	uint32_t instruction_count;	/* 1..CKPT_MAX_SECCOMP_INSTRUCTIONS */
+	uint32_t reserved;	/* 0 */
+};
+
+enum ckpt_seccomp_flags {
+	CKPT_SECCOMP_LOG = 1u << 0,	/* SECCOMP_FILTER_FLAG_LOG */
+	CKPT_SECCOMP_FLAG_MASK = (1u << 1) - 1,
+};
+
+#define CKPT_MAX_SECCOMP_INSTRUCTIONS 4096u	/* BPF_MAXINSNS */
+#define CKPT_MAX_SECCOMP_FILTERS 8192u	/* per thread; the kernel's path limit is lower */
 
 enum ckpt_vma_kind {
 	CKPT_VMA_ANON = 1,	/* private anonymous (heap, stack, mmap) */
@@ -494,8 +560,9 @@ struct ckpt_tail {
 
 _Static_assert(sizeof(struct ckpt_record_header) == 24, "header layout");
 _Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
-_Static_assert(sizeof(struct ckpt_thread) == 352, "thread layout");
-_Static_assert(sizeof(struct ckpt_process) == 64, "process layout");
+_Static_assert(sizeof(struct ckpt_thread) == 536, "thread layout");
+_Static_assert(sizeof(struct ckpt_process) == 80, "process layout");
+_Static_assert(sizeof(struct ckpt_seccomp) == 16, "seccomp layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
 _Static_assert(sizeof(struct ckpt_tree_entry) == 64, "tree entry layout");

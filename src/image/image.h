@@ -120,6 +120,12 @@ struct image_thread {
 	const uint8_t *xstate;
 };
 
+/* A thread's seccomp filter; a thread's come oldest first. */
+struct image_seccomp {
+	struct ckpt_seccomp filter;
+	const uint64_t *program;	/* instruction_count struct sock_filter */
+};
+
 struct image {
 	struct ckpt_head head;
 	struct ckpt_process process;
@@ -140,6 +146,8 @@ struct image {
 	const uint64_t *auxv;
 	struct image_thread *threads;
 	size_t thread_count;
+	struct image_seccomp *seccomp_filters;
+	size_t seccomp_filter_count;
 	struct ckpt_vma *vmas;
 	size_t vma_count;
 	struct block_list blocks;	/* allocations behind the pointers above */

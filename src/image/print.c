@@ -129,6 +129,70 @@ void print_process_record(FILE *out, const void *payload, uint64_t length,
 	fprintf(out, "prctl: child subreaper %s, THP disable %u, dumpable %u\n",
 		process->prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER ? "yes" : "no",
 		process->thp_disable, process->dumpable);
+	fprintf(out, "oom_score_adj %d, loginuid %u, membarrier registrations %#x\n",
+		process->oom_score_adj, process->loginuid, process->membarrier);
+}
+
+static const char *sched_policy_name(uint32_t policy)
+{
+	static const char *const names[] = { "other", "fifo", "rr", "batch", "?", "idle", "deadline" };
+
+	return policy < sizeof(names) / sizeof(names[0]) ? names[policy] : "?";
+}
+
+static const char *seccomp_mode_name(uint32_t mode)
+{
+	return mode == CKPT_SECCOMP_STRICT ? "strict" : mode == CKPT_SECCOMP_FILTER ? "filter" : "off";
+}
+
+/* The CPUs of the affinity mask, as ranges: "0-3,6". */
+static void print_cpu_list(FILE *out, const uint64_t *affinity)
+{
+	const char *separator = "";
+	unsigned cpu = 0;
+
+	while (cpu < CKPT_AFFINITY_WORDS * 64) {
+		unsigned first;
+
+		if (!(affinity[cpu / 64] >> (cpu % 64) & 1)) {
+			cpu++;
+			continue;
+		}
+		first = cpu;
+		while (cpu + 1 < CKPT_AFFINITY_WORDS * 64 && (affinity[(cpu + 1) / 64] >> ((cpu + 1) % 64) & 1))
+			cpu++;
+		fprintf(out, first == cpu ? "%s%u" : "%s%u-%u", separator, first, cpu);
+		separator = ",";
+		cpu++;
+	}
+}
+
+static void print_thread_sched(FILE *out, const struct ckpt_thread *thread)
+{
+	fprintf(out, "  sched %s, nice %d, priority %u%s", sched_policy_name(thread->sched_policy),
+		thread->sched_nice, thread->sched_priority,
+		thread->sched_flags & CKPT_SCHED_RESET_ON_FORK ? ", reset on fork" : "");
+	if (thread->sched_policy == 6)
+		fprintf(out, ", runtime %" PRIu64 " deadline %" PRIu64 " period %" PRIu64,
+			thread->sched_runtime, thread->sched_deadline, thread->sched_period);
+	fputs(", CPUs ", out);
+	print_cpu_list(out, thread->affinity);	/* nothing when not saved */
+	fprintf(out, ", seccomp %s", seccomp_mode_name(thread->seccomp_mode));
+	if (thread->seccomp_filter_count)
+		fprintf(out, " (%u filter%s)", thread->seccomp_filter_count,
+			thread->seccomp_filter_count == 1 ? "" : "s");
+	fputc('\n', out);
+}
+
+void print_seccomp_record(FILE *out, const void *payload, uint64_t length,
+			  const struct record_print_context *context)
+{
+	const struct ckpt_seccomp *filter = payload;
+
+	(void)length;
+	(void)context;
+	fprintf(out, "seccomp filter of thread %d: %u instructions%s\n", filter->tid,
+		filter->instruction_count, filter->flags & CKPT_SECCOMP_LOG ? ", log" : "");
 }
 
 void print_thread_record(FILE *out, const void *payload, uint64_t length,
@@ -144,6 +208,7 @@ void print_thread_record(FILE *out, const void *payload, uint64_t length,
 	fprintf(out, "  timer slack %" PRIu64 " ns, parent-death signal %u, securebits %#x, no_new_privs %s, MCE kill policy %u\n",
 		thread->timer_slack_ns, thread->pdeath_signal, thread->securebits,
 		thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "yes" : "no", thread->mce_kill_policy);
+	print_thread_sched(out, thread);
 }
 
 /* "fd N: " then the state record's phrase: eventfd, timerfd, signalfd, unix socket. */

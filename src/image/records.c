@@ -131,6 +131,13 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		  .over_limit = "no file, or more data than a record holds" },
 		validate_socket_queue_record, NULL,
 	},
+	[CKPT_RECORD_SECCOMP] = {
+		CKPT_RECORD_SECCOMP, "SECCOMP",
+		{ ARRAY(struct ckpt_seccomp, instruction_count, 8, CKPT_MAX_SECCOMP_INSTRUCTIONS,
+			"size does not match its instruction count"),
+		  .over_limit = "more than 4096 instructions" },
+		validate_seccomp_record, print_seccomp_record,
+	},
 };
 
 const struct record_type_info *find_record_type(uint32_t type)

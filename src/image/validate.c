@@ -69,6 +69,11 @@ static int validate_process_prctl(const struct ckpt_process *process, struct ckp
 		return bad(err, CKPT_RECORD_PROCESS, "THP disable value out of range");
 	if (process->dumpable > CKPT_SUID_DUMP_ROOT || process->reserved != 0)
 		return bad(err, CKPT_RECORD_PROCESS, "dumpable out of range or reserved field set");
+	if (process->oom_score_adj < CKPT_OOM_SCORE_ADJ_MIN ||
+	    process->oom_score_adj > CKPT_OOM_SCORE_ADJ_MAX)
+		return bad(err, CKPT_RECORD_PROCESS, "oom_score_adj out of range");
+	if ((process->membarrier & ~(uint32_t)CKPT_MEMBARRIER_MASK) || process->reserved2 != 0)
+		return bad(err, CKPT_RECORD_PROCESS, "unknown membarrier registrations or reserved field set");
 	return 0;
 }
 
@@ -209,10 +214,47 @@ static int validate_thread_prctl(const struct ckpt_thread *thread, struct ckpt_e
 	return 0;
 }
 
+static int validate_thread_seccomp(const struct ckpt_thread *thread, struct ckpt_error *err)
+{
+	bool filters = thread->seccomp_filter_count > 0;
+
+	if (thread->seccomp_mode > CKPT_SECCOMP_FILTER)
+		return bad(err, CKPT_RECORD_THREAD, "unknown seccomp mode");
+	if (filters != (thread->seccomp_mode == CKPT_SECCOMP_FILTER) ||
+	    thread->seccomp_filter_count > CKPT_MAX_SECCOMP_FILTERS)
+		return bad(err, CKPT_RECORD_THREAD, "seccomp filter count does not match its mode");
+	return 0;
+}
+
+static bool is_known_sched_policy(uint32_t policy)
+{
+	return policy == 0 || policy == 1 || policy == 2 || policy == 3 || policy == 5 ||
+	       policy == 6;
+}
+
+static int validate_thread_sched(const struct ckpt_thread *thread, struct ckpt_error *err)
+{
+	bool realtime = thread->sched_policy == 1 || thread->sched_policy == 2;
+
+	if (!is_known_sched_policy(thread->sched_policy) ||
+	    (thread->sched_flags & ~(uint32_t)CKPT_SCHED_FLAG_MASK))
+		return bad(err, CKPT_RECORD_THREAD, "unknown scheduling policy or flags");
+	if (thread->sched_nice < -20 || thread->sched_nice > 19 || thread->sched_priority > 99 ||
+	    realtime != (thread->sched_priority > 0))
+		return bad(err, CKPT_RECORD_THREAD, "nice or real-time priority out of range");
+	if (thread->sched_util_min > thread->sched_util_max ||
+	    thread->sched_util_max > CKPT_SCHED_UTIL_MAX)
+		return bad(err, CKPT_RECORD_THREAD, "utilization clamp out of range");
+	if (thread->sched_policy != 6 && (thread->sched_deadline || thread->sched_period))
+		return bad(err, CKPT_RECORD_THREAD, "deadline parameters without SCHED_DEADLINE");
+	return 0;
+}
+
 /* The size rule checked xstate_size against the size and its upper limit. */
 int validate_thread_record(const void *payload, uint64_t length, struct ckpt_error *err)
 {
 	const struct ckpt_thread *thread = payload;
+	int ret;
 
 	(void)length;
 	if (thread->xstate_size < 576)
@@ -223,7 +265,25 @@ int validate_thread_record(const void *payload, uint64_t length, struct ckpt_err
 		return bad(err, CKPT_RECORD_THREAD, "unknown flags");
 	if (!is_fixed_string(thread->comm, sizeof(thread->comm)))
 		return bad(err, CKPT_RECORD_THREAD, "comm is not terminated");
-	return validate_thread_prctl(thread, err);
+	ret = validate_thread_seccomp(thread, err);
+	if (ret == 0)
+		ret = validate_thread_sched(thread, err);
+	if (ret == 0)
+		ret = validate_thread_prctl(thread, err);
+	return ret;
+}
+
+/* The size rule checked instruction_count against the size and its limit. */
+int validate_seccomp_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_seccomp *filter = payload;
+
+	(void)length;
+	if (filter->tid <= 0 || filter->instruction_count == 0 || filter->reserved != 0)
+		return bad(err, CKPT_RECORD_SECCOMP, "bad tid, empty program or reserved field set");
+	if (filter->flags & ~(uint32_t)CKPT_SECCOMP_FLAG_MASK)
+		return bad(err, CKPT_RECORD_SECCOMP, "unknown flags");
+	return 0;
 }
 
 static bool vma_needs_file(uint32_t kind)

@@ -31,6 +31,12 @@
 /* Calls in the batch each thread runs at checkpoint (threads.c). */
 #define THREAD_BATCH_MAX_CALLS 12
 
+/* One seccomp filter of a thread, as PTRACE_SECCOMP_GET_FILTER gave it. */
+struct dump_seccomp {
+	struct ckpt_seccomp record;
+	uint64_t *program;		/* record.instruction_count struct sock_filter */
+};
+
 struct dump_thread {
 	pid_t tid;
 	bool seized;
@@ -41,6 +47,7 @@ struct dump_thread {
 	struct ckpt_thread record;
 	uint8_t *xstate;
 	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
+	struct dump_seccomp *seccomp_filters;	/* oldest first */
 };
 
 /* An open file description, or the file behind a mapping: one FILE record. */
@@ -219,6 +226,12 @@ size_t add_prctl_calls(struct syscall_batch *batch, uint64_t scratch, uint64_t r
 int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
 		       const int64_t *results);
 int write_threads(struct dump_context *ctx);
+/* objects/seccomp.c */
+int collect_thread_seccomp(struct dump_context *ctx, struct dump_thread *thread, const char *mode);
+int write_seccomp_filters(struct dump_context *ctx);
+void release_thread_seccomp(struct dump_thread *thread);
+/* objects/sched.c */
+int collect_sched(struct dump_context *ctx);
 /* objects/files.c */
 int collect_fds(struct dump_context *ctx);
 bool is_memfd_name(const char *name);

@@ -143,6 +143,11 @@ int restore_rlimits(struct restore_context *ctx);
 int restore_creds(struct restore_context *ctx);
 /* objects/prctl.c */
 int restore_prctl(struct restore_context *ctx);
+/* objects/seccomp.c */
+int restore_seccomp(struct restore_context *ctx);
+/* objects/sched.c */
+int restore_loginuid(struct restore_context *ctx);
+int restore_sched(struct restore_context *ctx);
 int restore_securebits(struct restore_context *ctx);
 /* Every securebit some thread of the image has. */
 uint32_t image_securebits_union(const struct image *image);

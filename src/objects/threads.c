@@ -217,7 +217,7 @@ int write_threads(struct dump_context *ctx)
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return write_seccomp_filters(ctx);
 }
 
 /* ---- restart side ---- */

@@ -180,14 +180,17 @@ static const struct rebuild_step {
 	{ "restart.fds", restore_process_attributes, NULL },
 	{ "restart.fds", restore_sigactions, NULL },
 	{ "restart.fds", close_staged_in_husk, table_still_needed },
+	{ "restart.sched", restore_loginuid, NULL },
 	{ "restart.thread", create_threads, NULL },
 	{ "restart.thread", restore_thread_state, NULL },
+	{ "restart.seccomp", restore_seccomp, NULL },
 	{ "restart.creds", restore_rlimits, NULL },
 	{ "restart.creds", restore_creds, NULL },
 	{ "restart.signals", drop_stray_sigchld, NULL },
 	{ "restart.signals", restore_pending_signals, NULL },
 	{ "restart.timers", restore_timers, NULL },
 	{ "restart.prctl", restore_prctl, NULL },
+	{ "restart.sched", restore_sched, NULL },
 	{ "restart.registers", load_thread_registers, NULL },
 };
 

@@ -52,6 +52,8 @@ declare -A PROBLEM=(
 	[xstate-size-mismatch]='xstate size'
 	[bad-sharing-owner]='sharing owner'
 	[bad-prctl-values]='out of range|unknown (prctl flags|securebits)'
+	[bad-sched-values]='out of range|unknown (scheduling policy|membarrier)'
+	[bad-seccomp]='seccomp'
 )
 
 failures=0

@@ -43,7 +43,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_THREAD, CKPT_RECORD_VMA, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL,
 	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
-	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
 };
 
 static void test_record_rows(void)
@@ -255,6 +255,24 @@ static void insert_siginfo(struct image_bytes *bytes)
 				  &siginfo, sizeof(siginfo));
 }
 
+/* One seccomp filter (LOG) of the main thread, which its THREAD record counts. */
+static void insert_seccomp(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code;
+	} record = { { .tid = SPEC_PID, .flags = CKPT_SECCOMP_LOG, .instruction_count = 1 },
+		     0x7fff000000000006ull };
+	size_t thread_at = image_bytes_find(bytes, CKPT_RECORD_THREAD, 0);
+
+	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, seccomp_mode), 4,
+			  CKPT_SECCOMP_FILTER);
+	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, seccomp_filter_count), 4, 1);
+	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, affinity), 8, 0x5);
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0), CKPT_RECORD_SECCOMP,
+				  &record, sizeof(record));
+}
+
 /* The tail counts the records and bytes before it. */
 static void fix_tail(struct image_bytes *bytes)
 {
@@ -279,6 +297,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_socket_records(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
+	insert_seccomp(bytes);
 	fix_tail(bytes);
 	return 0;
 }
@@ -338,7 +357,7 @@ static void print_all(struct image_bytes *bytes, const struct record_print_conte
  * The printers must print each of these lines.
  */
 static const char *const inspect_lines[] = {
-	"image: format 4, ckpt-tests, kernel 6.18.0-test, xstate 1024 bytes\n",
+	"image: format 5, ckpt-tests, kernel 6.18.0-test, xstate 1024 bytes\n",
 	"tree: pid 31999 ppid 1 pgid 31999 sid 31999 alive\n",
 	"epoll file 8: watches fd 6 (eventfd, file 5) events 0x19 data 0x1111\n",
 	"epoll file 8: watches fd 1 (taken over, file 0) events 0x1c data 0x8888\n",
@@ -348,6 +367,9 @@ static const char *const inspect_lines[] = {
 	"prctl: child subreaper no, THP disable 0, dumpable 0\n",
 	"thread 31999 (ckpt-badimage): rip 0x400100 rsp 0x7ffd0000efc0 fs_base 0\n",
 	"  timer slack 0 ns, parent-death signal 0, securebits 0, no_new_privs no, MCE kill policy 0\n",
+	"  sched other, nice 0, priority 0, CPUs 0,2, seccomp filter (1 filter)\n",
+	"oom_score_adj 0, loginuid 0, membarrier registrations 0\n",
+	"seccomp filter of thread 31999: 1 instructions, log\n",
 	"fd 0: terminal (taken over from the restarting ckpt)\n",
 	"fd 1: pipe (taken over from the restarting ckpt)\n",
 	"fd 2: socket (taken over from the restarting ckpt)\n",
