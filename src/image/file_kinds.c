@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The FILE kind table: one row per enum ckpt_file_kind. */
 #include <string.h>
+#include <sys/socket.h>
 
 #include "image/image.h"
 #include "image/records.h"
@@ -44,6 +45,19 @@ static int check_socket_peer(const struct image_tree *tree, const struct image_f
 	return 0;
 }
 
+/* Only a UDP socket has datagrams waiting (a TCP socket's bytes are not kept yet). */
+static int check_inet_queue(const struct image_tree *tree, const struct image_file *file,
+			    struct ckpt_error *err)
+{
+	const struct ckpt_inet_socket *sock = image_file_inet_socket(file);
+
+	(void)tree;
+	if (sock->type != SOCK_DGRAM && file->queue_count)
+		return fail(err, EINVAL, "bad image: TCP socket FILE %u has INET_DATAGRAM records",
+			    file->file.id);
+	return 0;
+}
+
 static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_REGULAR] = {
 		CKPT_FILE_REGULAR, "file", FILE_KIND_ON_DISK, 0, 0, has_absolute_path, NULL,
@@ -76,6 +90,10 @@ static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_UNIX_SOCKET] = {
 		CKPT_FILE_UNIX_SOCKET, "unix-socket", 0, CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE,
 		has_socket_name, check_socket_peer,
+	},
+	[CKPT_FILE_INET_SOCKET] = {
+		CKPT_FILE_INET_SOCKET, "inet-socket", 0, CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
+		has_socket_name, check_inet_queue,
 	},
 };
 

@@ -7,7 +7,8 @@
  * 64-bit.  doc/image-format.md describes the same layout for other tools.
  *
  * Stream order:
- *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE*])*, EPOLL_TARGET*,
+ *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE* |
+ *                      INET_SOCKET INET_DATAGRAM*])*, EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FD*, MM, THREAD+,
  *     (SIGINFO | SECCOMP)*, VMA*, PAGES*
@@ -65,6 +66,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_UNIX_SOCKET = 22,
 	CKPT_RECORD_SOCKET_QUEUE = 23,
 	CKPT_RECORD_SECCOMP = 24,
+	CKPT_RECORD_INET_SOCKET = 25,
+	CKPT_RECORD_INET_DATAGRAM = 26,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -242,6 +245,7 @@ enum ckpt_file_kind {
 	CKPT_FILE_SIGNALFD = 8,	/* followed by its SIGNALFD record */
 	CKPT_FILE_EPOLL = 9,	/* its watched files: EPOLL_TARGET records after all FILEs */
 	CKPT_FILE_UNIX_SOCKET = 10,	/* followed by UNIX_SOCKET and its SOCKET_QUEUE records */
+	CKPT_FILE_INET_SOCKET = 11,	/* followed by INET_SOCKET and its INET_DATAGRAM records */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -317,6 +321,71 @@ struct ckpt_socket_queue {
 };
 
 #define CKPT_MAX_SOCKET_DATA (1u << 20)
+
+enum ckpt_inet_state {
+	CKPT_INET_OPEN = 1,		/* neither listening nor connected; bound when local_port != 0 */
+	CKPT_INET_LISTENING = 2,	/* TCP only: bound, then listen(backlog) */
+	CKPT_INET_CONNECTED = 3,	/* UDP only: bound, then connect() to the remote address */
+};
+
+enum ckpt_inet_flags {
+	CKPT_INET_REUSEADDR = 1u << 0,	/* SO_REUSEADDR */
+	CKPT_INET_REUSEPORT = 1u << 1,	/* SO_REUSEPORT */
+	CKPT_INET_V6ONLY = 1u << 2,	/* IPV6_V6ONLY (IPv6 only) */
+	CKPT_INET_NODELAY = 1u << 3,	/* TCP_NODELAY (TCP only) */
+	CKPT_INET_KEEPALIVE = 1u << 4,	/* SO_KEEPALIVE */
+};
+
+#define CKPT_INET_FLAGS_ALL 0x1fu
+#define CKPT_INET_DEVICE_SIZE 16u	/* IFNAMSIZ */
+
+/*
+ * A TCP or UDP socket, IPv4 or IPv6; follows its FILE record (kind
+ * INET_SOCKET).  Addresses are in network byte order (an IPv4 address in
+ * the first 4 bytes, the rest zero), ports in host order.  A UDP socket's
+ * waiting datagrams follow as INET_DATAGRAM records, oldest first.
+ */
+struct ckpt_inet_socket {
+	uint32_t file_id;
+	uint16_t family;	/* AF_INET or AF_INET6 */
+	uint16_t type;		/* SOCK_STREAM (TCP) or SOCK_DGRAM (UDP) */
+	uint32_t state;		/* enum ckpt_inet_state */
+	uint32_t flags;		/* enum ckpt_inet_flags */
+	uint8_t local_address[16];
+	uint16_t local_port;
+	uint16_t reserved;	/* 0 */
+	uint32_t scope_id;	/* an IPv6 link-local address's interface; 0 otherwise */
+	uint8_t remote_address[16];	/* CONNECTED only; zero otherwise */
+	uint16_t remote_port;
+	uint16_t reserved2;	/* 0 */
+	uint32_t backlog;	/* LISTENING: the listen() backlog the kernel kept; 0 otherwise */
+	uint32_t rcvbuf;	/* SO_RCVBUF and SO_SNDBUF as getsockopt() reports them */
+	uint32_t sndbuf;
+	uint32_t keepalive_idle;	/* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (TCP; 0 for UDP) */
+	uint32_t keepalive_interval;
+	uint32_t keepalive_count;
+	uint32_t defer_accept;	/* TCP_DEFER_ACCEPT seconds (TCP; 0 for UDP) */
+	uint32_t fastopen;	/* TCP_FASTOPEN queue length (TCP; 0 for UDP) */
+	uint32_t reserved3;	/* 0 */
+	char device[CKPT_INET_DEVICE_SIZE];	/* SO_BINDTODEVICE, NUL-terminated; "" when unbound */
+};
+
+/*
+ * A datagram waiting in a UDP socket, with the address it came from;
+ * followed by length bytes of data.  Its first two fields are those of
+ * struct ckpt_socket_queue (the loader keeps both kinds of queue records
+ * alike).
+ */
+struct ckpt_inet_datagram {
+	uint32_t file_id;
+	uint32_t length;	/* at most CKPT_MAX_INET_DATAGRAM */
+	uint8_t source_address[16];
+	uint16_t source_port;
+	uint16_t source_family;	/* AF_INET or AF_INET6 */
+	uint32_t reserved;	/* 0 */
+};
+
+#define CKPT_MAX_INET_DATAGRAM 65535u
 
 enum ckpt_timerfd_flags {
 	CKPT_TIMERFD_ABSTIME = 1u << 0,		/* TFD_TIMER_ABSTIME */
@@ -572,5 +641,7 @@ _Static_assert(sizeof(struct ckpt_signalfd) == 16, "signalfd layout");
 _Static_assert(sizeof(struct ckpt_epoll_target) == 24, "epoll target layout");
 _Static_assert(sizeof(struct ckpt_unix_socket) == 32, "unix socket layout");
 _Static_assert(sizeof(struct ckpt_socket_queue) == 8, "socket queue layout");
+_Static_assert(sizeof(struct ckpt_inet_socket) == 112, "inet socket layout");
+_Static_assert(sizeof(struct ckpt_inet_datagram) == 32, "inet datagram layout");
 
 #endif

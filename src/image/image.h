@@ -115,6 +115,18 @@ static inline const struct ckpt_unix_socket *image_file_unix_socket(const struct
 	return image_file_state(file, CKPT_FILE_UNIX_SOCKET);
 }
 
+static inline const struct ckpt_inet_socket *image_file_inet_socket(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_INET_SOCKET);
+}
+
+/* A UDP socket's waiting datagram i (its queue records are INET_DATAGRAM records). */
+static inline const struct ckpt_inet_datagram *image_file_inet_datagram(const struct image_file *file,
+									 size_t i)
+{
+	return (const struct ckpt_inet_datagram *)file->queue[i];
+}
+
 struct image_thread {
 	struct ckpt_thread thread;
 	const uint8_t *xstate;

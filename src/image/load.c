@@ -504,7 +504,7 @@ static int add_file_state(struct image_tree *tree, const struct image_record *re
 	return file->state ? 0 : -ENOMEM;
 }
 
-/* A queue record (SOCKET_QUEUE): after its file's state record, kept whole until the tree is released. */
+/* A queue record (SOCKET_QUEUE, INET_DATAGRAM: both begin with file_id, length): after its file's state record, kept whole until the tree is released. */
 static int add_file_queue(struct image_tree *tree, const struct image_record *record,
 			  const struct file_kind_info *kind, struct ckpt_error *err)
 {

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "image/image.h"
@@ -349,4 +350,41 @@ void print_unix_socket_record(FILE *out, const void *payload, uint64_t length,
 		unix_socket_type_name(sock->type), file ? file->path : "?", sock->peer_file_id, messages,
 		bytes, sock->shutdown & CKPT_UNIX_SHUT_RD ? " shut-rd" : "",
 		sock->shutdown & CKPT_UNIX_SHUT_WR ? " shut-wr" : "");
+}
+
+static const char *inet_state_name(uint32_t state)
+{
+	if (state == CKPT_INET_LISTENING)
+		return "listening";
+	return state == CKPT_INET_CONNECTED ? "connected" : "open";
+}
+
+/* "127.0.0.1:80" or "[::1]:80" */
+static void print_inet_address(FILE *out, uint32_t family, const uint8_t address[16], uint16_t port)
+{
+	char text[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == AF_INET ? AF_INET : AF_INET6, address, text, sizeof(text));
+	fprintf(out, family == AF_INET ? "%s:%u" : "[%s]:%u", text, port);
+}
+
+void print_inet_socket_record(FILE *out, const void *payload, uint64_t length,
+			      const struct record_print_context *context)
+{
+	const struct ckpt_inet_socket *sock = payload;
+	const struct image_file *file = find_context_file(context, sock->file_id);
+	size_t datagrams = file ? file->queue_count : 0;
+
+	(void)length;
+	fprintf(out, "%s%s socket %s, ", sock->type == SOCK_STREAM ? "tcp" : "udp",
+		sock->family == AF_INET ? "" : "6", inet_state_name(sock->state));
+	print_inet_address(out, sock->family, sock->local_address, sock->local_port);
+	if (sock->state == CKPT_INET_CONNECTED) {
+		fprintf(out, " to ");
+		print_inet_address(out, sock->family, sock->remote_address, sock->remote_port);
+	}
+	if (sock->state == CKPT_INET_LISTENING)
+		fprintf(out, ", backlog %u", sock->backlog);
+	if (sock->type == SOCK_DGRAM)
+		fprintf(out, ", %zu datagrams queued", datagrams);
 }

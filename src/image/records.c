@@ -138,6 +138,18 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		  .over_limit = "more than 4096 instructions" },
 		validate_seccomp_record, print_seccomp_record,
 	},
+	[CKPT_RECORD_INET_SOCKET] = {
+		CKPT_RECORD_INET_SOCKET, "INET_SOCKET",
+		EXACT(struct ckpt_inet_socket, "wrong size, no file or reserved field set"),
+		validate_inet_socket_record, print_inet_socket_record,
+	},
+	[CKPT_RECORD_INET_DATAGRAM] = {
+		CKPT_RECORD_INET_DATAGRAM, "INET_DATAGRAM",
+		{ ARRAY(struct ckpt_inet_datagram, length, 1, CKPT_MAX_INET_DATAGRAM,
+			"size does not match its data length"),
+		  .over_limit = "a datagram above 65535 bytes" },
+		validate_inet_datagram_record, NULL,
+	},
 };
 
 const struct record_type_info *find_record_type(uint32_t type)

@@ -556,3 +556,84 @@ int validate_socket_queue_record(const void *payload, uint64_t length, struct ck
 		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "no file, or more data than a record holds");
 	return 0;
 }
+
+static bool is_inet_family(uint32_t family)
+{
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* An IPv4 address fills 4 of the 16 bytes; the rest is zero. */
+static bool has_clean_address(uint32_t family, const uint8_t address[16])
+{
+	for (size_t i = family == AF_INET ? 4 : 16; i < 16; i++) {
+		if (address[i])
+			return false;
+	}
+	return true;
+}
+
+static bool is_known_inet_state(const struct ckpt_inet_socket *sock)
+{
+	if (sock->state == CKPT_INET_OPEN)
+		return true;
+	if (sock->state == CKPT_INET_LISTENING)
+		return sock->type == SOCK_STREAM && sock->local_port != 0;
+	return sock->state == CKPT_INET_CONNECTED && sock->type == SOCK_DGRAM && sock->remote_port != 0;
+}
+
+static bool has_tcp_fields_only_for_tcp(const struct ckpt_inet_socket *sock)
+{
+	if (sock->type == SOCK_STREAM)
+		return true;
+	return !(sock->flags & CKPT_INET_NODELAY) && sock->keepalive_idle == 0 &&
+	       sock->keepalive_interval == 0 && sock->keepalive_count == 0 &&
+	       sock->defer_accept == 0 && sock->fastopen == 0;
+}
+
+static bool has_device_name(const char device[CKPT_INET_DEVICE_SIZE])
+{
+	return memchr(device, '\0', CKPT_INET_DEVICE_SIZE) != NULL;
+}
+
+int validate_inet_socket_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_inet_socket *sock = payload;
+
+	(void)length;
+	if (sock->file_id == 0 || sock->reserved || sock->reserved2 || sock->reserved3)
+		return bad(err, CKPT_RECORD_INET_SOCKET, "wrong size, no file or reserved field set");
+	if (!is_inet_family(sock->family) || (sock->type != SOCK_STREAM && sock->type != SOCK_DGRAM))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "not a TCP or UDP socket of IPv4 or IPv6");
+	if (!is_known_inet_state(sock))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "unknown state, or a state its type or ports cannot have");
+	if ((sock->flags & ~CKPT_INET_FLAGS_ALL) || !has_tcp_fields_only_for_tcp(sock) ||
+	    ((sock->flags & CKPT_INET_V6ONLY) && sock->family != AF_INET6))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "unknown flags, or options its type cannot have");
+	if (!has_clean_address(sock->family, sock->local_address) ||
+	    !has_clean_address(sock->family, sock->remote_address) ||
+	    (sock->state != CKPT_INET_CONNECTED && sock->remote_port) ||
+	    (sock->family == AF_INET && sock->scope_id))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "addresses do not fit the family or state");
+	if (sock->rcvbuf > INT32_MAX || sock->sndbuf > INT32_MAX || sock->backlog > INT32_MAX ||
+	    sock->keepalive_idle > INT32_MAX || sock->keepalive_interval > INT32_MAX ||
+	    sock->keepalive_count > INT32_MAX || sock->defer_accept > INT32_MAX ||
+	    sock->fastopen > INT32_MAX || (sock->state != CKPT_INET_LISTENING && sock->backlog))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "a size, count or time out of range");
+	if (!has_device_name(sock->device))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "device name not NUL-terminated");
+	return 0;
+}
+
+/* The size rule checked the data length against the size and its limit. */
+int validate_inet_datagram_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_inet_datagram *datagram = payload;
+
+	(void)length;
+	if (datagram->file_id == 0 || datagram->reserved)
+		return bad(err, CKPT_RECORD_INET_DATAGRAM, "no file or reserved field set");
+	if (!is_inet_family(datagram->source_family) ||
+	    !has_clean_address(datagram->source_family, datagram->source_address))
+		return bad(err, CKPT_RECORD_INET_DATAGRAM, "source address of no IPv4 or IPv6 family");
+	return 0;
+}

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -100,6 +101,19 @@ static int read_fdinfo(struct dump_context *ctx, struct fd_facts *facts)
 	return 0;
 }
 
+/* A socket's protocol name, which says its family; "" when sockfs does not say. */
+static void read_socket_protocol(const char *path, struct fd_facts *facts)
+{
+	ssize_t length;
+
+	facts->socket_protocol[0] = '\0';
+	if (!S_ISSOCK(facts->st.st_mode))
+		return;
+	length = getxattr(path, "system.sockprotoname", facts->socket_protocol,
+			  sizeof(facts->socket_protocol) - 1);
+	facts->socket_protocol[length > 0 ? length : 0] = '\0';
+}
+
 static int read_fd_facts(struct dump_context *ctx, struct fd_facts *facts)
 {
 	char path[64];
@@ -114,6 +128,7 @@ static int read_fd_facts(struct dump_context *ctx, struct fd_facts *facts)
 	if (stat(path, &facts->st) < 0)
 		return fail(ctx->err, errno, "fd %d of process %d (%s): %s", facts->fd, ctx->pid,
 			    facts->target, strerror(errno));
+	read_socket_protocol(path, facts);
 	return read_fdinfo(ctx, facts);
 }
 

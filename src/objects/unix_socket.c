@@ -146,9 +146,13 @@ static int check_socket_kind(struct dump_context *ctx, int fd, int sock, int *re
 		ret = socket_option(ctx, sock, SO_ACCEPTCONN, &listening);
 	if (ret < 0)
 		return ret;
+	if (domain == AF_NETLINK)
+		return refuse(ctx, fd, "a netlink socket");
+	if (domain == AF_PACKET)
+		return refuse(ctx, fd, "a packet socket");
 	if (domain != AF_UNIX)
 		return fail(ctx->err, ENOTSUP,
-			    "fd %d of process %d is a socket of address family %d: only unix socketpairs are supported",
+			    "fd %d of process %d is a socket of address family %d: only unix socketpairs, TCP and UDP are supported",
 			    fd, ctx->pid, domain);
 	if (listening)
 		return refuse(ctx, fd, "a listening unix socket");
@@ -287,9 +291,10 @@ static int collect_diag(struct dump_context *ctx, int fd, struct dump_file *file
 	return 0;
 }
 
+/* Every socket the inet row does not take: unix sockets, and other families to refuse by name. */
 static bool is_socket(const struct fd_facts *facts)
 {
-	return S_ISSOCK(facts->st.st_mode);
+	return S_ISSOCK(facts->st.st_mode) && !inet_socket_ops.recognise(facts);
 }
 
 static int collect_unix_socket(struct dump_context *ctx, const struct fd_facts *facts,

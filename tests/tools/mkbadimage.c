@@ -229,6 +229,28 @@ static void socket_queue_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_SOCKET_QUEUE, &record, sizeof(record.queue) + 3);
 }
 
+/* An INET_SOCKET state for FILE 1, which is a regular file. */
+static void inet_socket_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_inet_socket state = { .file_id = 1, .family = 2, .type = 2, .state = CKPT_INET_OPEN };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_INET_SOCKET, &state, sizeof(state));
+}
+
+/* An INET_DATAGRAM of three bytes for FILE 1, which is no inet socket. */
+static void inet_datagram_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_inet_datagram datagram;
+		char data[3];
+	} record = { { .file_id = 1, .length = 3, .source_family = 2, .source_address = { 127, 0, 0, 1 } },
+		     { 'a', 'b', 'c' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_INET_DATAGRAM, &record, sizeof(record.datagram) + 3);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -458,6 +480,8 @@ static const struct bad_kind bad_kinds[] = {
 	{ .name = "bad-socket-records", .variants = {
 		{ "unix-socket-state", NULL, unix_socket_state_misplaced },
 		{ "socket-queue", NULL, socket_queue_misplaced },
+		{ "inet-socket-state", NULL, inet_socket_state_misplaced },
+		{ "inet-datagram", NULL, inet_datagram_misplaced },
 	} },
 	{ .name = "missing-tail", .variants = { { NULL, tail_left_out, NULL } } },
 	{ .name = "eof-mid-record", .variants = {

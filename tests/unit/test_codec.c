@@ -1349,7 +1349,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 25" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 27" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1617,6 +1617,59 @@ static void test_validate_unix_socket_records(void)
 	      "record_type_name of the socket records");
 }
 
+static void test_validate_inet_socket_records(void)
+{
+	struct ckpt_inet_socket sock = { .file_id = 1, .family = AF_INET, .type = SOCK_STREAM,
+					 .state = CKPT_INET_LISTENING, .local_port = 80, .backlog = 5,
+					 .flags = CKPT_INET_REUSEADDR | CKPT_INET_NODELAY };
+	struct {
+		struct ckpt_inet_datagram datagram;
+		char data[4];
+	} datagram = { { .file_id = 1, .length = 4, .source_port = 53, .source_family = AF_INET6 }, "abc" };
+
+	expect_file_name(CKPT_FILE_INET_SOCKET, "socket:[1234]", NULL);
+	expect_file_name(CKPT_FILE_INET_SOCKET, "/tmp/socket", "not an absolute");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), NULL, "INET_SOCKET");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock) + 1, "wrong size", "INET_SOCKET long");
+	sock.family = AF_UNIX;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not a TCP or UDP", "INET_SOCKET family");
+	sock.family = AF_INET;
+	sock.type = SOCK_DGRAM;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state", "INET_SOCKET UDP listening");
+	sock.type = SOCK_STREAM;
+	sock.state = 9;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state", "INET_SOCKET state");
+	sock.state = CKPT_INET_LISTENING;
+	sock.flags = CKPT_INET_V6ONLY;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags", "INET_SOCKET v6only on IPv4");
+	sock.flags = 1u << 7;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags", "INET_SOCKET flags");
+	sock.flags = 0;
+	sock.local_address[8] = 1;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "addresses", "INET_SOCKET IPv4 address");
+	sock.local_address[8] = 0;
+	sock.backlog = UINT32_MAX;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "out of range", "INET_SOCKET backlog");
+	sock.backlog = 5;
+	memset(sock.device, 'x', sizeof(sock.device));
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not NUL-terminated", "INET_SOCKET device");
+	memset(sock.device, 0, sizeof(sock.device));
+	sock.reserved3 = 1;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "reserved", "INET_SOCKET reserved");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, NULL, "INET_DATAGRAM");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 3, "does not match",
+			  "INET_DATAGRAM length");
+	datagram.datagram.source_family = AF_UNIX;
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, "source address",
+			  "INET_DATAGRAM family");
+	datagram.datagram.file_id = 0;
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, "no file",
+			  "INET_DATAGRAM file");
+	check(strcmp(record_type_name(CKPT_RECORD_INET_SOCKET), "INET_SOCKET") == 0 &&
+		      strcmp(record_type_name(CKPT_RECORD_INET_DATAGRAM), "INET_DATAGRAM") == 0,
+	      "record_type_name of the inet socket records");
+}
+
 /* A PAGES payload with one one-page run at start (data not included). */
 static int validate_one_run(uint64_t start, struct ckpt_error *err)
 {
@@ -1700,6 +1753,7 @@ int main(void)
 	test_validate_event_records();
 	test_validate_seccomp_record();
 	test_validate_unix_socket_records();
+	test_validate_inet_socket_records();
 	test_validate_event_files();
 	test_validate_run_wraparound();
 	test_cross_record_rules();

@@ -60,26 +60,31 @@ struct sample_fd {
 	nlink_t links;
 	uint32_t kind;		/* 0: refused (no row) */
 	uint32_t inherited_as;	/* at fd 0-2 */
+	const char *protocol;	/* a socket's sockprotoname */
 };
 
 static const struct sample_fd samples[] = {
-	{ "/etc/passwd", S_IFREG, 1, CKPT_FILE_REGULAR, CKPT_INHERIT_NONE },
-	{ "/tmp", S_IFDIR, 2, CKPT_FILE_DIRECTORY, CKPT_INHERIT_NONE },
-	{ "/dev/null", S_IFCHR, 1, CKPT_FILE_CHARDEV, CKPT_INHERIT_NONE },
-	{ "/dev/urandom", S_IFCHR, 1, CKPT_FILE_CHARDEV, CKPT_INHERIT_NONE },
-	{ "/dev/pts/0", S_IFCHR, 1, 0, 0 },
-	{ "/dev/sda", S_IFBLK, 1, 0, 0 },
-	{ "/memfd:cache (deleted)", S_IFREG, 0, CKPT_FILE_SHMEM, CKPT_INHERIT_NONE },
-	{ "/tmp/gone (deleted)", S_IFREG, 0, 0, 0 },
-	{ "anon_inode:[eventfd]", S_IFREG, 1, CKPT_FILE_EVENTFD, CKPT_INHERIT_NONE },
-	{ "anon_inode:[timerfd]", S_IFREG, 1, CKPT_FILE_TIMERFD, CKPT_INHERIT_NONE },
-	{ "anon_inode:[signalfd]", S_IFREG, 1, CKPT_FILE_SIGNALFD, CKPT_INHERIT_NONE },
-	{ "anon_inode:[eventpoll]", S_IFREG, 1, CKPT_FILE_EPOLL, CKPT_INHERIT_NONE },
-	{ "anon_inode:[eventfd]x", S_IFREG, 1, 0, 0 },
-	{ "anon_inode:inotify", S_IFREG, 1, 0, 0 },
-	{ "anon_inode:[pidfd]", S_IFREG, 1, 0, 0 },
-	{ "socket:[4242]", S_IFSOCK, 1, CKPT_FILE_UNIX_SOCKET, CKPT_INHERIT_SOCKET },
-	{ "pipe:[4242]", S_IFIFO, 1, 0, 0 },
+	{ "/etc/passwd", S_IFREG, 1, CKPT_FILE_REGULAR, CKPT_INHERIT_NONE, NULL },
+	{ "/tmp", S_IFDIR, 2, CKPT_FILE_DIRECTORY, CKPT_INHERIT_NONE, NULL },
+	{ "/dev/null", S_IFCHR, 1, CKPT_FILE_CHARDEV, CKPT_INHERIT_NONE, NULL },
+	{ "/dev/urandom", S_IFCHR, 1, CKPT_FILE_CHARDEV, CKPT_INHERIT_NONE, NULL },
+	{ "/dev/pts/0", S_IFCHR, 1, 0, 0, NULL },
+	{ "/dev/sda", S_IFBLK, 1, 0, 0, NULL },
+	{ "/memfd:cache (deleted)", S_IFREG, 0, CKPT_FILE_SHMEM, CKPT_INHERIT_NONE, NULL },
+	{ "/tmp/gone (deleted)", S_IFREG, 0, 0, 0, NULL },
+	{ "anon_inode:[eventfd]", S_IFREG, 1, CKPT_FILE_EVENTFD, CKPT_INHERIT_NONE, NULL },
+	{ "anon_inode:[timerfd]", S_IFREG, 1, CKPT_FILE_TIMERFD, CKPT_INHERIT_NONE, NULL },
+	{ "anon_inode:[signalfd]", S_IFREG, 1, CKPT_FILE_SIGNALFD, CKPT_INHERIT_NONE, NULL },
+	{ "anon_inode:[eventpoll]", S_IFREG, 1, CKPT_FILE_EPOLL, CKPT_INHERIT_NONE, NULL },
+	{ "anon_inode:[eventfd]x", S_IFREG, 1, 0, 0, NULL },
+	{ "anon_inode:inotify", S_IFREG, 1, 0, 0, NULL },
+	{ "anon_inode:[pidfd]", S_IFREG, 1, 0, 0, NULL },
+	{ "socket:[4242]", S_IFSOCK, 1, CKPT_FILE_UNIX_SOCKET, CKPT_INHERIT_SOCKET, "UNIX-STREAM" },
+	{ "socket:[4243]", S_IFSOCK, 1, CKPT_FILE_UNIX_SOCKET, CKPT_INHERIT_SOCKET, "NETLINK" },
+	{ "socket:[4244]", S_IFSOCK, 1, CKPT_FILE_INET_SOCKET, CKPT_INHERIT_SOCKET, "TCP" },
+	{ "socket:[4245]", S_IFSOCK, 1, CKPT_FILE_INET_SOCKET, CKPT_INHERIT_SOCKET, "UDPv6" },
+	{ "socket:[4246]", S_IFSOCK, 1, CKPT_FILE_UNIX_SOCKET, CKPT_INHERIT_SOCKET, "TCPx" },
+	{ "pipe:[4242]", S_IFIFO, 1, 0, 0, NULL },
 };
 
 static size_t count_recognising_rows(const struct fd_facts *facts)
@@ -99,6 +104,7 @@ static void test_recognition(void)
 		const struct file_kind_ops *ops;
 
 		strcpy(facts.target, sample->target);
+		strcpy(facts.socket_protocol, sample->protocol ? sample->protocol : "");
 		facts.st.st_mode = sample->type | 0600;
 		facts.st.st_nlink = sample->links;
 		ops = recognise_fd(&facts);

@@ -44,6 +44,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
 	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
+	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
 };
 
 static void test_record_rows(void)
@@ -77,6 +78,7 @@ static void test_record_limits(void)
 		{ CKPT_RECORD_THREAD, sizeof(struct ckpt_thread) + CKPT_MAX_XSTATE },
 		{ CKPT_RECORD_TREE, sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry) },
 		{ CKPT_RECORD_SOCKET_QUEUE, sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA },
+		{ CKPT_RECORD_INET_DATAGRAM, sizeof(struct ckpt_inet_datagram) + CKPT_MAX_INET_DATAGRAM },
 		{ CKPT_RECORD_PROCESS, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_FILE, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_MM, 2 * CKPT_PATH_MAX + 1024 },
@@ -100,7 +102,7 @@ static void test_file_kind_rows(void)
 	const enum ckpt_file_kind kinds[] = {
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -116,7 +118,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(11) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -139,6 +141,7 @@ enum {
 	SAMPLE_SOCKET,
 	SAMPLE_PEER,
 	SAMPLE_MEMFD,
+	SAMPLE_INET,
 };
 
 /* The event files fit in the spec; the sockets and the memfd are inserted as bytes. */
@@ -222,6 +225,29 @@ static void insert_socket_records(struct image_bytes *bytes)
 	insert_after_file(bytes, SAMPLE_SOCKET, CKPT_RECORD_UNIX_SOCKET, &socket, sizeof(socket));
 }
 
+/* FILE 12 (a connected UDP socket with one datagram waiting) after FILE 11, at fd 13. */
+static void insert_inet_socket(struct image_bytes *bytes)
+{
+	struct ckpt_inet_socket sock = {
+		.file_id = SAMPLE_INET, .family = AF_INET6, .type = SOCK_DGRAM, .state = CKPT_INET_CONNECTED,
+		.local_address[15] = 1, .local_port = 5353, .remote_address[15] = 1, .remote_port = 53,
+		.rcvbuf = 212992, .sndbuf = 212992,
+	};
+	struct {
+		struct ckpt_inet_datagram datagram;
+		char data[4];
+	} datagram = { { .file_id = SAMPLE_INET, .length = 4, .source_address[15] = 1, .source_port = 53,
+			 .source_family = AF_INET6 }, "ping" };
+	size_t after_memfd = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_MEMFD - 1));
+
+	insert_file(bytes, after_memfd, SAMPLE_INET, CKPT_FILE_INET_SOCKET, 0, "socket:[4713]");
+	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4);
+	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock));
+	insert_fd(bytes, 13, 0, SAMPLE_INET);
+	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
+			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
+}
+
 static void insert_event_records(struct image_bytes *bytes)
 {
 	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 7 };
@@ -295,6 +321,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 		return ret;
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
+	insert_inet_socket(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	insert_seccomp(bytes);
@@ -382,6 +409,7 @@ static const char *const inspect_lines[] = {
 	"fd 10: unix socket stream (socket:[4711]), peer FILE 10, 0 messages (0 bytes) queued shut-wr\n",
 	"fd 11: unix socket stream (socket:[4712]), peer FILE 9, 2 messages (8 bytes) queued shut-rd cloexec\n",
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
+	"fd 13: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
@@ -396,7 +424,7 @@ static const char *const inspect_lines[] = {
 static const enum ckpt_record_type silent_types[] = {
 	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
 	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
-	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM,
 };
 
 static bool is_silent(enum ckpt_record_type type)
