@@ -219,7 +219,8 @@ static void place_reader(struct restore_context *ctx, pthread_t reader)
 	pthread_setaffinity_np(reader, sizeof(others), &others);
 }
 
-static int stop_reader(struct page_stream *stream, pthread_t reader, int ret)
+static int stop_reader(struct page_stream *stream, pthread_t reader, int ret,
+		       struct ckpt_error *err)
 {
 	if (ret < 0) {
 		release_item(stream, true);
@@ -228,7 +229,7 @@ static int stop_reader(struct page_stream *stream, pthread_t reader, int ret)
 	pthread_join(reader, NULL);
 	stream->ctx->reader.err = stream->ctx->err;
 	if (ret == 0 && stream->result < 0)
-		ret = fail(stream->ctx->err, stream->result, "%s", stream->err.message);
+		ret = fail(err, stream->result, "%s", stream->err.message);
 	return ret;
 }
 
@@ -236,8 +237,7 @@ static int close_stream_source(struct page_source *base, int ret, struct ckpt_er
 {
 	struct page_stream *stream = (struct page_stream *)base;
 
-	(void)err;	/* failures go to the restart's own, the same one */
-	ret = stop_reader(stream, stream->reader, ret);
+	ret = stop_reader(stream, stream->reader, ret, err);
 	stream->ctx->pages_before += stream->cursor.page_count;
 	free(stream->spare);
 	free(stream);
