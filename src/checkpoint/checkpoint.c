@@ -410,6 +410,7 @@ int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options)
 	unblock_sigpipe(&guard);
 	report(&tree, started, memory_started);
 	release_tree_memory(&tree);
+	image_writer_close(&tree.shared.writer);
 	if (ret < 0)
 		copy_error(tree.shared.options, &err);
 	return ret;
