@@ -791,13 +791,22 @@ int create_husk_tree(struct restore_context *ctx)
 	return ret;
 }
 
+enum { REAP_POLLS = 1000 };	/* of 10 ms: a busy machine may take seconds */
+
+/*
+ * Collects a killed husk.  One whose parent husk died too is not our
+ * child until the kernel hands it to us (ckpt is the subreaper), so
+ * ECHILD means done only once the PID is gone.
+ */
 static void reap(pid_t pid)
 {
-	for (int attempt = 0; attempt < 100; attempt++) {
+	for (int attempt = 0; attempt < REAP_POLLS; attempt++) {
 		int status;
 		pid_t got = waitpid(pid, &status, __WALL | WNOHANG);
 
-		if (got == pid || (got < 0 && errno == ECHILD && attempt > 0))
+		if (got == pid)
+			return;
+		if (got < 0 && errno == ECHILD && kill(pid, 0) < 0 && errno == ESRCH)
 			return;
 		usleep(10000);
 	}
