@@ -20,6 +20,7 @@
 
 #include "checkpoint.h"
 #include "fault.h"
+#include "objects/pipe.h"
 #include "util.h"
 
 /*
@@ -512,6 +513,7 @@ static void release_tree_memory(struct dump_tree *tree)
 	free(shared->fd_owners);
 	free(shared->epoll_targets);
 	free(shared->shmem_claims);
+	free(shared->pipe_census);	/* pipe.c hook */
 	free(tree->processes);
 	free(tree->entries);
 }
@@ -557,6 +559,8 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 	ret = collect_tree(tree, pid);
 	if (ret == 0)
 		ret = collect_sharing(tree);
+	if (ret == 0)
+		ret = collect_pipe_census(tree);	/* pipe.c hook */
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
 		ret = collect_state(&tree->processes[i]);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)

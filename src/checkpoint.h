@@ -53,9 +53,10 @@ struct dump_file {
 		struct ckpt_timerfd timerfd;
 		struct ckpt_signalfd signalfd;
 		struct ckpt_unix_socket unix_socket;
+		struct ckpt_pipe pipe;		/* pipe.c */
 	} state;
 	uint32_t peer_inode;		/* a unix socket: its peer's, matched before writing */
-	struct socket_message *messages;	/* a unix socket's receive queue */
+	struct socket_message *messages;	/* a unix socket's receive queue, a pipe's data (pipe.c) */
 	size_t message_count;
 };
 
@@ -98,6 +99,8 @@ struct dump_shared {
 	size_t epoll_target_count;
 	struct shmem_claim *shmem_claims;	/* every shared memory VMA's file range */
 	size_t shmem_claim_count;
+	struct pipe_census_entry *pipe_census;	/* pipe.c: which pipe ends the tree holds */
+	size_t pipe_census_count;
 	uint64_t injected_syscalls;
 	uint64_t frozen_at_ns;
 	uint64_t released_at_ns;

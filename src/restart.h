@@ -50,6 +50,8 @@ struct restore_context {
 	size_t release_count;
 	struct shmem_owner *shmem_owners;	/* per file id - 1 */
 	bool *epolls_filled;		/* per file id - 1: its registrations are made */
+	struct pipe_maker *pipe_makers;	/* pipe.c: per file id - 1, a pipe being staged */
+	int *wired_fds;			/* pipe.c: per options->inherit_fds entry, staged */
 
 	/* the process being rebuilt */
 	struct image image;

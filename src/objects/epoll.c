@@ -78,6 +78,10 @@ static int collect_epoll_line(struct dump_context *ctx, const struct dump_file *
 			    epoll->first_fd, ctx->pid, target.fd);
 	if (record->file_id == epoll->record.id)
 		return fail(ctx->err, EINVAL, "epoll fd %d of process %d watches itself", epoll->first_fd, ctx->pid);
+	if (record->file_id == 0 && target.fd > 2)
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is an epoll watching fd %d, a pipe whose other end is outside the checkpointed tree: not supported yet",
+			    epoll->first_fd, ctx->pid, target.fd);
 	target.target_file_id = record->file_id;	/* 0: an fd 0-2 taken over at restart */
 	return add_epoll_target(ctx, &target);
 }

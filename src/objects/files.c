@@ -17,6 +17,7 @@
 #include "checkpoint.h"
 #include "fault.h"
 #include "objects/event_files.h"
+#include "objects/pipe.h"
 #include "objects/unix_socket.h"
 #include "util.h"
 
@@ -350,6 +351,27 @@ static int collect_socket_fd(struct dump_context *ctx, const struct fd_facts *fa
 	return finish_kind_fd(ctx, facts, record, collect_unix_socket(ctx, facts->fd, file));
 }
 
+/* pipe.c hook: a pipe or FIFO, checkpointed, or taken over at restart when its peer is outside. */
+static int collect_pipe_fd(struct dump_context *ctx, const struct fd_facts *facts,
+			   struct ckpt_fd *record)
+{
+	struct dump_file *file;
+	int ret;
+
+	if (!is_restored_pipe(ctx->shared, facts->fd, &facts->st, facts->target)) {
+		record->flags |= CKPT_FD_INHERIT;
+		record->inherit_kind = CKPT_INHERIT_PIPE;
+		return add_fd_record(ctx, record);
+	}
+	record->inherit_kind = CKPT_INHERIT_NONE;
+	ret = add_kind_file(ctx, facts, CKPT_FILE_PIPE, record, &file);
+	if (ret < 0)
+		return ret;
+	if (!file)	/* an earlier fd shares it */
+		return add_fd_record(ctx, record);
+	return finish_kind_fd(ctx, facts, record, collect_pipe(ctx, facts->fd, file));
+}
+
 static int collect_fd(struct dump_context *ctx, int fd)
 {
 	struct fd_facts facts = { .fd = fd };
@@ -360,6 +382,8 @@ static int collect_fd(struct dump_context *ctx, int fd)
 		return ret;
 	record.flags = (facts.flags & O_CLOEXEC) ? CKPT_FD_CLOEXEC : 0;
 	record.inherit_kind = inherit_kind(&facts);
+	if (S_ISFIFO(facts.st.st_mode))	/* pipe.c hook */
+		return collect_pipe_fd(ctx, &facts, &record);
 	if (record.inherit_kind != CKPT_INHERIT_NONE) {
 		record.flags |= CKPT_FD_INHERIT;
 		return add_fd_record(ctx, &record);
@@ -455,6 +479,8 @@ int write_files(struct dump_shared *shared)
 			ret = write_event_state(shared, &shared->files[i]);
 		if (ret == 0 && shared->files[i].record.kind == CKPT_FILE_UNIX_SOCKET)
 			ret = write_unix_socket(shared, &shared->files[i]);
+		if (ret == 0 && shared->files[i].record.kind == CKPT_FILE_PIPE)	/* pipe.c hook */
+			ret = write_pipe(shared, &shared->files[i]);
 	}
 	if (ret == 0)
 		ret = write_epoll_targets(shared);
@@ -807,6 +833,8 @@ static int open_or_create_file(struct restore_context *ctx, const struct file_op
 		return create_event_file(ctx, file);
 	if (file->file.kind == CKPT_FILE_UNIX_SOCKET)
 		return create_unix_socket(ctx, file);
+	if (file->file.kind == CKPT_FILE_PIPE)	/* pipe.c hook */
+		return open_pipe_end(ctx, file);
 	return open_image_file(ctx, opener, file);
 }
 
@@ -886,11 +914,14 @@ int stage_files(struct restore_context *ctx)
 	for (size_t i = 0; ret == 0 && i < count; i++)
 		ret = stage_file(ctx, &opener, i);
 	return_to_restarter(&opener);
+	if (ret == 0)
+		ret = stage_wired_fds(ctx);	/* pipe.c hook: --inherit-fd */
 	return ret;
 }
 
 void release_staged_files(struct restore_context *ctx)
 {
+	release_pipe_files(ctx);	/* pipe.c hook */
 	for (size_t i = 0; ctx->staged_fds && i < ctx->tree.file_count; i++) {
 		if (ctx->staged_fds[i] >= 0)
 			close(ctx->staged_fds[i]);
@@ -908,6 +939,12 @@ static int64_t install_fd(struct restore_context *ctx, const struct ckpt_fd *rec
 	int ret;
 
 	if (record->flags & CKPT_FD_INHERIT) {
+		ret = find_wired_fd(ctx, record);	/* pipe.c hook: --inherit-fd */
+		if (ret >= 0)
+			return husk_call(ctx, "dup3", SYS_dup3, (uint64_t)ret, (uint64_t)record->fd,
+					 cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+		if (ret != -ENOENT)
+			return ret;
 		ret = inject_syscall(&ctx->injector, SYS_fcntl, probe, &open_now);
 		if (ret < 0)
 			return ret;
