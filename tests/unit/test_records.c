@@ -43,7 +43,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_THREAD, CKPT_RECORD_VMA, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL,
 	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
-	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA,
 };
 
 static void test_record_rows(void)
@@ -58,10 +58,10 @@ static void test_record_rows(void)
 				       (info->size.element_size > 0 && info->size.count_limit > 0)),
 		      "record type %u: an array rule has an element size and a limit", known_types[i]);
 	}
-	check(!find_record_type(0) && !find_record_type(16) && !find_record_type(21) &&
+	check(!find_record_type(0) && !find_record_type(24) && !find_record_type(99) &&
 		      !find_record_type(CKPT_RECORD_TYPE_COUNT) && !find_record_type(UINT32_MAX),
 	      "unknown record types have no row");
-	check(strcmp(record_type_name(16), "unknown") == 0, "record_type_name(16)");
+	check(strcmp(record_type_name(99), "unknown") == 0, "record_type_name(99)");
 }
 
 /* The reader's limits, as they were before the table. */
@@ -100,7 +100,7 @@ static void test_file_kind_rows(void)
 	const enum ckpt_file_kind kinds[] = {
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_PIPE,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -116,7 +116,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(11) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(11) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -139,6 +139,7 @@ enum {
 	SAMPLE_SOCKET,
 	SAMPLE_PEER,
 	SAMPLE_MEMFD,
+	SAMPLE_PIPE,
 };
 
 /* The event files fit in the spec; the sockets and the memfd are inserted as bytes. */
@@ -180,6 +181,7 @@ static void insert_more_files(struct image_bytes *bytes)
 {
 	size_t after_epoll = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_EPOLL - 1));
 
+	insert_file(bytes, after_epoll, SAMPLE_PIPE, CKPT_FILE_PIPE, 0, "pipe:[4713]");
 	insert_file(bytes, after_epoll, SAMPLE_MEMFD, CKPT_FILE_SHMEM, CKPT_FILE_MEMFD, "/memfd:sample (deleted)");
 	insert_file(bytes, after_epoll, SAMPLE_PEER, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4712]");
 	insert_file(bytes, after_epoll, SAMPLE_SOCKET, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4711]");
@@ -187,8 +189,9 @@ static void insert_more_files(struct image_bytes *bytes)
 	insert_fd(bytes, 10, 0, SAMPLE_SOCKET);
 	insert_fd(bytes, 11, CKPT_FD_CLOEXEC, SAMPLE_PEER);
 	insert_fd(bytes, 12, 0, SAMPLE_MEMFD);
+	insert_fd(bytes, 13, 0, SAMPLE_PIPE);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
-			  offsetof(struct ckpt_tree, highest_fd), 4, 12);
+			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
 }
 
 static void insert_after_file(struct image_bytes *bytes, uint32_t file_id, enum ckpt_record_type type,
@@ -220,6 +223,18 @@ static void insert_socket_records(struct image_bytes *bytes)
 	insert_after_file(bytes, SAMPLE_PEER, CKPT_RECORD_SOCKET_QUEUE, &older, sizeof(older.queue) + 3);
 	insert_after_file(bytes, SAMPLE_PEER, CKPT_RECORD_UNIX_SOCKET, &peer, sizeof(peer));
 	insert_after_file(bytes, SAMPLE_SOCKET, CKPT_RECORD_UNIX_SOCKET, &socket, sizeof(socket));
+}
+
+static void insert_pipe_records(struct image_bytes *bytes)
+{
+	const struct ckpt_pipe pipe = { .file_id = SAMPLE_PIPE, .pipe_file_id = SAMPLE_PIPE, .pipe_size = 65536 };
+	struct {
+		struct ckpt_file_data data;
+		char bytes[2];
+	} in_flight = { { .file_id = SAMPLE_PIPE, .length = 2 }, { 'h', 'i' } };
+
+	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_FILE_DATA, &in_flight, sizeof(in_flight.data) + 2);
+	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_PIPE, &pipe, sizeof(pipe));
 }
 
 static void insert_event_records(struct image_bytes *bytes)
@@ -277,6 +292,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 		return ret;
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
+	insert_pipe_records(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	fix_tail(bytes);
@@ -360,6 +376,7 @@ static const char *const inspect_lines[] = {
 	"fd 10: unix socket stream (socket:[4711]), peer FILE 10, 0 messages (0 bytes) queued shut-wr\n",
 	"fd 11: unix socket stream (socket:[4712]), peer FILE 9, 2 messages (8 bytes) queued shut-rd cloexec\n",
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
+	"fd 13: pipe pipe:[4713], read-write end, size 65536, 2 bytes in flight\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
@@ -374,7 +391,7 @@ static const char *const inspect_lines[] = {
 static const enum ckpt_record_type silent_types[] = {
 	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
 	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
-	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_FILE_DATA,
 };
 
 static bool is_silent(enum ckpt_record_type type)
