@@ -168,8 +168,3 @@ const char *image_file_kind_name(const struct ckpt_file *file)
 		return "memfd";
 	return info ? info->name : "?";
 }
-
-const void *image_file_state(const struct image_file *file, enum ckpt_file_kind kind)
-{
-	return file->file.kind == (uint32_t)kind ? file->state : NULL;
-}

@@ -85,7 +85,10 @@ struct image_file {
 };
 
 /* The file's state record if the file is of this kind and has one, else NULL. */
-const void *image_file_state(const struct image_file *file, enum ckpt_file_kind kind);
+static inline const void *image_file_state(const struct image_file *file, enum ckpt_file_kind kind)
+{
+	return file->file.kind == (uint32_t)kind ? file->state : NULL;
+}
 
 static inline bool image_file_has_state(const struct image_file *file)
 {

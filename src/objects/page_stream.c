@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
 struct page_item {

@@ -29,20 +29,54 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "objects/pipe.h"
-#include "restart.h"
+#include "objects/dump.h"
+#include "objects/file_kinds.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #define PACKET_BUFFER_SIZE 65536	/* more than one pipe buffer holds */
 
 /* ---- checkpoint side ---- */
 
+/* One pipe (anonymous or FIFO) some fd of the tree holds, and which ends. */
+struct pipe_census_entry {
+	uint64_t device;
+	uint64_t inode;
+	bool read_end;
+	bool write_end;
+};
+
+/* dump_shared.pipe_census: every pipe the tree holds, surveyed before any fd is collected. */
+struct pipe_census {
+	struct pipe_census_entry *entries;
+	size_t count;
+};
+
+/* One buffer of the bytes in flight (a packet in packet mode). */
+struct pipe_packet {
+	char *data;
+	uint32_t length;
+};
+
+/* A pipe FILE's kind_state: its PIPE record, and with the pipe's first FILE its data. */
+struct pipe_state {
+	struct ckpt_pipe record;
+	struct pipe_packet *packets;
+	size_t packet_count;
+};
+
+static const struct pipe_state *pipe_state_of(const struct dump_file *file)
+{
+	return file->record.kind == CKPT_FILE_PIPE ? file->kind_state : NULL;
+}
+
 static struct pipe_census_entry *find_census_entry(const struct dump_shared *shared,
 						   const struct stat *st)
 {
-	for (size_t i = 0; i < shared->pipe_census_count; i++) {
-		struct pipe_census_entry *entry = &shared->pipe_census[i];
+	const struct pipe_census *census = shared->pipe_census;
+
+	for (size_t i = 0; census && i < census->count; i++) {
+		struct pipe_census_entry *entry = &census->entries[i];
 
 		if (entry->device == st->st_dev && entry->inode == st->st_ino)
 			return entry;
@@ -84,11 +118,13 @@ static int count_pipe_fd(struct dump_shared *shared, pid_t pid, int fd)
 		return ret;
 	entry = find_census_entry(shared, &st);
 	if (!entry) {
-		grown = realloc(shared->pipe_census, (shared->pipe_census_count + 1) * sizeof(*grown));
+		struct pipe_census *census = shared->pipe_census;
+
+		grown = realloc(census->entries, (census->count + 1) * sizeof(*grown));
 		if (!grown)
 			return fail(shared->err, ENOMEM, "out of memory");
-		shared->pipe_census = grown;
-		entry = &grown[shared->pipe_census_count++];
+		census->entries = grown;
+		entry = &grown[census->count++];
 		*entry = (struct pipe_census_entry){ .device = st.st_dev, .inode = st.st_ino };
 	}
 	entry->read_end |= mode == O_RDONLY || mode == O_RDWR;
@@ -116,10 +152,13 @@ static int count_process_pipes(struct dump_shared *shared, pid_t pid)
 }
 
 /* Before any fd is collected (the tree is frozen): every pipe end its fds hold. */
-int collect_pipe_census(struct dump_tree *tree)
+static int survey_pipes(struct dump_tree *tree)
 {
 	int ret = 0;
 
+	tree->shared.pipe_census = calloc(1, sizeof(struct pipe_census));
+	if (!tree->shared.pipe_census)
+		return fail(tree->shared.err, ENOMEM, "out of memory");
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++) {
 		if (!tree->processes[i].shares_files)
 			ret = count_process_pipes(&tree->shared, tree->processes[i].pid);
@@ -127,14 +166,30 @@ int collect_pipe_census(struct dump_tree *tree)
 	return ret;
 }
 
-bool is_restored_pipe(const struct dump_shared *shared, int fd, const struct stat *st,
-		      const char *target)
+static void free_pipe_census(struct dump_shared *shared)
 {
-	const struct pipe_census_entry *entry = find_census_entry(shared, st);
+	if (shared->pipe_census)
+		free(shared->pipe_census->entries);
+	free(shared->pipe_census);
+	shared->pipe_census = NULL;
+}
 
-	if (target[0] == '/' && fd > 2)
-		return true;	/* a FIFO: opened again by its path */
-	return entry && entry->read_end && entry->write_end;
+static bool is_pipe(const struct fd_facts *facts)
+{
+	return S_ISFIFO(facts->st.st_mode);
+}
+
+/*
+ * Taken over at restart instead of saved: a pipe whose other end no fd of
+ * the tree holds (a FIFO at fd 3 and above is saved: opened again by its path).
+ */
+static bool is_outside_pipe(struct dump_context *ctx, const struct fd_facts *facts)
+{
+	const struct pipe_census_entry *entry = find_census_entry(ctx->shared, &facts->st);
+
+	if (facts->target[0] == '/' && facts->fd > 2)
+		return false;
+	return !entry || !entry->read_end || !entry->write_end;
 }
 
 static int refuse(struct dump_context *ctx, int fd, const char *target, const char *what)
@@ -149,7 +204,7 @@ static uint32_t first_file_of_pipe(const struct dump_shared *shared, const struc
 	for (size_t i = 0; i < shared->file_count; i++) {
 		const struct dump_file *other = &shared->files[i];
 
-		if (other->record.kind == CKPT_FILE_PIPE && other->record.device == file->record.device &&
+		if (pipe_state_of(other) && other->record.device == file->record.device &&
 		    other->record.inode == file->record.inode)
 			return other->record.id;
 	}
@@ -194,25 +249,25 @@ static int open_pipe_again(struct dump_context *ctx, int fd, const char *target)
 	return copy;
 }
 
-static int add_packet(struct dump_context *ctx, struct dump_file *file, const char *data,
+static int add_packet(struct dump_context *ctx, struct pipe_state *state, const char *data,
 		      size_t length)
 {
-	struct socket_message *grown = realloc(file->messages, (file->message_count + 1) * sizeof(*grown));
+	struct pipe_packet *grown = realloc(state->packets, (state->packet_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	file->messages = grown;
-	grown[file->message_count].data = malloc(length);
-	if (!grown[file->message_count].data)
+	state->packets = grown;
+	grown[state->packet_count].data = malloc(length);
+	if (!grown[state->packet_count].data)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	memcpy(grown[file->message_count].data, data, length);
-	grown[file->message_count].length = (uint32_t)length;
-	file->message_count++;
+	memcpy(grown[state->packet_count].data, data, length);
+	grown[state->packet_count].length = (uint32_t)length;
+	state->packet_count++;
 	return 0;
 }
 
 /* Reads the private pipe a buffer at a time (it is in packet mode). */
-static int take_buffers(struct dump_context *ctx, struct dump_file *file, int private_read)
+static int take_buffers(struct dump_context *ctx, struct pipe_state *state, int private_read)
 {
 	_cleanup_free_ char *buffer = malloc(PACKET_BUFFER_SIZE);
 	ssize_t got;
@@ -221,7 +276,7 @@ static int take_buffers(struct dump_context *ctx, struct dump_file *file, int pr
 	if (!buffer)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	while (ret == 0 && (got = read(private_read, buffer, PACKET_BUFFER_SIZE)) > 0)
-		ret = add_packet(ctx, file, buffer, (size_t)got);
+		ret = add_packet(ctx, state, buffer, (size_t)got);
 	return ret;
 }
 
@@ -229,13 +284,14 @@ static int take_buffers(struct dump_context *ctx, struct dump_file *file, int pr
 static int copy_pipe_data(struct dump_context *ctx, int fd, int copy, struct dump_file *file,
 			  int in_flight)
 {
+	struct pipe_state *state = file->kind_state;
 	int private_pipe[2];
 	ssize_t copied;
 	int ret = 0;
 
 	if (pipe2(private_pipe, O_CLOEXEC | O_NONBLOCK | O_DIRECT) < 0)
 		return fail(ctx->err, errno, "pipe2: %s", strerror(errno));
-	if (fcntl(private_pipe[1], F_SETPIPE_SZ, (int)file->state.pipe.pipe_size) < 0)
+	if (fcntl(private_pipe[1], F_SETPIPE_SZ, (int)state->record.pipe_size) < 0)
 		ret = fail(ctx->err, errno, "F_SETPIPE_SZ on ckpt's own pipe: %s", strerror(errno));
 	copied = ret == 0 ? tee(copy, private_pipe[1], (size_t)in_flight, SPLICE_F_NONBLOCK) : 0;
 	if (ret == 0 && copied != in_flight)
@@ -244,7 +300,7 @@ static int copy_pipe_data(struct dump_context *ctx, int fd, int copy, struct dum
 			   fd, ctx->pid, file->path, copied < 0 ? strerror(errno) : "short tee");
 	close(private_pipe[1]);
 	if (ret == 0)
-		ret = take_buffers(ctx, file, private_pipe[0]);
+		ret = take_buffers(ctx, state, private_pipe[0]);
 	close(private_pipe[0]);
 	return ret;
 }
@@ -252,6 +308,7 @@ static int copy_pipe_data(struct dump_context *ctx, int fd, int copy, struct dum
 /* Size and data of the pipe, kept with its first FILE. */
 static int collect_pipe_contents(struct dump_context *ctx, int fd, struct dump_file *file)
 {
+	struct pipe_state *state = file->kind_state;
 	_cleanup_close_ int copy = open_pipe_again(ctx, fd, file->path);
 	int size, in_flight = 0, ret;
 
@@ -264,28 +321,43 @@ static int collect_pipe_contents(struct dump_context *ctx, int fd, struct dump_f
 	ret = check_pipe_size(ctx, fd, file->path, size);
 	if (ret < 0)
 		return ret;
-	file->state.pipe.pipe_size = (uint32_t)size;
+	state->record.pipe_size = (uint32_t)size;
 	if (in_flight == 0)
 		return 0;
 	return copy_pipe_data(ctx, fd, copy, file, in_flight);
 }
 
-int collect_pipe(struct dump_context *ctx, int fd, struct dump_file *file)
+static int collect_pipe(struct dump_context *ctx, const struct fd_facts *facts,
+			struct dump_file *file)
 {
-	struct ckpt_pipe *state = &file->state.pipe;
+	struct pipe_state *state;
+	int fd = facts->fd;
 
 	if (file->path[0] == '/' && strstr(file->path, " (deleted)"))
 		return refuse(ctx, fd, file->path, "a FIFO whose path was removed");
 	if (file->path[0] != '/' && strncmp(file->path, "pipe:[", 6) != 0)
 		return refuse(ctx, fd, file->path, "a FIFO outside this mount namespace");
-	file->first_pid = ctx->pid;
-	file->first_fd = fd;
-	state->file_id = file->record.id;
-	state->pipe_file_id = first_file_of_pipe(ctx->shared, file);
-	if (state->pipe_file_id == state->file_id)
+	state = calloc(1, sizeof(*state));
+	if (!state)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	file->kind_state = state;
+	state->record.file_id = file->record.id;
+	state->record.pipe_file_id = first_file_of_pipe(ctx->shared, file);
+	if (state->record.pipe_file_id == state->record.file_id)
 		return collect_pipe_contents(ctx, fd, file);
-	state->pipe_size = ctx->shared->files[state->pipe_file_id - 1].state.pipe.pipe_size;
+	state->record.pipe_size = pipe_state_of(&ctx->shared->files[state->record.pipe_file_id - 1])->record.pipe_size;
 	return 0;
+}
+
+static void free_pipe_state(struct dump_file *file)
+{
+	struct pipe_state *state = file->kind_state;
+
+	for (size_t i = 0; state && i < state->packet_count; i++)
+		free(state->packets[i].data);
+	if (state)
+		free(state->packets);
+	free_plain_state(file);
 }
 
 /* Packet mode: an end of the pipe has O_DIRECT, so the buffer boundaries count. */
@@ -294,26 +366,29 @@ static bool has_packet_end(const struct dump_shared *shared, uint32_t pipe_file_
 	for (size_t i = 0; i < shared->file_count; i++) {
 		const struct dump_file *other = &shared->files[i];
 
-		if (other->record.kind == CKPT_FILE_PIPE && other->state.pipe.pipe_file_id == pipe_file_id &&
+		const struct pipe_state *state = pipe_state_of(other);
+
+		if (state && state->record.pipe_file_id == pipe_file_id &&
 		    (other->record.open_flags & O_DIRECT))
 			return true;
 	}
 	return false;
 }
 
-int write_pipe(struct dump_shared *shared, const struct dump_file *file)
+static int write_pipe(struct dump_shared *shared, const struct dump_file *file)
 {
-	struct ckpt_pipe state = file->state.pipe;
+	const struct pipe_state *state = file->kind_state;
+	struct ckpt_pipe record = state->record;
 	int ret;
 
-	if (has_packet_end(shared, state.pipe_file_id))
-		state.flags |= CKPT_PIPE_PACKETS;
-	ret = image_write_simple(&shared->writer, CKPT_RECORD_PIPE, &state, sizeof(state));
-	for (size_t i = 0; ret == 0 && i < file->message_count; i++) {
-		struct ckpt_file_data data = { file->record.id, file->messages[i].length };
+	if (has_packet_end(shared, record.pipe_file_id))
+		record.flags |= CKPT_PIPE_PACKETS;
+	ret = image_write_simple(&shared->writer, CKPT_RECORD_PIPE, &record, sizeof(record));
+	for (size_t i = 0; ret == 0 && i < state->packet_count; i++) {
+		struct ckpt_file_data data = { file->record.id, state->packets[i].length };
 		struct iovec parts[2] = {
 			{ &data, sizeof(data) },
-			{ file->messages[i].data, file->messages[i].length },
+			{ state->packets[i].data, state->packets[i].length },
 		};
 
 		ret = image_write_record(&shared->writer, CKPT_RECORD_FILE_DATA, parts, 2);
@@ -497,13 +572,15 @@ static bool has_later_end(const struct restore_context *ctx, size_t index, uint3
 }
 
 /* This FILE's end of its pipe, made with the pipe's first FILE. */
-int open_pipe_end(struct restore_context *ctx, const struct image_file *file)
+static int create_pipe_end(struct restore_context *ctx, const struct file_opener *opener,
+			   const struct image_file *file, int *ret_fd)
 {
 	const struct ckpt_pipe *state = image_file_pipe(file);
 	size_t index = file->file.id - 1;
 	struct pipe_maker *maker;
 	int ret = make_makers(ctx);
 
+	(void)opener;
 	if (ret < 0)
 		return ret;
 	maker = &ctx->pipe_makers[state->pipe_file_id - 1];
@@ -516,55 +593,31 @@ int open_pipe_end(struct restore_context *ctx, const struct image_file *file)
 		ret = open_end(ctx, file, maker);
 	if (ret < 0 || !has_later_end(ctx, index, state->pipe_file_id))
 		close_maker(maker);
-	return ret;
-}
-
-/* ckpt restart's fds that --inherit-fd names, staged above the image's fds. */
-int stage_wired_fds(struct restore_context *ctx)
-{
-	const struct ckpt_options *options = ctx->options;
-
-	if (options->inherit_fd_count == 0)
-		return 0;
-	ctx->wired_fds = malloc(options->inherit_fd_count * sizeof(int));
-	if (!ctx->wired_fds)
-		return fail(ctx->err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < options->inherit_fd_count; i++)
-		ctx->wired_fds[i] = -1;
-	for (size_t i = 0; i < options->inherit_fd_count; i++) {
-		const struct ckpt_inherit_fd *wire = &options->inherit_fds[i];
-
-		ctx->wired_fds[i] = fcntl(wire->from_fd, F_DUPFD_CLOEXEC, ctx->stage_base);
-		if (ctx->wired_fds[i] < 0)
-			return fail(ctx->err, errno, "--inherit-fd %d=%d: fd %d: %s", wire->fd,
-				    wire->from_fd, wire->from_fd, strerror(errno));
-	}
+	if (ret < 0)
+		return ret;
+	*ret_fd = ret;
 	return 0;
 }
 
-int find_wired_fd(struct restore_context *ctx, const struct ckpt_fd *record)
-{
-	for (size_t i = 0; ctx->wired_fds && i < ctx->options->inherit_fd_count; i++) {
-		if (ctx->options->inherit_fds[i].fd == record->fd)
-			return ctx->wired_fds[i];
-	}
-	if (record->fd <= 2)
-		return -ENOENT;
-	return fail(ctx->err, ENOTSUP,
-		    "fd %d of process %d was a pipe whose other end was outside the checkpointed tree: give it one of yours with ckpt restart --inherit-fd %d=FD",
-		    record->fd, ctx->image.process.pid, record->fd);
-}
-
-void release_pipe_files(struct restore_context *ctx)
+/* Once the files are staged, or staging failed: the pipes still being made. */
+static void release_pipe_makers(struct restore_context *ctx)
 {
 	for (size_t i = 0; ctx->pipe_makers && i < ctx->tree.file_count + 1; i++)
 		close_maker(&ctx->pipe_makers[i]);
 	free(ctx->pipe_makers);
 	ctx->pipe_makers = NULL;
-	for (size_t i = 0; ctx->wired_fds && i < ctx->options->inherit_fd_count; i++) {
-		if (ctx->wired_fds[i] >= 0)
-			close(ctx->wired_fds[i]);
-	}
-	free(ctx->wired_fds);
-	ctx->wired_fds = NULL;
 }
+
+const struct file_kind_ops pipe_ops = {
+	.kind = CKPT_FILE_PIPE,
+	.inherited_as = CKPT_INHERIT_PIPE,
+	.survey = survey_pipes,
+	.free_survey = free_pipe_census,
+	.recognise = is_pipe,
+	.taken_over = is_outside_pipe,
+	.collect = collect_pipe,
+	.write_state = write_pipe,
+	.free_state = free_pipe_state,
+	.create = create_pipe_end,
+	.unstage = release_pipe_makers,
+};

@@ -14,7 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "util.h"
 
@@ -83,7 +83,7 @@ int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
 	int ret = check_prctl_results(ctx, thread->tid, results);
 
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_PDEATH_SIGNAL, outputs,
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_PDEATH_SIGNAL, outputs,
 				       sizeof(outputs));
 	if (ret < 0)
 		return ret;
@@ -142,7 +142,7 @@ int collect_thread_status(struct dump_context *ctx)
 #include <linux/capability.h>
 #include <linux/securebits.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 #ifndef PR_MCE_KILL_DEFAULT
 #define PR_MCE_KILL_DEFAULT 2
@@ -190,7 +190,7 @@ static bool keeps_parent_death_signal(const struct restore_context *ctx)
 
 /*
  * The main thread of every husk dies with its creator until the handover
- * (objects/tree.c): it always gets the image's value, 0 included.  Other
+ * (restart/husks.c): it always gets the image's value, 0 included.  Other
  * threads were created with none.
  */
 static int64_t restore_parent_death_signal(struct restore_context *ctx, size_t index)
