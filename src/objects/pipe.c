@@ -330,6 +330,7 @@ static int collect_pipe_contents(struct dump_context *ctx, int fd, struct dump_f
 static int collect_pipe(struct dump_context *ctx, const struct fd_facts *facts,
 			struct dump_file *file)
 {
+	const struct pipe_state *first;
 	struct pipe_state *state;
 	int fd = facts->fd;
 
@@ -345,7 +346,8 @@ static int collect_pipe(struct dump_context *ctx, const struct fd_facts *facts,
 	state->record.pipe_file_id = first_file_of_pipe(ctx->shared, file);
 	if (state->record.pipe_file_id == state->record.file_id)
 		return collect_pipe_contents(ctx, fd, file);
-	state->record.pipe_size = pipe_state_of(&ctx->shared->files[state->record.pipe_file_id - 1])->record.pipe_size;
+	first = pipe_state_of(&ctx->shared->files[state->record.pipe_file_id - 1]);
+	state->record.pipe_size = first->record.pipe_size;
 	return 0;
 }
 
