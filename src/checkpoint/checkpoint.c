@@ -346,6 +346,8 @@ static int collect_all(struct dump_tree *tree, pid_t pid)
 	ret = collect_tree(tree, pid);
 	if (ret == 0)
 		ret = collect_sharing(tree);
+	if (ret == 0)
+		ret = survey_file_kinds(tree);
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)
 		ret = run_steps(&tree->processes[i], state_steps, ARRAY_SIZE(state_steps));
 	for (size_t i = 0; ret == 0 && i < tree->process_count; i++)

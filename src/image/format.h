@@ -7,8 +7,10 @@
  * 64-bit.  doc/image-format.md describes the same layout for other tools.
  *
  * Stream order:
- *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE* |
- *                      INET_SOCKET INET_DATAGRAM*])*, EPOLL_TARGET*,
+ *   HEAD, TREE,
+ *   (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE* | PIPE FILE_DATA* |
+ *          INET_SOCKET INET_DATAGRAM*])*,
+ *   EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FD*, MM, THREAD+,
  *     (SIGINFO | SECCOMP)*, VMA*, PAGES*
@@ -59,10 +61,12 @@ enum ckpt_record_type {
 	CKPT_RECORD_TIMERS = 13,
 	CKPT_RECORD_SIGINFO = 14,
 	CKPT_RECORD_TREE = 15,
+	CKPT_RECORD_PIPE = 16,
 	CKPT_RECORD_EVENTFD = 17,
 	CKPT_RECORD_TIMERFD = 18,
 	CKPT_RECORD_SIGNALFD = 19,
 	CKPT_RECORD_EPOLL_TARGET = 20,
+	CKPT_RECORD_FILE_DATA = 21,
 	CKPT_RECORD_UNIX_SOCKET = 22,
 	CKPT_RECORD_SOCKET_QUEUE = 23,
 	CKPT_RECORD_SECCOMP = 24,
@@ -240,6 +244,7 @@ enum ckpt_file_kind {
 	CKPT_FILE_DIRECTORY = 2,
 	CKPT_FILE_CHARDEV = 3,
 	CKPT_FILE_SHMEM = 4,	/* shared anonymous memory, named by its first mapping */
+	CKPT_FILE_PIPE = 5,	/* an end of a pipe or FIFO: followed by PIPE and its FILE_DATA records */
 	CKPT_FILE_EVENTFD = 6,	/* followed by its EVENTFD record */
 	CKPT_FILE_TIMERFD = 7,	/* followed by its TIMERFD record */
 	CKPT_FILE_SIGNALFD = 8,	/* followed by its SIGNALFD record */
@@ -386,6 +391,37 @@ struct ckpt_inet_datagram {
 };
 
 #define CKPT_MAX_INET_DATAGRAM 65535u
+
+enum ckpt_pipe_flags {
+	CKPT_PIPE_PACKETS = 1u << 0,	/* an end has O_DIRECT: each FILE_DATA record is one packet */
+};
+
+/*
+ * One open file description of a pipe (path "pipe:[INODE]") or FIFO (its
+ * absolute path); follows its FILE record (kind PIPE), whose open_flags
+ * say which end it is (O_RDONLY, O_WRONLY or O_RDWR), O_NONBLOCK and
+ * O_DIRECT.  Every end of one pipe names the pipe's first FILE in
+ * pipe_file_id; only that FILE carries the bytes in flight, as FILE_DATA
+ * records, oldest first (with CKPT_PIPE_PACKETS one record per packet,
+ * at most CKPT_PAGE_SIZE bytes each).
+ */
+struct ckpt_pipe {
+	uint32_t file_id;
+	uint32_t pipe_file_id;	/* the pipe's first FILE: itself or an earlier one */
+	uint32_t pipe_size;	/* F_GETPIPE_SZ: a power of two, CKPT_MIN_PIPE_SIZE .. CKPT_MAX_PIPE_SIZE */
+	uint32_t flags;		/* enum ckpt_pipe_flags */
+};
+
+#define CKPT_MIN_PIPE_SIZE 4096u
+#define CKPT_MAX_PIPE_SIZE (1u << 31)
+
+/* Bytes in flight in a pipe: followed by length bytes of data. */
+struct ckpt_file_data {
+	uint32_t file_id;
+	uint32_t length;	/* 1 .. CKPT_MAX_FILE_DATA */
+};
+
+#define CKPT_MAX_FILE_DATA (1u << 20)
 
 enum ckpt_timerfd_flags {
 	CKPT_TIMERFD_ABSTIME = 1u << 0,		/* TFD_TIMER_ABSTIME */
@@ -643,5 +679,10 @@ _Static_assert(sizeof(struct ckpt_unix_socket) == 32, "unix socket layout");
 _Static_assert(sizeof(struct ckpt_socket_queue) == 8, "socket queue layout");
 _Static_assert(sizeof(struct ckpt_inet_socket) == 112, "inet socket layout");
 _Static_assert(sizeof(struct ckpt_inet_datagram) == 32, "inet datagram layout");
+
+_Static_assert(sizeof(struct ckpt_pipe) == 16, "pipe layout");
+_Static_assert(sizeof(struct ckpt_file_data) == 8, "file data layout");
+/* The loader keeps every queue record (SOCKET_QUEUE, FILE_DATA) the same way. */
+_Static_assert(sizeof(struct ckpt_file_data) == sizeof(struct ckpt_socket_queue), "queue layout");
 
 #endif

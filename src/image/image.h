@@ -96,7 +96,7 @@ struct image_file {
 	 * it through image_file_eventfd() and the like.
 	 */
 	const void *state;
-	const struct ckpt_socket_queue **queue;	/* a unix socket's waiting data, oldest first */
+	const struct ckpt_socket_queue **queue;	/* a unix socket's or pipe's waiting data, oldest first */
 	size_t queue_count;
 };
 
@@ -124,6 +124,11 @@ static inline const struct ckpt_timerfd *image_file_timerfd(const struct image_f
 static inline const struct ckpt_signalfd *image_file_signalfd(const struct image_file *file)
 {
 	return image_file_state(file, CKPT_FILE_SIGNALFD);
+}
+
+static inline const struct ckpt_pipe *image_file_pipe(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_PIPE);
 }
 
 static inline const struct ckpt_unix_socket *image_file_unix_socket(const struct image_file *file)

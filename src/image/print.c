@@ -4,6 +4,7 @@
  * record, as text, to a caller's FILE *.  Records are valid (the reader
  * checked them); ids of files are resolved through the print context.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -387,4 +388,27 @@ void print_inet_socket_record(FILE *out, const void *payload, uint64_t length,
 		fprintf(out, ", backlog %u", sock->backlog);
 	if (sock->type == SOCK_DGRAM)
 		fprintf(out, ", %zu datagrams queued", datagrams);
+}
+
+/* The path and the bytes in flight come from the pipe's FILEs, when the context has them. */
+void print_pipe_record(FILE *out, const void *payload, uint64_t length,
+		       const struct record_print_context *context)
+{
+	const struct ckpt_pipe *pipe = payload;
+	const struct image_file *file = find_context_file(context, pipe->file_id);
+	size_t records = file ? file->queue_count : 0;
+	uint64_t bytes = 0;
+
+	(void)length;
+	for (size_t i = 0; i < records; i++)
+		bytes += file->queue[i]->length;
+	fprintf(out, "pipe %s, %s end, size %" PRIu32, file ? file->path : "?",
+		!file ? "?" : (file->file.open_flags & O_ACCMODE) == O_RDONLY ? "read"
+		: (file->file.open_flags & O_ACCMODE) == O_WRONLY ? "write" : "read-write",
+		pipe->pipe_size);
+	if (pipe->pipe_file_id != pipe->file_id)
+		fprintf(out, ", pipe of FILE %" PRIu32, pipe->pipe_file_id);
+	else
+		fprintf(out, ", %" PRIu64 " bytes in flight%s", bytes,
+			pipe->flags & CKPT_PIPE_PACKETS ? " in packets" : "");
 }

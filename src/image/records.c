@@ -150,6 +150,17 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		  .over_limit = "a datagram above 65535 bytes" },
 		validate_inet_datagram_record, NULL,
 	},
+	[CKPT_RECORD_PIPE] = {
+		CKPT_RECORD_PIPE, "PIPE", EXACT(struct ckpt_pipe, "wrong size, no file or no pipe"),
+		validate_pipe_record, print_pipe_record,
+	},
+	[CKPT_RECORD_FILE_DATA] = {
+		CKPT_RECORD_FILE_DATA, "FILE_DATA",
+		{ ARRAY(struct ckpt_file_data, length, 1, CKPT_MAX_FILE_DATA,
+			"size does not match its data length"),
+		  .over_limit = "no file, or no data or more than a record holds" },
+		validate_file_data_record, NULL,
+	},
 };
 
 const struct record_type_info *find_record_type(uint32_t type)

@@ -173,8 +173,9 @@ int validate_fd_record(const void *payload, uint64_t length, struct ckpt_error *
 	if (fd->inherit_kind > CKPT_INHERIT_SOCKET)
 		return bad(err, CKPT_RECORD_FD, "unknown inherited kind");
 	if (fd->flags & CKPT_FD_INHERIT) {
-		if (fd->file_id != 0 || fd->fd > 2)
-			return bad(err, CKPT_RECORD_FD, "only fds 0-2 are inherited, without a file");
+		if (fd->file_id != 0 || (fd->fd > 2 && fd->inherit_kind != CKPT_INHERIT_PIPE))
+			return bad(err, CKPT_RECORD_FD,
+				   "only fds 0-2 and pipes are inherited, without a file");
 	} else if (fd->file_id == 0) {
 		return bad(err, CKPT_RECORD_FD, "no file");
 	}
@@ -624,6 +625,28 @@ int validate_inet_socket_record(const void *payload, uint64_t length, struct ckp
 	return 0;
 }
 
+static bool is_power_of_two(uint32_t value)
+{
+	return value != 0 && (value & (value - 1)) == 0;
+}
+
+int validate_pipe_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_pipe *pipe = payload;
+
+	(void)length;
+	if (pipe->file_id == 0 || pipe->pipe_file_id == 0)
+		return bad(err, CKPT_RECORD_PIPE, "wrong size, no file or no pipe");
+	if (pipe->pipe_file_id > pipe->file_id)
+		return bad(err, CKPT_RECORD_PIPE, "its pipe's first FILE comes after it");
+	if (!is_power_of_two(pipe->pipe_size) || pipe->pipe_size < CKPT_MIN_PIPE_SIZE ||
+	    pipe->pipe_size > CKPT_MAX_PIPE_SIZE)
+		return bad(err, CKPT_RECORD_PIPE, "pipe size is not a power of two from 4096 to 2 GiB");
+	if (pipe->flags & ~(uint32_t)CKPT_PIPE_PACKETS)
+		return bad(err, CKPT_RECORD_PIPE, "unknown flags");
+	return 0;
+}
+
 /* The size rule checked the data length against the size and its limit. */
 int validate_inet_datagram_record(const void *payload, uint64_t length, struct ckpt_error *err)
 {
@@ -635,5 +658,15 @@ int validate_inet_datagram_record(const void *payload, uint64_t length, struct c
 	if (!is_inet_family(datagram->source_family) ||
 	    !has_clean_address(datagram->source_family, datagram->source_address))
 		return bad(err, CKPT_RECORD_INET_DATAGRAM, "source address of no IPv4 or IPv6 family");
+	return 0;
+}
+
+int validate_file_data_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_file_data *data = payload;
+
+	(void)length;
+	if (data->file_id == 0 || data->length == 0)
+		return bad(err, CKPT_RECORD_FILE_DATA, "no file, or no data or more than a record holds");
 	return 0;
 }

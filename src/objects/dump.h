@@ -85,6 +85,8 @@ struct fd_owner {
 	uint32_t file_id;
 };
 
+struct pipe_census;
+
 /* What the processes of one checkpoint share: the stream and the file table. */
 struct dump_shared {
 	struct ckpt_options *options;
@@ -97,6 +99,7 @@ struct dump_shared {
 	size_t fd_owner_count;
 	struct shmem_claim *shmem_claims;	/* every shared memory VMA's file range */
 	size_t shmem_claim_count;
+	struct pipe_census *pipe_census;	/* pipe.c's survey: which pipe ends the tree holds */
 	uint64_t injected_syscalls;
 	uint64_t frozen_at_ns;
 	uint64_t released_at_ns;
@@ -240,6 +243,7 @@ int dump_add_memfd(struct dump_context *ctx, const char *name, const char *open_
 int write_files(struct dump_shared *shared);
 int write_fds(struct dump_context *ctx);
 /* objects/file_kinds.c: a hook of every FILE kind */
+int survey_file_kinds(struct dump_tree *tree);
 int collect_file_links(struct dump_context *ctx);
 int check_collected_files(struct dump_shared *shared);
 void release_dump_files(struct dump_shared *shared);

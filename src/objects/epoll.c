@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "image/records.h"
 #include "objects/dump.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
@@ -111,6 +112,10 @@ static int collect_epoll_line(struct dump_context *ctx, struct dump_file *epoll,
 			    epoll->first_fd, ctx->pid, target.fd);
 	if (record->file_id == epoll->record.id)
 		return fail(ctx->err, EINVAL, "epoll fd %d of process %d watches itself", epoll->first_fd, ctx->pid);
+	if (record->file_id == 0 && target.fd > 2)	/* taken over, and not from ckpt restart's 0-2 */
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is an epoll watching fd %d, a %s whose other end is outside the checkpointed tree: not supported yet",
+			    epoll->first_fd, ctx->pid, target.fd, image_inherit_kind_name(record->inherit_kind));
 	target.target_file_id = record->file_id;	/* 0: an fd 0-2 taken over at restart */
 	return add_epoll_target(ctx, epoll, &target);
 }

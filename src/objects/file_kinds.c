@@ -23,6 +23,7 @@ static const struct file_kind_ops *const file_kinds[] = {
 	[CKPT_FILE_EPOLL] = &epoll_ops,
 	[CKPT_FILE_UNIX_SOCKET] = &unix_socket_ops,
 	[CKPT_FILE_INET_SOCKET] = &inet_socket_ops,
+	[CKPT_FILE_PIPE] = &pipe_ops,
 };
 
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind)
@@ -58,6 +59,19 @@ void free_plain_state(struct dump_file *file)
 }
 
 /* ---- checkpoint side ---- */
+
+/* Once the tree is frozen, before any fd is collected. */
+int survey_file_kinds(struct dump_tree *tree)
+{
+	int ret = 0;
+
+	for (const struct file_kind_ops *kind = next_file_kind_ops(NULL); ret == 0 && kind;
+	     kind = next_file_kind_ops(kind)) {
+		if (kind->survey)
+			ret = kind->survey(tree);
+	}
+	return ret;
+}
 
 /* The epolls (and such) first seen in this process, now that all its fds have FILEs. */
 int collect_file_links(struct dump_context *ctx)
@@ -101,6 +115,11 @@ void release_dump_files(struct dump_shared *shared)
 	free(shared->files);
 	shared->files = NULL;
 	shared->file_count = 0;
+	for (const struct file_kind_ops *kind = next_file_kind_ops(NULL); kind;
+	     kind = next_file_kind_ops(kind)) {
+		if (kind->free_survey)
+			kind->free_survey(shared);
+	}
 }
 
 /* ---- restart side ---- */
@@ -115,6 +134,15 @@ int check_files_restorable(struct restore_context *ctx)
 			ret = kind->check(ctx);
 	}
 	return ret;
+}
+
+void unstage_file_kinds(struct restore_context *ctx)
+{
+	for (const struct file_kind_ops *kind = next_file_kind_ops(NULL); kind;
+	     kind = next_file_kind_ops(kind)) {
+		if (kind->unstage)
+			kind->unstage(ctx);
+	}
 }
 
 int connect_fds(struct restore_context *ctx)

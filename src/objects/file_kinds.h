@@ -21,6 +21,7 @@
 struct dump_context;
 struct dump_file;
 struct dump_shared;
+struct dump_tree;
 struct restore_context;
 struct image_file;
 struct file_opener;
@@ -37,21 +38,39 @@ struct fd_facts {
 
 /*
  * Every hook may be NULL (nothing to do) except create.  Checkpoint hooks
- * run in this order: recognise, then add_file or collect for each new open
+ * run in this order: survey once the tree is frozen, recognise and
+ * taken_over for each fd, then add_file or collect for each new open
  * file description, collect_links once all fds of the process have FILEs,
  * check_collected once the whole tree is collected, then write_state and
- * write_links, and free_state at the end.  Restart hooks: check before
- * anything is created, create while the files are staged, connect in each
+ * write_links, and free_state and free_survey at the end.  Restart hooks:
+ * check before anything is created, create while the files are staged,
+ * unstage once they are (or staging failed), connect in each
  * husk once its fds are in, seal once every process's memory is in.
  */
 struct file_kind_ops {
 	enum ckpt_file_kind kind;
-	/* At fd 0-2, an fd of this kind is taken over from ckpt restart as this; NONE: collected. */
+	/*
+	 * At fd 0-2 (or where taken_over says), an fd of this kind is taken
+	 * over from ckpt restart as this instead of saved; NONE: always saved.
+	 */
 	enum ckpt_inherit_kind inherited_as;
 
 	/* ---- checkpoint ---- */
+	/*
+	 * Once the whole tree is frozen, before any fd is collected: what the
+	 * kind must know of every process (which pipe ends the tree holds).
+	 */
+	int (*survey)(struct dump_tree *tree);
+	/* Frees what survey kept (in dump_shared), which may be nothing. */
+	void (*free_survey)(struct dump_shared *shared);
 	/* Whether the fd is of this kind (no two rows recognise the same fd). */
 	bool (*recognise)(const struct fd_facts *facts);
+	/*
+	 * With inherited_as: whether this fd of the kind is taken over at
+	 * restart (a pipe whose other end is outside the tree, at any fd);
+	 * NULL: at fds 0-2 and only there.
+	 */
+	bool (*taken_over)(struct dump_context *ctx, const struct fd_facts *facts);
 	/*
 	 * The FILE id for an open file description seen first at this fd, when
 	 * the kind finds or adds its FILE itself (a memfd's FILE may come from a
@@ -81,6 +100,8 @@ struct file_kind_ops {
 	 */
 	int (*create)(struct restore_context *ctx, const struct file_opener *opener,
 		      const struct image_file *file, int *ret_fd);
+	/* Once every file is staged, or staging failed: closes what create kept between FILEs. */
+	void (*unstage)(struct restore_context *ctx);
 	/* In each husk, once its fds are in: what links its fds (epoll registrations). */
 	int (*connect)(struct restore_context *ctx);
 	/* Once every process's memory is in (memfd seals). */
@@ -89,7 +110,7 @@ struct file_kind_ops {
 
 /* The rows (the file of each kind defines its own). */
 extern const struct file_kind_ops regular_file_ops, directory_ops, chardev_ops, shmem_ops,
-	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops;
+	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops, pipe_ops;
 
 /* The row of a FILE kind; NULL for a kind this ckpt does not know. */
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind);

@@ -25,6 +25,7 @@
 #include "objects/dump.h"
 #include "fault.h"
 #include "objects/event_files.h"
+#include "image/records.h"
 #include "objects/file_kinds.h"
 #include "util.h"
 
@@ -151,19 +152,21 @@ static bool is_plain_char_device(const char *path)
 	return false;
 }
 
-/* fds 0-2 that are a terminal, a pipe or a kind taken over (a socket) come from ckpt restart. */
-static uint32_t inherit_kind(const struct fd_facts *facts)
+/*
+ * fds 0-2 that are a terminal or a kind taken over there (a pipe, a socket),
+ * and fds a kind's taken_over rule names (a pipe to outside the tree), come
+ * from ckpt restart.
+ */
+static uint32_t inherit_kind(struct dump_context *ctx, const struct file_kind_ops *kind,
+			     const struct fd_facts *facts)
 {
-	const struct file_kind_ops *kind;
-
-	if (facts->fd > 2)
-		return CKPT_INHERIT_NONE;
-	if (is_terminal_device(&facts->st))
+	if (facts->fd <= 2 && is_terminal_device(&facts->st))
 		return CKPT_INHERIT_TTY;
-	if (S_ISFIFO(facts->st.st_mode))
-		return CKPT_INHERIT_PIPE;
-	kind = recognise_fd(facts);
-	return kind ? kind->inherited_as : CKPT_INHERIT_NONE;
+	if (!kind || kind->inherited_as == CKPT_INHERIT_NONE)
+		return CKPT_INHERIT_NONE;
+	if (kind->taken_over)
+		return kind->taken_over(ctx, facts) ? kind->inherited_as : CKPT_INHERIT_NONE;
+	return facts->fd <= 2 ? kind->inherited_as : CKPT_INHERIT_NONE;
 }
 
 static const char *kind_name(const struct fd_facts *facts)
@@ -304,12 +307,12 @@ static int collect_fd(struct dump_context *ctx, int fd)
 	if (ret < 0)
 		return ret;
 	record.flags = (facts.flags & O_CLOEXEC) ? CKPT_FD_CLOEXEC : 0;
-	record.inherit_kind = inherit_kind(&facts);
+	kind = recognise_fd(&facts);
+	record.inherit_kind = inherit_kind(ctx, kind, &facts);
 	if (record.inherit_kind != CKPT_INHERIT_NONE) {
 		record.flags |= CKPT_FD_INHERIT;
 		return add_fd_record(ctx, &record);
 	}
-	kind = recognise_fd(&facts);
 	if (!kind)
 		return unsupported_fd(ctx, &facts);
 	record.file_id = shared_file_id(ctx, &facts);
@@ -835,6 +838,58 @@ static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
 	return setrlimit(RLIMIT_NOFILE, &limit) < 0 ? fail(ctx->err, errno, "setrlimit: %s", strerror(errno)) : 0;
 }
 
+/* ckpt restart's fds that --inherit-fd names, staged above the image's fds. */
+static int stage_wired_fds(struct restore_context *ctx)
+{
+	const struct ckpt_options *options = ctx->options;
+
+	if (options->inherit_fd_count == 0)
+		return 0;
+	ctx->wired_fds = malloc(options->inherit_fd_count * sizeof(int));
+	if (!ctx->wired_fds)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < options->inherit_fd_count; i++)
+		ctx->wired_fds[i] = -1;
+	for (size_t i = 0; i < options->inherit_fd_count; i++) {
+		const struct ckpt_inherit_fd *wire = &options->inherit_fds[i];
+
+		ctx->wired_fds[i] = fcntl(wire->from_fd, F_DUPFD_CLOEXEC, ctx->stage_base);
+		if (ctx->wired_fds[i] < 0)
+			return fail(ctx->err, errno, "--inherit-fd %d=%d: fd %d: %s", wire->fd,
+				    wire->from_fd, wire->from_fd, strerror(errno));
+	}
+	return 0;
+}
+
+static void release_wired_fds(struct restore_context *ctx)
+{
+	for (size_t i = 0; ctx->wired_fds && i < ctx->options->inherit_fd_count; i++) {
+		if (ctx->wired_fds[i] >= 0)
+			close(ctx->wired_fds[i]);
+	}
+	free(ctx->wired_fds);
+	ctx->wired_fds = NULL;
+}
+
+/*
+ * The staged fd --inherit-fd gives this inherited fd; -ENOENT: none, and
+ * at fds 0-2 ckpt restart's own are taken.  Above 2 (a pipe whose other end
+ * was outside the tree), an fd without --inherit-fd is refused by number.
+ */
+static int find_wired_fd(struct restore_context *ctx, const struct ckpt_fd *record)
+{
+	for (size_t i = 0; ctx->wired_fds && i < ctx->options->inherit_fd_count; i++) {
+		if (ctx->options->inherit_fds[i].fd == record->fd)
+			return ctx->wired_fds[i];
+	}
+	if (record->fd <= 2)
+		return -ENOENT;
+	return fail(ctx->err, ENOTSUP,
+		    "fd %d of process %d was a %s whose other end was outside the checkpointed tree: give it one of yours with ckpt restart --inherit-fd %d=FD",
+		    record->fd, ctx->image.process.pid, image_inherit_kind_name(record->inherit_kind),
+		    record->fd);
+}
+
 /* Opens every file of the image in ckpt, at fds the husks inherit. */
 int stage_files(struct restore_context *ctx)
 {
@@ -857,11 +912,16 @@ int stage_files(struct restore_context *ctx)
 	for (size_t i = 0; ret == 0 && i < count; i++)
 		ret = stage_file(ctx, &opener, i);
 	return_to_restarter(&opener);
+	unstage_file_kinds(ctx);
+	if (ret == 0)
+		ret = stage_wired_fds(ctx);
 	return ret;
 }
 
 void release_staged_files(struct restore_context *ctx)
 {
+	unstage_file_kinds(ctx);
+	release_wired_fds(ctx);
 	for (size_t i = 0; ctx->staged_fds && i < ctx->tree.file_count; i++) {
 		if (ctx->staged_fds[i] >= 0)
 			close(ctx->staged_fds[i]);
@@ -879,6 +939,12 @@ static int64_t install_fd(struct restore_context *ctx, const struct ckpt_fd *rec
 	int ret;
 
 	if (record->flags & CKPT_FD_INHERIT) {
+		ret = find_wired_fd(ctx, record);
+		if (ret >= 0)
+			return husk_call(ctx, "dup3", SYS_dup3, (uint64_t)ret, (uint64_t)record->fd,
+					 cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+		if (ret != -ENOENT)
+			return ret;
 		ret = inject_syscall(&ctx->injector, SYS_fcntl, probe, &open_now);
 		if (ret < 0)
 			return ret;

@@ -54,6 +54,8 @@ struct restore_context {
 	size_t release_count;
 	struct shmem_owner *shmem_owners;	/* per file id - 1 */
 	bool *epolls_filled;		/* per file id - 1: its registrations are made */
+	struct pipe_maker *pipe_makers;	/* pipe.c: per file id - 1, a pipe being staged */
+	int *wired_fds;			/* per options->inherit_fds entry, staged (files.c) */
 
 	/* the process being rebuilt */
 	struct image image;
@@ -129,6 +131,7 @@ bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_
 
 /* objects/file_kinds.c: a hook of every FILE kind */
 int check_files_restorable(struct restore_context *ctx);
+void unstage_file_kinds(struct restore_context *ctx);
 int connect_fds(struct restore_context *ctx);
 int seal_files(struct restore_context *ctx);
 /* objects/files.c */

@@ -39,6 +39,7 @@ declare -A PROBLEM=(
 	[unknown-record-type]='unknown record type'
 	[bad-event-records]='does not follow its FILE|no epoll'
 	[bad-socket-records]='does not follow its (FILE|UNIX_SOCKET|INET_SOCKET)'
+	[bad-pipe-records]='does not follow its (FILE|PIPE)|power of two'
 	[missing-tail]='tail'
 	[eof-mid-record]='truncated|ends early'
 	[path-not-terminated]='terminat'

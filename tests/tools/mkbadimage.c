@@ -251,6 +251,36 @@ static void inet_datagram_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_INET_DATAGRAM, &record, sizeof(record.datagram) + 3);
 }
 
+/* A PIPE state for FILE 1, which is a regular file. */
+static void pipe_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_pipe state = { .file_id = 1, .pipe_file_id = 1, .pipe_size = 65536 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PIPE, &state, sizeof(state));
+}
+
+/* A PIPE whose size is no power of two. */
+static void pipe_size_odd(struct image_bytes *bytes)
+{
+	struct ckpt_pipe state = { .file_id = 1, .pipe_file_id = 1, .pipe_size = 5000 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PIPE, &state, sizeof(state));
+}
+
+/* A FILE_DATA with three bytes for FILE 1, which is no pipe. */
+static void file_data_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_file_data data;
+		char bytes[3];
+	} record = { { .file_id = 1, .length = 3 }, { 'a', 'b', 'c' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_FILE_DATA, &record, sizeof(record.data) + 3);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -482,6 +512,11 @@ static const struct bad_kind bad_kinds[] = {
 		{ "socket-queue", NULL, socket_queue_misplaced },
 		{ "inet-socket-state", NULL, inet_socket_state_misplaced },
 		{ "inet-datagram", NULL, inet_datagram_misplaced },
+	} },
+	{ .name = "bad-pipe-records", .variants = {
+		{ "pipe-state", NULL, pipe_state_misplaced },
+		{ "pipe-size", NULL, pipe_size_odd },
+		{ "file-data", NULL, file_data_misplaced },
 	} },
 	{ .name = "missing-tail", .variants = { { NULL, tail_left_out, NULL } } },
 	{ .name = "eof-mid-record", .variants = {

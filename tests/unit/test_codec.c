@@ -670,7 +670,7 @@ static const struct field_case field_cases[] = {
 	  "path length" },
 	{ "FILE id 0", R_FILE, 0, FIELD(struct ckpt_file, id), 0, "bad id or kind" },
 	{ "FILE kind 0", R_FILE, 0, FIELD(struct ckpt_file, kind), 0, "bad id or kind" },
-	{ "FILE kind 5", R_FILE, 1, FIELD(struct ckpt_file, kind), 5, "bad id or kind" },
+	{ "FILE kind 99", R_FILE, 1, FIELD(struct ckpt_file, kind), 99, "bad id or kind" },
 	{ "FILE unknown flags", R_FILE, 0, FIELD(struct ckpt_file, flags), 4, "unknown flags" },
 	{ "FILE memfd flag on a regular file", R_FILE, 0, FIELD(struct ckpt_file, flags), 2,
 	  "not a memfd" },
@@ -684,7 +684,7 @@ static const struct field_case field_cases[] = {
 	{ "FD unknown flags", R_FD, 3, FIELD(struct ckpt_fd, flags), 4, "unknown flags" },
 	{ "FD unknown inherited kind", R_FD, 0, FIELD(struct ckpt_fd, inherit_kind), 4,
 	  "unknown inherited kind" },
-	{ "FD inherited with a file", R_FD, 0, FIELD(struct ckpt_fd, file_id), 1, "only fds 0-2 are inherited" },
+	{ "FD inherited with a file", R_FD, 0, FIELD(struct ckpt_fd, file_id), 1, "only fds 0-2 and pipes are inherited" },
 	{ "FD 3 inherited", R_FD, 3, FIELD(struct ckpt_fd, flags), CKPT_FD_INHERIT, "only fds 0-2" },
 	{ "FD without a file", R_FD, 3, FIELD(struct ckpt_fd, file_id), 0, "no file" },
 	{ "FD of a missing file", R_FD, 3, FIELD(struct ckpt_fd, file_id), 9, "refers to missing file 9" },
@@ -1576,7 +1576,7 @@ static void test_validate_event_records(void)
 	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no file for an fd above 2",
 			  "EPOLL_TARGET without a file");
 	check(strcmp(record_type_name(CKPT_RECORD_EPOLL_TARGET), "EPOLL_TARGET") == 0 &&
-		      strcmp(record_type_name(16), "unknown") == 0,
+		      strcmp(record_type_name(99), "unknown") == 0,
 	      "record_type_name of the event records");
 }
 
@@ -1670,6 +1670,43 @@ static void test_validate_inet_socket_records(void)
 	      "record_type_name of the inet socket records");
 }
 
+static void test_validate_pipe_records(void)
+{
+	struct ckpt_pipe end = { .file_id = 2, .pipe_file_id = 1, .pipe_size = 65536 };
+	struct {
+		struct ckpt_file_data data;
+		char bytes[4];
+	} data = { { .file_id = 1, .length = 4 }, "abc" };
+
+	expect_file_name(CKPT_FILE_PIPE, "pipe:[1234]", NULL);
+	expect_file_name(CKPT_FILE_PIPE, "/tmp/fifo", NULL);
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), NULL, "PIPE");
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end) - 1, "wrong size", "PIPE short");
+	end.pipe_file_id = 3;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "comes after it", "PIPE first FILE later");
+	end.pipe_file_id = 0;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "no pipe", "PIPE no first FILE");
+	end.pipe_file_id = 2;
+	end.pipe_size = 65535;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "power of two", "PIPE size");
+	end.pipe_size = 2048;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "power of two", "PIPE size small");
+	end.pipe_size = 4096;
+	end.flags = 2;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "unknown flags", "PIPE flags");
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 4, NULL, "FILE_DATA");
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 3, "does not match",
+			  "FILE_DATA length");
+	data.data.length = 0;
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data), "no data", "FILE_DATA empty");
+	data.data.length = 4;
+	data.data.file_id = 0;
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 4, "no file", "FILE_DATA file");
+	check(strcmp(record_type_name(CKPT_RECORD_PIPE), "PIPE") == 0 &&
+		      strcmp(record_type_name(CKPT_RECORD_FILE_DATA), "FILE_DATA") == 0,
+	      "record_type_name of the pipe records");
+}
+
 /* A PAGES payload with one one-page run at start (data not included). */
 static int validate_one_run(uint64_t start, struct ckpt_error *err)
 {
@@ -1754,6 +1791,7 @@ int main(void)
 	test_validate_seccomp_record();
 	test_validate_unix_socket_records();
 	test_validate_inet_socket_records();
+	test_validate_pipe_records();
 	test_validate_event_files();
 	test_validate_run_wraparound();
 	test_cross_record_rules();

@@ -84,7 +84,8 @@ static const struct sample_fd samples[] = {
 	{ "socket:[4244]", S_IFSOCK, 1, CKPT_FILE_INET_SOCKET, CKPT_INHERIT_SOCKET, "TCP" },
 	{ "socket:[4245]", S_IFSOCK, 1, CKPT_FILE_INET_SOCKET, CKPT_INHERIT_SOCKET, "UDPv6" },
 	{ "socket:[4246]", S_IFSOCK, 1, CKPT_FILE_UNIX_SOCKET, CKPT_INHERIT_SOCKET, "TCPx" },
-	{ "pipe:[4242]", S_IFIFO, 1, 0, 0, NULL },
+	{ "pipe:[4242]", S_IFIFO, 1, CKPT_FILE_PIPE, CKPT_INHERIT_PIPE, NULL },
+	{ "/tmp/fifo", S_IFIFO, 1, CKPT_FILE_PIPE, CKPT_INHERIT_PIPE, NULL },
 };
 
 static size_t count_recognising_rows(const struct fd_facts *facts)

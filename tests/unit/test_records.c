@@ -45,6 +45,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
 	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
 	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA,
 };
 
 static void test_record_rows(void)
@@ -59,10 +60,10 @@ static void test_record_rows(void)
 				       (info->size.element_size > 0 && info->size.count_limit > 0)),
 		      "record type %u: an array rule has an element size and a limit", known_types[i]);
 	}
-	check(!find_record_type(0) && !find_record_type(16) && !find_record_type(21) &&
+	check(!find_record_type(0) && !find_record_type(98) && !find_record_type(99) &&
 		      !find_record_type(CKPT_RECORD_TYPE_COUNT) && !find_record_type(UINT32_MAX),
 	      "unknown record types have no row");
-	check(strcmp(record_type_name(16), "unknown") == 0, "record_type_name(16)");
+	check(strcmp(record_type_name(99), "unknown") == 0, "record_type_name(99)");
 }
 
 /* The reader's limits, as they were before the table. */
@@ -102,7 +103,7 @@ static void test_file_kind_rows(void)
 	const enum ckpt_file_kind kinds[] = {
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -118,7 +119,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -141,6 +142,7 @@ enum {
 	SAMPLE_SOCKET,
 	SAMPLE_PEER,
 	SAMPLE_MEMFD,
+	SAMPLE_PIPE,
 	SAMPLE_INET,
 };
 
@@ -183,6 +185,7 @@ static void insert_more_files(struct image_bytes *bytes)
 {
 	size_t after_epoll = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_EPOLL - 1));
 
+	insert_file(bytes, after_epoll, SAMPLE_PIPE, CKPT_FILE_PIPE, 0, "pipe:[4713]");
 	insert_file(bytes, after_epoll, SAMPLE_MEMFD, CKPT_FILE_SHMEM, CKPT_FILE_MEMFD, "/memfd:sample (deleted)");
 	insert_file(bytes, after_epoll, SAMPLE_PEER, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4712]");
 	insert_file(bytes, after_epoll, SAMPLE_SOCKET, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4711]");
@@ -190,8 +193,9 @@ static void insert_more_files(struct image_bytes *bytes)
 	insert_fd(bytes, 10, 0, SAMPLE_SOCKET);
 	insert_fd(bytes, 11, CKPT_FD_CLOEXEC, SAMPLE_PEER);
 	insert_fd(bytes, 12, 0, SAMPLE_MEMFD);
+	insert_fd(bytes, 13, 0, SAMPLE_PIPE);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
-			  offsetof(struct ckpt_tree, highest_fd), 4, 12);
+			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
 }
 
 static void insert_after_file(struct image_bytes *bytes, uint32_t file_id, enum ckpt_record_type type,
@@ -225,7 +229,7 @@ static void insert_socket_records(struct image_bytes *bytes)
 	insert_after_file(bytes, SAMPLE_SOCKET, CKPT_RECORD_UNIX_SOCKET, &socket, sizeof(socket));
 }
 
-/* FILE 12 (a connected UDP socket with one datagram waiting) after FILE 11, at fd 13. */
+/* FILE 13 (a connected UDP socket with one datagram waiting) after FILE 12, at fd 14. */
 static void insert_inet_socket(struct image_bytes *bytes)
 {
 	struct ckpt_inet_socket sock = {
@@ -238,14 +242,26 @@ static void insert_inet_socket(struct image_bytes *bytes)
 		char data[4];
 	} datagram = { { .file_id = SAMPLE_INET, .length = 4, .source_address[15] = 1, .source_port = 53,
 			 .source_family = AF_INET6 }, "ping" };
-	size_t after_memfd = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_MEMFD - 1));
+	size_t after_pipe = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_PIPE - 1));
 
-	insert_file(bytes, after_memfd, SAMPLE_INET, CKPT_FILE_INET_SOCKET, 0, "socket:[4713]");
+	insert_file(bytes, after_pipe, SAMPLE_INET, CKPT_FILE_INET_SOCKET, 0, "socket:[4714]");
 	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4);
 	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock));
-	insert_fd(bytes, 13, 0, SAMPLE_INET);
+	insert_fd(bytes, 14, 0, SAMPLE_INET);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
-			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
+			  offsetof(struct ckpt_tree, highest_fd), 4, 14);
+}
+
+static void insert_pipe_records(struct image_bytes *bytes)
+{
+	const struct ckpt_pipe pipe = { .file_id = SAMPLE_PIPE, .pipe_file_id = SAMPLE_PIPE, .pipe_size = 65536 };
+	struct {
+		struct ckpt_file_data data;
+		char bytes[2];
+	} in_flight = { { .file_id = SAMPLE_PIPE, .length = 2 }, { 'h', 'i' } };
+
+	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_FILE_DATA, &in_flight, sizeof(in_flight.data) + 2);
+	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_PIPE, &pipe, sizeof(pipe));
 }
 
 static void insert_event_records(struct image_bytes *bytes)
@@ -321,7 +337,8 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 		return ret;
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
-	insert_inet_socket(bytes);
+	insert_inet_socket(bytes);	/* FILE 13 right after FILE 12, before its PIPE */
+	insert_pipe_records(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	insert_seccomp(bytes);
@@ -409,7 +426,8 @@ static const char *const inspect_lines[] = {
 	"fd 10: unix socket stream (socket:[4711]), peer FILE 10, 0 messages (0 bytes) queued shut-wr\n",
 	"fd 11: unix socket stream (socket:[4712]), peer FILE 9, 2 messages (8 bytes) queued shut-rd cloexec\n",
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
-	"fd 13: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
+	"fd 13: pipe pipe:[4713], read-write end, size 65536, 2 bytes in flight\n",
+	"fd 14: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
@@ -424,7 +442,7 @@ static const char *const inspect_lines[] = {
 static const enum ckpt_record_type silent_types[] = {
 	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
 	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
-	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_FILE_DATA,
 };
 
 static bool is_silent(enum ckpt_record_type type)
