@@ -1098,6 +1098,7 @@ class CommandCase:
     def __init__(self, runner, argv):
         self.runner = runner
         self.argv = argv
+        self.timeout = max(runner.options.timeout, declared_timeout(argv[-1]))
 
     def __call__(self, scratch):
         output_path = os.path.join(scratch, "output")
@@ -1116,11 +1117,25 @@ class CommandCase:
 
     def wait(self, process):
         try:
-            return process.wait(timeout=self.runner.options.timeout)
+            return process.wait(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            raise CaseFailure("timeout after %d s" % self.runner.options.timeout) from None
+            raise CaseFailure("timeout after %d s" % self.timeout) from None
+
+
+def declared_timeout(path):
+    """A case whose work is bounded by a count, not by time, may declare a
+    wider limit in its first lines: `# case-timeout: SECONDS`."""
+    try:
+        with open(path, errors="replace") as script:
+            for line in script.readlines()[:30]:
+                match = re.match(r"#\s*case-timeout:\s*(\d+)", line)
+                if match:
+                    return float(match.group(1))
+    except OSError:
+        pass
+    return 0.0
 
 
 def run_unit_tests(runner):
