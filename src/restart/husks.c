@@ -794,9 +794,9 @@ int create_husk_tree(struct restore_context *ctx)
 enum { REAP_POLLS = 1000 };	/* of 10 ms: a busy machine may take seconds */
 
 /*
- * Collects a killed husk.  One whose parent husk died too is not our
- * child until the kernel hands it to us (ckpt is the subreaper), so
- * ECHILD means done only once the PID is gone.
+ * Collects a killed husk, once it has died.  Husks are reaped parents
+ * first: a husk whose parent husk was collected has come to ckpt (the
+ * subreaper), so ECHILD means it is gone or was never ours.
  */
 static void reap(pid_t pid)
 {
@@ -804,9 +804,7 @@ static void reap(pid_t pid)
 		int status;
 		pid_t got = waitpid(pid, &status, __WALL | WNOHANG);
 
-		if (got == pid)
-			return;
-		if (got < 0 && errno == ECHILD && kill(pid, 0) < 0 && errno == ESRCH)
+		if (got == pid || (got < 0 && errno == ECHILD))
 			return;
 		usleep(10000);
 	}
@@ -868,7 +866,7 @@ void kill_husk_tree(struct restore_context *ctx)
 		if (ours ? ours[i] : i == 0)
 			kill(ctx->tree.entries[i].pid, SIGKILL);
 	}
-	for (size_t i = ctx->tree.entry_count; i-- > 0;) {
+	for (size_t i = 0; i < ctx->tree.entry_count; i++) {	/* parents first: see reap() */
 		if (ours ? ours[i] : i == 0)
 			reap(ctx->tree.entries[i].pid);
 	}
