@@ -296,6 +296,8 @@ static int collect_state(struct dump_context *ctx)
 	if (ret == 0)
 		ret = collect_timers(ctx);
 	if (ret == 0)
+		ret = collect_posix_timers(ctx);
+	if (ret == 0)
 		ret = collect_pending_signals(ctx);
 	if (ret == 0)
 		ret = fault_point(ctx->err, "checkpoint.mm");
@@ -315,6 +317,8 @@ static int collect_state(struct dump_context *ctx)
 		ret = fault_point(ctx->err, "checkpoint.files");
 	if (ret == 0 && !ctx->shares_files)
 		ret = collect_fds(ctx);	/* the owner of a shared fd table has them */
+	if (ret == 0)
+		ret = collect_locks(ctx);
 	return ret;
 }
 
@@ -340,7 +344,11 @@ static int write_process_image(struct dump_context *ctx)
 	if (ret == 0)
 		ret = write_sigactions(ctx);
 	if (ret == 0)
+		ret = write_posix_timers(ctx);
+	if (ret == 0)
 		ret = write_fds(ctx);
+	if (ret == 0)
+		ret = write_locks(ctx);
 	if (ret == 0)
 		ret = write_mm(ctx);
 	if (ret == 0)
@@ -492,6 +500,8 @@ static void release_context(struct dump_context *ctx)
 	free(ctx->cwd);
 	free(ctx->groups);
 	free(ctx->pending);
+	free(ctx->locks);
+	free(ctx->posix_timers);
 }
 
 static void release_tree_memory(struct dump_tree *tree)

@@ -219,6 +219,7 @@ static const struct rebuild_step {
 	{ "restart.fds", restore_process_attributes, NULL },
 	{ "restart.fds", restore_sigactions, NULL },
 	{ "restart.fds", close_staged_in_husk, table_still_needed },
+	{ "restart.locks", restore_locks, NULL },
 	{ "restart.thread", create_threads, NULL },
 	{ "restart.thread", restore_thread_state, NULL },
 	{ "restart.creds", restore_rlimits, NULL },
@@ -226,6 +227,7 @@ static const struct rebuild_step {
 	{ "restart.signals", drop_stray_sigchld, NULL },
 	{ "restart.signals", restore_pending_signals, NULL },
 	{ "restart.timers", restore_timers, NULL },
+	{ "restart.timers", restore_posix_timers, NULL },
 	{ "restart.prctl", restore_prctl, NULL },
 	{ "restart.registers", load_thread_registers, NULL },
 };

@@ -141,4 +141,9 @@ int64_t all_threads_call(struct restore_context *ctx, const char *what, long num
 			 uint64_t a1, uint64_t a2);
 int unregister_husk_rseq(struct restore_context *ctx);
 
+/* objects/locks.c: after the fds are in place and the staged ones closed */
+int restore_locks(struct restore_context *ctx);
+/* objects/posix_timers.c: after the threads exist */
+int restore_posix_timers(struct restore_context *ctx);
+
 #endif
