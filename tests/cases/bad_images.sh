@@ -52,6 +52,7 @@ declare -A PROBLEM=(
 	[xstate-size-mismatch]='xstate size'
 	[bad-sharing-owner]='sharing owner'
 	[bad-prctl-values]='out of range|unknown (prctl flags|securebits)'
+	[bad-lock-and-timer-records]='not an fd of file|unknown lock kind|not in the image|where FD, FILE_LOCK or MM'
 )
 
 failures=0

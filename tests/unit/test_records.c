@@ -43,7 +43,8 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_THREAD, CKPT_RECORD_VMA, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL,
 	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
-	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_FILE_LOCK,
+	CKPT_RECORD_POSIX_TIMER,
 };
 
 static void test_record_rows(void)
@@ -255,6 +256,22 @@ static void insert_siginfo(struct image_bytes *bytes)
 				  &siginfo, sizeof(siginfo));
 }
 
+/* A POSIX timer before the process's first FD, a lock after its last. */
+static void insert_timer_and_lock(struct image_bytes *bytes)
+{
+	const struct ckpt_posix_timer timer = {
+		.id = 3, .clock_id = 1, .notify = CKPT_TIMER_NOTIFY_THREAD_ID, .signal = 34,
+		.thread_id = SPEC_PID, .overrun = 2, .value = 0x1234, .interval_ns = 5, .remaining_ns = 7,
+	};
+	const struct ckpt_file_lock lock = { .fd = 12, .file_id = SAMPLE_MEMFD, .kind = CKPT_LOCK_FLOCK,
+					     .type = CKPT_LOCK_WRITE };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_FD, 0), CKPT_RECORD_POSIX_TIMER,
+				  &timer, sizeof(timer));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_FILE_LOCK,
+				  &lock, sizeof(lock));
+}
+
 /* The tail counts the records and bytes before it. */
 static void fix_tail(struct image_bytes *bytes)
 {
@@ -279,6 +296,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_socket_records(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
+	insert_timer_and_lock(bytes);
 	fix_tail(bytes);
 	return 0;
 }
@@ -360,6 +378,8 @@ static const char *const inspect_lines[] = {
 	"fd 10: unix socket stream (socket:[4711]), peer FILE 10, 0 messages (0 bytes) queued shut-wr\n",
 	"fd 11: unix socket stream (socket:[4712]), peer FILE 9, 2 messages (8 bytes) queued shut-rd cloexec\n",
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
+	"lock: fd 12 (/memfd:sample (deleted)): flock write, whole file\n",
+	"posix timer 3: clock 1, SIGEV_THREAD_ID signal 34 value 0x1234 to thread 31999, next in 7 ns every 5 ns, overrun 2\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
