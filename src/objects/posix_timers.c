@@ -79,13 +79,25 @@ static const char *parse_timer(const char *text, struct ckpt_posix_timer *ret_ti
 	return text + consumed;
 }
 
+/*
+ * CLOCK_THREAD_CPUTIME_ID, or the CPU clock of "the calling thread" as
+ * glibc encodes it (pid 0 with the per-thread bit: -2 for CPUCLOCK_SCHED).
+ */
+static bool is_calling_thread_clock(int32_t clock_id)
+{
+	const int32_t per_thread = 4;
+
+	return clock_id == CLOCK_THREAD_CPUTIME_ID ||
+	       (clock_id < 0 && (clock_id & per_thread) && ~(clock_id >> 3) == 0);
+}
+
 /* A thread's own CPU clock is the creating thread's, which /proc does not name. */
 static int check_restorable(const struct dump_context *ctx, const struct ckpt_posix_timer *timer)
 {
 	if (timer->notify != CKPT_TIMER_NOTIFY_THREAD_ID && timer->notify > CKPT_TIMER_NOTIFY_THREAD)
 		return fail(ctx->err, ENOTSUP, "POSIX timer %d of process %d: unknown notification %u",
 			    timer->id, ctx->pid, timer->notify);
-	if (timer->clock_id == CLOCK_THREAD_CPUTIME_ID && ctx->thread_count > 1)
+	if (is_calling_thread_clock(timer->clock_id) && ctx->thread_count > 1)
 		return fail(ctx->err, ENOTSUP,
 			    "POSIX timer %d of process %d counts the CPU time of the thread that created it (CLOCK_THREAD_CPUTIME_ID), which /proc does not name: not supported with several threads",
 			    timer->id, ctx->pid);
