@@ -219,7 +219,7 @@ static const struct rebuild_step {
 	{ "restart.fds", restore_process_attributes, NULL },
 	{ "restart.fds", restore_sigactions, NULL },
 	{ "restart.fds", close_staged_in_husk, table_still_needed },
-	{ "restart.locks", restore_locks, NULL },
+	{ "restart.fds", restore_locks, NULL },
 	{ "restart.thread", create_threads, NULL },
 	{ "restart.thread", restore_thread_state, NULL },
 	{ "restart.creds", restore_rlimits, NULL },

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -124,18 +123,32 @@ static bool is_first_fd_of(const struct dump_context *ctx, uint32_t file_id, int
 	return false;
 }
 
-static int add_lock(struct dump_context *ctx, const struct ckpt_file_lock *lock)
+/* The inode of each of ctx->locks, as fdinfo showed it: for the /proc/locks check. */
+struct lock_inodes {
+	uint64_t *inodes;
+	size_t count;
+};
+
+static int add_lock(struct dump_context *ctx, struct lock_inodes *seen,
+		    const struct ckpt_file_lock *lock, uint64_t inode)
 {
 	struct ckpt_file_lock *grown = realloc(ctx->locks, (ctx->lock_count + 1) * sizeof(*grown));
+	uint64_t *inodes;
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	ctx->locks = grown;
+	inodes = realloc(seen->inodes, (seen->count + 1) * sizeof(*inodes));
+	if (!inodes)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	seen->inodes = inodes;
+	seen->inodes[seen->count++] = inode;
 	ctx->locks[ctx->lock_count++] = *lock;
 	return 0;
 }
 
-static int take_lock_line(struct dump_context *ctx, const struct ckpt_fd *fd, const char *text)
+static int take_lock_line(struct dump_context *ctx, struct lock_inodes *seen,
+			  const struct ckpt_fd *fd, const char *text)
 {
 	struct ckpt_file_lock lock = { .fd = fd->fd, .file_id = fd->file_id };
 	struct lock_line line;
@@ -149,10 +162,11 @@ static int take_lock_line(struct dump_context *ctx, const struct ckpt_fd *fd, co
 			    fd->fd, ctx->pid, line.kind);
 	if (belongs_to_description(lock.kind) && !is_first_fd_of(ctx, fd->file_id, fd->fd))
 		return 0;
-	return add_lock(ctx, &lock);
+	return add_lock(ctx, seen, &lock, line.inode);
 }
 
-static int collect_fd_locks(struct dump_context *ctx, const struct ckpt_fd *fd)
+static int collect_fd_locks(struct dump_context *ctx, struct lock_inodes *seen,
+			    const struct ckpt_fd *fd)
 {
 	_cleanup_free_ char *text = NULL;
 	int ret = read_event_fdinfo(ctx, fd->fd, &text);
@@ -160,21 +174,13 @@ static int collect_fd_locks(struct dump_context *ctx, const struct ckpt_fd *fd)
 	for (char *line = text; ret == 0 && line; line = strchr(line, '\n')) {
 		line += *line == '\n';
 		if (strncmp(line, "lock:\t", 6) == 0)
-			ret = take_lock_line(ctx, fd, line + 6);
+			ret = take_lock_line(ctx, seen, fd, line + 6);
 	}
 	return ret;
 }
 
-static uint64_t fd_inode(const struct dump_context *ctx, int fd)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, fd);
-	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
-}
-
-static bool is_collected(const struct dump_context *ctx, const struct lock_line *line)
+static bool is_collected(const struct dump_context *ctx, const struct lock_inodes *seen,
+			 const struct lock_line *line)
 {
 	struct ckpt_file_lock wanted = { .kind = CKPT_LOCK_POSIX };
 
@@ -185,7 +191,7 @@ static bool is_collected(const struct dump_context *ctx, const struct lock_line 
 
 		if (lock->kind == CKPT_LOCK_POSIX && lock->type == wanted.type &&
 		    lock->start == wanted.start && lock->length == wanted.length &&
-		    fd_inode(ctx, lock->fd) == line->inode)
+		    seen->inodes[i] == line->inode)
 			return true;
 	}
 	return false;
@@ -195,27 +201,28 @@ static bool is_collected(const struct dump_context *ctx, const struct lock_line 
  * /proc/locks: "N: POSIX  ADVISORY  WRITE PID MAJ:MIN:INODE START END";
  * lines of a blocked waiter start with "N: ->" and are not held.
  */
-static int check_posix_lock_line(struct dump_context *ctx, const char *text)
+static int check_posix_lock_line(struct dump_context *ctx, const struct lock_inodes *seen,
+				 const char *text)
 {
 	struct lock_line line;
 
 	if (!parse_lock_words(text, &line) || strcmp(line.kind, "POSIX") != 0 || line.pid != ctx->pid)
 		return 0;
-	if (is_collected(ctx, &line))
+	if (is_collected(ctx, seen, &line))
 		return 0;
 	return fail(ctx->err, ENOTSUP,
 		    "process %d holds a POSIX %s lock on inode %llu that none of its fds shows: it cannot be restored",
 		    ctx->pid, line.type, (unsigned long long)line.inode);
 }
 
-static int check_posix_locks_seen(struct dump_context *ctx)
+static int check_posix_locks_seen(struct dump_context *ctx, const struct lock_inodes *seen)
 {
 	_cleanup_free_ char *text = NULL;
 	int ret = read_whole_file("/proc/locks", &text, NULL, ctx->err);
 
 	for (char *line = text; ret == 0 && line && *line; line = strchr(line, '\n')) {
 		line += *line == '\n';
-		ret = check_posix_lock_line(ctx, line);
+		ret = check_posix_lock_line(ctx, seen, line);
 	}
 	return ret;
 }
@@ -223,14 +230,16 @@ static int check_posix_locks_seen(struct dump_context *ctx)
 /* The owner of a shared fd table collects its locks: they are the table's. */
 int collect_locks(struct dump_context *ctx)
 {
+	struct lock_inodes seen = { 0 };
 	int ret = 0;
 
 	if (ctx->shares_files)
 		return 0;
 	for (size_t i = 0; ret == 0 && i < ctx->fd_count; i++)
-		ret = collect_fd_locks(ctx, &ctx->fds[i]);
+		ret = collect_fd_locks(ctx, &seen, &ctx->fds[i]);
 	if (ret == 0)
-		ret = check_posix_locks_seen(ctx);
+		ret = check_posix_locks_seen(ctx, &seen);
+	free(seen.inodes);
 	return ret;
 }
 
