@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "image/image.h"
+#include "image/records.h"
 #include "util.h"
 
 static const char help[] =
@@ -144,6 +145,19 @@ static void print_text_thread(const struct ckpt_thread *thread)
 	       thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "yes" : "no", thread->mce_kill_policy);
 }
 
+/* Through the record table's printers: "lock: ..." and "posix timer ..." lines. */
+static void print_locks_and_timers(const struct image *image)
+{
+	const struct record_print_context context = { .process = image };
+
+	for (size_t i = 0; i < image->lock_count; i++)
+		print_record(stdout, CKPT_RECORD_FILE_LOCK, &image->locks[i], sizeof(image->locks[i]),
+			     &context);
+	for (size_t i = 0; i < image->posix_timer_count; i++)
+		print_record(stdout, CKPT_RECORD_POSIX_TIMER, &image->posix_timers[i],
+			     sizeof(image->posix_timers[i]), &context);
+}
+
 static void print_text_process(const struct image *image)
 {
 	const struct ckpt_process *process = &image->process;
@@ -171,6 +185,7 @@ static void print_text_process(const struct image *image)
 			printf("fd %d: %s (taken over from the restarting ckpt)\n", fd->fd,
 			       inherit_names[fd->inherit_kind]);
 	}
+	print_locks_and_timers(image);
 	for (size_t i = 0; i < image->vma_count; i++) {
 		const struct ckpt_vma *vma = &image->vmas[i];
 		char prot[4];

@@ -7,8 +7,8 @@
  * bytes 50-59 of B through a description of its own (fd 20) and an
  * exclusive flock on file E (fd 21).  After restart: each process's fdinfo
  * shows the same "lock:" lines at the same fds (kind, type, owner pid,
- * inode, range), the root still has its read lease on file L (fd 14,
- * F_GETLEASE), and a checker child forked then sees each lock held by the
+ * inode, range), the root still has its read lease on file L (fd 14) and
+ * its write lease on file W (fd 15, F_GETLEASE; nobody opens W), and a checker child forked then sees each lock held by the
  * right owner: F_GETLK names the root or the child, F_OFD_GETLK finds the
  * OFD locks (pid -1), flock(LOCK_NB) is refused where a lock is held and
  * granted where only a shared one is; free ranges are free.
@@ -21,14 +21,15 @@
 
 #include "tree.h"
 
-enum { FILE_A_FD = 10, FILE_B_FD = 11, FILE_C_FD = 12, FILE_D_FD = 13, LEASE_FD = 14, CHILD_B_FD = 20,
+enum { FILE_A_FD = 10, FILE_B_FD = 11, FILE_C_FD = 12, FILE_D_FD = 13, LEASE_FD = 14, WRITE_LEASE_FD = 15,
+       CHILD_B_FD = 20,
        CHILD_E_FD = 21 };
 enum { FDINFO_MAX = 1024 };
 
 static char directory[PATH_MAX - 16];
-static const int root_fds[] = { FILE_A_FD, FILE_B_FD, FILE_C_FD, FILE_D_FD, LEASE_FD };
+static const int root_fds[] = { FILE_A_FD, FILE_B_FD, FILE_C_FD, FILE_D_FD, LEASE_FD, WRITE_LEASE_FD };
 static const int child_fds[] = { FILE_A_FD, FILE_B_FD, FILE_C_FD, FILE_D_FD, CHILD_B_FD, CHILD_E_FD };
-static char root_lines[5][FDINFO_MAX];
+static char root_lines[6][FDINFO_MAX];
 static char child_lines[6][FDINFO_MAX];
 
 static void file_path(const char *name, char *out, size_t capacity)
@@ -223,7 +224,10 @@ static void build_root_locks(void)
 	range_lock(FILE_C_FD, F_OFD_SETLK, F_RDLCK, 200, 100);
 	whole_lock(FILE_D_FD, LOCK_EX);
 	take_read_lease();
-	save_lines(root_fds, 5, root_lines, true);
+	open_at("W", WRITE_LEASE_FD);
+	if (fcntl(WRITE_LEASE_FD, F_SETLEASE, F_WRLCK) != 0)
+		state_setup_fail("F_SETLEASE F_WRLCK: %s", strerror(errno));
+	save_lines(root_fds, 6, root_lines, true);
 }
 
 int main(void)
@@ -238,7 +242,9 @@ int main(void)
 	tree_wait_ready(child);
 	state_ready();
 	state_wait_go_signal();
-	expect_same_lines(root_fds, 5, root_lines, "root");
+	expect_same_lines(root_fds, 6, root_lines, "root");
+	state_expect(fcntl(WRITE_LEASE_FD, F_GETLEASE) == F_WRLCK, "F_GETLEASE on fd %d: %d",
+		     WRITE_LEASE_FD, fcntl(WRITE_LEASE_FD, F_GETLEASE));
 	state_expect(fcntl(LEASE_FD, F_GETLEASE) == F_RDLCK, "F_GETLEASE on fd %d: %d", LEASE_FD,
 		     fcntl(LEASE_FD, F_GETLEASE));
 	checker = tree_fork();
