@@ -10,6 +10,7 @@
  * POSIX lock /proc/locks gives to the process must be one of those.
  * Restore: the husk takes each lock again through that fd, never waiting.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -227,6 +228,56 @@ static int check_posix_locks_seen(struct dump_context *ctx, const struct lock_in
 	return ret;
 }
 
+static bool has_posix_lock_line(const char *text)
+{
+	for (const char *line = strstr(text, "lock:\t"); line; line = strstr(line + 1, "lock:\t")) {
+		struct lock_line words;
+
+		if (parse_lock_words(line + 6, &words) && strcmp(words.kind, "POSIX") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Closing any fd of a file drops the POSIX locks of the fd table on it,
+ * and restart closes its staged fds in a shared table once per sharer, so
+ * the owner's POSIX locks would be lost: refused while restart cannot
+ * take them after the last sharer.
+ */
+static int check_shared_fd(struct dump_context *ctx, const char *name)
+{
+	_cleanup_free_ char *text = NULL;
+	int fd = atoi(name);
+	int ret;
+
+	if (name[0] == '.')
+		return 0;
+	ret = read_event_fdinfo(ctx, fd, &text);
+	if (ret == 0 && has_posix_lock_line(text))
+		ret = fail(ctx->err, ENOTSUP,
+			   "fd %d of process %d holds a POSIX lock in an fd table shared with another process (CLONE_FILES): not supported",
+			   fd, ctx->pid);
+	return ret;
+}
+
+static int refuse_shared_table_posix_locks(struct dump_context *ctx)
+{
+	char path[64];
+	DIR *directory;
+	struct dirent *entry;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", ctx->pid);
+	directory = opendir(path);
+	if (!directory)
+		return fail(ctx->err, errno, "reading %s: %s", path, strerror(errno));
+	while (ret == 0 && (entry = readdir(directory)) != NULL)
+		ret = check_shared_fd(ctx, entry->d_name);
+	closedir(directory);
+	return ret;
+}
+
 /* The owner of a shared fd table collects its locks: they are the table's. */
 int collect_locks(struct dump_context *ctx)
 {
@@ -234,7 +285,7 @@ int collect_locks(struct dump_context *ctx)
 	int ret = 0;
 
 	if (ctx->shares_files)
-		return 0;
+		return refuse_shared_table_posix_locks(ctx);
 	for (size_t i = 0; ret == 0 && i < ctx->fd_count; i++)
 		ret = collect_fd_locks(ctx, &seen, &ctx->fds[i]);
 	if (ret == 0)
