@@ -16,7 +16,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CPPFLAGS := -D_GNU_SOURCE -Iinclude -iquote src
 ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 
-LIB_SRC := $(wildcard src/image/*.c src/sys/*.c src/objects/*.c src/*.c)
+LIB_SRC := $(wildcard src/image/*.c src/sys/*.c src/objects/*.c src/checkpoint/*.c src/restart/*.c src/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

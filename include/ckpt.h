@@ -44,6 +44,11 @@ struct ckpt_stats {
 
 typedef void ckpt_progress_fn(void *arg, uint64_t done_bytes, uint64_t total_bytes);
 
+struct ckpt_inherit_fd {
+	int fd;				/* in the restored processes */
+	int from_fd;			/* the caller's */
+};
+
 struct ckpt_options {
 	unsigned int flags;		/* enum ckpt_option_flags */
 	char *error;			/* receives a message on failure */
@@ -70,6 +75,14 @@ struct ckpt_options {
 	 * soon as it can and fails with -EINTR, the target let go unharmed.
 	 */
 	const volatile int *interrupt;
+	/*
+	 * restart: fds of the caller that the restored processes get in place
+	 * of an inherited fd (one whose file, such as a pipe to a process
+	 * outside the tree, was not checkpointed): every restored process
+	 * that had such an fd `fd` gets a copy of the caller's `from_fd`.
+	 */
+	const struct ckpt_inherit_fd *inherit_fds;
+	size_t inherit_fd_count;
 };
 
 #define CKPT_DEFAULT_READ_TIMEOUT 60

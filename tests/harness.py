@@ -36,7 +36,7 @@ ROUND_COUNT = 5
 DEFAULT_MODES = ("restart", "live")
 EXTRA_MODES = {
     "rounds": ("mem_heap", "cpu_regs", "fd_regular", "sys_nanosleep", "sys_poll", "proc_prctl",
-               "thread_prctl"),
+               "thread_prctl", "proc_seccomp", "proc_seccomp_strict", "proc_sched"),
     "pipe": ("mem_heap", "cpu_avx"),
 }
 ALL_MODES = ("restart", "live", "rounds", "pipe", "plain")
@@ -332,13 +332,15 @@ class Ckpt:
         if not os.path.isfile(image) or os.path.getsize(image) == 0:
             raise CaseFailure("ckpt checkpoint succeeded but wrote no image")
 
-    def restart_detached(self, image, deadline, expected_pid, from_pipe=False, trust=False):
+    def restart_detached(self, image, deadline, expected_pid, from_pipe=False, trust=False,
+                         extra_args=()):
         """Runs `ckpt restart --detach` with fresh pipes; returns the restored Target."""
         stdin_read, stdin_write = os.pipe()
         stdout_read, stdout_write = os.pipe()
         reader = LineReader(stdout_read)
         try:
-            self.run_restart(image, deadline, stdin_read, stdout_write, from_pipe, trust)
+            self.run_restart(image, deadline, stdin_read, stdout_write, from_pipe, trust,
+                             extra_args)
         except CaseFailure:
             close_quietly(stdin_write)
             reader.close()
@@ -357,14 +359,15 @@ class Ckpt:
         check_running_untraced(target, "ckpt restart --detach")
         return target
 
-    def run_restart(self, image, deadline, stdin_read, stdout_write, from_pipe, trust=False):
+    def run_restart(self, image, deadline, stdin_read, stdout_write, from_pipe, trust=False,
+                    extra_args=()):
         stderr_path = os.path.join(self.scratch, "restart-stderr-%d" % time.monotonic_ns())
         with open(stderr_path, "wb") as stderr_file:
             if from_pipe:
                 process = self.start_restart_from_pipe(image, stdout_write, stderr_file)
             else:
                 process = subprocess.Popen([self.path, "restart", "--detach", image] +
-                                           (["--trust-image"] if trust else []),
+                                           (["--trust-image"] if trust else []) + list(extra_args),
                                            stdin=stdin_read, stdout=stdout_write,
                                            stderr=stderr_file, close_fds=True)
             returncode = wait_popen(process, deadline, "ckpt restart --detach")
@@ -1016,6 +1019,56 @@ class SqliteCase(HashChainCase):
         return query.stdout.splitlines()
 
 
+PIPELINE_TOTAL = 100000
+PIPELINE_READY = 20000
+
+
+class PipelineCase(SleepCase):
+    """`seq | while read; done > log` checkpointed mid-stream with the pipe
+    between seq and the loop full, killed, restarted with --inherit-fd for
+    the script's own stdin and stdout copies; the log ends up holding
+    1..TOTAL with no gap and no repeat."""
+
+    def __call__(self, scratch):
+        self.runner.ckpt.require()
+        deadline = Deadline(self.runner.options.timeout)
+        log = os.path.join(scratch, "log")
+        script = os.path.join(TESTS_DIR, "real", "pipeline.sh")
+        target = start_target(["bash", script, log, str(PIPELINE_TOTAL), str(PIPELINE_READY)],
+                              scratch)
+        try:
+            line = target.read_line(deadline, "\"ready\"")
+            if line != "ready":
+                raise CaseFailure("pipeline said %r, not ready" % line[:80])
+            image = os.path.join(scratch, "image")
+            self.runner.ckpt.checkpoint(target, image, deadline, kill=True)
+            reap_killed(target, deadline)
+            target.close()
+            target = self.runner.ckpt.restart_detached(
+                image, deadline, target.pid, extra_args=("--inherit-fd", "4=1", "--inherit-fd", "5=0"))
+            write_quietly(target.stdin_writer, b"go\n")
+            line = target.read_line(deadline, "\"done\"")
+            status = target.wait_exit(deadline)
+        finally:
+            target.kill()
+            target.close()
+        if line != "done" or not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            raise CaseFailure("pipeline said %r and ended with %s" % (line[:80], describe_status(status)))
+        self.compare_log(log)
+
+    @staticmethod
+    def compare_log(log):
+        with open(log) as log_file:
+            numbers = [line.rstrip("\n") for line in log_file]
+        expected = [str(number) for number in range(1, PIPELINE_TOTAL + 1)]
+        if numbers != expected:
+            first = next((i for i, (a, b) in enumerate(zip(numbers, expected)) if a != b),
+                         min(len(numbers), len(expected)))
+            raise CaseFailure("log has %d lines; line %d is %r, expected %r"
+                              % (len(numbers), first + 1, numbers[first] if first < len(numbers) else None,
+                                 expected[first] if first < len(expected) else None))
+
+
 def run_real_programs(runner):
     if "restart" not in runner.options.modes:
         return
@@ -1025,6 +1078,7 @@ def run_real_programs(runner):
     runner.run_case("real/sqlite3", "restart", SqliteCase(runner))
     runner.run_case("real/sleep", "restart", SleepCase(runner))
     runner.run_case("real/bash_sleep_loop", "restart", SleepLoopCase(runner))
+    runner.run_case("real/shell_pipeline", "restart", PipelineCase(runner))
 
 
 # ---------------------------------------------------------------- unit tests and cases

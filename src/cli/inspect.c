@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -25,33 +24,6 @@ static const char help[] =
 /* Of the --json output (doc/inspect-json.md): raised when a field changes meaning or goes. */
 #define INSPECT_JSON_VERSION 1
 
-static const char *const vma_kind_names[] = {
-	[CKPT_VMA_ANON] = "anon",	  [CKPT_VMA_FILE_PRIVATE] = "file-private",
-	[CKPT_VMA_FILE_SHARED] = "file-shared", [CKPT_VMA_SHARED_ANON] = "shared-anon",
-	[CKPT_VMA_VDSO] = "vdso",	  [CKPT_VMA_VVAR] = "vvar",
-	[CKPT_VMA_VVAR_VCLOCK] = "vvar_vclock",
-};
-
-static const char *const file_kind_names[] = {
-	[CKPT_FILE_REGULAR] = "file", [CKPT_FILE_DIRECTORY] = "directory",
-	[CKPT_FILE_CHARDEV] = "chardev", [CKPT_FILE_SHMEM] = "shared-memory",
-	[CKPT_FILE_EVENTFD] = "eventfd", [CKPT_FILE_TIMERFD] = "timerfd",
-	[CKPT_FILE_SIGNALFD] = "signalfd", [CKPT_FILE_EPOLL] = "epoll",
-	[CKPT_FILE_UNIX_SOCKET] = "unix-socket",
-};
-
-static const char *file_kind_name(const struct image_file *file)
-{
-	if (file->file.flags & CKPT_FILE_MEMFD)
-		return "memfd";
-	return file_kind_names[file->file.kind];
-}
-
-static const char *const inherit_names[] = {
-	[CKPT_INHERIT_NONE] = "", [CKPT_INHERIT_TTY] = "terminal",
-	[CKPT_INHERIT_PIPE] = "pipe", [CKPT_INHERIT_SOCKET] = "socket",
-};
-
 struct totals {
 	uint64_t vmas;
 	uint64_t image_bytes;
@@ -65,46 +37,6 @@ static void prot_text(uint32_t prot, char text[4])
 	text[1] = prot & PROT_WRITE ? 'w' : '-';
 	text[2] = prot & PROT_EXEC ? 'x' : '-';
 	text[3] = '\0';
-}
-
-static const char *unix_socket_type_name(uint32_t type)
-{
-	if (type == SOCK_STREAM)
-		return "stream";
-	return type == SOCK_DGRAM ? "dgram" : "seqpacket";
-}
-
-static void print_unix_socket_fd(const struct ckpt_fd *fd, const struct image_file *file,
-				 const char *cloexec)
-{
-	const struct ckpt_unix_socket *state = image_file_unix_socket(file);
-	uint64_t bytes = 0;
-
-	for (size_t i = 0; i < file->queue_count; i++)
-		bytes += file->queue[i]->length;
-	printf("fd %d: unix socket %s (%s), peer FILE %u, %zu messages (%" PRIu64 " bytes) queued%s%s%s\n",
-	       fd->fd, unix_socket_type_name(state->type), file->path, state->peer_file_id,
-	       file->queue_count, bytes, state->shutdown & CKPT_UNIX_SHUT_RD ? " shut-rd" : "",
-	       state->shutdown & CKPT_UNIX_SHUT_WR ? " shut-wr" : "", cloexec);
-}
-
-/* eventfd, timerfd, signalfd, unix socket: their state instead of a path and offset. */
-static void print_event_fd(const struct ckpt_fd *fd, const struct image_file *file)
-{
-	const char *cloexec = fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "";
-
-	if (file->file.kind == CKPT_FILE_EVENTFD)
-		printf("fd %d: eventfd counter %" PRIu64 "%s%s\n", fd->fd, image_file_eventfd(file)->counter,
-		       image_file_eventfd(file)->flags & CKPT_EVENTFD_SEMAPHORE ? " semaphore" : "", cloexec);
-	else if (file->file.kind == CKPT_FILE_TIMERFD)
-		printf("fd %d: timerfd clock %d next in %" PRIu64 " ns every %" PRIu64 " ns, %" PRIu64 " expirations pending%s%s\n",
-		       fd->fd, image_file_timerfd(file)->clock_id, image_file_timerfd(file)->remaining_ns,
-		       image_file_timerfd(file)->interval_ns, image_file_timerfd(file)->ticks,
-		       image_file_timerfd(file)->settime_flags & CKPT_TIMERFD_ABSTIME ? " absolute" : "", cloexec);
-	else if (file->file.kind == CKPT_FILE_SIGNALFD)
-		printf("fd %d: signalfd mask %#" PRIx64 "%s\n", fd->fd, image_file_signalfd(file)->mask, cloexec);
-	else
-		print_unix_socket_fd(fd, file, cloexec);
 }
 
 static const char *vma_file_path(const struct image *image, const struct ckpt_vma *vma)
@@ -135,124 +67,64 @@ static void print_json_string(const char *text)
 	putchar('"');
 }
 
-static void print_text_thread(const struct ckpt_thread *thread)
+/*
+ * The text output is the record table's printers (image/print.c) over the
+ * loaded image.  PROCESS and TREE printers take the record's payload as the
+ * stream has it, the struct and then what follows it; the loaded image
+ * keeps those parts apart, so they are put back together here.
+ */
+static void print_process_payload(const struct image *image,
+				  const struct record_print_context *context)
 {
-	printf("thread %d (%s): rip %#" PRIx64 " rsp %#" PRIx64 " fs_base %#" PRIx64 "%s\n",
-	       thread->tid, thread->comm, thread->regs[16], thread->regs[19], thread->regs[21],
-	       thread->flags & CKPT_THREAD_SYSCALL_RESTART ? " (in a syscall, restarts it)" : "");
-	printf("  timer slack %" PRIu64 " ns, parent-death signal %u, securebits %#x, no_new_privs %s, MCE kill policy %u\n",
-	       thread->timer_slack_ns, thread->pdeath_signal, thread->securebits,
-	       thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "yes" : "no", thread->mce_kill_policy);
+	_Alignas(struct ckpt_process) uint8_t payload[sizeof(struct ckpt_process) + CKPT_PATH_MAX];
+	size_t cwd_length = image->process.cwd_length;
+
+	if (cwd_length > CKPT_PATH_MAX)
+		cwd_length = 0;	/* the reader refused it already */
+	memcpy(payload, &image->process, sizeof(image->process));
+	memcpy(payload + sizeof(image->process), image->cwd, cwd_length);
+	print_record(stdout, CKPT_RECORD_PROCESS, payload, sizeof(image->process) + cwd_length, context);
 }
 
-/* Through the record table's printers: "lock: ..." and "posix timer ..." lines. */
-static void print_locks_and_timers(const struct image *image)
+static void print_text_process(const struct image_tree *tree, const struct image *image)
 {
-	const struct record_print_context context = { .process = image };
+	const struct record_print_context context = { tree, image };
 
-	for (size_t i = 0; i < image->lock_count; i++)
-		print_record(stdout, CKPT_RECORD_FILE_LOCK, &image->locks[i], sizeof(image->locks[i]),
-			     &context);
-	for (size_t i = 0; i < image->posix_timer_count; i++)
-		print_record(stdout, CKPT_RECORD_POSIX_TIMER, &image->posix_timers[i],
-			     sizeof(image->posix_timers[i]), &context);
-}
-
-static void print_text_process(const struct image *image)
-{
-	const struct ckpt_process *process = &image->process;
-
-	printf("process: pid %d (%s), ppid %d, pgid %d, sid %d, uid %u, gid %u, %u thread%s\n",
-	       process->pid, process->comm, process->ppid, process->pgid, process->sid,
-	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL], process->thread_count,
-	       process->thread_count == 1 ? "" : "s");
-	printf("cwd: %s\numask: %03o\n", image->cwd, process->umask);
-	printf("prctl: child subreaper %s, THP disable %u, dumpable %u\n",
-	       process->prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER ? "yes" : "no",
-	       process->thp_disable, process->dumpable);
+	print_process_payload(image, &context);
 	for (size_t i = 0; i < image->thread_count; i++)
-		print_text_thread(&image->threads[i].thread);
-	for (size_t i = 0; i < image->fd_count; i++) {
-		const struct ckpt_fd *fd = &image->fds[i];
-		const struct image_file *file = image_find_file(image, fd->file_id);
-
-		if (file && image_file_has_state(file))
-			print_event_fd(fd, file);
-		else if (file)
-			printf("fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd, file_kind_name(file),
-			       file->path, file->file.offset, fd->flags & CKPT_FD_CLOEXEC ? " cloexec" : "");
-		else
-			printf("fd %d: %s (taken over from the restarting ckpt)\n", fd->fd,
-			       inherit_names[fd->inherit_kind]);
-	}
-	print_locks_and_timers(image);
-	for (size_t i = 0; i < image->vma_count; i++) {
-		const struct ckpt_vma *vma = &image->vmas[i];
-		char prot[4];
-
-		prot_text(vma->prot, prot);
-		printf("vma %#014" PRIx64 "-%#014" PRIx64 " %s %-12s %8" PRIu64 " KiB %8" PRIu64 " pages %s\n",
-		       vma->start, vma->end, prot, vma_kind_names[vma->kind], (vma->end - vma->start) >> 10,
-		       vma->page_count, vma_file_path(image, vma));
-	}
+		print_record(stdout, CKPT_RECORD_THREAD, &image->threads[i].thread,
+			     sizeof(image->threads[i].thread), &context);
+	for (size_t i = 0; i < image->fd_count; i++)
+		print_record(stdout, CKPT_RECORD_FD, &image->fds[i], sizeof(image->fds[i]), &context);
+	for (size_t i = 0; i < image->vma_count; i++)
+		print_record(stdout, CKPT_RECORD_VMA, &image->vmas[i], sizeof(image->vmas[i]), &context);
 }
 
-static const char *const tree_state_names[] = {
-	[CKPT_TREE_ALIVE] = "alive", [CKPT_TREE_ZOMBIE] = "zombie",
-};
-
-static void print_epoll_targets(const struct image_tree *tree)
+/* Each entry as a TREE payload of one entry: the printer prints a line per entry. */
+static void print_tree_entries(const struct image_tree *tree)
 {
-	for (size_t i = 0; i < tree->epoll_target_count; i++) {
-		const struct ckpt_epoll_target *target = &tree->epoll_targets[i];
+	for (size_t i = 0; i < tree->entry_count; i++) {
+		const struct {
+			struct ckpt_tree tree;
+			struct ckpt_tree_entry entry;
+		} payload = { { 1, tree->highest_fd }, tree->entries[i] };
 
-		const char *kind = target->target_file_id ?
-			file_kind_names[tree->files[target->target_file_id - 1].file.kind] : "taken over";
-
-		printf("epoll file %u: watches fd %d (%s, file %u) events %#x data %#" PRIx64 "\n",
-		       target->epoll_file_id, target->fd, kind, target->target_file_id, target->events,
-		       target->data);
-	}
-}
-
-static void print_text_sharing(const struct ckpt_tree_entry *entry)
-{
-	const struct {
-		int32_t owner;
-		const char *what;
-	} shared[] = {
-		{ entry->mm_owner, "memory" },
-		{ entry->files_owner, "fd table" },
-		{ entry->fs_owner, "fs" },
-		{ entry->sighand_owner, "signal handlers" },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(shared); i++) {
-		if (shares_with_other(shared[i].owner, entry->pid))
-			printf(", %s of %d", shared[i].what, shared[i].owner);
+		print_record(stdout, CKPT_RECORD_TREE, &payload, sizeof(payload), NULL);
 	}
 }
 
 static void print_text(const struct image_tree *tree, const struct image *processes, size_t count,
 		       const struct totals *totals)
 {
-	const struct ckpt_head *head = &tree->head;
+	const struct record_print_context context = { tree, NULL };
 
-	printf("image: format %u, %s, kernel %s, xstate %u bytes\n", head->version, head->tool_version,
-	       head->kernel_release, head->xstate_size);
-	for (size_t i = 0; i < tree->entry_count; i++) {
-		const struct ckpt_tree_entry *entry = &tree->entries[i];
-
-		printf("tree: pid %d ppid %d pgid %d sid %d %s", entry->pid, entry->ppid, entry->pgid,
-		       entry->sid, tree_state_names[entry->state]);
-		if (entry->state == CKPT_TREE_ZOMBIE)
-			printf(" (wait status %#x)", (unsigned)entry->exit_status);
-		print_text_sharing(entry);
-		putchar('\n');
-	}
-	print_epoll_targets(tree);
+	print_record(stdout, CKPT_RECORD_HEAD, &tree->head, sizeof(tree->head), &context);
+	print_tree_entries(tree);
+	for (size_t i = 0; i < tree->epoll_target_count; i++)
+		print_record(stdout, CKPT_RECORD_EPOLL_TARGET, &tree->epoll_targets[i],
+			     sizeof(tree->epoll_targets[i]), &context);
 	for (size_t i = 0; i < count; i++)
-		print_text_process(&processes[i]);
+		print_text_process(tree, &processes[i]);
 	printf("total: %zu process%s, %" PRIu64 " vmas, %" PRIu64 " MiB mapped, %" PRIu64 " pages (%" PRIu64 " MiB) of data, image %" PRIu64 " bytes\n",
 	       count, count == 1 ? "" : "es", totals->vmas, totals->mapped_bytes >> 20, totals->pages,
 	       (totals->pages * CKPT_PAGE_SIZE) >> 20, totals->image_bytes);
@@ -267,7 +139,7 @@ static void print_json_vmas(const struct image *image)
 
 		prot_text(vma->prot, prot);
 		printf("    {\"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"prot\": \"%s\", \"kind\": \"%s\", \"pages\": %" PRIu64 ", \"path\": ",
-		       vma->start, vma->end, prot, vma_kind_names[vma->kind], vma->page_count);
+		       vma->start, vma->end, prot, image_vma_kind_name(vma->kind), vma->page_count);
 		print_json_string(vma_file_path(image, vma));
 		printf("}%s\n", i + 1 < image->vma_count ? "," : "");
 	}
@@ -282,7 +154,7 @@ static void print_json_fds(const struct image *image)
 		const struct image_file *file = image_find_file(image, fd->file_id);
 
 		printf("    {\"fd\": %d, \"kind\": \"%s\", \"inherited\": %s, \"cloexec\": %s, \"path\": ",
-		       fd->fd, file ? file_kind_name(file) : inherit_names[fd->inherit_kind],
+		       fd->fd, file ? image_file_kind_name(&file->file) : image_inherit_kind_name(fd->inherit_kind),
 		       file ? "false" : "true", fd->flags & CKPT_FD_CLOEXEC ? "true" : "false");
 		print_json_string(file ? file->path : "");
 		printf(", \"offset\": %" PRIu64 "}%s\n", file ? file->file.offset : 0,
@@ -333,7 +205,7 @@ static void print_json_tree(const struct image_tree *tree)
 		const struct ckpt_tree_entry *entry = &tree->entries[i];
 
 		printf("    {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"state\": \"%s\", \"exit_status\": %d, ",
-		       entry->pid, entry->ppid, entry->pgid, entry->sid, tree_state_names[entry->state],
+		       entry->pid, entry->ppid, entry->pgid, entry->sid, image_tree_state_name(entry->state),
 		       entry->exit_status);
 		printf("\"mm_owner\": %d, \"files_owner\": %d, \"fs_owner\": %d, \"sighand_owner\": %d}%s\n",
 		       entry->mm_owner, entry->files_owner, entry->fs_owner, entry->sighand_owner,

@@ -12,7 +12,8 @@
 #include "cli/cli.h"
 
 static const char help[] =
-	"usage: ckpt restart [--detach] [--pidns] [--stats] [--timeout SECONDS] [--trust-image] [FILE]\n"
+	"usage: ckpt restart [--detach] [--inherit-fd N=M]... [--pidns] [--stats] [--timeout SECONDS]\n"
+	"                    [--trust-image] [FILE]\n"
 	"\n"
 	"Rebuild the process saved in FILE (or read from stdin, a pipe works) with\n"
 	"its original PID, and let it carry on.  Without --detach, ckpt waits for\n"
@@ -20,11 +21,17 @@ static const char help[] =
 	"--detach, ckpt prints its PID on stdout and returns once it runs.\n"
 	"\n"
 	"The process's fds 0, 1 and 2, when they were a terminal, a pipe or a\n"
-	"socket at checkpoint time, are taken over from this command.\n"
+	"socket at checkpoint time, are taken over from this command (unless the\n"
+	"other end of a pipe was in the checkpointed tree: then that pipe is back).\n"
+	"A pipe at fd 3 or above whose other end was outside the tree needs\n"
+	"--inherit-fd.\n"
 	"\n"
 	"  -d, --detach   print the PID and return while the process runs; the\n"
 	"                 process's threads then lose a parent-death signal\n"
 	"                 (PR_SET_PDEATHSIG), as their parent, this command, leaves\n"
+	"      --inherit-fd N=M\n"
+	"                 the restored processes' fd N (a pipe whose other end was\n"
+	"                 outside the tree, or fd 0-2) is this command's fd M\n"
 	"      --pidns    rebuild the tree in a new PID namespace, with its original\n"
 	"                 PIDs there: copies of one image can run side by side, and\n"
 	"                 the original may still run; the PID printed (--detach) is\n"
@@ -45,7 +52,36 @@ struct restart_args {
 	bool stats;
 	bool trust_image;
 	int timeout_seconds;	/* 0: the default; -1: none */
+	struct ckpt_inherit_fd wires[16];	/* --inherit-fd */
+	size_t wire_count;
 };
+
+/* N=M: the restored fd N is our fd M, which must be open. */
+static int parse_inherit_fd(const char *text, struct restart_args *args)
+{
+	char *end = NULL;
+	long fd = -1, from_fd = -1;
+
+	errno = 0;
+	if (text)
+		fd = strtol(text, &end, 10);
+	if (end && end != text && *end == '=' && !errno)
+		from_fd = strtol(end + 1, &end, 10);
+	if (!text || errno || *end || fd < 0 || fd >= (1 << 20) || from_fd < 0 || from_fd > 1 << 20) {
+		cli_error("restart", "--inherit-fd needs N=M (fd numbers), not '%s'", text ? text : "");
+		return -EINVAL;
+	}
+	if (fcntl((int)from_fd, F_GETFD) < 0) {
+		cli_error("restart", "--inherit-fd %s: fd %ld is not open here", text, from_fd);
+		return -EBADF;
+	}
+	if (args->wire_count == sizeof(args->wires) / sizeof(args->wires[0])) {
+		cli_error("restart", "--inherit-fd: at most 16 of them");
+		return -EINVAL;
+	}
+	args->wires[args->wire_count++] = (struct ckpt_inherit_fd){ (int)fd, (int)from_fd };
+	return 0;
+}
 
 static int parse_timeout(const char *text, struct restart_args *args)
 {
@@ -70,6 +106,9 @@ static int parse_args(int argc, char **argv, struct restart_args *args)
 			const char *value = i + 1 < argc ? argv[++i] : NULL;
 
 			if (parse_timeout(value, args) < 0)
+				return -EINVAL;
+		} else if (strcmp(argv[i], "--inherit-fd") == 0) {
+			if (parse_inherit_fd(i + 1 < argc ? argv[++i] : NULL, args) < 0)
 				return -EINVAL;
 		} else if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0)
 			args->detach = true;
@@ -141,6 +180,8 @@ int command_restart(int argc, char **argv)
 	options.flags = (args.pidns ? CKPT_OPT_PIDNS : 0) | (args.detach ? CKPT_OPT_DETACH : 0) |
 			(args.trust_image ? CKPT_OPT_TRUST_IMAGE : 0);
 	options.read_timeout_seconds = args.timeout_seconds;
+	options.inherit_fds = args.wires;
+	options.inherit_fd_count = args.wire_count;
 	ret = ckpt_restart(fd, &options, &pid);
 	if (fd != STDIN_FILENO)
 		close(fd);

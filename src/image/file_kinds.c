@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The FILE kind table: one row per enum ckpt_file_kind. */
 #include <string.h>
+#include <sys/socket.h>
 
 #include "image/image.h"
 #include "image/records.h"
@@ -44,6 +45,74 @@ static int check_socket_peer(const struct image_tree *tree, const struct image_f
 	return 0;
 }
 
+/* Only a UDP socket has datagrams waiting (a TCP socket's bytes are not kept yet). */
+static int check_inet_queue(const struct image_tree *tree, const struct image_file *file,
+			    struct ckpt_error *err)
+{
+	const struct ckpt_inet_socket *sock = image_file_inet_socket(file);
+
+	(void)tree;
+	if (sock->type != SOCK_DGRAM && file->queue_count)
+		return fail(err, EINVAL, "bad image: TCP socket FILE %u has INET_DATAGRAM records",
+			    file->file.id);
+	return 0;
+}
+
+/* A pipe is "pipe:[INODE]", a FIFO its absolute path; neither has FILE flags. */
+static bool has_pipe_name(const struct ckpt_file *file, const char *path)
+{
+	return (strncmp(path, "pipe:[", 6) == 0 || path[0] == '/') && file->flags == 0;
+}
+
+static uint64_t pipe_data_bytes(const struct image_file *file)
+{
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < file->queue_count; i++)
+		bytes += file->queue[i]->length;
+	return bytes;
+}
+
+/* The data fits the pipe; a packet is at most a page. */
+static bool has_fitting_data(const struct image_file *file, const struct ckpt_pipe *end)
+{
+	for (size_t i = 0; (end->flags & CKPT_PIPE_PACKETS) && i < file->queue_count; i++) {
+		if (file->queue[i]->length > CKPT_PAGE_SIZE)
+			return false;
+	}
+	return pipe_data_bytes(file) <= end->pipe_size;
+}
+
+/*
+ * Every end names its pipe's first FILE, a PIPE naming itself, with the
+ * same path and size; only that FILE carries data.
+ */
+static int check_pipe_links(const struct image_tree *tree, const struct image_file *file,
+			    struct ckpt_error *err)
+{
+	const struct ckpt_pipe *end = image_file_pipe(file), *first;
+	const struct image_file *first_file;
+
+	if (end->pipe_file_id > tree->file_count)
+		return fail(err, EINVAL, "bad image: pipe FILE %u names a missing FILE %u", file->file.id,
+			    end->pipe_file_id);
+	first_file = &tree->files[end->pipe_file_id - 1];
+	first = image_file_pipe(first_file);
+	if (!first || first->pipe_file_id != first->file_id || first->pipe_size != end->pipe_size ||
+	    strcmp(first_file->path, file->path) != 0)
+		return fail(err, EINVAL,
+			    "bad image: pipe FILE %u names FILE %u as its pipe, which is not the same pipe's first end",
+			    file->file.id, end->pipe_file_id);
+	if (end->file_id != first->file_id && file->queue_count)
+		return fail(err, EINVAL, "bad image: pipe FILE %u carries data but is not its pipe's first end",
+			    file->file.id);
+	if (!has_fitting_data(file, end))
+		return fail(err, EINVAL,
+			    "bad image: pipe FILE %u holds more data than its size, or a packet above a page",
+			    file->file.id);
+	return 0;
+}
+
 static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_REGULAR] = {
 		CKPT_FILE_REGULAR, "file", FILE_KIND_ON_DISK, 0, 0, has_absolute_path, NULL,
@@ -56,6 +125,10 @@ static const struct file_kind_info file_kinds[] = {
 	},
 	[CKPT_FILE_SHMEM] = {
 		CKPT_FILE_SHMEM, "shared-memory", FILE_KIND_MAPPING_ONLY, 0, 0, has_absolute_path, NULL,
+	},
+	[CKPT_FILE_PIPE] = {
+		CKPT_FILE_PIPE, "pipe", 0, CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA, has_pipe_name,
+		check_pipe_links,
 	},
 	[CKPT_FILE_EVENTFD] = {
 		CKPT_FILE_EVENTFD, "eventfd", FILE_KIND_EVENT_FILE, CKPT_RECORD_EVENTFD, 0,
@@ -76,6 +149,10 @@ static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_UNIX_SOCKET] = {
 		CKPT_FILE_UNIX_SOCKET, "unix-socket", 0, CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE,
 		has_socket_name, check_socket_peer,
+	},
+	[CKPT_FILE_INET_SOCKET] = {
+		CKPT_FILE_INET_SOCKET, "inet-socket", 0, CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
+		has_socket_name, check_inet_queue,
 	},
 };
 
@@ -108,9 +185,4 @@ const char *image_file_kind_name(const struct ckpt_file *file)
 	if (file->flags & CKPT_FILE_MEMFD)
 		return "memfd";
 	return info ? info->name : "?";
-}
-
-const void *image_file_state(const struct image_file *file, enum ckpt_file_kind kind)
-{
-	return file->file.kind == (uint32_t)kind ? file->state : NULL;
 }

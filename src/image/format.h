@@ -7,10 +7,13 @@
  * 64-bit.  doc/image-format.md describes the same layout for other tools.
  *
  * Stream order:
- *   HEAD, TREE, (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE*])*, EPOLL_TARGET*,
+ *   HEAD, TREE,
+ *   (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE* | PIPE FILE_DATA* |
+ *          INET_SOCKET INET_DATAGRAM*])*,
+ *   EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, POSIX_TIMER*, FD*, FILE_LOCK*, MM, THREAD+,
- *     SIGINFO*, VMA*, PAGES*
+ *     (SIGINFO | SECCOMP)*, VMA*, PAGES*
  *   TAIL
  * Files (open file descriptions, mapped files, shared memory objects) are
  * written once, before the processes that refer to them by id.  A reader
@@ -27,7 +30,7 @@
 
 #define CKPT_IMAGE_MAGIC "CKPTIMG"	/* 8 bytes with the NUL */
 #define CKPT_TAIL_MAGIC "CKPTEND"
-#define CKPT_FORMAT_VERSION 4
+#define CKPT_FORMAT_VERSION 5
 #define CKPT_ARCH_X86_64 62	/* ELF e_machine */
 
 #define CKPT_PAGE_SIZE 4096u
@@ -40,6 +43,7 @@
 #define CKPT_MAX_RECORD (64u << 20)	/* no record may claim more */
 #define CKPT_PAGES_PER_RECORD 1024u	/* writer's batch: 4 MiB of data */
 #define CKPT_MAX_PAGE_RUNS CKPT_PAGES_PER_RECORD
+#define CKPT_AFFINITY_WORDS 16u	/* 1024 CPUs */
 
 enum ckpt_record_type {
 	CKPT_RECORD_HEAD = 1,
@@ -57,14 +61,19 @@ enum ckpt_record_type {
 	CKPT_RECORD_TIMERS = 13,
 	CKPT_RECORD_SIGINFO = 14,
 	CKPT_RECORD_TREE = 15,
+	CKPT_RECORD_PIPE = 16,
 	CKPT_RECORD_EVENTFD = 17,
 	CKPT_RECORD_TIMERFD = 18,
 	CKPT_RECORD_SIGNALFD = 19,
 	CKPT_RECORD_EPOLL_TARGET = 20,
+	CKPT_RECORD_FILE_DATA = 21,
 	CKPT_RECORD_UNIX_SOCKET = 22,
 	CKPT_RECORD_SOCKET_QUEUE = 23,
-	CKPT_RECORD_FILE_LOCK = 24,
-	CKPT_RECORD_POSIX_TIMER = 25,
+	CKPT_RECORD_SECCOMP = 24,
+	CKPT_RECORD_INET_SOCKET = 25,
+	CKPT_RECORD_INET_DATAGRAM = 26,
+	CKPT_RECORD_FILE_LOCK = 27,
+	CKPT_RECORD_POSIX_TIMER = 28,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -147,8 +156,24 @@ struct ckpt_process {
 	uint32_t thp_disable;	/* PR_GET_THP_DISABLE: 0, 1, or 1 | PR_THP_DISABLE_EXCEPT_ADVISED */
 	uint32_t dumpable;	/* PR_GET_DUMPABLE: 0, 1 (SUID_DUMP_USER) or 2 (SUID_DUMP_ROOT) */
 	uint32_t reserved;
+	int32_t oom_score_adj;	/* /proc/PID/oom_score_adj: -1000..1000 */
+	uint32_t loginuid;	/* /proc/PID/loginuid: 4294967295 when unset */
+	uint32_t membarrier;	/* enum ckpt_membarrier_registrations */
+	uint32_t reserved2;	/* 0 */
 	/* char cwd[cwd_length] */
 };
+
+/* MEMBARRIER_CMD_GET_REGISTRATIONS: the REGISTER commands this process has issued. */
+enum ckpt_membarrier_registrations {
+	CKPT_MEMBARRIER_GLOBAL_EXPEDITED = 1u << 2,	/* MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED */
+	CKPT_MEMBARRIER_PRIVATE_EXPEDITED = 1u << 4,	/* ..._REGISTER_PRIVATE_EXPEDITED */
+	CKPT_MEMBARRIER_SYNC_CORE = 1u << 6,	/* ..._REGISTER_PRIVATE_EXPEDITED_SYNC_CORE */
+	CKPT_MEMBARRIER_RSEQ = 1u << 8,	/* ..._REGISTER_PRIVATE_EXPEDITED_RSEQ */
+	CKPT_MEMBARRIER_MASK = (1u << 2) | (1u << 4) | (1u << 6) | (1u << 8),
+};
+
+#define CKPT_OOM_SCORE_ADJ_MIN (-1000)
+#define CKPT_OOM_SCORE_ADJ_MAX 1000
 
 enum ckpt_process_prctl_flags {
 	CKPT_PROCESS_CHILD_SUBREAPER = 1u << 0,	/* PR_SET_CHILD_SUBREAPER */
@@ -271,11 +296,13 @@ enum ckpt_file_kind {
 	CKPT_FILE_DIRECTORY = 2,
 	CKPT_FILE_CHARDEV = 3,
 	CKPT_FILE_SHMEM = 4,	/* shared anonymous memory, named by its first mapping */
+	CKPT_FILE_PIPE = 5,	/* an end of a pipe or FIFO: followed by PIPE and its FILE_DATA records */
 	CKPT_FILE_EVENTFD = 6,	/* followed by its EVENTFD record */
 	CKPT_FILE_TIMERFD = 7,	/* followed by its TIMERFD record */
 	CKPT_FILE_SIGNALFD = 8,	/* followed by its SIGNALFD record */
 	CKPT_FILE_EPOLL = 9,	/* its watched files: EPOLL_TARGET records after all FILEs */
 	CKPT_FILE_UNIX_SOCKET = 10,	/* followed by UNIX_SOCKET and its SOCKET_QUEUE records */
+	CKPT_FILE_INET_SOCKET = 11,	/* followed by INET_SOCKET and its INET_DATAGRAM records */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -351,6 +378,102 @@ struct ckpt_socket_queue {
 };
 
 #define CKPT_MAX_SOCKET_DATA (1u << 20)
+
+enum ckpt_inet_state {
+	CKPT_INET_OPEN = 1,		/* neither listening nor connected; bound when local_port != 0 */
+	CKPT_INET_LISTENING = 2,	/* TCP only: bound, then listen(backlog) */
+	CKPT_INET_CONNECTED = 3,	/* UDP only: bound, then connect() to the remote address */
+};
+
+enum ckpt_inet_flags {
+	CKPT_INET_REUSEADDR = 1u << 0,	/* SO_REUSEADDR */
+	CKPT_INET_REUSEPORT = 1u << 1,	/* SO_REUSEPORT */
+	CKPT_INET_V6ONLY = 1u << 2,	/* IPV6_V6ONLY (IPv6 only) */
+	CKPT_INET_NODELAY = 1u << 3,	/* TCP_NODELAY (TCP only) */
+	CKPT_INET_KEEPALIVE = 1u << 4,	/* SO_KEEPALIVE */
+};
+
+#define CKPT_INET_FLAGS_ALL 0x1fu
+#define CKPT_INET_DEVICE_SIZE 16u	/* IFNAMSIZ */
+
+/*
+ * A TCP or UDP socket, IPv4 or IPv6; follows its FILE record (kind
+ * INET_SOCKET).  Addresses are in network byte order (an IPv4 address in
+ * the first 4 bytes, the rest zero), ports in host order.  A UDP socket's
+ * waiting datagrams follow as INET_DATAGRAM records, oldest first.
+ */
+struct ckpt_inet_socket {
+	uint32_t file_id;
+	uint16_t family;	/* AF_INET or AF_INET6 */
+	uint16_t type;		/* SOCK_STREAM (TCP) or SOCK_DGRAM (UDP) */
+	uint32_t state;		/* enum ckpt_inet_state */
+	uint32_t flags;		/* enum ckpt_inet_flags */
+	uint8_t local_address[16];
+	uint16_t local_port;
+	uint16_t reserved;	/* 0 */
+	uint32_t scope_id;	/* an IPv6 link-local address's interface; 0 otherwise */
+	uint8_t remote_address[16];	/* CONNECTED only; zero otherwise */
+	uint16_t remote_port;
+	uint16_t reserved2;	/* 0 */
+	uint32_t backlog;	/* LISTENING: the listen() backlog the kernel kept; 0 otherwise */
+	uint32_t rcvbuf;	/* SO_RCVBUF and SO_SNDBUF as getsockopt() reports them */
+	uint32_t sndbuf;
+	uint32_t keepalive_idle;	/* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (TCP; 0 for UDP) */
+	uint32_t keepalive_interval;
+	uint32_t keepalive_count;
+	uint32_t defer_accept;	/* TCP_DEFER_ACCEPT seconds (TCP; 0 for UDP) */
+	uint32_t fastopen;	/* TCP_FASTOPEN queue length (TCP; 0 for UDP) */
+	uint32_t reserved3;	/* 0 */
+	char device[CKPT_INET_DEVICE_SIZE];	/* SO_BINDTODEVICE, NUL-terminated; "" when unbound */
+};
+
+/*
+ * A datagram waiting in a UDP socket, with the address it came from;
+ * followed by length bytes of data.  Its first two fields are those of
+ * struct ckpt_socket_queue (the loader keeps both kinds of queue records
+ * alike).
+ */
+struct ckpt_inet_datagram {
+	uint32_t file_id;
+	uint32_t length;	/* at most CKPT_MAX_INET_DATAGRAM */
+	uint8_t source_address[16];
+	uint16_t source_port;
+	uint16_t source_family;	/* AF_INET or AF_INET6 */
+	uint32_t reserved;	/* 0 */
+};
+
+#define CKPT_MAX_INET_DATAGRAM 65535u
+
+enum ckpt_pipe_flags {
+	CKPT_PIPE_PACKETS = 1u << 0,	/* an end has O_DIRECT: each FILE_DATA record is one packet */
+};
+
+/*
+ * One open file description of a pipe (path "pipe:[INODE]") or FIFO (its
+ * absolute path); follows its FILE record (kind PIPE), whose open_flags
+ * say which end it is (O_RDONLY, O_WRONLY or O_RDWR), O_NONBLOCK and
+ * O_DIRECT.  Every end of one pipe names the pipe's first FILE in
+ * pipe_file_id; only that FILE carries the bytes in flight, as FILE_DATA
+ * records, oldest first (with CKPT_PIPE_PACKETS one record per packet,
+ * at most CKPT_PAGE_SIZE bytes each).
+ */
+struct ckpt_pipe {
+	uint32_t file_id;
+	uint32_t pipe_file_id;	/* the pipe's first FILE: itself or an earlier one */
+	uint32_t pipe_size;	/* F_GETPIPE_SZ: a power of two, CKPT_MIN_PIPE_SIZE .. CKPT_MAX_PIPE_SIZE */
+	uint32_t flags;		/* enum ckpt_pipe_flags */
+};
+
+#define CKPT_MIN_PIPE_SIZE 4096u
+#define CKPT_MAX_PIPE_SIZE (1u << 31)
+
+/* Bytes in flight in a pipe: followed by length bytes of data. */
+struct ckpt_file_data {
+	uint32_t file_id;
+	uint32_t length;	/* 1 .. CKPT_MAX_FILE_DATA */
+};
+
+#define CKPT_MAX_FILE_DATA (1u << 20)
 
 enum ckpt_timerfd_flags {
 	CKPT_TIMERFD_ABSTIME = 1u << 0,		/* TFD_TIMER_ABSTIME */
@@ -478,8 +601,56 @@ struct ckpt_thread {
 	uint32_t securebits;	/* PR_GET_SECUREBITS (keep-caps is SECBIT_KEEP_CAPS) */
 	uint32_t mce_kill_policy;	/* PR_MCE_KILL_GET: 0 late, 1 early, 2 default */
 	uint32_t reserved3;
+	uint32_t seccomp_mode;	/* enum ckpt_seccomp_mode */
+	uint32_t seccomp_filter_count;	/* SECCOMP records of this thread */
+	/* sched_getattr(): struct sched_attr's fields */
+	uint32_t sched_policy;	/* SCHED_OTHER 0, FIFO 1, RR 2, BATCH 3, IDLE 5, DEADLINE 6 */
+	uint32_t sched_flags;	/* enum ckpt_sched_flags */
+	int32_t sched_nice;	/* -20..19 */
+	uint32_t sched_priority;	/* FIFO, RR: 1..99; others 0 */
+	uint64_t sched_runtime;	/* ns: DEADLINE's runtime; OTHER, BATCH: the slice (Linux 6.12) */
+	uint64_t sched_deadline;	/* DEADLINE only, else 0 */
+	uint64_t sched_period;
+	uint32_t sched_util_min;	/* utilization clamp: 0..1024 */
+	uint32_t sched_util_max;
+	uint64_t affinity[CKPT_AFFINITY_WORDS];	/* sched_getaffinity: bit n is CPU n; none: not saved */
 	/* uint8_t xstate[xstate_size] */
 };
+
+enum ckpt_seccomp_mode {
+	CKPT_SECCOMP_DISABLED = 0,
+	CKPT_SECCOMP_STRICT = 1,	/* SECCOMP_MODE_STRICT: no filter */
+	CKPT_SECCOMP_FILTER = 2,	/* SECCOMP_MODE_FILTER: seccomp_filter_count >= 1 */
+};
+
+enum ckpt_sched_flags {
+	CKPT_SCHED_RESET_ON_FORK = 1u << 0,	/* SCHED_FLAG_RESET_ON_FORK */
+	CKPT_SCHED_DL_OVERRUN = 1u << 2,	/* SCHED_FLAG_DL_OVERRUN */
+	CKPT_SCHED_FLAG_MASK = CKPT_SCHED_RESET_ON_FORK | CKPT_SCHED_DL_OVERRUN,
+};
+
+#define CKPT_SCHED_UTIL_MAX 1024u
+
+/*
+ * One seccomp filter of a thread (classic BPF, as PTRACE_SECCOMP_GET_FILTER
+ * gives it back), followed by instruction_count struct sock_filter (8 bytes
+ * each).  A thread's filters come oldest first, after the THREAD records;
+ * restart installs them in that order, so the newest runs first again.
+ */
+struct ckpt_seccomp {
+	int32_t tid;
+	uint32_t flags;		/* enum ckpt_seccomp_flags */
+	uint32_t instruction_count;	/* 1..CKPT_MAX_SECCOMP_INSTRUCTIONS */
+	uint32_t reserved;	/* 0 */
+};
+
+enum ckpt_seccomp_flags {
+	CKPT_SECCOMP_LOG = 1u << 0,	/* SECCOMP_FILTER_FLAG_LOG */
+	CKPT_SECCOMP_FLAG_MASK = (1u << 1) - 1,
+};
+
+#define CKPT_MAX_SECCOMP_INSTRUCTIONS 4096u	/* BPF_MAXINSNS */
+#define CKPT_MAX_SECCOMP_FILTERS 8192u	/* per thread; the kernel's path limit is lower */
 
 enum ckpt_vma_kind {
 	CKPT_VMA_ANON = 1,	/* private anonymous (heap, stack, mmap) */
@@ -546,8 +717,9 @@ struct ckpt_tail {
 
 _Static_assert(sizeof(struct ckpt_record_header) == 24, "header layout");
 _Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
-_Static_assert(sizeof(struct ckpt_thread) == 352, "thread layout");
-_Static_assert(sizeof(struct ckpt_process) == 64, "process layout");
+_Static_assert(sizeof(struct ckpt_thread) == 536, "thread layout");
+_Static_assert(sizeof(struct ckpt_process) == 80, "process layout");
+_Static_assert(sizeof(struct ckpt_seccomp) == 16, "seccomp layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
 _Static_assert(sizeof(struct ckpt_tree_entry) == 64, "tree entry layout");
@@ -557,6 +729,13 @@ _Static_assert(sizeof(struct ckpt_signalfd) == 16, "signalfd layout");
 _Static_assert(sizeof(struct ckpt_epoll_target) == 24, "epoll target layout");
 _Static_assert(sizeof(struct ckpt_unix_socket) == 32, "unix socket layout");
 _Static_assert(sizeof(struct ckpt_socket_queue) == 8, "socket queue layout");
+_Static_assert(sizeof(struct ckpt_inet_socket) == 112, "inet socket layout");
+_Static_assert(sizeof(struct ckpt_inet_datagram) == 32, "inet datagram layout");
+
+_Static_assert(sizeof(struct ckpt_pipe) == 16, "pipe layout");
+_Static_assert(sizeof(struct ckpt_file_data) == 8, "file data layout");
+/* The loader keeps every queue record (SOCKET_QUEUE, FILE_DATA) the same way. */
+_Static_assert(sizeof(struct ckpt_file_data) == sizeof(struct ckpt_socket_queue), "queue layout");
 _Static_assert(sizeof(struct ckpt_posix_timer) == 48, "posix timer layout");
 _Static_assert(sizeof(struct ckpt_file_lock) == 32, "file lock layout");
 

@@ -14,17 +14,25 @@
 
 #include "error.h"
 #include "image/format.h"
+#include "image/transport.h"
 
 struct image_writer {
-	int fd;
-	uint64_t stream_bytes;
+	struct image_transport *transport;	/* where the bytes go */
+	struct fd_transport fd_transport;	/* the default transport */
+	uint64_t stream_bytes;		/* of the stream as framed, before any transport */
 	uint64_t record_count;
 	uint64_t page_count;
 	const volatile int *interrupt;	/* non-zero: stop writing (a signal's number) */
 	struct ckpt_error *err;
 };
 
+/* A writer to fd, through the plain fd transport. */
 void image_writer_init(struct image_writer *writer, int fd, struct ckpt_error *err);
+/* A writer through `transport`, which the writer now owns (closed with it). */
+void image_writer_init_transport(struct image_writer *writer, struct image_transport *transport,
+				 struct ckpt_error *err);
+/* Closes the writer's transport (not the caller's fd). */
+void image_writer_close(struct image_writer *writer);
 int image_write_record(struct image_writer *writer, enum ckpt_record_type type,
 		       const struct iovec *parts, int part_count);
 int image_write_simple(struct image_writer *writer, enum ckpt_record_type type,
@@ -32,10 +40,13 @@ int image_write_simple(struct image_writer *writer, enum ckpt_record_type type,
 /* One PAGES record: runs, then their data (page_count pages at data). */
 int image_write_pages(struct image_writer *writer, const struct ckpt_page_run *runs,
 		      uint64_t run_count, const void *data, uint64_t page_count);
+/* The TAIL record, then a flush of the transport. */
 int image_write_tail(struct image_writer *writer);
 
 struct image_reader {
-	int fd;
+	struct image_transport *transport;	/* where the bytes come from */
+	struct fd_transport fd_transport;	/* the default transport */
+	int fd;				/* the default transport's fd; -1 over another */
 	uint64_t offset;		/* bytes consumed so far */
 	uint64_t record_count;
 	uint64_t page_count;
@@ -45,7 +56,12 @@ struct image_reader {
 	int stall_timeout_ms;		/* > 0: fail when no byte comes for this long */
 };
 
+/* A reader of fd, through the plain fd transport. */
 void image_reader_init(struct image_reader *reader, int fd, struct ckpt_error *err);
+/* A reader through `transport`, which the reader now owns (closed with it). */
+void image_reader_init_transport(struct image_reader *reader, struct image_transport *transport,
+				 struct ckpt_error *err);
+/* Frees the record buffer and closes the transport (not the caller's fd). */
 void image_reader_release(struct image_reader *reader);
 
 struct image_record {
@@ -80,12 +96,15 @@ struct image_file {
 	 * it through image_file_eventfd() and the like.
 	 */
 	const void *state;
-	const struct ckpt_socket_queue **queue;	/* a unix socket's waiting data, oldest first */
+	const struct ckpt_socket_queue **queue;	/* a unix socket's or pipe's waiting data, oldest first */
 	size_t queue_count;
 };
 
 /* The file's state record if the file is of this kind and has one, else NULL. */
-const void *image_file_state(const struct image_file *file, enum ckpt_file_kind kind);
+static inline const void *image_file_state(const struct image_file *file, enum ckpt_file_kind kind)
+{
+	return file->file.kind == (uint32_t)kind ? file->state : NULL;
+}
 
 static inline bool image_file_has_state(const struct image_file *file)
 {
@@ -107,14 +126,37 @@ static inline const struct ckpt_signalfd *image_file_signalfd(const struct image
 	return image_file_state(file, CKPT_FILE_SIGNALFD);
 }
 
+static inline const struct ckpt_pipe *image_file_pipe(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_PIPE);
+}
+
 static inline const struct ckpt_unix_socket *image_file_unix_socket(const struct image_file *file)
 {
 	return image_file_state(file, CKPT_FILE_UNIX_SOCKET);
 }
 
+static inline const struct ckpt_inet_socket *image_file_inet_socket(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_INET_SOCKET);
+}
+
+/* A UDP socket's waiting datagram i (its queue records are INET_DATAGRAM records). */
+static inline const struct ckpt_inet_datagram *image_file_inet_datagram(const struct image_file *file,
+									 size_t i)
+{
+	return (const struct ckpt_inet_datagram *)file->queue[i];
+}
+
 struct image_thread {
 	struct ckpt_thread thread;
 	const uint8_t *xstate;
+};
+
+/* A thread's seccomp filter; a thread's come oldest first. */
+struct image_seccomp {
+	struct ckpt_seccomp filter;
+	const uint64_t *program;	/* instruction_count struct sock_filter */
 };
 
 struct image {
@@ -141,6 +183,8 @@ struct image {
 	const uint64_t *auxv;
 	struct image_thread *threads;
 	size_t thread_count;
+	struct image_seccomp *seccomp_filters;
+	size_t seccomp_filter_count;
 	struct ckpt_vma *vmas;
 	size_t vma_count;
 	struct block_list blocks;	/* allocations behind the pointers above */

@@ -64,6 +64,7 @@ void image_release(struct image *image)
 	release_blocks(&image->blocks);
 	free(image->fds);
 	free(image->threads);
+	free(image->seccomp_filters);
 	free(image->vmas);
 	free(image->pending);
 	free(image->posix_timers);
@@ -385,6 +386,61 @@ static int add_pending_signal(struct image *image, const struct image_record *re
 	return 0;
 }
 
+static const struct ckpt_thread *find_thread(const struct image *image, int32_t tid)
+{
+	for (size_t i = 0; i < image->thread_count; i++) {
+		if (image->threads[i].thread.tid == tid)
+			return &image->threads[i].thread;
+	}
+	return NULL;
+}
+
+static size_t count_seccomp_filters(const struct image *image, int32_t tid)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < image->seccomp_filter_count; i++)
+		count += image->seccomp_filters[i].filter.tid == tid;
+	return count;
+}
+
+static int add_seccomp_filter(struct image *image, const struct image_record *record,
+			      struct ckpt_error *err)
+{
+	const struct ckpt_seccomp *filter = record->payload;
+	const struct ckpt_thread *thread = find_thread(image, filter->tid);
+	struct image_seccomp *slot;
+
+	if (image->vma_count > 0)
+		return out_of_order(err, record, "VMA, PAGES, PROCESS or TAIL");
+	if (!thread)
+		return fail(err, EINVAL, "bad image: a seccomp filter for thread %d, not in the image",
+			    filter->tid);
+	if (count_seccomp_filters(image, filter->tid) >= thread->seccomp_filter_count)
+		return fail(err, EINVAL, "bad image: more seccomp filters for thread %d than its THREAD record counts",
+			    filter->tid);
+	slot = append((void **)&image->seccomp_filters, &image->seccomp_filter_count, sizeof(*slot),
+		      err);
+	if (!slot)
+		return -ENOMEM;
+	slot->filter = *filter;
+	slot->program = keep_copy(image, filter + 1, (size_t)filter->instruction_count * 8, err);
+	return slot->program ? 0 : -ENOMEM;
+}
+
+static int check_seccomp_filters_complete(const struct image *image, struct ckpt_error *err)
+{
+	for (size_t i = 0; i < image->thread_count; i++) {
+		const struct ckpt_thread *thread = &image->threads[i].thread;
+
+		if (count_seccomp_filters(image, thread->tid) != thread->seccomp_filter_count)
+			return fail(err, EINVAL, "bad image: thread %d has %zu seccomp filters, its THREAD record counts %u",
+				    thread->tid, count_seccomp_filters(image, thread->tid),
+				    thread->seccomp_filter_count);
+	}
+	return 0;
+}
+
 /* A process sharing another's memory has no VMA of its own: the owner holds them. */
 static int check_memory_present(const struct image *image, struct ckpt_error *err)
 {
@@ -410,8 +466,10 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 		if (ret_next->type == CKPT_RECORD_PAGES || ret_next->type == CKPT_RECORD_TAIL ||
 		    ret_next->type == CKPT_RECORD_PROCESS)
 			break;
-		if (ret_next->type == CKPT_RECORD_SIGINFO) {
-			ret = add_pending_signal(image, ret_next, reader->err);
+		if (ret_next->type == CKPT_RECORD_SIGINFO || ret_next->type == CKPT_RECORD_SECCOMP) {
+			ret = ret_next->type == CKPT_RECORD_SIGINFO ?
+				      add_pending_signal(image, ret_next, reader->err) :
+				      add_seccomp_filter(image, ret_next, reader->err);
 			if (ret < 0)
 				return ret;
 			continue;
@@ -422,6 +480,8 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 		if (ret < 0)
 			return ret;
 	}
+	if (check_seccomp_filters_complete(image, reader->err) < 0)
+		return reader->err->code;
 	return check_memory_present(image, reader->err);
 }
 
@@ -525,7 +585,7 @@ static int add_file_state(struct image_tree *tree, const struct image_record *re
 	return file->state ? 0 : -ENOMEM;
 }
 
-/* A queue record (SOCKET_QUEUE): after its file's state record, kept whole until the tree is released. */
+/* A queue record (SOCKET_QUEUE, INET_DATAGRAM: both begin with file_id, length): after its file's state record, kept whole until the tree is released. */
 static int add_file_queue(struct image_tree *tree, const struct image_record *record,
 			  const struct file_kind_info *kind, struct ckpt_error *err)
 {

@@ -4,9 +4,11 @@
  * record, as text, to a caller's FILE *.  Records are valid (the reader
  * checked them); ids of files are resolved through the print context.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "image/image.h"
@@ -129,6 +131,70 @@ void print_process_record(FILE *out, const void *payload, uint64_t length,
 	fprintf(out, "prctl: child subreaper %s, THP disable %u, dumpable %u\n",
 		process->prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER ? "yes" : "no",
 		process->thp_disable, process->dumpable);
+	fprintf(out, "oom_score_adj %d, loginuid %u, membarrier registrations %#x\n",
+		process->oom_score_adj, process->loginuid, process->membarrier);
+}
+
+static const char *sched_policy_name(uint32_t policy)
+{
+	static const char *const names[] = { "other", "fifo", "rr", "batch", "?", "idle", "deadline" };
+
+	return policy < sizeof(names) / sizeof(names[0]) ? names[policy] : "?";
+}
+
+static const char *seccomp_mode_name(uint32_t mode)
+{
+	return mode == CKPT_SECCOMP_STRICT ? "strict" : mode == CKPT_SECCOMP_FILTER ? "filter" : "off";
+}
+
+/* The CPUs of the affinity mask, as ranges: "0-3,6". */
+static void print_cpu_list(FILE *out, const uint64_t *affinity)
+{
+	const char *separator = "";
+	unsigned cpu = 0;
+
+	while (cpu < CKPT_AFFINITY_WORDS * 64) {
+		unsigned first;
+
+		if (!(affinity[cpu / 64] >> (cpu % 64) & 1)) {
+			cpu++;
+			continue;
+		}
+		first = cpu;
+		while (cpu + 1 < CKPT_AFFINITY_WORDS * 64 && (affinity[(cpu + 1) / 64] >> ((cpu + 1) % 64) & 1))
+			cpu++;
+		fprintf(out, first == cpu ? "%s%u" : "%s%u-%u", separator, first, cpu);
+		separator = ",";
+		cpu++;
+	}
+}
+
+static void print_thread_sched(FILE *out, const struct ckpt_thread *thread)
+{
+	fprintf(out, "  sched %s, nice %d, priority %u%s", sched_policy_name(thread->sched_policy),
+		thread->sched_nice, thread->sched_priority,
+		thread->sched_flags & CKPT_SCHED_RESET_ON_FORK ? ", reset on fork" : "");
+	if (thread->sched_policy == 6)
+		fprintf(out, ", runtime %" PRIu64 " deadline %" PRIu64 " period %" PRIu64,
+			thread->sched_runtime, thread->sched_deadline, thread->sched_period);
+	fputs(", CPUs ", out);
+	print_cpu_list(out, thread->affinity);	/* nothing when not saved */
+	fprintf(out, ", seccomp %s", seccomp_mode_name(thread->seccomp_mode));
+	if (thread->seccomp_filter_count)
+		fprintf(out, " (%u filter%s)", thread->seccomp_filter_count,
+			thread->seccomp_filter_count == 1 ? "" : "s");
+	fputc('\n', out);
+}
+
+void print_seccomp_record(FILE *out, const void *payload, uint64_t length,
+			  const struct record_print_context *context)
+{
+	const struct ckpt_seccomp *filter = payload;
+
+	(void)length;
+	(void)context;
+	fprintf(out, "seccomp filter of thread %d: %u instructions%s\n", filter->tid,
+		filter->instruction_count, filter->flags & CKPT_SECCOMP_LOG ? ", log" : "");
 }
 
 void print_thread_record(FILE *out, const void *payload, uint64_t length,
@@ -144,6 +210,7 @@ void print_thread_record(FILE *out, const void *payload, uint64_t length,
 	fprintf(out, "  timer slack %" PRIu64 " ns, parent-death signal %u, securebits %#x, no_new_privs %s, MCE kill policy %u\n",
 		thread->timer_slack_ns, thread->pdeath_signal, thread->securebits,
 		thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "yes" : "no", thread->mce_kill_policy);
+	print_thread_sched(out, thread);
 }
 
 /* "fd N: " then the state record's phrase: eventfd, timerfd, signalfd, unix socket. */
@@ -284,6 +351,66 @@ void print_unix_socket_record(FILE *out, const void *payload, uint64_t length,
 		unix_socket_type_name(sock->type), file ? file->path : "?", sock->peer_file_id, messages,
 		bytes, sock->shutdown & CKPT_UNIX_SHUT_RD ? " shut-rd" : "",
 		sock->shutdown & CKPT_UNIX_SHUT_WR ? " shut-wr" : "");
+}
+
+static const char *inet_state_name(uint32_t state)
+{
+	if (state == CKPT_INET_LISTENING)
+		return "listening";
+	return state == CKPT_INET_CONNECTED ? "connected" : "open";
+}
+
+/* "127.0.0.1:80" or "[::1]:80" */
+static void print_inet_address(FILE *out, uint32_t family, const uint8_t address[16], uint16_t port)
+{
+	char text[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == AF_INET ? AF_INET : AF_INET6, address, text, sizeof(text));
+	fprintf(out, family == AF_INET ? "%s:%u" : "[%s]:%u", text, port);
+}
+
+void print_inet_socket_record(FILE *out, const void *payload, uint64_t length,
+			      const struct record_print_context *context)
+{
+	const struct ckpt_inet_socket *sock = payload;
+	const struct image_file *file = find_context_file(context, sock->file_id);
+	size_t datagrams = file ? file->queue_count : 0;
+
+	(void)length;
+	fprintf(out, "%s%s socket %s, ", sock->type == SOCK_STREAM ? "tcp" : "udp",
+		sock->family == AF_INET ? "" : "6", inet_state_name(sock->state));
+	print_inet_address(out, sock->family, sock->local_address, sock->local_port);
+	if (sock->state == CKPT_INET_CONNECTED) {
+		fprintf(out, " to ");
+		print_inet_address(out, sock->family, sock->remote_address, sock->remote_port);
+	}
+	if (sock->state == CKPT_INET_LISTENING)
+		fprintf(out, ", backlog %u", sock->backlog);
+	if (sock->type == SOCK_DGRAM)
+		fprintf(out, ", %zu datagrams queued", datagrams);
+}
+
+/* The path and the bytes in flight come from the pipe's FILEs, when the context has them. */
+void print_pipe_record(FILE *out, const void *payload, uint64_t length,
+		       const struct record_print_context *context)
+{
+	const struct ckpt_pipe *pipe = payload;
+	const struct image_file *file = find_context_file(context, pipe->file_id);
+	size_t records = file ? file->queue_count : 0;
+	uint64_t bytes = 0;
+
+	(void)length;
+	for (size_t i = 0; i < records; i++)
+		bytes += file->queue[i]->length;
+	fprintf(out, "pipe %s, %s end, size %" PRIu32, file ? file->path : "?",
+		!file ? "?" : (file->file.open_flags & O_ACCMODE) == O_RDONLY ? "read"
+		: (file->file.open_flags & O_ACCMODE) == O_WRONLY ? "write" : "read-write",
+		pipe->pipe_size);
+	if (pipe->pipe_file_id != pipe->file_id)
+		fprintf(out, ", pipe of FILE %" PRIu32, pipe->pipe_file_id);
+	else
+		fprintf(out, ", %" PRIu64 " bytes in flight%s", bytes,
+			pipe->flags & CKPT_PIPE_PACKETS ? " in packets" : "");
 }
 
 static const char *lock_kind_name(uint32_t kind)

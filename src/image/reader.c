@@ -1,19 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "image/crc32c.h"
 #include "image/image.h"
 #include "image/records.h"
 
-void image_reader_init(struct image_reader *reader, int fd, struct ckpt_error *err)
+void image_reader_init_transport(struct image_reader *reader, struct image_transport *transport,
+				 struct ckpt_error *err)
 {
 	memset(reader, 0, sizeof(*reader));
-	reader->fd = fd;
+	reader->transport = transport;
+	reader->fd = -1;
 	reader->err = err;
+}
+
+void image_reader_init(struct image_reader *reader, int fd, struct ckpt_error *err)
+{
+	image_reader_init_transport(reader, NULL, err);
+	fd_transport_init(&reader->fd_transport, fd);
+	reader->transport = &reader->fd_transport.base;
+	reader->fd = fd;
 }
 
 void image_reader_release(struct image_reader *reader)
@@ -21,57 +29,15 @@ void image_reader_release(struct image_reader *reader)
 	free(reader->buffer);
 	reader->buffer = NULL;
 	reader->buffer_size = 0;
+	transport_close(reader->transport);
+	reader->transport = NULL;
 }
 
-/* 0 once fd has data (or is a file, which is always ready), -ETIMEDOUT, or -errno. */
-static int wait_for_data(int fd, int timeout_ms)
+/* Bytes read (fewer than length only at the end of the stream) or -errno. */
+static ssize_t read_exactly(struct image_reader *reader, void *buffer, size_t length)
 {
-	struct pollfd waiting = { .fd = fd, .events = POLLIN };
-	int ready;
-
-	if (timeout_ms <= 0)
-		return 0;
-	do {
-		ready = poll(&waiting, 1, timeout_ms);
-	} while (ready < 0 && errno == EINTR);
-	if (ready < 0)
-		return -errno;
-	return ready == 0 ? -ETIMEDOUT : 0;
-}
-
-/*
- * Returns bytes read (less than length only at end of stream) or -errno;
- * -ETIMEDOUT when the stream brings nothing for timeout_ms (when > 0).
- */
-static ssize_t read_fully(int fd, void *buffer, size_t length, int timeout_ms)
-{
-	size_t done = 0;
-
-	while (done < length) {
-		int ret = wait_for_data(fd, timeout_ms);
-		ssize_t got = ret < 0 ? ret : read(fd, (char *)buffer + done, length - done);
-
-		if (ret < 0)
-			return ret;
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -errno;
-		if (got == 0)
-			break;
-		done += (size_t)got;
-	}
-	return (ssize_t)done;
-}
-
-static int read_failure(struct image_reader *reader, ssize_t error)
-{
-	if (error == -ETIMEDOUT)
-		return fail(reader->err, ETIMEDOUT,
-			    "reading the image: nothing came for %d s: the stream stalled",
-			    reader->stall_timeout_ms / 1000);
-	return fail(reader->err, (int)error, "reading the image: %s", strerror((int)-error));
+	return transport_read(reader->transport, buffer, length, reader->stall_timeout_ms,
+			      reader->err);
 }
 
 static int check_header(struct image_reader *reader, const struct ckpt_record_header *header,
@@ -130,9 +96,9 @@ static int read_payload(struct image_reader *reader, const struct ckpt_record_he
 
 	if (ret < 0)
 		return ret;
-	got = read_fully(reader->fd, reader->buffer, header->length, reader->stall_timeout_ms);
+	got = read_exactly(reader, reader->buffer, header->length);
 	if (got < 0)
-		return read_failure(reader, got);
+		return (int)got;
 	reader->offset += (uint64_t)got;
 	if ((uint64_t)got < header->length)
 		return fail(reader->err, EINVAL,
@@ -144,10 +110,10 @@ static int read_payload(struct image_reader *reader, const struct ckpt_record_he
 
 static int read_header(struct image_reader *reader, struct ckpt_record_header *header)
 {
-	ssize_t got = read_fully(reader->fd, header, sizeof(*header), reader->stall_timeout_ms);
+	ssize_t got = read_exactly(reader, header, sizeof(*header));
 
 	if (got < 0)
-		return read_failure(reader, got);
+		return (int)got;
 	reader->offset += (uint64_t)got;
 	if (got == 0)
 		return -ENODATA;

@@ -131,6 +131,36 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		  .over_limit = "no file, or more data than a record holds" },
 		validate_socket_queue_record, NULL,
 	},
+	[CKPT_RECORD_SECCOMP] = {
+		CKPT_RECORD_SECCOMP, "SECCOMP",
+		{ ARRAY(struct ckpt_seccomp, instruction_count, 8, CKPT_MAX_SECCOMP_INSTRUCTIONS,
+			"size does not match its instruction count"),
+		  .over_limit = "more than 4096 instructions" },
+		validate_seccomp_record, print_seccomp_record,
+	},
+	[CKPT_RECORD_INET_SOCKET] = {
+		CKPT_RECORD_INET_SOCKET, "INET_SOCKET",
+		EXACT(struct ckpt_inet_socket, "wrong size, no file or reserved field set"),
+		validate_inet_socket_record, print_inet_socket_record,
+	},
+	[CKPT_RECORD_INET_DATAGRAM] = {
+		CKPT_RECORD_INET_DATAGRAM, "INET_DATAGRAM",
+		{ ARRAY(struct ckpt_inet_datagram, length, 1, CKPT_MAX_INET_DATAGRAM,
+			"size does not match its data length"),
+		  .over_limit = "a datagram above 65535 bytes" },
+		validate_inet_datagram_record, NULL,
+	},
+	[CKPT_RECORD_PIPE] = {
+		CKPT_RECORD_PIPE, "PIPE", EXACT(struct ckpt_pipe, "wrong size, no file or no pipe"),
+		validate_pipe_record, print_pipe_record,
+	},
+	[CKPT_RECORD_FILE_DATA] = {
+		CKPT_RECORD_FILE_DATA, "FILE_DATA",
+		{ ARRAY(struct ckpt_file_data, length, 1, CKPT_MAX_FILE_DATA,
+			"size does not match its data length"),
+		  .over_limit = "no file, or no data or more than a record holds" },
+		validate_file_data_record, NULL,
+	},
 	[CKPT_RECORD_FILE_LOCK] = {
 		CKPT_RECORD_FILE_LOCK, "FILE_LOCK",
 		EXACT(struct ckpt_file_lock, "wrong size or no file"),

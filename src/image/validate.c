@@ -69,6 +69,11 @@ static int validate_process_prctl(const struct ckpt_process *process, struct ckp
 		return bad(err, CKPT_RECORD_PROCESS, "THP disable value out of range");
 	if (process->dumpable > CKPT_SUID_DUMP_ROOT || process->reserved != 0)
 		return bad(err, CKPT_RECORD_PROCESS, "dumpable out of range or reserved field set");
+	if (process->oom_score_adj < CKPT_OOM_SCORE_ADJ_MIN ||
+	    process->oom_score_adj > CKPT_OOM_SCORE_ADJ_MAX)
+		return bad(err, CKPT_RECORD_PROCESS, "oom_score_adj out of range");
+	if ((process->membarrier & ~(uint32_t)CKPT_MEMBARRIER_MASK) || process->reserved2 != 0)
+		return bad(err, CKPT_RECORD_PROCESS, "unknown membarrier registrations or reserved field set");
 	return 0;
 }
 
@@ -168,8 +173,9 @@ int validate_fd_record(const void *payload, uint64_t length, struct ckpt_error *
 	if (fd->inherit_kind > CKPT_INHERIT_SOCKET)
 		return bad(err, CKPT_RECORD_FD, "unknown inherited kind");
 	if (fd->flags & CKPT_FD_INHERIT) {
-		if (fd->file_id != 0 || fd->fd > 2)
-			return bad(err, CKPT_RECORD_FD, "only fds 0-2 are inherited, without a file");
+		if (fd->file_id != 0 || (fd->fd > 2 && fd->inherit_kind != CKPT_INHERIT_PIPE))
+			return bad(err, CKPT_RECORD_FD,
+				   "only fds 0-2 and pipes are inherited, without a file");
 	} else if (fd->file_id == 0) {
 		return bad(err, CKPT_RECORD_FD, "no file");
 	}
@@ -209,10 +215,47 @@ static int validate_thread_prctl(const struct ckpt_thread *thread, struct ckpt_e
 	return 0;
 }
 
+static int validate_thread_seccomp(const struct ckpt_thread *thread, struct ckpt_error *err)
+{
+	bool filters = thread->seccomp_filter_count > 0;
+
+	if (thread->seccomp_mode > CKPT_SECCOMP_FILTER)
+		return bad(err, CKPT_RECORD_THREAD, "unknown seccomp mode");
+	if (filters != (thread->seccomp_mode == CKPT_SECCOMP_FILTER) ||
+	    thread->seccomp_filter_count > CKPT_MAX_SECCOMP_FILTERS)
+		return bad(err, CKPT_RECORD_THREAD, "seccomp filter count does not match its mode");
+	return 0;
+}
+
+static bool is_known_sched_policy(uint32_t policy)
+{
+	return policy == 0 || policy == 1 || policy == 2 || policy == 3 || policy == 5 ||
+	       policy == 6;
+}
+
+static int validate_thread_sched(const struct ckpt_thread *thread, struct ckpt_error *err)
+{
+	bool realtime = thread->sched_policy == 1 || thread->sched_policy == 2;
+
+	if (!is_known_sched_policy(thread->sched_policy) ||
+	    (thread->sched_flags & ~(uint32_t)CKPT_SCHED_FLAG_MASK))
+		return bad(err, CKPT_RECORD_THREAD, "unknown scheduling policy or flags");
+	if (thread->sched_nice < -20 || thread->sched_nice > 19 || thread->sched_priority > 99 ||
+	    realtime != (thread->sched_priority > 0))
+		return bad(err, CKPT_RECORD_THREAD, "nice or real-time priority out of range");
+	if (thread->sched_util_min > thread->sched_util_max ||
+	    thread->sched_util_max > CKPT_SCHED_UTIL_MAX)
+		return bad(err, CKPT_RECORD_THREAD, "utilization clamp out of range");
+	if (thread->sched_policy != 6 && (thread->sched_deadline || thread->sched_period))
+		return bad(err, CKPT_RECORD_THREAD, "deadline parameters without SCHED_DEADLINE");
+	return 0;
+}
+
 /* The size rule checked xstate_size against the size and its upper limit. */
 int validate_thread_record(const void *payload, uint64_t length, struct ckpt_error *err)
 {
 	const struct ckpt_thread *thread = payload;
+	int ret;
 
 	(void)length;
 	if (thread->xstate_size < 576)
@@ -223,7 +266,25 @@ int validate_thread_record(const void *payload, uint64_t length, struct ckpt_err
 		return bad(err, CKPT_RECORD_THREAD, "unknown flags");
 	if (!is_fixed_string(thread->comm, sizeof(thread->comm)))
 		return bad(err, CKPT_RECORD_THREAD, "comm is not terminated");
-	return validate_thread_prctl(thread, err);
+	ret = validate_thread_seccomp(thread, err);
+	if (ret == 0)
+		ret = validate_thread_sched(thread, err);
+	if (ret == 0)
+		ret = validate_thread_prctl(thread, err);
+	return ret;
+}
+
+/* The size rule checked instruction_count against the size and its limit. */
+int validate_seccomp_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_seccomp *filter = payload;
+
+	(void)length;
+	if (filter->tid <= 0 || filter->instruction_count == 0 || filter->reserved != 0)
+		return bad(err, CKPT_RECORD_SECCOMP, "bad tid, empty program or reserved field set");
+	if (filter->flags & ~(uint32_t)CKPT_SECCOMP_FLAG_MASK)
+		return bad(err, CKPT_RECORD_SECCOMP, "unknown flags");
+	return 0;
 }
 
 static bool vma_needs_file(uint32_t kind)
@@ -494,6 +555,119 @@ int validate_socket_queue_record(const void *payload, uint64_t length, struct ck
 	(void)length;
 	if (queue->file_id == 0)
 		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "no file, or more data than a record holds");
+	return 0;
+}
+
+static bool is_inet_family(uint32_t family)
+{
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* An IPv4 address fills 4 of the 16 bytes; the rest is zero. */
+static bool has_clean_address(uint32_t family, const uint8_t address[16])
+{
+	for (size_t i = family == AF_INET ? 4 : 16; i < 16; i++) {
+		if (address[i])
+			return false;
+	}
+	return true;
+}
+
+static bool is_known_inet_state(const struct ckpt_inet_socket *sock)
+{
+	if (sock->state == CKPT_INET_OPEN)
+		return true;
+	if (sock->state == CKPT_INET_LISTENING)
+		return sock->type == SOCK_STREAM && sock->local_port != 0;
+	return sock->state == CKPT_INET_CONNECTED && sock->type == SOCK_DGRAM && sock->remote_port != 0;
+}
+
+static bool has_tcp_fields_only_for_tcp(const struct ckpt_inet_socket *sock)
+{
+	if (sock->type == SOCK_STREAM)
+		return true;
+	return !(sock->flags & CKPT_INET_NODELAY) && sock->keepalive_idle == 0 &&
+	       sock->keepalive_interval == 0 && sock->keepalive_count == 0 &&
+	       sock->defer_accept == 0 && sock->fastopen == 0;
+}
+
+static bool has_device_name(const char device[CKPT_INET_DEVICE_SIZE])
+{
+	return memchr(device, '\0', CKPT_INET_DEVICE_SIZE) != NULL;
+}
+
+int validate_inet_socket_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_inet_socket *sock = payload;
+
+	(void)length;
+	if (sock->file_id == 0 || sock->reserved || sock->reserved2 || sock->reserved3)
+		return bad(err, CKPT_RECORD_INET_SOCKET, "wrong size, no file or reserved field set");
+	if (!is_inet_family(sock->family) || (sock->type != SOCK_STREAM && sock->type != SOCK_DGRAM))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "not a TCP or UDP socket of IPv4 or IPv6");
+	if (!is_known_inet_state(sock))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "unknown state, or a state its type or ports cannot have");
+	if ((sock->flags & ~CKPT_INET_FLAGS_ALL) || !has_tcp_fields_only_for_tcp(sock) ||
+	    ((sock->flags & CKPT_INET_V6ONLY) && sock->family != AF_INET6))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "unknown flags, or options its type cannot have");
+	if (!has_clean_address(sock->family, sock->local_address) ||
+	    !has_clean_address(sock->family, sock->remote_address) ||
+	    (sock->state != CKPT_INET_CONNECTED && sock->remote_port) ||
+	    (sock->family == AF_INET && sock->scope_id))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "addresses do not fit the family or state");
+	if (sock->rcvbuf > INT32_MAX || sock->sndbuf > INT32_MAX || sock->backlog > INT32_MAX ||
+	    sock->keepalive_idle > INT32_MAX || sock->keepalive_interval > INT32_MAX ||
+	    sock->keepalive_count > INT32_MAX || sock->defer_accept > INT32_MAX ||
+	    sock->fastopen > INT32_MAX || (sock->state != CKPT_INET_LISTENING && sock->backlog))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "a size, count or time out of range");
+	if (!has_device_name(sock->device))
+		return bad(err, CKPT_RECORD_INET_SOCKET, "device name not NUL-terminated");
+	return 0;
+}
+
+static bool is_power_of_two(uint32_t value)
+{
+	return value != 0 && (value & (value - 1)) == 0;
+}
+
+int validate_pipe_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_pipe *pipe = payload;
+
+	(void)length;
+	if (pipe->file_id == 0 || pipe->pipe_file_id == 0)
+		return bad(err, CKPT_RECORD_PIPE, "wrong size, no file or no pipe");
+	if (pipe->pipe_file_id > pipe->file_id)
+		return bad(err, CKPT_RECORD_PIPE, "its pipe's first FILE comes after it");
+	if (!is_power_of_two(pipe->pipe_size) || pipe->pipe_size < CKPT_MIN_PIPE_SIZE ||
+	    pipe->pipe_size > CKPT_MAX_PIPE_SIZE)
+		return bad(err, CKPT_RECORD_PIPE, "pipe size is not a power of two from 4096 to 2 GiB");
+	if (pipe->flags & ~(uint32_t)CKPT_PIPE_PACKETS)
+		return bad(err, CKPT_RECORD_PIPE, "unknown flags");
+	return 0;
+}
+
+/* The size rule checked the data length against the size and its limit. */
+int validate_inet_datagram_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_inet_datagram *datagram = payload;
+
+	(void)length;
+	if (datagram->file_id == 0 || datagram->reserved)
+		return bad(err, CKPT_RECORD_INET_DATAGRAM, "no file or reserved field set");
+	if (!is_inet_family(datagram->source_family) ||
+	    !has_clean_address(datagram->source_family, datagram->source_address))
+		return bad(err, CKPT_RECORD_INET_DATAGRAM, "source address of no IPv4 or IPv6 family");
+	return 0;
+}
+
+int validate_file_data_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_file_data *data = payload;
+
+	(void)length;
+	if (data->file_id == 0 || data->length == 0)
+		return bad(err, CKPT_RECORD_FILE_DATA, "no file, or no data or more than a record holds");
 	return 0;
 }
 

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "image/crc32c.h"
 #include "image/image.h"
@@ -10,45 +9,41 @@
 
 enum { MAX_PARTS = 8 };
 
-void image_writer_init(struct image_writer *writer, int fd, struct ckpt_error *err)
+void image_writer_init_transport(struct image_writer *writer, struct image_transport *transport,
+				 struct ckpt_error *err)
 {
 	memset(writer, 0, sizeof(*writer));
-	writer->fd = fd;
+	writer->transport = transport;
 	writer->err = err;
 }
 
-static void skip_written(struct iovec **parts, int *count, size_t written)
+void image_writer_init(struct image_writer *writer, int fd, struct ckpt_error *err)
 {
-	while (*count > 0 && written >= (*parts)->iov_len) {
-		written -= (*parts)->iov_len;
-		(*parts)++;
-		(*count)--;
-	}
-	if (*count > 0) {
-		(*parts)->iov_base = (char *)(*parts)->iov_base + written;
-		(*parts)->iov_len -= written;
-	}
+	image_writer_init_transport(writer, NULL, err);
+	fd_transport_init(&writer->fd_transport, fd);
+	writer->transport = &writer->fd_transport.base;
+}
+
+void image_writer_close(struct image_writer *writer)
+{
+	transport_close(writer->transport);
+	writer->transport = NULL;
 }
 
 static int write_all(struct image_writer *writer, struct iovec *parts, int count)
 {
-	while (count > 0) {
-		ssize_t written;
+	uint64_t length = 0;
+	int ret;
 
-		if (writer->interrupt && *writer->interrupt)
-			return fail(writer->err, EINTR, "interrupted by signal %d (%s)", *writer->interrupt,
-				    strsignal(*writer->interrupt));
-		written = writev(writer->fd, parts, count);
-		if (written < 0 && errno == EINTR)
-			continue;
-		if (written < 0)
-			return fail(writer->err, errno, "writing the image: %s", strerror(errno));
-		if (written == 0)
-			return fail(writer->err, EIO, "writing the image: nothing written");
-		writer->stream_bytes += (uint64_t)written;
-		skip_written(&parts, &count, (size_t)written);
-	}
-	return 0;
+	if (writer->interrupt && *writer->interrupt)
+		return fail(writer->err, EINTR, "interrupted by signal %d (%s)", *writer->interrupt,
+			    strsignal(*writer->interrupt));
+	for (int i = 0; i < count; i++)
+		length += parts[i].iov_len;
+	ret = transport_write(writer->transport, parts, count, writer->err);
+	if (ret == 0)
+		writer->stream_bytes += length;
+	return ret;
 }
 
 static uint32_t record_checksum(const struct ckpt_record_header *header,
@@ -126,6 +121,9 @@ int image_write_tail(struct image_writer *writer)
 		.page_count = writer->page_count,
 		.stream_bytes = writer->stream_bytes,
 	};
+	int ret = image_write_simple(writer, CKPT_RECORD_TAIL, &tail, sizeof(tail));
 
-	return image_write_simple(writer, CKPT_RECORD_TAIL, &tail, sizeof(tail));
+	if (ret == 0)
+		ret = transport_flush(writer->transport, writer->err);
+	return ret;
 }

@@ -18,10 +18,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "image/records.h"
+#include "objects/dump.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/file_kinds.h"
+#include "objects/restore.h"
 #include "util.h"
+
+#define EPOLL_LINK "anon_inode:[eventpoll]"
+
+/* An epoll's kind_state: its watched files, found once the fds of its first process are known. */
+struct epoll_state {
+	struct ckpt_epoll_target *targets;
+	size_t target_count;
+};
 
 /* What KCMP_EPOLL_TFD takes: the epoll fd, the watched fd number, which of its files. */
 struct epoll_slot {
@@ -47,21 +57,45 @@ static bool still_watched(struct dump_context *ctx, int epoll_fd, int target_fd)
 	return syscall(SYS_kcmp, ctx->pid, ctx->pid, KCMP_EPOLL_TFD, target_fd, &slot) == 0;
 }
 
-static int add_epoll_target(struct dump_context *ctx, const struct ckpt_epoll_target *target)
+static bool is_epoll(const struct fd_facts *facts)
 {
-	struct dump_shared *shared = ctx->shared;
+	return strcmp(facts->target, EPOLL_LINK) == 0;
+}
+
+static int collect_epoll(struct dump_context *ctx, const struct fd_facts *facts, struct dump_file *file)
+{
+	(void)facts;
+	file->kind_state = calloc(1, sizeof(struct epoll_state));
+	if (!file->kind_state)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	return 0;
+}
+
+static void free_epoll(struct dump_file *file)
+{
+	struct epoll_state *state = file->kind_state;
+
+	if (state)
+		free(state->targets);
+	free_plain_state(file);
+}
+
+static int add_epoll_target(struct dump_context *ctx, struct dump_file *epoll,
+			    const struct ckpt_epoll_target *target)
+{
+	struct epoll_state *state = epoll->kind_state;
 	struct ckpt_epoll_target *grown =
-		realloc(shared->epoll_targets, (shared->epoll_target_count + 1) * sizeof(*grown));
+		realloc(state->targets, (state->target_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	shared->epoll_targets = grown;
-	grown[shared->epoll_target_count++] = *target;
+	state->targets = grown;
+	grown[state->target_count++] = *target;
 	return 0;
 }
 
 /* One "tfd: N events: X data: Y ..." line of the epoll's fdinfo. */
-static int collect_epoll_line(struct dump_context *ctx, const struct dump_file *epoll, const char *line)
+static int collect_epoll_line(struct dump_context *ctx, struct dump_file *epoll, const char *line)
 {
 	struct ckpt_epoll_target target = { .epoll_file_id = epoll->record.id };
 	const struct ckpt_fd *record;
@@ -78,11 +112,16 @@ static int collect_epoll_line(struct dump_context *ctx, const struct dump_file *
 			    epoll->first_fd, ctx->pid, target.fd);
 	if (record->file_id == epoll->record.id)
 		return fail(ctx->err, EINVAL, "epoll fd %d of process %d watches itself", epoll->first_fd, ctx->pid);
+	if (record->file_id == 0 && target.fd > 2)	/* taken over, and not from ckpt restart's 0-2 */
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is an epoll watching fd %d, a %s whose other end is outside the checkpointed tree: not supported yet",
+			    epoll->first_fd, ctx->pid, target.fd, image_inherit_kind_name(record->inherit_kind));
 	target.target_file_id = record->file_id;	/* 0: an fd 0-2 taken over at restart */
-	return add_epoll_target(ctx, &target);
+	return add_epoll_target(ctx, epoll, &target);
 }
 
-static int collect_one_epoll(struct dump_context *ctx, const struct dump_file *epoll)
+/* Its watched files, now that every fd of the process that first showed it has a FILE. */
+static int collect_epoll_targets(struct dump_context *ctx, struct dump_file *epoll)
 {
 	_cleanup_free_ char *text = NULL;
 	int ret = read_event_fdinfo(ctx, epoll->first_fd, &text);
@@ -94,20 +133,6 @@ static int collect_one_epoll(struct dump_context *ctx, const struct dump_file *e
 		line = strchr(line, '\n');
 		if (line)
 			line++;
-	}
-	return ret;
-}
-
-/* The epolls first seen in this process, now that all its fds have file ids. */
-int collect_epoll_targets(struct dump_context *ctx)
-{
-	int ret = 0;
-
-	for (size_t i = 0; ret == 0 && i < ctx->shared->file_count; i++) {
-		const struct dump_file *file = &ctx->shared->files[i];
-
-		if (file->record.kind == CKPT_FILE_EPOLL && file->first_pid == ctx->pid)
-			ret = collect_one_epoll(ctx, file);
 	}
 	return ret;
 }
@@ -135,10 +160,9 @@ static bool is_epoll_fd(struct dump_context *ctx, int fd)
 	if (length < 0)
 		return false;
 	link[length] = '\0';
-	return event_file_kind(link) == CKPT_FILE_EPOLL;
+	return strcmp(link, EPOLL_LINK) == 0;
 }
 
-/* The lowest fd of an epoll of the process that watches fd, or -1 (for refusal messages). */
 int find_epoll_watching(struct dump_context *ctx, int fd)
 {
 	char path[64];
@@ -161,26 +185,33 @@ int find_epoll_watching(struct dump_context *ctx, int fd)
 	return found;
 }
 
-int write_epoll_targets(struct dump_shared *shared)
+static int write_epoll_targets(struct dump_shared *shared, const struct dump_file *epoll)
 {
+	const struct epoll_state *state = epoll->kind_state;
 	int ret = 0;
 
-	for (size_t i = 0; ret == 0 && i < shared->epoll_target_count; i++)
-		ret = image_write_simple(&shared->writer, CKPT_RECORD_EPOLL_TARGET,
-					 &shared->epoll_targets[i], sizeof(shared->epoll_targets[i]));
+	for (size_t i = 0; ret == 0 && i < state->target_count; i++)
+		ret = image_write_simple(&shared->writer, CKPT_RECORD_EPOLL_TARGET, &state->targets[i],
+					 sizeof(state->targets[i]));
 	return ret;
 }
 
 /* ---- restart side ---- */
 
-int create_epoll(struct restore_context *ctx, const struct image_file *file)
+static int create_epoll(struct restore_context *ctx, const struct file_opener *opener,
+			const struct image_file *file, int *ret_fd)
 {
-	int fd = epoll_create1(EPOLL_CLOEXEC);
+	int fd, ret = begin_event_file(ctx);
 
+	(void)opener;
 	(void)file;
+	if (ret < 0)
+		return ret;
+	fd = epoll_create1(EPOLL_CLOEXEC);
 	if (fd < 0)
 		return fail(ctx->err, errno, "epoll_create1: %s", strerror(errno));
-	return fd;
+	*ret_fd = fd;
+	return 0;
 }
 
 /* A watched fd 0-2 is whatever ckpt restart had there; if it had none, there is nothing to watch. */
@@ -267,7 +298,7 @@ static bool can_watch_own_fd(int probe_epoll, int fd)
  * watches what ckpt restart has there, and the kernel refuses to watch a
  * regular file or a directory (`ckpt restart IMG > FILE`).
  */
-int check_inherited_epoll_targets(struct restore_context *ctx)
+static int check_inherited_epoll_targets(struct restore_context *ctx)
 {
 	const struct image_tree *tree = &ctx->tree;
 	_cleanup_close_ int probe_epoll = -1;
@@ -290,7 +321,7 @@ int check_inherited_epoll_targets(struct restore_context *ctx)
 }
 
 /* Each epoll's registrations, in the first process of the stream that holds it. */
-int restore_epoll_targets(struct restore_context *ctx)
+static int restore_epoll_targets(struct restore_context *ctx)
 {
 	int ret = 0;
 
@@ -308,3 +339,15 @@ int restore_epoll_targets(struct restore_context *ctx)
 	}
 	return ret;
 }
+
+const struct file_kind_ops epoll_ops = {
+	.kind = CKPT_FILE_EPOLL,
+	.recognise = is_epoll,
+	.collect = collect_epoll,
+	.collect_links = collect_epoll_targets,
+	.write_links = write_epoll_targets,
+	.free_state = free_epoll,
+	.check = check_inherited_epoll_targets,
+	.create = create_epoll,
+	.connect = restore_epoll_targets,
+};

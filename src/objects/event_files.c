@@ -7,7 +7,8 @@
  * At restart ckpt makes each object itself, so the husks inherit it like a
  * file it opened; epoll registrations are made inside the husk afterwards,
  * under the fd numbers the process used.  The kinds live in eventfd.c,
- * timerfd.c, signalfd.c and epoll.c.
+ * timerfd.c, signalfd.c and epoll.c, each with its row of the FILE kind
+ * table (file_kinds.h); this file has what they share.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,30 +16,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
-#include "image/records.h"
+#include "objects/file_kinds.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/restore.h"
 #include "util.h"
 
-static const struct event_kind {
-	const char *link;		/* /proc/PID/fd/N of such a file */
-	uint32_t kind;
-} event_kinds[] = {
-	{ "anon_inode:[eventfd]", CKPT_FILE_EVENTFD },
-	{ "anon_inode:[timerfd]", CKPT_FILE_TIMERFD },
-	{ "anon_inode:[signalfd]", CKPT_FILE_SIGNALFD },
-	{ "anon_inode:[eventpoll]", CKPT_FILE_EPOLL },
-};
-
-uint32_t event_file_kind(const char *link)
+bool is_anon_inode_of(const struct fd_facts *facts, const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(event_kinds); i++) {
-		if (strcmp(link, event_kinds[i].link) == 0)
-			return event_kinds[i].kind;
-	}
-	return 0;
+	char link[64];
+
+	snprintf(link, sizeof(link), "anon_inode:[%s]", name);
+	return strcmp(facts->target, link) == 0;
 }
 
 int read_event_fdinfo(struct dump_context *ctx, int fd, char **ret_text)
@@ -81,61 +71,9 @@ int fdinfo_number(struct dump_context *ctx, const char *text, const char *name, 
 	return 0;
 }
 
-int collect_event_state(struct dump_context *ctx, int fd, struct dump_file *file)
-{
-	switch (file->record.kind) {
-	case CKPT_FILE_EVENTFD:
-		return collect_eventfd(ctx, fd, file);
-	case CKPT_FILE_TIMERFD:
-		return collect_timerfd(ctx, fd, file);
-	case CKPT_FILE_SIGNALFD:
-		return collect_signalfd(ctx, fd, file);
-	default:
-		file->first_pid = ctx->pid;	/* epoll: its targets once every fd is known */
-		file->first_fd = fd;
-		return 0;
-	}
-}
-
-int write_event_state(struct dump_shared *shared, const struct dump_file *file)
-{
-	switch (file->record.kind) {
-	case CKPT_FILE_EVENTFD:
-		return image_write_simple(&shared->writer, CKPT_RECORD_EVENTFD, &file->state.eventfd,
-					  sizeof(file->state.eventfd));
-	case CKPT_FILE_TIMERFD:
-		return image_write_simple(&shared->writer, CKPT_RECORD_TIMERFD, &file->state.timerfd,
-					  sizeof(file->state.timerfd));
-	case CKPT_FILE_SIGNALFD:
-		return image_write_simple(&shared->writer, CKPT_RECORD_SIGNALFD, &file->state.signalfd,
-					  sizeof(file->state.signalfd));
-	default:
-		return 0;
-	}
-}
-
 /* ---- restart side ---- */
 
-bool is_event_file(const struct ckpt_file *file)
+int begin_event_file(struct restore_context *ctx)
 {
-	return file_kind_has(file->kind, FILE_KIND_EVENT_FILE);
-}
-
-/* A new object in ckpt as the image describes it (the husks inherit it), or -errno. */
-int create_event_file(struct restore_context *ctx, const struct image_file *file)
-{
-	int ret = fault_point(ctx->err, "restart.events");
-
-	if (ret < 0)
-		return ret;
-	switch (file->file.kind) {
-	case CKPT_FILE_EVENTFD:
-		return create_eventfd(ctx, file);
-	case CKPT_FILE_TIMERFD:
-		return create_timerfd(ctx, file);
-	case CKPT_FILE_SIGNALFD:
-		return create_signalfd(ctx, file);
-	default:
-		return create_epoll(ctx, file);
-	}
+	return fault_point(ctx->err, "restart.events");
 }

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Open files: regular files, directories, a few character devices, and the
- * standard fds taken over from whoever restarts the process. */
+/*
+ * Open files and fds.  Each fd of the target is one FD record; its open file
+ * description is one FILE record, shared by every fd and process that holds
+ * it, of a kind from the FILE kind table (file_kinds.h), whose hooks collect,
+ * write and create it.  The kinds on disk live here: regular files,
+ * directories, a few character devices.  So do the standard fds taken over
+ * from whoever restarts the process, and the credentials files are opened
+ * with at restart.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +18,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "objects/event_files.h"
-#include "objects/unix_socket.h"
+#include "image/records.h"
+#include "objects/file_kinds.h"
 #include "util.h"
 
 static bool same_file_identity(const struct dump_file *file, const struct stat *st,
@@ -55,7 +64,6 @@ int dump_add_file(struct dump_context *ctx, const char *path, const struct stat 
 	if (!file->path)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	file->reusable = reuse;
-	file->memfd = -1;
 	file->record = (struct ckpt_file){
 		.id = (uint32_t)ctx->shared->file_count + 1,
 		.kind = file_kind(st->st_mode),
@@ -73,14 +81,6 @@ int dump_add_file(struct dump_context *ctx, const char *path, const struct stat 
 	ctx->shared->file_count++;
 	return (int)file->record.id;
 }
-
-struct fd_facts {
-	int fd;
-	char target[PATH_MAX];
-	struct stat st;
-	uint64_t position;
-	uint32_t flags;		/* fdinfo flags, O_CLOEXEC included */
-};
 
 static int read_fdinfo(struct dump_context *ctx, struct fd_facts *facts)
 {
@@ -102,6 +102,19 @@ static int read_fdinfo(struct dump_context *ctx, struct fd_facts *facts)
 	return 0;
 }
 
+/* A socket's protocol name, which says its family; "" when sockfs does not say. */
+static void read_socket_protocol(const char *path, struct fd_facts *facts)
+{
+	ssize_t length;
+
+	facts->socket_protocol[0] = '\0';
+	if (!S_ISSOCK(facts->st.st_mode))
+		return;
+	length = getxattr(path, "system.sockprotoname", facts->socket_protocol,
+			  sizeof(facts->socket_protocol) - 1);
+	facts->socket_protocol[length > 0 ? length : 0] = '\0';
+}
+
 static int read_fd_facts(struct dump_context *ctx, struct fd_facts *facts)
 {
 	char path[64];
@@ -116,6 +129,7 @@ static int read_fd_facts(struct dump_context *ctx, struct fd_facts *facts)
 	if (stat(path, &facts->st) < 0)
 		return fail(ctx->err, errno, "fd %d of process %d (%s): %s", facts->fd, ctx->pid,
 			    facts->target, strerror(errno));
+	read_socket_protocol(path, facts);
 	return read_fdinfo(ctx, facts);
 }
 
@@ -138,17 +152,21 @@ static bool is_plain_char_device(const char *path)
 	return false;
 }
 
-static uint32_t inherit_kind(const struct fd_facts *facts)
+/*
+ * fds 0-2 that are a terminal or a kind taken over there (a pipe, a socket),
+ * and fds a kind's taken_over rule names (a pipe to outside the tree), come
+ * from ckpt restart.
+ */
+static uint32_t inherit_kind(struct dump_context *ctx, const struct file_kind_ops *kind,
+			     const struct fd_facts *facts)
 {
-	if (facts->fd > 2)
-		return CKPT_INHERIT_NONE;
-	if (is_terminal_device(&facts->st))
+	if (facts->fd <= 2 && is_terminal_device(&facts->st))
 		return CKPT_INHERIT_TTY;
-	if (S_ISFIFO(facts->st.st_mode))
-		return CKPT_INHERIT_PIPE;
-	if (S_ISSOCK(facts->st.st_mode))
-		return CKPT_INHERIT_SOCKET;
-	return CKPT_INHERIT_NONE;
+	if (!kind || kind->inherited_as == CKPT_INHERIT_NONE)
+		return CKPT_INHERIT_NONE;
+	if (kind->taken_over)
+		return kind->taken_over(ctx, facts) ? kind->inherited_as : CKPT_INHERIT_NONE;
+	return facts->fd <= 2 ? kind->inherited_as : CKPT_INHERIT_NONE;
 }
 
 static const char *kind_name(const struct fd_facts *facts)
@@ -180,15 +198,33 @@ static int unsupported_fd(struct dump_context *ctx, const struct fd_facts *facts
 		    facts->fd, ctx->pid, kind_name(facts), facts->target);
 }
 
-static bool is_supported_file(const struct fd_facts *facts)
+/* A file with a path that still names it. */
+static bool is_on_disk(const struct fd_facts *facts)
 {
-	mode_t mode = facts->st.st_mode;
+	return facts->target[0] == '/' && !strstr(facts->target, " (deleted)");
+}
 
-	if (facts->target[0] != '/' || strstr(facts->target, " (deleted)"))
-		return false;
-	if (S_ISREG(mode) || S_ISDIR(mode))
-		return true;
-	return S_ISCHR(mode) && is_plain_char_device(facts->target);
+static bool is_regular_file(const struct fd_facts *facts)
+{
+	return is_on_disk(facts) && S_ISREG(facts->st.st_mode);
+}
+
+static bool is_directory(const struct fd_facts *facts)
+{
+	return is_on_disk(facts) && S_ISDIR(facts->st.st_mode);
+}
+
+static bool is_plain_chardev(const struct fd_facts *facts)
+{
+	return is_on_disk(facts) && S_ISCHR(facts->st.st_mode) && is_plain_char_device(facts->target);
+}
+
+static int collect_position(struct dump_context *ctx, const struct fd_facts *facts,
+			    struct dump_file *file)
+{
+	(void)ctx;
+	file->record.offset = facts->position;
+	return 0;
 }
 
 /* An fd seen earlier (in this process or another) with the same open file description. */
@@ -231,158 +267,59 @@ static int add_fd_record(struct dump_context *ctx, const struct ckpt_fd *record)
 	return 0;
 }
 
-static bool is_memfd_fd(const struct fd_facts *facts)
-{
-	return S_ISREG(facts->st.st_mode) && facts->st.st_nlink == 0 && is_memfd_name(facts->target);
-}
-
-static bool has_fd_owner(const struct dump_shared *shared, uint32_t file_id)
-{
-	for (size_t i = 0; i < shared->fd_owner_count; i++) {
-		if (shared->fd_owners[i].file_id == file_id)
-			return true;
-	}
-	return false;
-}
-
-/* The memfd's one open file description (a second one is refused); mappings share its object. */
-static int adopt_memfd_description(struct dump_context *ctx, const struct fd_facts *facts,
-				   uint32_t file_id)
-{
-	struct ckpt_file *file = &ctx->shared->files[file_id - 1].record;
-
-	if (has_fd_owner(ctx->shared, file_id))
-		return fail(ctx->err, ENOTSUP,
-			    "fd %d of process %d is a second open file description of %s: not supported yet",
-			    facts->fd, ctx->pid, facts->target);
-	if ((facts->flags & O_ACCMODE) != O_RDWR)
-		return fail(ctx->err, ENOTSUP,
-			    "fd %d of process %d opens %s %s: only read-write memfd fds are supported yet",
-			    facts->fd, ctx->pid, facts->target,
-			    (facts->flags & O_ACCMODE) == O_RDONLY ? "read-only" : "write-only");
-	file->open_flags = facts->flags & ~(uint32_t)O_CLOEXEC;
-	file->offset = facts->position;
-	return remember_fd_owner(ctx, facts->fd, file_id);
-}
-
-static int collect_memfd_fd(struct dump_context *ctx, const struct fd_facts *facts,
-			    struct ckpt_fd *record)
-{
-	char path[64];
-	int ret;
-
-	record->file_id = shared_file_id(ctx, facts);
-	if (record->file_id != 0)
-		return add_fd_record(ctx, record);
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, facts->fd);
-	ret = dump_add_memfd(ctx, facts->target, path, &facts->st);
-	if (ret < 0)
-		return ret;
-	record->file_id = (uint32_t)ret;
-	ret = adopt_memfd_description(ctx, facts, record->file_id);
-	if (ret < 0)
-		return ret;
-	return add_fd_record(ctx, record);
-}
-
-/*
- * A file of a kind whose state has its own record: a new FILE record for
- * this open file description (*ret_file), or 0 with record->file_id already
- * naming the FILE of an earlier fd that shares it.
- */
-static int add_kind_file(struct dump_context *ctx, const struct fd_facts *facts, uint32_t kind,
-			 struct ckpt_fd *record, struct dump_file **ret_file)
-{
-	int ret;
-
-	*ret_file = NULL;
-	record->file_id = shared_file_id(ctx, facts);
-	if (record->file_id != 0)
-		return 0;
-	ret = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC, 0, false);
-	if (ret < 0)
-		return ret;
-	record->file_id = (uint32_t)ret;
-	*ret_file = &ctx->shared->files[record->file_id - 1];
-	(*ret_file)->record.kind = kind;
-	return 0;
-}
-
-/* After a new kind file's state: the fd that first showed it, then the FD record. */
-static int finish_kind_fd(struct dump_context *ctx, const struct fd_facts *facts,
-			  struct ckpt_fd *record, int ret)
-{
-	if (ret == 0)
-		ret = remember_fd_owner(ctx, facts->fd, record->file_id);
-	if (ret == 0)
-		ret = add_fd_record(ctx, record);
-	return ret;
-}
-
-/* An eventfd, timerfd, signalfd or epoll: one FILE per open file description, with its state. */
-static int collect_event_fd(struct dump_context *ctx, const struct fd_facts *facts,
-			    uint32_t kind, struct ckpt_fd *record)
+/* A new FILE record for the open file description at this fd, with its kind's state. */
+static int add_new_file(struct dump_context *ctx, const struct file_kind_ops *kind,
+			const struct fd_facts *facts)
 {
 	struct dump_file *file;
-	int ret = add_kind_file(ctx, facts, kind, record, &file);
+	int id = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC, 0, false);
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	if (!file)	/* an earlier fd shares it */
-		return add_fd_record(ctx, record);
-	file->record.offset = 0;
-	return finish_kind_fd(ctx, facts, record, collect_event_state(ctx, facts->fd, file));
-}
-
-/* A unix socket: one FILE per open file description, paired with its peer before writing. */
-static int collect_socket_fd(struct dump_context *ctx, const struct fd_facts *facts,
-			     struct ckpt_fd *record)
-{
-	struct dump_file *file;
-	int ret = add_kind_file(ctx, facts, CKPT_FILE_UNIX_SOCKET, record, &file);
-
-	if (ret < 0)
-		return ret;
-	if (!file)	/* an earlier fd shares it */
-		return add_fd_record(ctx, record);
+	if (id < 0)
+		return id;
+	file = &ctx->shared->files[id - 1];
+	file->record.kind = kind->kind;
 	file->first_pid = ctx->pid;
 	file->first_fd = facts->fd;
-	return finish_kind_fd(ctx, facts, record, collect_unix_socket(ctx, facts->fd, file));
+	ret = kind->collect ? kind->collect(ctx, facts, file) : 0;
+	return ret < 0 ? ret : id;
+}
+
+/* The FILE of an open file description seen first at this fd; the fd is its owner. */
+static int add_described_file(struct dump_context *ctx, const struct file_kind_ops *kind,
+			      const struct fd_facts *facts, uint32_t *ret_id)
+{
+	int id = kind->add_file ? kind->add_file(ctx, facts) : add_new_file(ctx, kind, facts);
+
+	if (id < 0)
+		return id;
+	*ret_id = (uint32_t)id;
+	return remember_fd_owner(ctx, facts->fd, (uint32_t)id);
 }
 
 static int collect_fd(struct dump_context *ctx, int fd)
 {
 	struct fd_facts facts = { .fd = fd };
 	struct ckpt_fd record = { .fd = fd };
+	const struct file_kind_ops *kind;
 	int ret = read_fd_facts(ctx, &facts);
 
 	if (ret < 0)
 		return ret;
 	record.flags = (facts.flags & O_CLOEXEC) ? CKPT_FD_CLOEXEC : 0;
-	record.inherit_kind = inherit_kind(&facts);
+	kind = recognise_fd(&facts);
+	record.inherit_kind = inherit_kind(ctx, kind, &facts);
 	if (record.inherit_kind != CKPT_INHERIT_NONE) {
 		record.flags |= CKPT_FD_INHERIT;
 		return add_fd_record(ctx, &record);
 	}
-	if (is_memfd_fd(&facts))
-		return collect_memfd_fd(ctx, &facts, &record);
-	if (event_file_kind(facts.target))
-		return collect_event_fd(ctx, &facts, event_file_kind(facts.target), &record);
-	if (S_ISSOCK(facts.st.st_mode))
-		return collect_socket_fd(ctx, &facts, &record);
-	if (!is_supported_file(&facts))
+	if (!kind)
 		return unsupported_fd(ctx, &facts);
 	record.file_id = shared_file_id(ctx, &facts);
-	if (record.file_id == 0) {
-		ret = dump_add_file(ctx, facts.target, &facts.st, facts.flags & ~(uint32_t)O_CLOEXEC,
-				    facts.position, false);
-		if (ret < 0)
-			return ret;
-		record.file_id = (uint32_t)ret;
-		ret = remember_fd_owner(ctx, fd, record.file_id);
-		if (ret < 0)
-			return ret;
-	}
+	if (record.file_id == 0)
+		ret = add_described_file(ctx, kind, &facts, &record.file_id);
+	if (ret < 0)
+		return ret;
 	return add_fd_record(ctx, &record);
 }
 
@@ -436,28 +373,38 @@ int collect_fds(struct dump_context *ctx)
 	if (ret == 0)
 		ret = fault_point(ctx->err, "checkpoint.events");
 	if (ret == 0)
-		ret = collect_epoll_targets(ctx);
+		ret = collect_file_links(ctx);
 	return ret;
 }
 
+/* The FILE record, then its kind's state records. */
+static int write_file(struct dump_shared *shared, struct dump_file *file)
+{
+	const struct file_kind_ops *kind = find_file_kind_ops(file->record.kind);
+	struct iovec parts[2] = {
+		{ &file->record, sizeof(file->record) },
+		{ file->path, file->record.path_length },
+	};
+	int ret = image_write_record(&shared->writer, CKPT_RECORD_FILE, parts, 2);
+
+	if (ret == 0 && kind->write_state)
+		ret = kind->write_state(shared, file);
+	return ret;
+}
+
+/* Every FILE with its state, then the records that name other files (epoll targets). */
 int write_files(struct dump_shared *shared)
 {
-	int ret = pair_unix_sockets(shared);
+	int ret = 0;
 
+	for (size_t i = 0; ret == 0 && i < shared->file_count; i++)
+		ret = write_file(shared, &shared->files[i]);
 	for (size_t i = 0; ret == 0 && i < shared->file_count; i++) {
-		struct iovec parts[2] = {
-			{ &shared->files[i].record, sizeof(shared->files[i].record) },
-			{ shared->files[i].path, shared->files[i].record.path_length },
-		};
+		const struct file_kind_ops *kind = find_file_kind_ops(shared->files[i].record.kind);
 
-		ret = image_write_record(&shared->writer, CKPT_RECORD_FILE, parts, 2);
-		if (ret == 0)
-			ret = write_event_state(shared, &shared->files[i]);
-		if (ret == 0 && shared->files[i].record.kind == CKPT_FILE_UNIX_SOCKET)
-			ret = write_unix_socket(shared, &shared->files[i]);
+		if (kind->write_links)
+			ret = kind->write_links(shared, &shared->files[i]);
 	}
-	if (ret == 0)
-		ret = write_epoll_targets(shared);
 	return ret;
 }
 
@@ -475,7 +422,7 @@ int write_fds(struct dump_context *ctx)
 #include <linux/openat2.h>
 #include <sys/resource.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 #define KEPT_OPEN_FLAGS \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME | O_LARGEFILE)
@@ -685,15 +632,21 @@ static bool same_contents_identity(const struct ckpt_file *file, const struct st
 	return (uint64_t)st->st_size == file->size && mtime == file->mtime_ns;
 }
 
-/* Files that keep their inode while they exist (a device node may be made anew). */
-static bool is_identity_kept(const struct image_file *file)
-{
-	return file->file.kind == CKPT_FILE_REGULAR || file->file.kind == CKPT_FILE_DIRECTORY;
-}
+/* How the files of an on-disk kind are found and opened again. */
+struct disk_kind {
+	bool keeps_identity;	/* the same inode while it exists (a device node may be made anew) */
+	bool is_device;		/* the same device number; no offset */
+	bool must_seek;		/* a failed seek to its offset is an error (a directory's is not) */
+	bool is_directory;	/* opened O_RDONLY | O_DIRECTORY */
+};
+
+static const struct disk_kind regular_disk_kind = { .keeps_identity = true, .must_seek = true };
+static const struct disk_kind directory_disk_kind = { .keeps_identity = true, .is_directory = true };
+static const struct disk_kind chardev_disk_kind = { .is_device = true };
 
 /* What is at the path now (an O_PATH fd: nothing opened yet) is what was. */
-static int check_found_file(struct restore_context *ctx, const struct image_file *file, int path_fd,
-			    bool same_boot)
+static int check_found_file(struct restore_context *ctx, const struct disk_kind *kind,
+			    const struct image_file *file, int path_fd, bool same_boot)
 {
 	struct stat st;
 
@@ -702,9 +655,9 @@ static int check_found_file(struct restore_context *ctx, const struct image_file
 	if ((st.st_mode & S_IFMT) != (file->file.mode & S_IFMT))
 		return fail(ctx->err, EINVAL, "FILE %s was %s and is now %s", file->path,
 			    mode_kind_name(file->file.mode), mode_kind_name(st.st_mode));
-	if (file->file.kind == CKPT_FILE_CHARDEV && st.st_rdev != file->file.rdev)
+	if (kind->is_device && st.st_rdev != file->file.rdev)
 		return fail(ctx->err, EINVAL, "%s is no longer the same device", file->path);
-	if (same_boot && is_identity_kept(file) &&
+	if (same_boot && kind->keeps_identity &&
 	    (st.st_dev != file->file.device || st.st_ino != file->file.inode))
 		return fail(ctx->err, ESTALE,
 			    "%s is no longer the file of the checkpoint (another device or inode): refused",
@@ -717,14 +670,14 @@ static int check_found_file(struct restore_context *ctx, const struct image_file
 }
 
 static int find_image_file(struct restore_context *ctx, const struct file_opener *opener,
-			   const struct image_file *file)
+			   const struct disk_kind *kind, const struct image_file *file)
 {
 	int path_fd = open_no_symlinks(file->path, O_PATH | O_CLOEXEC);
 	int ret;
 
 	if (path_fd < 0)
 		return open_failure(ctx, opener, file->path, -path_fd);
-	ret = check_found_file(ctx, file, path_fd, opener->same_boot);
+	ret = check_found_file(ctx, kind, file, path_fd, opener->same_boot);
 	if (ret < 0) {
 		close(path_fd);
 		return ret;
@@ -746,13 +699,13 @@ static int clear_nonblock(struct restore_context *ctx, const struct image_file *
  * never taking a controlling terminal; O_NONBLOCK stays only if it was set.
  */
 static int open_found_file(struct restore_context *ctx, const struct file_opener *opener,
-			   const struct image_file *file, int path_fd)
+			   const struct disk_kind *kind, const struct image_file *file, int path_fd)
 {
 	int flags = (int)(file->file.open_flags & KEPT_OPEN_FLAGS);
 	char path[64];
 	int fd, ret = 0;
 
-	if (file->file.kind == CKPT_FILE_DIRECTORY)
+	if (kind->is_directory)
 		flags = O_RDONLY | O_DIRECTORY;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", path_fd);
 	fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -769,28 +722,29 @@ static int open_found_file(struct restore_context *ctx, const struct file_opener
 	return fd;
 }
 
-static int seek_image_file(struct restore_context *ctx, const struct image_file *file, int fd)
+static int seek_image_file(struct restore_context *ctx, const struct disk_kind *kind,
+			   const struct image_file *file, int fd)
 {
-	if (file->file.kind == CKPT_FILE_CHARDEV || file->file.offset == 0)
+	if (kind->is_device || file->file.offset == 0)
 		return 0;
-	if (lseek(fd, (off_t)file->file.offset, SEEK_SET) >= 0 || file->file.kind != CKPT_FILE_REGULAR)
+	if (lseek(fd, (off_t)file->file.offset, SEEK_SET) >= 0 || !kind->must_seek)
 		return 0;
 	return fail(ctx->err, errno, "cannot seek %s to %llu: %s", file->path,
 		    (unsigned long long)file->file.offset, strerror(errno));
 }
 
 static int open_image_file(struct restore_context *ctx, const struct file_opener *opener,
-			   const struct image_file *file)
+			   const struct disk_kind *kind, const struct image_file *file)
 {
-	_cleanup_close_ int path_fd = find_image_file(ctx, opener, file);
+	_cleanup_close_ int path_fd = find_image_file(ctx, opener, kind, file);
 	int fd, ret;
 
 	if (path_fd < 0)
 		return path_fd;
-	fd = open_found_file(ctx, opener, file, path_fd);
+	fd = open_found_file(ctx, opener, kind, file, path_fd);
 	if (fd < 0)
 		return fd;
-	ret = seek_image_file(ctx, file, fd);
+	ret = seek_image_file(ctx, kind, file, fd);
 	if (ret < 0) {
 		close(fd);
 		return ret;
@@ -798,30 +752,50 @@ static int open_image_file(struct restore_context *ctx, const struct file_opener
 	return fd;
 }
 
-static int open_or_create_file(struct restore_context *ctx, const struct file_opener *opener,
-			       const struct image_file *file)
+static int create_disk_file(struct restore_context *ctx, const struct file_opener *opener,
+			    const struct disk_kind *kind, const struct image_file *file, int *ret_fd)
 {
-	if (file->file.flags & CKPT_FILE_MEMFD)
-		return create_memfd(ctx, file);
-	if (is_event_file(&file->file))
-		return create_event_file(ctx, file);
-	if (file->file.kind == CKPT_FILE_UNIX_SOCKET)
-		return create_unix_socket(ctx, file);
-	return open_image_file(ctx, opener, file);
+	int fd = open_image_file(ctx, opener, kind, file);
+
+	if (fd < 0)
+		return fd;
+	*ret_fd = fd;
+	return 0;
+}
+
+static int create_regular_file(struct restore_context *ctx, const struct file_opener *opener,
+			       const struct image_file *file, int *ret_fd)
+{
+	return create_disk_file(ctx, opener, &regular_disk_kind, file, ret_fd);
+}
+
+static int create_directory(struct restore_context *ctx, const struct file_opener *opener,
+			    const struct image_file *file, int *ret_fd)
+{
+	return create_disk_file(ctx, opener, &directory_disk_kind, file, ret_fd);
+}
+
+static int create_chardev(struct restore_context *ctx, const struct file_opener *opener,
+			  const struct image_file *file, int *ret_fd)
+{
+	return create_disk_file(ctx, opener, &chardev_disk_kind, file, ret_fd);
 }
 
 static int stage_file(struct restore_context *ctx, const struct file_opener *opener, size_t index)
 {
 	const struct image_file *file = &ctx->tree.files[index];
+	const struct file_kind_ops *kind = find_file_kind_ops(file->file.kind);
 	_cleanup_close_ int fd = -1;
+	int ret;
 
-	if (file->file.kind == CKPT_FILE_SHMEM && !(file->file.flags & CKPT_FILE_MEMFD))
-		return 0;	/* made by its first mapping */
 	if (ctx->staged_fds[index] >= 0)
-		return 0;	/* the peer of a unix socket made earlier */
-	fd = open_or_create_file(ctx, opener, file);
-	if (fd < 0)
-		return fd;
+		return 0;	/* made with another file (a unix socket's peer) */
+	if (!kind)
+		return fail(ctx->err, EINVAL, "bad image: FILE %u is of kind %u, which this ckpt cannot restart",
+			    file->file.id, file->file.kind);
+	ret = kind->create(ctx, opener, file, &fd);
+	if (ret < 0 || fd < 0)
+		return ret;	/* no fd and no error: made later (shared memory, by its first mapping) */
 	ctx->staged_fds[index] = fcntl(fd, F_DUPFD_CLOEXEC, ctx->stage_base);
 	if (ctx->staged_fds[index] < 0)
 		return fail(ctx->err, errno, "cannot stage %s: %s", file->path, strerror(errno));
@@ -864,6 +838,58 @@ static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
 	return setrlimit(RLIMIT_NOFILE, &limit) < 0 ? fail(ctx->err, errno, "setrlimit: %s", strerror(errno)) : 0;
 }
 
+/* ckpt restart's fds that --inherit-fd names, staged above the image's fds. */
+static int stage_wired_fds(struct restore_context *ctx)
+{
+	const struct ckpt_options *options = ctx->options;
+
+	if (options->inherit_fd_count == 0)
+		return 0;
+	ctx->wired_fds = malloc(options->inherit_fd_count * sizeof(int));
+	if (!ctx->wired_fds)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < options->inherit_fd_count; i++)
+		ctx->wired_fds[i] = -1;
+	for (size_t i = 0; i < options->inherit_fd_count; i++) {
+		const struct ckpt_inherit_fd *wire = &options->inherit_fds[i];
+
+		ctx->wired_fds[i] = fcntl(wire->from_fd, F_DUPFD_CLOEXEC, ctx->stage_base);
+		if (ctx->wired_fds[i] < 0)
+			return fail(ctx->err, errno, "--inherit-fd %d=%d: fd %d: %s", wire->fd,
+				    wire->from_fd, wire->from_fd, strerror(errno));
+	}
+	return 0;
+}
+
+static void release_wired_fds(struct restore_context *ctx)
+{
+	for (size_t i = 0; ctx->wired_fds && i < ctx->options->inherit_fd_count; i++) {
+		if (ctx->wired_fds[i] >= 0)
+			close(ctx->wired_fds[i]);
+	}
+	free(ctx->wired_fds);
+	ctx->wired_fds = NULL;
+}
+
+/*
+ * The staged fd --inherit-fd gives this inherited fd; -ENOENT: none, and
+ * at fds 0-2 ckpt restart's own are taken.  Above 2 (a pipe whose other end
+ * was outside the tree), an fd without --inherit-fd is refused by number.
+ */
+static int find_wired_fd(struct restore_context *ctx, const struct ckpt_fd *record)
+{
+	for (size_t i = 0; ctx->wired_fds && i < ctx->options->inherit_fd_count; i++) {
+		if (ctx->options->inherit_fds[i].fd == record->fd)
+			return ctx->wired_fds[i];
+	}
+	if (record->fd <= 2)
+		return -ENOENT;
+	return fail(ctx->err, ENOTSUP,
+		    "fd %d of process %d was a %s whose other end was outside the checkpointed tree: give it one of yours with ckpt restart --inherit-fd %d=FD",
+		    record->fd, ctx->image.process.pid, image_inherit_kind_name(record->inherit_kind),
+		    record->fd);
+}
+
 /* Opens every file of the image in ckpt, at fds the husks inherit. */
 int stage_files(struct restore_context *ctx)
 {
@@ -886,11 +912,16 @@ int stage_files(struct restore_context *ctx)
 	for (size_t i = 0; ret == 0 && i < count; i++)
 		ret = stage_file(ctx, &opener, i);
 	return_to_restarter(&opener);
+	unstage_file_kinds(ctx);
+	if (ret == 0)
+		ret = stage_wired_fds(ctx);
 	return ret;
 }
 
 void release_staged_files(struct restore_context *ctx)
 {
+	unstage_file_kinds(ctx);
+	release_wired_fds(ctx);
 	for (size_t i = 0; ctx->staged_fds && i < ctx->tree.file_count; i++) {
 		if (ctx->staged_fds[i] >= 0)
 			close(ctx->staged_fds[i]);
@@ -908,6 +939,12 @@ static int64_t install_fd(struct restore_context *ctx, const struct ckpt_fd *rec
 	int ret;
 
 	if (record->flags & CKPT_FD_INHERIT) {
+		ret = find_wired_fd(ctx, record);
+		if (ret >= 0)
+			return husk_call(ctx, "dup3", SYS_dup3, (uint64_t)ret, (uint64_t)record->fd,
+					 cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+		if (ret != -ENOENT)
+			return ret;
 		ret = inject_syscall(&ctx->injector, SYS_fcntl, probe, &open_now);
 		if (ret < 0)
 			return ret;
@@ -944,3 +981,24 @@ int restore_fds(struct restore_context *ctx)
 	}
 	return (int)close_gap(ctx, next_free, ctx->stage_base);
 }
+
+const struct file_kind_ops regular_file_ops = {
+	.kind = CKPT_FILE_REGULAR,
+	.recognise = is_regular_file,
+	.collect = collect_position,
+	.create = create_regular_file,
+};
+
+const struct file_kind_ops directory_ops = {
+	.kind = CKPT_FILE_DIRECTORY,
+	.recognise = is_directory,
+	.collect = collect_position,
+	.create = create_directory,
+};
+
+const struct file_kind_ops chardev_ops = {
+	.kind = CKPT_FILE_CHARDEV,
+	.recognise = is_plain_chardev,
+	.collect = collect_position,
+	.create = create_chardev,
+};

@@ -9,18 +9,32 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "restart.h"
+#include "objects/dump.h"
+#include "objects/file_kinds.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #define MEMFD_PREFIX "/memfd:"
 #define DELETED_SUFFIX " (deleted)"
+
+/* A memfd's kind_state: the object itself, open in ckpt until the checkpoint ends. */
+struct memfd_state {
+	int object_fd;
+};
+
+static int memfd_object(const struct dump_file *file)
+{
+	const struct memfd_state *state = file->kind_state;
+
+	return state ? state->object_fd : -1;
+}
 
 bool is_memfd_name(const char *name)
 {
@@ -69,21 +83,27 @@ int dump_add_memfd(struct dump_context *ctx, const char *name, const char *open_
 		   const struct stat *st)
 {
 	struct dump_file *file;
+	struct memfd_state *state;
 	int id = (int)find_memfd(ctx->shared, st);
 	int fd, seals = 0;
 
 	if (id)
 		return id;
+	state = malloc(sizeof(*state));
+	if (!state)
+		return fail(ctx->err, ENOMEM, "out of memory");
 	fd = open_memfd_object(ctx, name, open_path, &seals);
-	if (fd < 0)
-		return fd;
-	id = dump_add_file(ctx, name, st, O_RDWR, 0, false);
-	if (id < 0) {
-		close(fd);
-		return id;
+	if (fd >= 0)
+		id = dump_add_file(ctx, name, st, O_RDWR, 0, false);
+	if (fd < 0 || id < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(state);
+		return fd < 0 ? fd : id;
 	}
 	file = &ctx->shared->files[id - 1];
-	file->memfd = fd;
+	state->object_fd = fd;
+	file->kind_state = state;
 	file->record.kind = CKPT_FILE_SHMEM;
 	file->record.flags = CKPT_FILE_MEMFD;
 	file->record.seals = (uint64_t)seals;
@@ -108,7 +128,7 @@ static int check_memfd_covered(struct dump_shared *shared, const struct dump_fil
 	off_t offset = 0;
 
 	for (;;) {
-		off_t data = lseek(file->memfd, offset, SEEK_DATA);
+		off_t data = lseek(memfd_object(file), offset, SEEK_DATA);
 		const struct shmem_claim *claim;
 
 		if (data < 0)
@@ -122,15 +142,62 @@ static int check_memfd_covered(struct dump_shared *shared, const struct dump_fil
 	}
 }
 
-int check_memfds_covered(struct dump_shared *shared)
+static int check_shmem_collected(struct dump_shared *shared, struct dump_file *file)
 {
-	int ret = 0;
+	if (memfd_object(file) < 0)
+		return 0;	/* shared anonymous memory: its pages are its VMAs' */
+	return check_memfd_covered(shared, file);
+}
 
-	for (size_t i = 0; ret == 0 && i < shared->file_count; i++) {
-		if (shared->files[i].memfd >= 0)
-			ret = check_memfd_covered(shared, &shared->files[i]);
+static void free_shmem(struct dump_file *file)
+{
+	if (memfd_object(file) >= 0)
+		close(memfd_object(file));
+	free_plain_state(file);
+}
+
+/* An fd on a memfd (its link is "/memfd:NAME (deleted)"). */
+static bool is_memfd_fd(const struct fd_facts *facts)
+{
+	return S_ISREG(facts->st.st_mode) && facts->st.st_nlink == 0 && is_memfd_name(facts->target);
+}
+
+static bool has_fd_owner(const struct dump_shared *shared, uint32_t file_id)
+{
+	for (size_t i = 0; i < shared->fd_owner_count; i++) {
+		if (shared->fd_owners[i].file_id == file_id)
+			return true;
 	}
-	return ret;
+	return false;
+}
+
+/*
+ * The memfd's one open file description (a second one is refused), on a
+ * FILE that a mapping may have added already: mappings share its object.
+ */
+static int add_memfd_file(struct dump_context *ctx, const struct fd_facts *facts)
+{
+	char path[64];
+	struct ckpt_file *file;
+	int id;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, facts->fd);
+	id = dump_add_memfd(ctx, facts->target, path, &facts->st);
+	if (id < 0)
+		return id;
+	if (has_fd_owner(ctx->shared, (uint32_t)id))
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is a second open file description of %s: not supported yet",
+			    facts->fd, ctx->pid, facts->target);
+	if ((facts->flags & O_ACCMODE) != O_RDWR)
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d opens %s %s: only read-write memfd fds are supported yet",
+			    facts->fd, ctx->pid, facts->target,
+			    (facts->flags & O_ACCMODE) == O_RDONLY ? "read-only" : "write-only");
+	file = &ctx->shared->files[id - 1].record;
+	file->open_flags = facts->flags & ~(uint32_t)O_CLOEXEC;
+	file->offset = facts->position;
+	return id;
 }
 
 /* ---- restart side ---- */
@@ -185,7 +252,7 @@ static int shape_memfd(struct restore_context *ctx, const struct image_file *fil
 }
 
 /* A new memfd in ckpt (the husks inherit it), or -errno. */
-int create_memfd(struct restore_context *ctx, const struct image_file *file)
+static int create_memfd(struct restore_context *ctx, const struct image_file *file)
 {
 	unsigned int flags = MFD_CLOEXEC | (needs_sealing(&file->file) ? MFD_ALLOW_SEALING : 0);
 	char name[256];
@@ -204,8 +271,25 @@ int create_memfd(struct restore_context *ctx, const struct image_file *file)
 	return fd;
 }
 
+/* A memfd now; shared anonymous memory is made by its first mapping (mm.c). */
+static int create_shmem(struct restore_context *ctx, const struct file_opener *opener,
+			const struct image_file *file, int *ret_fd)
+{
+	int fd;
+
+	(void)opener;
+	*ret_fd = -1;
+	if (!(file->file.flags & CKPT_FILE_MEMFD))
+		return 0;
+	fd = create_memfd(ctx, file);
+	if (fd < 0)
+		return fd;
+	*ret_fd = fd;
+	return 0;
+}
+
 /* Once every page is in: seals may forbid the writes that filled them. */
-int seal_memfds(struct restore_context *ctx)
+static int seal_memfds(struct restore_context *ctx)
 {
 	for (size_t i = 0; i < ctx->tree.file_count; i++) {
 		const struct image_file *file = &ctx->tree.files[i];
@@ -219,3 +303,13 @@ int seal_memfds(struct restore_context *ctx)
 	}
 	return 0;
 }
+
+const struct file_kind_ops shmem_ops = {
+	.kind = CKPT_FILE_SHMEM,
+	.recognise = is_memfd_fd,
+	.add_file = add_memfd_file,
+	.check_collected = check_shmem_collected,
+	.free_state = free_shmem,
+	.create = create_shmem,
+	.seal = seal_memfds,
+};

@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "util.h"
 
 /* /proc/PID/stat fields 26-28 and 45-51 (proc(5)). */
@@ -107,9 +107,9 @@ static int read_future_lock(struct dump_context *ctx)
 	int ret;
 
 	ctx->mm.lock_future = 0;
-	if (!ctx->scratch_code || !has_locked_memory(ctx))
+	if (!scratch_code(ctx) || !has_locked_memory(ctx))
 		return 0;
-	ret = proc_vma_flags_at(ctx->pid, ctx->scratch_code, &flags, ctx->err);
+	ret = proc_vma_flags_at(ctx->pid, scratch_code(ctx), &flags, ctx->err);
 	if (ret < 0)
 		return ret;
 	if (flags & PROC_VMA_LOCKED)
@@ -358,7 +358,7 @@ int write_vmas(struct dump_context *ctx)
 #include <sys/prctl.h>
 #include <linux/prctl.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 #ifndef MAP_DROPPABLE
 #define MAP_DROPPABLE 0x08	/* Linux 6.11 */
@@ -437,47 +437,17 @@ static bool keep_during_clear(const struct restore_context *ctx, const struct pr
 	return is_vdso_family(vma->name) || strcmp(vma->name, "[vsyscall]") == 0;
 }
 
-/* A syscall instruction in the vDSO: ckpt's own code is gone from a shared memory map. */
-static int find_vdso_syscall(struct restore_context *ctx, const struct proc_vma *vdso,
-			     uint64_t *ret_address)
-{
-	unsigned char code[8192];
-	size_t length = vdso->end - vdso->start;
-	struct iovec local = { code, length };
-	struct iovec remote = { (void *)(uintptr_t)vdso->start, length };
-
-	if (length > sizeof(code) ||
-	    process_vm_readv(ctx->husk, &local, 1, &remote, 1, 0) != (ssize_t)length)
-		return fail(ctx->err, EIO, "reading the vDSO of process %d", ctx->image.process.pid);
-	for (size_t at = 0; at + 1 < length; at++) {
-		if (code[at] == 0x0f && code[at + 1] == 0x05) {
-			*ret_address = vdso->start + at;
-			return 0;
-		}
-	}
-	return fail(ctx->err, ENOTSUP, "no syscall instruction in the vDSO of process %d",
-		    ctx->image.process.pid);
-}
-
 /* Injects through the vDSO of the memory map an earlier process rebuilt. */
 int use_shared_mm_gadget(struct restore_context *ctx)
 {
-	struct proc_vma_list list;
+	uint64_t gadget = 0;
 	int ret;
 
 	if (!restores_shared_mm(ctx))
 		return 0;
-	ret = proc_read_vmas(ctx->husk, false, &list, ctx->err);
-	for (size_t i = 0; ret == 0 && i < list.count; i++) {
-		if (strcmp(list.vmas[i].name, "[vdso]") == 0)
-			ret = find_vdso_syscall(ctx, &list.vmas[i], &ctx->injector.gadget);
-		if (ret == 0 && strcmp(list.vmas[i].name, "[vdso]") == 0)
-			break;
-		if (i + 1 == list.count)
-			ret = fail(ctx->err, ENOTSUP, "process %d has no vDSO to run syscalls in",
-				   ctx->image.process.pid);
-	}
-	proc_vma_list_release(&list);
+	ret = remote_find_vdso_gadget(&ctx->task, &gadget);
+	if (ret == 0)
+		remote_set_gadget(&ctx->task, gadget);
 	return ret;
 }
 

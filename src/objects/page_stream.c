@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Restart's page stream, in two threads: a reader thread reads each PAGES
- * record and checks it (VMA bounds, data hash) while the main thread copies
- * the previous one into the husk.  Two buffers take turns, so reading and
- * hashing overlap with the page faults of filling memory.
+ * The image stream as the page sink of checkpoint and the page source of
+ * restart (page_flow.h).
+ *
+ * The sink writes each chunk as one PAGES record.  The source runs in two
+ * threads: a reader thread reads each PAGES record and checks it (VMA
+ * bounds, data hash) while the main thread copies the previous one into
+ * the husk.  Two buffers take turns, so reading and hashing overlap with
+ * the page faults of filling memory.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,17 +16,54 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "restart.h"
+#include "objects/page_flow.h"
+#include "objects/restore.h"
 #include "util.h"
 
-struct page_item {
-	const struct ckpt_page_run *runs;
-	const void *data;
-	uint64_t run_count;
-	uint64_t page_count;
+/* ---- the sink: one PAGES record per chunk ---- */
+
+struct stream_sink {
+	struct page_sink base;
+	struct image_writer *writer;
 };
 
+static int put_in_stream(struct page_sink *base, const struct page_chunk *chunk,
+			 struct ckpt_error *err)
+{
+	struct stream_sink *sink = (struct stream_sink *)base;
+
+	(void)err;	/* the writer reports into its own, the same one */
+	return image_write_pages(sink->writer, chunk->runs, chunk->run_count, chunk->data,
+				 chunk->page_count);
+}
+
+static void close_stream_sink(struct page_sink *base)
+{
+	free(base);
+}
+
+static const struct page_sink_ops stream_sink_ops = {
+	.put = put_in_stream,
+	.close = close_stream_sink,
+};
+
+int open_stream_sink(struct image_writer *writer, struct ckpt_error *err,
+		     struct page_sink **ret_sink)
+{
+	struct stream_sink *sink = calloc(1, sizeof(*sink));
+
+	if (!sink)
+		return fail(err, ENOMEM, "out of memory");
+	sink->base.ops = &stream_sink_ops;
+	sink->writer = writer;
+	*ret_sink = &sink->base;
+	return 0;
+}
+
+/* ---- the source: a reader thread and the main thread ---- */
+
 struct page_stream {
+	struct page_source base;
 	struct restore_context *ctx;
 	struct page_cursor cursor;
 	struct ckpt_error err;		/* the reader thread's own */
@@ -30,11 +71,12 @@ struct page_stream {
 	size_t spare_size;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct page_item item;
+	struct page_chunk item;
 	bool item_ready;		/* published, not yet copied by the main thread */
 	bool finished;			/* the reader reached the tail or failed */
 	bool stop;			/* the main thread gave up */
 	int result;
+	pthread_t reader;
 };
 
 static void swap_reader_buffer(struct page_stream *stream)
@@ -50,7 +92,7 @@ static void swap_reader_buffer(struct page_stream *stream)
 }
 
 /* Waits until the slot is free, then hands the item over.  False: stop. */
-static bool publish(struct page_stream *stream, const struct page_item *item)
+static bool publish(struct page_stream *stream, const struct page_chunk *item)
 {
 	bool go_on;
 
@@ -76,7 +118,7 @@ static void finish_stream(struct page_stream *stream, int result)
 	pthread_mutex_unlock(&stream->lock);
 }
 
-static int accept_record(struct page_stream *stream, struct page_item *item)
+static int accept_record(struct page_stream *stream, struct page_chunk *item)
 {
 	const struct image_record *record = &stream->ctx->next;
 	const struct ckpt_pages *pages = record->payload;
@@ -118,7 +160,7 @@ static void *reader_main(void *arg)
 
 	stream->ctx->reader.err = &stream->err;
 	while (ret == 0 && stream->ctx->next.type == CKPT_RECORD_PAGES) {
-		struct page_item item;
+		struct page_chunk item;
 
 		ret = accept_record(stream, &item);
 		if (ret < 0)
@@ -134,9 +176,10 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-/* Takes the next item; false when the reader finished instead. */
-static bool take_item(struct page_stream *stream, struct page_item *ret_item)
+/* The next chunk: 1, or 0 when the reader finished instead. */
+static int take_item(struct page_source *base, struct page_chunk *ret_chunk)
 {
+	struct page_stream *stream = (struct page_stream *)base;
 	bool got;
 
 	pthread_mutex_lock(&stream->lock);
@@ -144,7 +187,7 @@ static bool take_item(struct page_stream *stream, struct page_item *ret_item)
 		pthread_cond_wait(&stream->changed, &stream->lock);
 	got = stream->item_ready;
 	if (got)
-		*ret_item = stream->item;
+		*ret_chunk = stream->item;
 	pthread_mutex_unlock(&stream->lock);
 	return got;
 }
@@ -158,22 +201,9 @@ static void release_item(struct page_stream *stream, bool stop)
 	pthread_mutex_unlock(&stream->lock);
 }
 
-static int write_item(struct restore_context *ctx, const struct page_item *item)
+static void finish_item(struct page_source *base, bool failed)
 {
-	struct iovec local = { readonly_buffer(item->data), item->page_count * CKPT_PAGE_SIZE };
-	struct iovec remote[CKPT_MAX_PAGE_RUNS];
-	ssize_t written;
-
-	for (uint64_t i = 0; i < item->run_count; i++)
-		remote[i] = (struct iovec){ (void *)(uintptr_t)item->runs[i].start,
-					    item->runs[i].pages * CKPT_PAGE_SIZE };
-	written = process_vm_writev(ctx->husk, &local, 1, remote, item->run_count, 0);
-	if (written != (ssize_t)local.iov_len)
-		return fail(ctx->err, written < 0 ? errno : EIO,
-			    "writing pages at %#llx into the new process: %s",
-			    (unsigned long long)item->runs[0].start,
-			    written < 0 ? strerror(errno) : "short write");
-	return 0;
+	release_item((struct page_stream *)base, failed);
 }
 
 /* The reader runs on the CPUs the main thread (pinned with the husk) does not. */
@@ -189,23 +219,8 @@ static void place_reader(struct restore_context *ctx, pthread_t reader)
 	pthread_setaffinity_np(reader, sizeof(others), &others);
 }
 
-static int copy_items(struct page_stream *stream)
-{
-	struct restore_context *ctx = stream->ctx;
-	struct page_item item;
-	int ret = 0;
-
-	while (ret == 0 && take_item(stream, &item)) {
-		ret = write_item(ctx, &item);
-		release_item(stream, ret < 0);
-		ctx->pages_restored += item.page_count;
-		if (ret == 0 && ctx->options->progress)
-			ctx->options->progress(ctx->options->progress_arg, ctx->reader.offset, 0);
-	}
-	return ret;
-}
-
-static int stop_reader(struct page_stream *stream, pthread_t reader, int ret)
+static int stop_reader(struct page_stream *stream, pthread_t reader, int ret,
+		       struct ckpt_error *err)
 {
 	if (ret < 0) {
 		release_item(stream, true);
@@ -214,30 +229,47 @@ static int stop_reader(struct page_stream *stream, pthread_t reader, int ret)
 	pthread_join(reader, NULL);
 	stream->ctx->reader.err = stream->ctx->err;
 	if (ret == 0 && stream->result < 0)
-		ret = fail(stream->ctx->err, stream->result, "%s", stream->err.message);
+		ret = fail(err, stream->result, "%s", stream->err.message);
 	return ret;
 }
 
-int fill_pages(struct restore_context *ctx)
+static int close_stream_source(struct page_source *base, int ret, struct ckpt_error *err)
 {
-	struct page_stream stream = {
+	struct page_stream *stream = (struct page_stream *)base;
+
+	ret = stop_reader(stream, stream->reader, ret, err);
+	stream->ctx->pages_before += stream->cursor.page_count;
+	free(stream->spare);
+	free(stream);
+	return ret;
+}
+
+static const struct page_source_ops stream_source_ops = {
+	.next = take_item,
+	.done = finish_item,
+	.close = close_stream_source,
+};
+
+int open_stream_source(struct restore_context *ctx, struct page_source **ret_source)
+{
+	struct page_stream *stream = malloc(sizeof(*stream));
+	int ret;
+
+	if (!stream)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	*stream = (struct page_stream){
+		.base = { .ops = &stream_source_ops },
 		.ctx = ctx,
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.changed = PTHREAD_COND_INITIALIZER,
 	};
-	uint64_t started = monotonic_ns();
-	pthread_t reader;
-	int ret;
-
-	page_cursor_init(&stream.cursor, &ctx->image);
-	ret = pthread_create(&reader, NULL, reader_main, &stream);
-	if (ret != 0)
+	page_cursor_init(&stream->cursor, &ctx->image);
+	ret = pthread_create(&stream->reader, NULL, reader_main, stream);
+	if (ret != 0) {
+		free(stream);
 		return fail(ctx->err, ret, "starting the page reader: %s", strerror(ret));
-	place_reader(ctx, reader);
-	ret = copy_items(&stream);
-	ret = stop_reader(&stream, reader, ret);
-	ctx->pages_before += stream.cursor.page_count;
-	free(stream.spare);
-	ctx->memory_ns += monotonic_ns() - started;
-	return ret;
+	}
+	place_reader(ctx, stream->reader);
+	*ret_source = &stream->base;
+	return 0;
 }

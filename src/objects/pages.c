@@ -1,25 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Page contents: PAGEMAP_SCAN finds the pages worth writing (present or
- * swapped, not the zero page, not clean file pages), process_vm_readv reads
- * them in batches, and each batch becomes one PAGES record.
+ * Page contents, both ends, along the seams of page_flow.h.  Checkpoint: a
+ * page scanner finds the pages worth keeping in each VMA (shared memory
+ * through its file's data extents), the page copier reads them from the
+ * target's memory in batches of one PAGES record, drops all-zero pages and
+ * puts each batch into a page sink.  Restart: a page source hands chunks,
+ * which go into the husk's memory.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
+#include "objects/page_flow.h"
+#include "objects/restore.h"
 #include "sys/kernel.h"
 #include "util.h"
 
-enum { SCAN_REGIONS = 1024 };
+enum { SCAN_RUNS = 1024 };
 
 static int append_run(struct page_run_list *list, uint64_t start, uint64_t end,
 		      struct ckpt_error *err)
@@ -42,21 +45,6 @@ static int append_run(struct page_run_list *list, uint64_t start, uint64_t end,
 	}
 	list->runs[list->count++] = (struct ckpt_page_run){ start, pages };
 	return 0;
-}
-
-/* Which pages of a VMA go into the image. */
-static void scan_filter(const struct ckpt_vma *vma, struct pm_scan_arg_v1 *arg)
-{
-	arg->category_anyof_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED;
-	arg->return_mask = CKPT_PAGE_IS_PRESENT | CKPT_PAGE_IS_SWAPPED;
-	if (vma->kind == CKPT_VMA_SHARED_ANON)
-		return;
-	arg->category_inverted = CKPT_PAGE_IS_PFNZERO;
-	arg->category_mask = CKPT_PAGE_IS_PFNZERO;
-	if (vma->kind == CKPT_VMA_FILE_PRIVATE) {
-		arg->category_inverted |= CKPT_PAGE_IS_FILE;
-		arg->category_mask |= CKPT_PAGE_IS_FILE;
-	}
 }
 
 /*
@@ -85,32 +73,39 @@ static uint64_t file_data_end(const struct dump_context *ctx, const struct ckpt_
 	return vma->start + (size - vma->file_offset);
 }
 
-static int scan_vma(struct dump_context *ctx, int pagemap_fd, struct dump_vma *vma,
-		    struct page_region_v1 *regions)
+static int keep_runs(struct dump_vma *vma, const struct ckpt_page_run *runs, int count,
+		     struct ckpt_error *err)
 {
-	struct pm_scan_arg_v1 arg = {
-		.size = sizeof(arg),
-		.start = vma->record.start,
-		.end = file_data_end(ctx, &vma->record),
-		.vec = (uint64_t)(uintptr_t)regions,
-		.vec_len = SCAN_REGIONS,
-	};
+	for (int i = 0; i < count; i++) {
+		int ret = append_run(&vma->runs, runs[i].start,
+				     runs[i].start + runs[i].pages * CKPT_PAGE_SIZE, err);
 
-	scan_filter(&vma->record, &arg);
-	while (arg.start < arg.end) {
-		int found = ioctl(pagemap_fd, CKPT_PAGEMAP_SCAN, &arg);
+		if (ret < 0)
+			return ret;
+		vma->record.page_count += runs[i].pages;
+	}
+	return 0;
+}
+
+static int scan_vma(struct dump_context *ctx, struct page_scanner *scanner, struct dump_vma *vma,
+		    struct ckpt_page_run *found_runs)
+{
+	uint64_t start = vma->record.start;
+	uint64_t end = file_data_end(ctx, &vma->record);
+
+	while (start < end) {
+		uint64_t from = start;
+		int found = scanner->ops->scan(scanner, &vma->record, &start, end, found_runs,
+					       SCAN_RUNS, ctx->err);
 
 		if (found < 0)
-			return fail(ctx->err, errno, "scanning pages of process %d at %#llx: %s", ctx->pid,
-				    (unsigned long long)arg.start, strerror(errno));
-		for (int i = 0; i < found; i++) {
-			int ret = append_run(&vma->runs, regions[i].start, regions[i].end, ctx->err);
-
-			if (ret < 0)
-				return ret;
-			vma->record.page_count += (regions[i].end - regions[i].start) / CKPT_PAGE_SIZE;
-		}
-		arg.start = arg.walk_end;
+			return found;
+		if (start <= from)
+			return fail(ctx->err, EIO, "scanning pages of process %d at %#llx: no progress",
+				    ctx->pid, (unsigned long long)from);
+		found = keep_runs(vma, found_runs, found, ctx->err);
+		if (found < 0)
+			return found;
 	}
 	return 0;
 }
@@ -212,30 +207,32 @@ static int scan_shared_memory(struct dump_context *ctx, struct dump_vma *vma)
 
 int scan_pages(struct dump_context *ctx)
 {
-	char path[64];
-	_cleanup_close_ int pagemap_fd = -1;
-	_cleanup_free_ struct page_region_v1 *regions = calloc(SCAN_REGIONS, sizeof(*regions));
-	int ret = 0;
+	struct page_scanner *scanner = NULL;
+	_cleanup_free_ struct ckpt_page_run *found_runs = calloc(SCAN_RUNS, sizeof(*found_runs));
+	int ret;
 
-	if (!regions)
+	if (!found_runs)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctx->pid);
-	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pagemap_fd < 0)
-		return fail(ctx->err, errno, "opening %s: %s", path, strerror(errno));
+	ret = open_pagemap_scanner(ctx->pid, ctx->err, &scanner);
 	for (size_t i = 0; ret == 0 && i < ctx->vma_count; i++) {
 		struct dump_vma *vma = &ctx->vmas[i];
 
 		if (vma->record.kind == CKPT_VMA_SHARED_ANON)
 			ret = scan_shared_memory(ctx, vma);
 		else if (vma_holds_pages(&vma->record))
-			ret = scan_vma(ctx, pagemap_fd, vma, regions);
+			ret = scan_vma(ctx, scanner, vma, found_runs);
 	}
+	if (scanner)
+		scanner->ops->close(scanner);
 	return ret;
 }
 
-/* One PAGES record being filled. */
-struct page_batch {
+/* ---- the page copier: target memory -> batches of one PAGES record -> sink ---- */
+
+struct page_copier {
+	struct process_memory *memory;
+	struct page_sink *sink;
+	struct ckpt_error *err;
 	struct ckpt_page_run runs[CKPT_MAX_PAGE_RUNS];
 	bool readable[CKPT_MAX_PAGE_RUNS];
 	bool zero_is_hole[CKPT_MAX_PAGE_RUNS];	/* an all-zero page reads back as zero */
@@ -244,52 +241,36 @@ struct page_batch {
 	unsigned char *data;	/* CKPT_PAGES_PER_RECORD pages */
 };
 
-static int read_with_proc_mem(struct dump_context *ctx, int mem_fd, const struct ckpt_page_run *run,
-			      unsigned char *into)
-{
-	size_t length = run->pages * CKPT_PAGE_SIZE;
-	ssize_t got = pread(mem_fd, into, length, (off_t)run->start);
+static const size_t copier_data_size = (size_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
 
-	if (got != (ssize_t)length)
-		return fail(ctx->err, got < 0 ? errno : EIO, "reading memory of process %d at %#llx: %s",
-			    ctx->pid, (unsigned long long)run->start,
-			    got < 0 ? strerror(errno) : "short read");
+int open_page_copier(struct process_memory *memory, struct page_sink *sink,
+		     struct ckpt_error *err, struct page_copier **ret_copier)
+{
+	struct page_copier *copier = calloc(1, sizeof(*copier));
+
+	if (!copier)
+		return fail(err, ENOMEM, "out of memory");
+	copier->data = mmap(NULL, copier_data_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (copier->data == MAP_FAILED) {
+		int ret = fail(err, errno, "allocating the page buffer: %s", strerror(errno));
+
+		free(copier);
+		return ret;
+	}
+	copier->memory = memory;
+	copier->sink = sink;
+	copier->err = err;
+	*ret_copier = copier;
 	return 0;
 }
 
-static int read_runs_with_proc_mem(struct dump_context *ctx, int mem_fd,
-				   const struct page_batch *batch, size_t first, size_t last,
-				   unsigned char *into)
+void close_page_copier(struct page_copier *copier)
 {
-	for (size_t i = first; i < last; i++) {
-		int ret = read_with_proc_mem(ctx, mem_fd, &batch->runs[i], into);
-
-		if (ret < 0)
-			return ret;
-		into += batch->runs[i].pages * CKPT_PAGE_SIZE;
-	}
-	return 0;
-}
-
-/* process_vm_readv over runs [first, last), falling back to /proc/PID/mem. */
-static int read_runs(struct dump_context *ctx, int mem_fd, const struct page_batch *batch,
-		     size_t first, size_t last, unsigned char *into)
-{
-	struct iovec local = { into, 0 };
-	struct iovec remote[CKPT_MAX_PAGE_RUNS];
-	ssize_t got;
-
-	if (!batch->readable[first])
-		return read_runs_with_proc_mem(ctx, mem_fd, batch, first, last, into);
-	for (size_t i = first; i < last; i++) {
-		remote[i - first] = (struct iovec){ (void *)(uintptr_t)batch->runs[i].start,
-						    batch->runs[i].pages * CKPT_PAGE_SIZE };
-		local.iov_len += remote[i - first].iov_len;
-	}
-	got = process_vm_readv(ctx->pid, &local, 1, remote, last - first, 0);
-	if (got == (ssize_t)local.iov_len)
-		return 0;
-	return read_runs_with_proc_mem(ctx, mem_fd, batch, first, last, into);
+	if (!copier)
+		return;
+	munmap(copier->data, copier_data_size);
+	free(copier);
 }
 
 static bool page_is_zero(const unsigned char *page)
@@ -307,15 +288,16 @@ static bool page_is_zero(const unsigned char *page)
 }
 
 /* Appends one page to the compacted runs; runs never grow across VMAs. */
-static void keep_page(struct page_batch *batch, size_t *run_count, uint64_t address, bool same_run)
+static void keep_page(struct page_copier *copier, size_t *run_count, uint64_t address,
+		      bool same_run)
 {
-	struct ckpt_page_run *last = *run_count ? &batch->runs[*run_count - 1] : NULL;
+	struct ckpt_page_run *last = *run_count ? &copier->runs[*run_count - 1] : NULL;
 
 	if (same_run && last && last->start + last->pages * CKPT_PAGE_SIZE == address) {
 		last->pages++;
 		return;
 	}
-	batch->runs[(*run_count)++] = (struct ckpt_page_run){ address, 1 };
+	copier->runs[(*run_count)++] = (struct ckpt_page_run){ address, 1 };
 }
 
 /*
@@ -323,16 +305,16 @@ static void keep_page(struct page_batch *batch, size_t *run_count, uint64_t addr
  * (anonymous memory written with zeros): the image stays the size of the
  * real data.  Runs and data are compacted in place.
  */
-static void drop_zero_pages(struct page_batch *batch)
+static void drop_zero_pages(struct page_copier *copier)
 {
 	struct ckpt_page_run runs[CKPT_MAX_PAGE_RUNS];
 	bool hole[CKPT_MAX_PAGE_RUNS];
-	size_t old_count = batch->run_count, new_count = 0;
-	unsigned char *in = batch->data, *out = batch->data;
+	size_t old_count = copier->run_count, new_count = 0;
+	unsigned char *in = copier->data, *out = copier->data;
 
-	memcpy(runs, batch->runs, old_count * sizeof(runs[0]));
-	memcpy(hole, batch->zero_is_hole, old_count * sizeof(hole[0]));
-	batch->page_count = 0;
+	memcpy(runs, copier->runs, old_count * sizeof(runs[0]));
+	memcpy(hole, copier->zero_is_hole, old_count * sizeof(hole[0]));
+	copier->page_count = 0;
 	for (size_t r = 0; r < old_count; r++) {
 		bool run_started = false;
 
@@ -341,73 +323,100 @@ static void drop_zero_pages(struct page_batch *batch)
 				continue;
 			if (out != in)
 				memmove(out, in, CKPT_PAGE_SIZE);
-			keep_page(batch, &new_count, runs[r].start + p * CKPT_PAGE_SIZE, run_started);
+			keep_page(copier, &new_count, runs[r].start + p * CKPT_PAGE_SIZE, run_started);
 			run_started = true;
 			out += CKPT_PAGE_SIZE;
-			batch->page_count++;
+			copier->page_count++;
 		}
 	}
-	batch->run_count = new_count;
+	copier->run_count = new_count;
 }
 
-static int flush_batch(struct dump_context *ctx, int mem_fd, struct page_batch *batch)
+/* Reads the batched runs, in groups that are alike in being readable. */
+static int read_batch(struct page_copier *copier)
 {
-	unsigned char *into = batch->data;
+	unsigned char *into = copier->data;
 	size_t first = 0;
-	int ret;
 
-	if (batch->run_count == 0)
-		return 0;
-	while (first < batch->run_count) {
+	while (first < copier->run_count) {
 		size_t last = first + 1;
-		uint64_t bytes = batch->runs[first].pages * CKPT_PAGE_SIZE;
+		uint64_t bytes = copier->runs[first].pages * CKPT_PAGE_SIZE;
+		int ret;
 
-		while (last < batch->run_count && batch->readable[last] == batch->readable[first])
-			bytes += batch->runs[last++].pages * CKPT_PAGE_SIZE;
-		ret = read_runs(ctx, mem_fd, batch, first, last, into);
+		while (last < copier->run_count && copier->readable[last] == copier->readable[first])
+			bytes += copier->runs[last++].pages * CKPT_PAGE_SIZE;
+		ret = copier->memory->ops->read(copier->memory, &copier->runs[first], last - first,
+						copier->readable[first], into, copier->err);
 		if (ret < 0)
 			return ret;
 		into += bytes;
 		first = last;
 	}
-	drop_zero_pages(batch);
-	ret = batch->page_count == 0 ? 0 :
-				       image_write_pages(ctx->writer, batch->runs, batch->run_count,
-							 batch->data, batch->page_count);
-	batch->run_count = 0;
-	batch->page_count = 0;
+	return 0;
+}
+
+int page_copier_flush(struct page_copier *copier)
+{
+	struct page_chunk chunk = { .runs = copier->runs, .data = copier->data };
+	int ret;
+
+	if (copier->run_count == 0)
+		return 0;
+	ret = read_batch(copier);
+	if (ret == 0)
+		drop_zero_pages(copier);
+	chunk.run_count = copier->run_count;
+	chunk.page_count = copier->page_count;
+	if (ret == 0 && chunk.page_count > 0)
+		ret = copier->sink->ops->put(copier->sink, &chunk, copier->err);
+	copier->run_count = 0;
+	copier->page_count = 0;
 	return ret;
 }
+
+/* Adds a run to the batch, flushing whenever the batch is full. */
+static int add_run(struct page_copier *copier, struct ckpt_page_run run, bool readable,
+		   bool zero_is_hole)
+{
+	while (run.pages > 0) {
+		uint64_t room = CKPT_PAGES_PER_RECORD - copier->page_count;
+		uint64_t take = run.pages < room ? run.pages : room;
+		int ret;
+
+		copier->readable[copier->run_count] = readable;
+		copier->zero_is_hole[copier->run_count] = zero_is_hole;
+		copier->runs[copier->run_count++] = (struct ckpt_page_run){ run.start, take };
+		copier->page_count += take;
+		run.start += take * CKPT_PAGE_SIZE;
+		run.pages -= take;
+		if (copier->page_count < CKPT_PAGES_PER_RECORD && copier->run_count < CKPT_MAX_PAGE_RUNS)
+			continue;
+		ret = page_copier_flush(copier);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int page_copier_add(struct page_copier *copier, const struct ckpt_page_run *runs, size_t count,
+		    bool readable, bool zero_is_hole)
+{
+	for (size_t i = 0; i < count; i++) {
+		int ret = add_run(copier, runs[i], readable, zero_is_hole);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- checkpoint: every VMA's runs through the copier ---- */
 
 static void report_progress(struct dump_context *ctx, uint64_t done_pages, uint64_t total_pages)
 {
 	if (ctx->options && ctx->options->progress)
 		ctx->options->progress(ctx->options->progress_arg, done_pages * CKPT_PAGE_SIZE,
 				       total_pages * CKPT_PAGE_SIZE);
-}
-
-/* Adds a run to the batch, flushing whenever the batch is full. */
-static int batch_run(struct dump_context *ctx, int mem_fd, struct page_batch *batch,
-		     struct ckpt_page_run run, bool readable, bool zero_is_hole)
-{
-	while (run.pages > 0) {
-		uint64_t room = CKPT_PAGES_PER_RECORD - batch->page_count;
-		uint64_t take = run.pages < room ? run.pages : room;
-		int ret;
-
-		batch->readable[batch->run_count] = readable;
-		batch->zero_is_hole[batch->run_count] = zero_is_hole;
-		batch->runs[batch->run_count++] = (struct ckpt_page_run){ run.start, take };
-		batch->page_count += take;
-		run.start += take * CKPT_PAGE_SIZE;
-		run.pages -= take;
-		if (batch->page_count < CKPT_PAGES_PER_RECORD && batch->run_count < CKPT_MAX_PAGE_RUNS)
-			continue;
-		ret = flush_batch(ctx, mem_fd, batch);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
 }
 
 static uint64_t total_pages(const struct dump_context *ctx)
@@ -419,7 +428,16 @@ static uint64_t total_pages(const struct dump_context *ctx)
 	return total;
 }
 
-static int write_all_runs(struct dump_context *ctx, int mem_fd, struct page_batch *batch)
+static uint64_t run_pages(const struct page_run_list *list)
+{
+	uint64_t pages = 0;
+
+	for (size_t r = 0; r < list->count; r++)
+		pages += list->runs[r].pages;
+	return pages;
+}
+
+static int copy_all_runs(struct dump_context *ctx, struct page_copier *copier)
 {
 	uint64_t total = total_pages(ctx), done = 0;
 
@@ -427,38 +445,96 @@ static int write_all_runs(struct dump_context *ctx, int mem_fd, struct page_batc
 		const struct dump_vma *vma = &ctx->vmas[i];
 		bool readable = vma->record.prot & PROT_READ;
 		bool zero_is_hole = vma->record.kind != CKPT_VMA_FILE_PRIVATE;
+		int ret = page_copier_add(copier, vma->runs.runs, vma->runs.count, readable,
+					  zero_is_hole);
 
-		for (size_t r = 0; r < vma->runs.count; r++) {
-			int ret = batch_run(ctx, mem_fd, batch, vma->runs.runs[r], readable, zero_is_hole);
-
-			if (ret < 0)
-				return ret;
-			done += vma->runs.runs[r].pages;
-		}
+		if (ret < 0)
+			return ret;
+		done += run_pages(&vma->runs);
 		if (vma->runs.count)
 			report_progress(ctx, done, total);
 	}
-	return flush_batch(ctx, mem_fd, batch);
+	return page_copier_flush(copier);
+}
+
+int dump_pages_to(struct dump_context *ctx, struct page_sink *sink)
+{
+	struct process_memory *memory;
+	struct page_copier *copier = NULL;
+	int ret = open_target_memory(ctx->pid, ctx->err, &memory);
+
+	if (ret < 0)
+		return ret;
+	ret = open_page_copier(memory, sink, ctx->err, &copier);
+	if (ret == 0)
+		ret = copy_all_runs(ctx, copier);
+	close_page_copier(copier);
+	memory->ops->close(memory);
+	return ret;
 }
 
 int write_pages(struct dump_context *ctx)
 {
-	char path[64];
-	_cleanup_close_ int mem_fd = -1;
-	_cleanup_free_ struct page_batch *batch = calloc(1, sizeof(*batch));
-	size_t data_size = (size_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
-	int ret;
+	struct page_sink *sink;
+	int ret = open_stream_sink(ctx->writer, ctx->err, &sink);
 
-	if (!batch)
-		return fail(ctx->err, ENOMEM, "out of memory");
-	snprintf(path, sizeof(path), "/proc/%d/mem", ctx->pid);
-	mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (mem_fd < 0)
-		return fail(ctx->err, errno, "opening %s: %s", path, strerror(errno));
-	batch->data = mmap(NULL, data_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (batch->data == MAP_FAILED)
-		return fail(ctx->err, errno, "allocating the page buffer: %s", strerror(errno));
-	ret = write_all_runs(ctx, mem_fd, batch);
-	munmap(batch->data, data_size);
+	if (ret < 0)
+		return ret;
+	ret = dump_pages_to(ctx, sink);
+	sink->ops->close(sink);
 	return ret;
+}
+
+/* ---- restart: a page source into the husk ---- */
+
+int copy_source_into(struct page_source *source, struct process_memory *memory,
+		     page_chunk_hook *after_chunk, void *arg, uint64_t *pages_done,
+		     struct ckpt_error *err)
+{
+	struct page_chunk chunk;
+	int ret = 0;
+
+	while (ret == 0 && source->ops->next(source, &chunk) > 0) {
+		ret = memory->ops->write(memory, &chunk, err);
+		source->ops->done(source, ret < 0);
+		*pages_done += chunk.page_count;
+		if (ret == 0 && after_chunk)
+			after_chunk(arg, &chunk);
+	}
+	return ret;
+}
+
+static void report_restart_progress(void *arg, const struct page_chunk *chunk)
+{
+	struct restore_context *ctx = arg;
+
+	(void)chunk;
+	if (ctx->options->progress)
+		ctx->options->progress(ctx->options->progress_arg, ctx->reader.offset, 0);
+}
+
+int restore_pages_from(struct restore_context *ctx, struct page_source *source)
+{
+	uint64_t started = monotonic_ns();
+	struct process_memory *husk;
+	int ret = open_husk_memory(ctx->husk, ctx->err, &husk);
+
+	if (ret == 0) {
+		ret = copy_source_into(source, husk, report_restart_progress, ctx,
+				       &ctx->pages_restored, ctx->err);
+		husk->ops->close(husk);
+	}
+	ret = source->ops->close(source, ret, ctx->err);
+	ctx->memory_ns += monotonic_ns() - started;
+	return ret;
+}
+
+int fill_pages(struct restore_context *ctx)
+{
+	struct page_source *source;
+	int ret = open_stream_source(ctx, &source);
+
+	if (ret < 0)
+		return ret;
+	return restore_pages_from(ctx, source);
 }

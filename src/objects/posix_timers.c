@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "restart.h"
+#include "objects/dump.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #ifndef PR_TIMER_CREATE_RESTORE_IDS
@@ -111,10 +111,10 @@ static int read_timer_state(struct dump_context *ctx, struct ckpt_posix_timer *t
 	struct itimerspec setting;
 	int64_t overrun;
 	int64_t ret = dump_inject(ctx, thread, "timer_gettime", SYS_timer_gettime,
-				  (uint64_t)timer->id, ctx->scratch, 0, 0);
+				  (uint64_t)timer->id, scratch_data(ctx), 0, 0);
 
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch, &setting, sizeof(setting));
+		ret = dump_read_memory(ctx, scratch_data(ctx), &setting, sizeof(setting));
 	if (ret < 0)
 		return (int)ret;
 	overrun = dump_inject(ctx, thread, "timer_getoverrun", SYS_timer_getoverrun,

@@ -3,7 +3,7 @@
  * prctl state.  Per process: child subreaper, THP disable, dumpable.  Per
  * thread: timer slack, parent-death signal, securebits (keep-caps among
  * them), no_new_privs, MCE kill policy.  What /proc shows is read there
- * (NoNewPrivs, Seccomp); the rest comes from prctl calls added to the one
+ * (NoNewPrivs; Seccomp for objects/seccomp.c); the rest comes from prctl calls added to the one
  * batch of syscalls each thread runs at checkpoint (threads.c), so a
  * thread costs no extra stop.
  */
@@ -14,7 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "util.h"
 
@@ -83,7 +83,7 @@ int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
 	int ret = check_prctl_results(ctx, thread->tid, results);
 
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_PDEATH_SIGNAL, outputs,
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_PDEATH_SIGNAL, outputs,
 				       sizeof(outputs));
 	if (ret < 0)
 		return ret;
@@ -96,15 +96,10 @@ int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
 	return 0;
 }
 
-static const char *seccomp_mode_name(const char *mode)
-{
-	return *mode == '1' ? "strict" : *mode == '2' ? "filter" : "unknown";
-}
-
 /*
  * /proc/PID/task/TID/status, read before anything runs inside the thread:
- * a thread under seccomp is refused (its filters cannot be read back or
- * made again, and strict mode would kill it for an injected syscall).
+ * a thread under seccomp is traced with its filters suspended from here on
+ * (objects/seccomp.c).
  */
 static int read_thread_status(struct dump_context *ctx, struct dump_thread *thread)
 {
@@ -118,10 +113,10 @@ static int read_thread_status(struct dump_context *ctx, struct dump_thread *thre
 	if (ret < 0)
 		return ret;
 	seccomp = status_field(status, "Seccomp");
-	if (seccomp && *seccomp != '0')
-		return fail(ctx->err, ENOTSUP,
-			    "thread %d of process %d runs under seccomp (%s mode): seccomp is not saved, not supported yet",
-			    thread->tid, ctx->pid, seccomp_mode_name(seccomp));
+	if (seccomp)
+		ret = collect_thread_seccomp(ctx, thread, seccomp);
+	if (ret < 0)
+		return ret;
 	no_new_privs = status_field(status, "NoNewPrivs");
 	if (no_new_privs && *no_new_privs == '1')
 		thread->record.flags |= CKPT_THREAD_NO_NEW_PRIVS;
@@ -142,7 +137,7 @@ int collect_thread_status(struct dump_context *ctx)
 #include <linux/capability.h>
 #include <linux/securebits.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 
 #ifndef PR_MCE_KILL_DEFAULT
 #define PR_MCE_KILL_DEFAULT 2
@@ -190,7 +185,7 @@ static bool keeps_parent_death_signal(const struct restore_context *ctx)
 
 /*
  * The main thread of every husk dies with its creator until the handover
- * (objects/tree.c): it always gets the image's value, 0 included.  Other
+ * (restart/husks.c): it always gets the image's value, 0 included.  Other
  * threads were created with none.
  */
 static int64_t restore_parent_death_signal(struct restore_context *ctx, size_t index)

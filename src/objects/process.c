@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "util.h"
 
 static int read_proc_text(struct dump_context *ctx, const char *name, char **ret_text)
@@ -228,7 +228,7 @@ int write_process(struct dump_context *ctx)
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "restart.h"
+#include "objects/restore.h"
 #include "sys/cpu.h"
 #include "util.h"
 
@@ -316,8 +316,6 @@ int check_tree_restartable(struct restore_context *ctx)
 		if (ret == 0 && !(ctx->options->flags & CKPT_OPT_PIDNS))
 			ret = check_pid_free(ctx, entry->pid);
 	}
-	if (ret == 0)
-		ret = check_groups_restorable(ctx);
 	return ret;
 }
 

@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "sys/kernel.h"
 #include "util.h"
 
@@ -24,18 +24,18 @@
  */
 static void add_signal_calls(const struct dump_context *ctx, struct syscall_batch *batch)
 {
-	uint64_t results = ctx->scratch + SCRATCH_SIGNAL_RESULTS;
+	uint64_t results = scratch_data(ctx) + SCRATCH_SIGNAL_RESULTS;
 
 	for (uint64_t signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
 		const uint64_t args[4] = { signal, 0,
-					   ctx->scratch + (signal - 1) * sizeof(struct ckpt_sigaction), 8 };
+					   scratch_data(ctx) + (signal - 1) * sizeof(struct ckpt_sigaction), 8 };
 
 		if (signal == SIGKILL || signal == SIGSTOP)
 			continue;
 		syscall_batch_add(batch, SYS_rt_sigaction, args, results + 8 * batch->call_count);
 	}
 	for (uint64_t which = 0; which < 3; which++) {
-		const uint64_t args[4] = { which, ctx->scratch + SCRATCH_ITIMERS + which * 2 * sizeof(struct timeval) };
+		const uint64_t args[4] = { which, scratch_data(ctx) + SCRATCH_ITIMERS + which * 2 * sizeof(struct timeval) };
 
 		syscall_batch_add(batch, SYS_getitimer, args, results + 8 * batch->call_count);
 	}
@@ -55,7 +55,7 @@ static int check_signal_results(struct dump_context *ctx, const int64_t *results
 static int run_signal_batch(struct dump_context *ctx)
 {
 	_cleanup_free_ struct syscall_batch *batch = calloc(1, sizeof(*batch));
-	uint64_t code = ctx->scratch_code + CKPT_PAGE_SIZE;
+	uint64_t code = scratch_code(ctx) + CKPT_PAGE_SIZE;
 	int64_t results[CKPT_MAX_SIGNALS + 3];
 	size_t trap_offset;
 	int ret;
@@ -66,14 +66,14 @@ static int run_signal_batch(struct dump_context *ctx)
 	trap_offset = syscall_batch_finish(batch);
 	if (!trap_offset)
 		return fail(ctx->err, E2BIG, "internal: the signal batch is too long");
-	ret = poke_code(ctx->threads[0].tid, code, batch->code, batch->length, ctx->err);
+	ret = remote_poke_code(&ctx->threads[0].task, code, batch->code, batch->length);
 	if (ret == 0)
 		ret = dump_ready_injector(ctx, &ctx->threads[0]);
 	if (ret == 0)
-		ret = inject_batch(&ctx->threads[0].injector, code, code + trap_offset);
+		ret = remote_run_batch(&ctx->threads[0].task, code, code + trap_offset);
 	ctx->shared->injected_syscalls += batch->call_count;
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_SIGNAL_RESULTS, results,
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_SIGNAL_RESULTS, results,
 				       batch->call_count * sizeof(int64_t));
 	if (ret == 0)
 		ret = check_signal_results(ctx, results, batch->call_count);
@@ -90,7 +90,7 @@ int collect_sigactions(struct dump_context *ctx)
 		return ret;
 	ctx->sigactions.count = CKPT_MAX_SIGNALS;
 	/* The kernel's struct sigaction is handler, flags, restorer, mask: ours. */
-	return dump_read_memory(ctx, ctx->scratch, actions, CKPT_MAX_SIGNALS * sizeof(*actions));
+	return dump_read_memory(ctx, scratch_data(ctx), actions, CKPT_MAX_SIGNALS * sizeof(*actions));
 }
 
 /* getitimer() for the three interval timers, run by collect_sigactions' batch. */
@@ -98,7 +98,7 @@ int collect_timers(struct dump_context *ctx)
 {
 	struct timeval values[3][2];	/* it_interval, it_value */
 
-	if (dump_read_memory(ctx, ctx->scratch + SCRATCH_ITIMERS, values, sizeof(values)) < 0)
+	if (dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_ITIMERS, values, sizeof(values)) < 0)
 		return ctx->err->code;
 	for (int which = 0; which < 3; which++) {
 		ctx->timers.itimers[which].interval_us =
@@ -200,7 +200,7 @@ int write_pending_signals(struct dump_context *ctx)
 
 /* ---- restart side ---- */
 
-#include "restart.h"
+#include "objects/restore.h"
 
 /* The index of the image thread with that TID, or -1. */
 static ssize_t thread_index(const struct image *image, int32_t tid)
@@ -325,7 +325,7 @@ int drop_stray_sigchld(struct restore_context *ctx)
 		const uint64_t args[6] = { set_address, 0, timeout_address, 8 };
 		int64_t taken;
 
-		ret = inject_syscall(&ctx->injector, SYS_rt_sigtimedwait, args, &taken);
+		ret = inject_syscall(&ctx->task.injector, SYS_rt_sigtimedwait, args, &taken);
 		if (ret == 0 && taken != SIGCHLD)
 			break;
 	}

@@ -13,7 +13,7 @@
 #include <linux/sched.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "sys/kernel.h"
 #include "util.h"
 
@@ -21,144 +21,6 @@
 #define SCRATCH_TID_ADDRESS 2080
 #define SCRATCH_BATCH_RESULTS 2304	/* up to 2400: the prctl outputs follow */
 
-static bool is_restart_code(uint64_t rax)
-{
-	int64_t value = (int64_t)rax;
-
-	return value == -KERNEL_ERESTARTSYS || value == -KERNEL_ERESTARTNOINTR ||
-	       value == -KERNEL_ERESTARTNOHAND || value == -KERNEL_ERESTART_RESTARTBLOCK;
-}
-
-/*
- * epoll_wait and its variants are never restarted by the kernel: the stop
- * that freezes a thread in them makes them return EINTR, which an event
- * loop would see for nothing.  A thread at their exit with EINTR is made to
- * run them again, the original too, with the whole timeout (a real signal
- * queued at that moment then restarts it after its handler instead of
- * interrupting it).
- */
-static bool is_interrupted_epoll_wait(const struct user_regs_struct *regs)
-{
-	long number = (long)regs->orig_rax;
-
-	return (int64_t)regs->rax == -EINTR &&
-	       (number == SYS_epoll_wait || number == SYS_epoll_pwait || number == SYS_epoll_pwait2);
-}
-
-/*
- * A relative sleep interrupted with ERESTART_RESTARTBLOCK: the kernel wrote
- * the time left to the `remaining` argument, so the thread can sleep that
- * long instead of the whole request.  Returns false when it cannot.
- */
-static bool sleep_for_remaining_time(struct user_regs_struct *regs)
-{
-	if (regs->rax == SYS_nanosleep && regs->rsi != 0) {
-		regs->rdi = regs->rsi;
-		return true;
-	}
-	if (regs->rax == SYS_clock_nanosleep && regs->r10 != 0 && !(regs->rsi & TIMER_ABSTIME)) {
-		regs->rdx = regs->r10;
-		return true;
-	}
-	return false;
-}
-
-/*
- * A thread asleep in restart_syscall (the kernel's way of going on with a
- * syscall interrupted by an earlier stop) has lost the number of the real
- * syscall, but its argument registers are intact.  Its kernel stack, read
- * before it is stopped, tells which syscall that was.
- */
-long find_restarted_syscall(pid_t pid, pid_t tid)
-{
-	static const struct {
-		const char *function;
-		long syscall;
-	} restarters[] = {
-		{ "do_restart_poll", SYS_poll },
-		{ "futex_wait_restart", SYS_futex },
-	};
-	char path[80];
-	struct ckpt_error ignored = { 0 };
-	char *text = NULL;
-	long found = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-	if (read_whole_file(path, &text, NULL, &ignored) < 0)
-		return -1;
-	if (strtol(text, NULL, 10) == SYS_restart_syscall) {
-		free(text);
-		text = NULL;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid, tid);
-		if (read_whole_file(path, &text, NULL, &ignored) < 0)
-			return -1;
-		for (size_t i = 0; i < sizeof(restarters) / sizeof(restarters[0]); i++) {
-			if (strstr(text, restarters[i].function))
-				found = restarters[i].syscall;
-		}
-	}
-	free(text);
-	return found;
-}
-
-/* The syscall returns EINTR, as if a signal had interrupted it. */
-static void interrupt_instead(struct user_regs_struct *regs)
-{
-	regs->rip += 2;
-	regs->rax = (uint64_t)-EINTR;
-}
-
-static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *image_regs)
-{
-	struct user_regs_struct frozen = thread->frozen_regs;
-
-	image_regs->rip -= 2;
-	image_regs->rax = frozen.orig_rax;
-	image_regs->orig_rax = (uint64_t)-1;
-	thread->release_regs = *image_regs;
-	thread->record.flags |= CKPT_THREAD_SYSCALL_RESTART;
-	thread->record.interrupted_syscall = frozen.orig_rax;
-	if ((int64_t)frozen.rax != -KERNEL_ERESTART_RESTARTBLOCK)
-		return;
-	/*
-	 * A sleep goes on for the time it had left, in the original too, so a
-	 * later checkpoint finds the real syscall again.  Anything else (poll,
-	 * futex with a timeout, ...) keeps its kernel restart block in the
-	 * original; a restored copy cannot have it and gets EINTR instead.
-	 */
-	if (sleep_for_remaining_time(image_regs)) {
-		thread->release_regs = *image_regs;
-		return;
-	}
-	thread->release_regs.rax = SYS_restart_syscall;
-	if (frozen.orig_rax != SYS_restart_syscall)
-		return;
-	if (thread->restarted_syscall >= 0)
-		image_regs->rax = (uint64_t)thread->restarted_syscall;
-	else
-		interrupt_instead(image_regs);
-}
-
-/*
- * Registers that make a thread frozen inside a syscall run it again: one set
- * for the image, one for letting the original go on (computed at freeze
- * time, since any later failure releases the thread with them).
- */
-void plan_thread_resume(struct dump_thread *thread)
-{
-	struct user_regs_struct frozen = thread->frozen_regs;
-	struct user_regs_struct image_regs = frozen;
-
-	image_regs.orig_rax = (uint64_t)-1;
-	thread->release_regs = frozen;
-	thread->record.tid = thread->tid;
-	thread->record.flags &= ~CKPT_THREAD_SYSCALL_RESTART;	/* planned again after a signal */
-	thread->record.interrupted_syscall = 0;
-	if ((int64_t)frozen.orig_rax >= 0 &&
-	    (is_restart_code(frozen.rax) || is_interrupted_epoll_wait(&frozen)))
-		rewind_syscall(thread, &image_regs);
-	memcpy(thread->record.regs, &image_regs, sizeof(thread->record.regs));
-}
 
 /* The batch's calls before the prctl ones; results[i] is what call i returned. */
 enum thread_batch_call {
@@ -167,6 +29,7 @@ enum thread_batch_call {
 	BATCH_TID_ADDRESS,
 	BATCH_PRCTL_FIRST,
 };
+
 
 static const char *const thread_batch_names[BATCH_PRCTL_FIRST] = {
 	"mprotect (scratch)", "sigaltstack", "prctl(PR_GET_TID_ADDRESS)",
@@ -179,11 +42,11 @@ static const char *const thread_batch_names[BATCH_PRCTL_FIRST] = {
  */
 int prepare_thread_batch(struct dump_context *ctx)
 {
-	uint64_t results = ctx->scratch + SCRATCH_BATCH_RESULTS;
+	uint64_t results = scratch_data(ctx) + SCRATCH_BATCH_RESULTS;
 	const uint64_t calls[BATCH_PRCTL_FIRST][4] = {
-		[BATCH_UNPROTECT_SCRATCH] = { ctx->scratch, CKPT_PAGE_SIZE, PROT_READ | PROT_WRITE },
-		[BATCH_SIGALTSTACK] = { 0, ctx->scratch + SCRATCH_ALTSTACK },
-		[BATCH_TID_ADDRESS] = { PR_GET_TID_ADDRESS, ctx->scratch + SCRATCH_TID_ADDRESS },
+		[BATCH_UNPROTECT_SCRATCH] = { scratch_data(ctx), CKPT_PAGE_SIZE, PROT_READ | PROT_WRITE },
+		[BATCH_SIGALTSTACK] = { 0, scratch_data(ctx) + SCRATCH_ALTSTACK },
+		[BATCH_TID_ADDRESS] = { PR_GET_TID_ADDRESS, scratch_data(ctx) + SCRATCH_TID_ADDRESS },
 	};
 	const long numbers[BATCH_PRCTL_FIRST] = { SYS_mprotect, SYS_sigaltstack, SYS_prctl };
 	struct syscall_batch batch = { .length = 0 };
@@ -191,13 +54,13 @@ int prepare_thread_batch(struct dump_context *ctx)
 
 	for (size_t i = 0; i < BATCH_PRCTL_FIRST; i++)
 		syscall_batch_add(&batch, numbers[i], calls[i], results + i * sizeof(int64_t));
-	add_prctl_calls(&batch, ctx->scratch, results + BATCH_PRCTL_FIRST * sizeof(int64_t));
+	add_prctl_calls(&batch, scratch_data(ctx), results + BATCH_PRCTL_FIRST * sizeof(int64_t));
 	trap_offset = syscall_batch_finish(&batch);
 	if (!trap_offset || batch.call_count > THREAD_BATCH_MAX_CALLS)
 		return fail(ctx->err, E2BIG, "internal: the thread batch is too long");
 	ctx->batch_call_count = batch.call_count;
-	ctx->batch_trap = ctx->scratch_code + trap_offset;
-	return poke_code(ctx->threads[0].tid, ctx->scratch_code, batch.code, batch.length, ctx->err);
+	ctx->batch_trap = scratch_code(ctx) + trap_offset;
+	return remote_poke_code(&ctx->threads[0].task, scratch_code(ctx), batch.code, batch.length);
 }
 
 static int check_batch_results(struct dump_context *ctx, pid_t tid, const int64_t *results)
@@ -217,10 +80,10 @@ static int run_thread_batch(struct dump_context *ctx, struct dump_thread *thread
 
 	if (ret < 0)
 		return ret;
-	ret = inject_batch(&thread->injector, ctx->scratch_code, ctx->batch_trap);
+	ret = remote_run_batch(&thread->task, scratch_code(ctx), ctx->batch_trap);
 	ctx->shared->injected_syscalls += ctx->batch_call_count;
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_BATCH_RESULTS, results,
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_BATCH_RESULTS, results,
 				       ctx->batch_call_count * sizeof(int64_t));
 	if (ret == 0)
 		ret = check_batch_results(ctx, thread->tid, results);
@@ -237,9 +100,9 @@ static int collect_injected_state(struct dump_context *ctx, struct dump_thread *
 	if (ret == 0)
 		ret = take_prctl_results(ctx, thread, results + BATCH_PRCTL_FIRST);
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
 	if (ret == 0)
-		ret = dump_read_memory(ctx, ctx->scratch + SCRATCH_TID_ADDRESS, &tid_address, 8);
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_TID_ADDRESS, &tid_address, 8);
 	if (ret < 0)
 		return ret;
 	thread->record.altstack_sp = altstack[0];
@@ -354,28 +217,17 @@ int write_threads(struct dump_context *ctx)
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return write_seccomp_filters(ctx);
 }
 
 /* ---- restart side ---- */
 
-#include "restart.h"
+#include "objects/restore.h"
 #include "sys/cpu.h"
 
 #ifndef RSEQ_FLAG_UNREGISTER
 #define RSEQ_FLAG_UNREGISTER 1
 #endif
-
-static struct injector *thread_injector(struct restore_context *ctx, size_t index)
-{
-	return index == 0 ? &ctx->injector : &ctx->thread_injectors[index];
-}
-
-int64_t thread_call(struct restore_context *ctx, size_t index, const char *what, long number,
-		    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
-{
-	return inject(thread_injector(ctx, index), what, number, a0, a1, a2, a3, 0, 0);
-}
 
 static int restore_altstack(struct restore_context *ctx, size_t index)
 {
@@ -435,6 +287,17 @@ int restore_thread_state(struct restore_context *ctx)
 	return 0;
 }
 
+/* A thread's PID as ckpt sees it (the same unless in a new PID namespace). */
+static pid_t outer_tid(const struct restore_context *ctx, pid_t outer_pid, pid_t inner_tid)
+{
+	char path[96];
+
+	if (!ctx->namespace_init)
+		return inner_tid;
+	snprintf(path, sizeof(path), "/proc/%d/task", outer_pid);
+	return proc_find_by_inner_pid(ctx->namespace_init, path, inner_tid);
+}
+
 /* clone3 run by the husk's main thread, with the thread's own TID. */
 static int clone_thread(struct restore_context *ctx, size_t index)
 {
@@ -444,6 +307,7 @@ static int clone_thread(struct restore_context *ctx, size_t index)
 		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
 		.set_tid_size = 1,
 	};
+	struct remote_task *task;
 	int64_t created;
 	int status;
 	int ret = husk_put_data(ctx, 4096, &tid, sizeof(tid), &tid_address);
@@ -462,14 +326,16 @@ static int clone_thread(struct restore_context *ctx, size_t index)
 	ret = ptrace_wait_stop(ctx->thread_tids[index], &status, ctx->err);
 	if (ret < 0)
 		return ret;
-	return injector_init(&ctx->thread_injectors[index], ctx->thread_tids[index], ctx->control,
-			     ctx->err);
+	task = &ctx->thread_tasks[index];
+	remote_task_init(task, ctx->husk, ctx->thread_tids[index], ctx->err);
+	task->area = ctx->task.area;
+	return remote_task_ready(task, ctx->task.area.code);
 }
 
 int create_threads(struct restore_context *ctx)
 {
-	ctx->thread_injectors = calloc(ctx->image.thread_count, sizeof(*ctx->thread_injectors));
-	if (!ctx->thread_injectors)
+	ctx->thread_tasks = calloc(ctx->image.thread_count, sizeof(*ctx->thread_tasks));
+	if (!ctx->thread_tasks)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	for (size_t i = 1; i < ctx->image.thread_count; i++) {
 		int ret = clone_thread(ctx, i);
@@ -525,23 +391,10 @@ int load_thread_registers(struct restore_context *ctx)
 		if (ret < 0)
 			return ret;
 	}
-	ret = inject_final_syscall(&ctx->injector, SYS_munmap, unmap_args);
+	ret = remote_final_call(&ctx->task, SYS_munmap, unmap_args);
 	if (ret == 0)
 		ret = load_registers_of(ctx, 0);
 	return ret;
-}
-
-/* Runs a syscall in every thread of the husk (credentials are per thread). */
-int64_t all_threads_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
-			 uint64_t a1, uint64_t a2)
-{
-	for (size_t i = 0; i < ctx->image.thread_count; i++) {
-		int64_t ret = thread_call(ctx, i, what, number, a0, a1, a2, 0);
-
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
 }
 
 int unregister_husk_rseq(struct restore_context *ctx)

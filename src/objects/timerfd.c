@@ -8,15 +8,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/file_kinds.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #ifndef TFD_IOC_SET_TICKS
@@ -86,13 +88,19 @@ static int read_timer(struct dump_context *ctx, int fd, const char *fdinfo, stru
 	return 0;
 }
 
-/* fdinfo: "clockid: N", "ticks: N", "settime flags: 0<octal>". */
-int collect_timerfd(struct dump_context *ctx, int fd, struct dump_file *file)
+static bool is_timerfd(const struct fd_facts *facts)
 {
-	struct ckpt_timerfd *state = &file->state.timerfd;
+	return is_anon_inode_of(facts, "timerfd");
+}
+
+/* fdinfo: "clockid: N", "ticks: N", "settime flags: 0<octal>". */
+static int collect_timerfd(struct dump_context *ctx, const struct fd_facts *facts,
+			   struct dump_file *file)
+{
+	struct ckpt_timerfd *state;
 	_cleanup_free_ char *text = NULL;
 	uint64_t clock_id = 0, settime_flags = 0;
-	int ret = read_event_fdinfo(ctx, fd, &text);
+	int fd = facts->fd, ret = read_event_fdinfo(ctx, fd, &text);
 
 	if (ret == 0)
 		ret = fdinfo_number(ctx, text, "clockid", 10, fd, &clock_id);
@@ -100,12 +108,22 @@ int collect_timerfd(struct dump_context *ctx, int fd, struct dump_file *file)
 		ret = fdinfo_number(ctx, text, "settime flags", 8, fd, &settime_flags);
 	if (ret < 0)
 		return ret;
+	state = malloc(sizeof(*state));
+	if (!state)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	file->kind_state = state;
 	*state = (struct ckpt_timerfd){
 		.file_id = file->record.id,
 		.clock_id = (int32_t)clock_id,
 		.settime_flags = (uint32_t)settime_flags & (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET),
 	};
 	return read_timer(ctx, fd, text, state);
+}
+
+static int write_timerfd(struct dump_shared *shared, const struct dump_file *file)
+{
+	return image_write_simple(&shared->writer, CKPT_RECORD_TIMERFD, file->kind_state,
+				  sizeof(struct ckpt_timerfd));
 }
 
 /* ---- restart side ---- */
@@ -140,13 +158,17 @@ static int arm_timer(struct restore_context *ctx, const struct ckpt_timerfd *sta
 	return 0;
 }
 
-int create_timerfd(struct restore_context *ctx, const struct image_file *file)
+static int create_timerfd(struct restore_context *ctx, const struct file_opener *opener,
+			  const struct image_file *file, int *ret_fd)
 {
 	const struct ckpt_timerfd *state = image_file_timerfd(file);
 	int flags = TFD_CLOEXEC | (int)(file->file.open_flags & O_NONBLOCK);
-	int fd = timerfd_create(state->clock_id, flags);
-	int ret;
+	int fd, ret = begin_event_file(ctx);
 
+	(void)opener;
+	if (ret < 0)
+		return ret;
+	fd = timerfd_create(state->clock_id, flags);
 	if (fd < 0)
 		return fail(ctx->err, errno, "timerfd_create(clock %d): %s", state->clock_id, strerror(errno));
 	ret = arm_timer(ctx, state, fd);
@@ -154,5 +176,15 @@ int create_timerfd(struct restore_context *ctx, const struct image_file *file)
 		close(fd);
 		return ret;
 	}
-	return fd;
+	*ret_fd = fd;
+	return 0;
 }
+
+const struct file_kind_ops timerfd_ops = {
+	.kind = CKPT_FILE_TIMERFD,
+	.recognise = is_timerfd,
+	.collect = collect_timerfd,
+	.write_state = write_timerfd,
+	.free_state = free_plain_state,
+	.create = create_timerfd,
+};

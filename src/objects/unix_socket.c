@@ -19,14 +19,33 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "objects/dump.h"
 #include "fault.h"
 #include "objects/event_files.h"
-#include "objects/unix_socket.h"
-#include "restart.h"
+#include "objects/file_kinds.h"
+#include "objects/restore.h"
 #include "util.h"
 
 #define PEEK_BUFFER_SIZE CKPT_MAX_SOCKET_DATA	/* one SOCKET_QUEUE record at most */
+
+/* A datagram, packet or run of stream bytes waiting in a unix socket. */
+struct socket_message {
+	uint8_t *data;
+	uint32_t length;
+};
+
+/* A socket's kind_state. */
+struct unix_socket_state {
+	struct ckpt_unix_socket record;
+	uint32_t peer_inode;		/* matched to the peer's FILE once the tree is collected */
+	struct socket_message *messages;	/* its receive queue */
+	size_t message_count;
+};
+
+static struct unix_socket_state *socket_state(const struct dump_file *file)
+{
+	return file->kind_state;
+}
 
 struct diag_facts {
 	uint32_t peer_inode;
@@ -127,9 +146,13 @@ static int check_socket_kind(struct dump_context *ctx, int fd, int sock, int *re
 		ret = socket_option(ctx, sock, SO_ACCEPTCONN, &listening);
 	if (ret < 0)
 		return ret;
+	if (domain == AF_NETLINK)
+		return refuse(ctx, fd, "a netlink socket");
+	if (domain == AF_PACKET)
+		return refuse(ctx, fd, "a packet socket");
 	if (domain != AF_UNIX)
 		return fail(ctx->err, ENOTSUP,
-			    "fd %d of process %d is a socket of address family %d: only unix socketpairs are supported",
+			    "fd %d of process %d is a socket of address family %d: only unix socketpairs, TCP and UDP are supported",
 			    fd, ctx->pid, domain);
 	if (listening)
 		return refuse(ctx, fd, "a listening unix socket");
@@ -138,20 +161,20 @@ static int check_socket_kind(struct dump_context *ctx, int fd, int sock, int *re
 	return 0;
 }
 
-static int add_message(struct dump_context *ctx, struct dump_file *file, const void *data,
+static int add_message(struct dump_context *ctx, struct unix_socket_state *state, const void *data,
 		       size_t length)
 {
-	struct socket_message *grown = realloc(file->messages, (file->message_count + 1) * sizeof(*grown));
+	struct socket_message *grown = realloc(state->messages, (state->message_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	file->messages = grown;
-	grown[file->message_count].data = malloc(length ? length : 1);
-	if (!grown[file->message_count].data)
+	state->messages = grown;
+	grown[state->message_count].data = malloc(length ? length : 1);
+	if (!grown[state->message_count].data)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	memcpy(grown[file->message_count].data, data, length);
-	grown[file->message_count].length = (uint32_t)length;
-	file->message_count++;
+	memcpy(grown[state->message_count].data, data, length);
+	grown[state->message_count].length = (uint32_t)length;
+	state->message_count++;
 	return 0;
 }
 
@@ -203,7 +226,7 @@ static bool ends_at_empty_message(const struct ckpt_unix_socket *state)
 	return state->type != SOCK_STREAM && !(state->shutdown & CKPT_UNIX_SHUT_RD);
 }
 
-static int peek_queue(struct dump_context *ctx, int fd, int sock, struct dump_file *file)
+static int peek_queue(struct dump_context *ctx, int fd, int sock, struct unix_socket_state *state)
 {
 	_cleanup_free_ char *buffer = malloc(PEEK_BUFFER_SIZE);
 	ssize_t got;
@@ -212,16 +235,16 @@ static int peek_queue(struct dump_context *ctx, int fd, int sock, struct dump_fi
 	if (!buffer)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	while (ret == 0 && (got = peek_once(ctx, fd, sock, buffer)) > 0)
-		ret = add_message(ctx, file, buffer, (size_t)got);
+		ret = add_message(ctx, state, buffer, (size_t)got);
 	if (ret < 0)
 		return ret;
-	if (got == 0 && ends_at_empty_message(&file->state.unix_socket))
+	if (got == 0 && ends_at_empty_message(&state->record))
 		return refuse(ctx, fd, "a unix socket with an empty datagram or packet queued");
 	return got == -EAGAIN || got == 0 ? 0 : (int)got;
 }
 
 /* Reads the receive queue without taking it: SO_PEEK_OFF from 0, then as it was. */
-static int read_queue(struct dump_context *ctx, int fd, int sock, struct dump_file *file)
+static int read_queue(struct dump_context *ctx, int fd, int sock, struct unix_socket_state *state)
 {
 	int saved = -1, start = 0, ret = socket_option(ctx, sock, SO_PEEK_OFF, &saved);
 
@@ -230,7 +253,7 @@ static int read_queue(struct dump_context *ctx, int fd, int sock, struct dump_fi
 	if (setsockopt(sock, SOL_SOCKET, SO_PEEK_OFF, &start, sizeof(start)) < 0)
 		return fail(ctx->err, errno, "SO_PEEK_OFF on fd %d of process %d: %s", fd, ctx->pid,
 			    strerror(errno));
-	ret = peek_queue(ctx, fd, sock, file);
+	ret = peek_queue(ctx, fd, sock, state);
 	if (setsockopt(sock, SOL_SOCKET, SO_PEEK_OFF, &saved, sizeof(saved)) < 0 && ret == 0)
 		ret = fail(ctx->err, errno, "restoring SO_PEEK_OFF on fd %d of process %d: %s", fd,
 			   ctx->pid, strerror(errno));
@@ -263,19 +286,30 @@ static int collect_diag(struct dump_context *ctx, int fd, struct dump_file *file
 		return refuse(ctx, fd, "a unix socket bound to an address");
 	if (facts.peer_inode == 0)
 		return refuse(ctx, fd, "a unix socket without a peer");
-	file->peer_inode = facts.peer_inode;
-	file->state.unix_socket.shutdown = facts.shutdown;
+	socket_state(file)->peer_inode = facts.peer_inode;
+	socket_state(file)->record.shutdown = facts.shutdown;
 	return 0;
 }
 
-int collect_unix_socket(struct dump_context *ctx, int fd, struct dump_file *file)
+/* Every socket the inet row does not take: unix sockets, and other families to refuse by name. */
+static bool is_socket(const struct fd_facts *facts)
+{
+	return S_ISSOCK(facts->st.st_mode) && !inet_socket_ops.recognise(facts);
+}
+
+static int collect_unix_socket(struct dump_context *ctx, const struct fd_facts *facts,
+			       struct dump_file *file)
 {
 	_cleanup_close_ int sock = -1;
-	struct ckpt_unix_socket *state = &file->state.unix_socket;
-	int type = 0, ret = fault_point(ctx->err, "checkpoint.sockets");
+	struct ckpt_unix_socket *state;
+	int fd = facts->fd, type = 0, ret = fault_point(ctx->err, "checkpoint.sockets");
 
 	if (ret < 0)
 		return ret;
+	file->kind_state = calloc(1, sizeof(struct unix_socket_state));
+	if (!file->kind_state)
+		return fail(ctx->err, ENOMEM, "out of memory");
+	state = &socket_state(file)->record;
 	sock = take_target_file(ctx, fd);
 	if (sock < 0)
 		return sock;
@@ -288,50 +322,58 @@ int collect_unix_socket(struct dump_context *ctx, int fd, struct dump_file *file
 		return ret;
 	state->file_id = file->record.id;
 	state->type = (uint32_t)type;
-	ret = read_queue(ctx, fd, sock, file);
-	if (ret == 0 && (state->flags & CKPT_UNIX_PASSCRED) && file->message_count)
+	ret = read_queue(ctx, fd, sock, socket_state(file));
+	if (ret == 0 && (state->flags & CKPT_UNIX_PASSCRED) && socket_state(file)->message_count)
 		return refuse(ctx, fd, "a unix socket with SO_PASSCRED and messages (credentials) in flight");
 	return ret;
 }
 
-/* Each end's peer file id, from the inodes; a peer outside the tree is refused. */
-int pair_unix_sockets(struct dump_shared *shared)
+/* The end's peer file id, from the inodes; a peer outside the tree is refused. */
+static int pair_unix_socket(struct dump_shared *shared, struct dump_file *end)
 {
-	for (size_t i = 0; i < shared->file_count; i++) {
-		struct dump_file *end = &shared->files[i];
-		uint32_t peer_id = 0;
+	struct unix_socket_state *state = socket_state(end);
+	uint32_t peer_id = 0;
 
-		if (end->record.kind != CKPT_FILE_UNIX_SOCKET)
-			continue;
-		for (size_t j = 0; j < shared->file_count && !peer_id; j++) {
-			if (shared->files[j].record.kind == CKPT_FILE_UNIX_SOCKET &&
-			    shared->files[j].record.inode == end->peer_inode)
-				peer_id = shared->files[j].record.id;
-		}
-		if (!peer_id)
-			return fail(shared->err, ENOTSUP,
-				    "unix socket %s (first fd %d of process %d) has its peer socket:[%u] outside the checkpointed tree: not supported",
-				    end->path, end->first_fd, end->first_pid, end->peer_inode);
-		end->state.unix_socket.peer_file_id = peer_id;
+	for (size_t j = 0; j < shared->file_count && !peer_id; j++) {
+		if (shared->files[j].record.kind == CKPT_FILE_UNIX_SOCKET &&
+		    shared->files[j].record.inode == state->peer_inode)
+			peer_id = shared->files[j].record.id;
 	}
+	if (!peer_id)
+		return fail(shared->err, ENOTSUP,
+			    "unix socket %s (first fd %d of process %d) has its peer socket:[%u] outside the checkpointed tree: not supported",
+			    end->path, end->first_fd, end->first_pid, state->peer_inode);
+	state->record.peer_file_id = peer_id;
 	return 0;
 }
 
-int write_unix_socket(struct dump_shared *shared, const struct dump_file *file)
+static int write_unix_socket(struct dump_shared *shared, const struct dump_file *file)
 {
-	int ret = image_write_simple(&shared->writer, CKPT_RECORD_UNIX_SOCKET, &file->state.unix_socket,
-				     sizeof(file->state.unix_socket));
+	const struct unix_socket_state *state = socket_state(file);
+	int ret = image_write_simple(&shared->writer, CKPT_RECORD_UNIX_SOCKET, &state->record,
+				     sizeof(state->record));
 
-	for (size_t i = 0; ret == 0 && i < file->message_count; i++) {
-		struct ckpt_socket_queue queue = { file->record.id, file->messages[i].length };
+	for (size_t i = 0; ret == 0 && i < state->message_count; i++) {
+		struct ckpt_socket_queue queue = { file->record.id, state->messages[i].length };
 		struct iovec parts[2] = {
 			{ &queue, sizeof(queue) },
-			{ file->messages[i].data, file->messages[i].length },
+			{ state->messages[i].data, state->messages[i].length },
 		};
 
 		ret = image_write_record(&shared->writer, CKPT_RECORD_SOCKET_QUEUE, parts, 2);
 	}
 	return ret;
+}
+
+static void free_unix_socket(struct dump_file *file)
+{
+	struct unix_socket_state *state = socket_state(file);
+
+	for (size_t i = 0; state && i < state->message_count; i++)
+		free(state->messages[i].data);
+	if (state)
+		free(state->messages);
+	free_plain_state(file);
 }
 
 /* ---- restart side ---- */
@@ -419,12 +461,14 @@ static int rebuild_pair(struct restore_context *ctx, const int pair[2], const st
 }
 
 /* Makes both ends at once: returns this end, stages the peer's at its slot. */
-int create_unix_socket(struct restore_context *ctx, const struct image_file *file)
+static int create_unix_socket(struct restore_context *ctx, const struct file_opener *opener,
+			      const struct image_file *file, int *ret_fd)
 {
 	const struct ckpt_unix_socket *state = image_file_unix_socket(file);
 	size_t peer_index = state->peer_file_id - 1;
 	int pair[2], ret = fault_point(ctx->err, "restart.sockets");
 
+	(void)opener;
 	if (ret < 0)
 		return ret;
 	if (socketpair(AF_UNIX, (int)state->type | SOCK_CLOEXEC, 0, pair) < 0)
@@ -440,5 +484,17 @@ int create_unix_socket(struct restore_context *ctx, const struct image_file *fil
 		close(pair[0]);
 		return ret;
 	}
-	return pair[0];
+	*ret_fd = pair[0];
+	return 0;
 }
+
+const struct file_kind_ops unix_socket_ops = {
+	.kind = CKPT_FILE_UNIX_SOCKET,
+	.inherited_as = CKPT_INHERIT_SOCKET,
+	.recognise = is_socket,
+	.collect = collect_unix_socket,
+	.check_collected = pair_unix_socket,
+	.write_state = write_unix_socket,
+	.free_state = free_unix_socket,
+	.create = create_unix_socket,
+};

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sys/proc_files.h"
@@ -302,4 +303,61 @@ int list_thread_ids(pid_t pid, pid_t **ret_tids, size_t *ret_count, struct ckpt_
 	*ret_tids = tids;
 	*ret_count = count;
 	return 0;
+}
+
+static pid_t innermost_pid(const char *status_path);
+
+static ino_t pid_namespace_of(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+pid_t proc_find_by_inner_pid(pid_t namespace_member, const char *directory, pid_t inner)
+{
+	ino_t namespace = pid_namespace_of(namespace_member);
+	DIR *dir = opendir(directory);
+	struct dirent *entry;
+	pid_t found = 0;
+
+	while (dir && namespace && !found && (entry = readdir(dir)) != NULL) {
+		char path[300];
+		pid_t outer = (pid_t)atoi(entry->d_name);
+
+		if (outer <= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/status", directory, outer);
+		if (innermost_pid(path) == inner &&
+		    pid_namespace_of(outer) == namespace)
+			found = outer;
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* The NSpid line of a task: its PID in each namespace, innermost last. */
+static pid_t innermost_pid(const char *status_path)
+{
+	_cleanup_free_ char *text = NULL;
+	struct ckpt_error ignored = { 0 };
+	const char *line;
+	pid_t innermost = 0;
+
+	if (read_whole_file(status_path, &text, NULL, &ignored) < 0)
+		return 0;
+	line = status_field(text, "NSpid");
+	while (line && *line && *line != '\n') {
+		char *end;
+		long value = strtol(line, &end, 10);
+
+		if (end == line)
+			break;
+		innermost = (pid_t)value;
+		line = end + strspn(end, " \t");
+	}
+	return innermost;
 }

@@ -65,4 +65,11 @@ const char *status_field(const char *status_text, const char *name);
 
 int list_thread_ids(pid_t pid, pid_t **ret_tids, size_t *ret_count, struct ckpt_error *err);
 
+/*
+ * The entry of `directory` (/proc or /proc/PID/task) whose PID in the PID
+ * namespace of namespace_member is `inner`, or 0; other namespaces may hold
+ * the same inner PID.
+ */
+pid_t proc_find_by_inner_pid(pid_t namespace_member, const char *directory, pid_t inner);
+
 #endif

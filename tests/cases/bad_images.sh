@@ -38,7 +38,8 @@ declare -A PROBLEM=(
 	[bad-checksum]='checksum'
 	[unknown-record-type]='unknown record type'
 	[bad-event-records]='does not follow its FILE|no epoll'
-	[bad-socket-records]='does not follow its (FILE|UNIX_SOCKET)'
+	[bad-socket-records]='does not follow its (FILE|UNIX_SOCKET|INET_SOCKET)'
+	[bad-pipe-records]='does not follow its (FILE|PIPE)|power of two'
 	[missing-tail]='tail'
 	[eof-mid-record]='truncated|ends early'
 	[path-not-terminated]='terminat'
@@ -52,6 +53,8 @@ declare -A PROBLEM=(
 	[xstate-size-mismatch]='xstate size'
 	[bad-sharing-owner]='sharing owner'
 	[bad-prctl-values]='out of range|unknown (prctl flags|securebits)'
+	[bad-sched-values]='out of range|unknown (scheduling policy|membarrier)'
+	[bad-seccomp]='seccomp'
 	[bad-lock-and-timer-records]='not an fd of file|unknown lock kind|not in the image|where FD, FILE_LOCK or MM'
 )
 

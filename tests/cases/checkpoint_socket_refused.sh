@@ -1,4 +1,6 @@
-# Sockets ckpt cannot save: an AF_INET socket, a listening unix socket, a
+# Sockets ckpt cannot save: a netlink socket, a packet socket, a TCP
+# listener with a connection waiting to be accepted, an established TCP
+# connection, a listening unix socket, a
 # socketpair end bound to an abstract name, an unconnected datagram socket,
 # a socketpair whose peer lives outside the checkpointed tree, and a
 # socketpair with a file descriptor (SCM_RIGHTS) in flight, and a datagram
@@ -11,6 +13,8 @@ need_file "$CKPT"
 program=$case_dir/socket_holder
 cat >"$case_dir/socket_holder.c" <<'EOF'
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -71,13 +75,41 @@ static int send_own_stdin(int via)
 	return sendmsg(via, &message, 0) == 1 ? 0 : -1;
 }
 
+/* A listener on 127.0.0.1 with one connection in its accept queue; or the connected client. */
+static int tcp_connection(int keep_client)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET };
+	socklen_t length = sizeof(address);
+	int listener = socket(AF_INET, SOCK_STREAM, 0), client = socket(AF_INET, SOCK_STREAM, 0);
+
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(listener, (struct sockaddr *)&address, length) < 0 || listen(listener, 4) < 0 ||
+	    getsockname(listener, (struct sockaddr *)&address, &length) < 0 ||
+	    connect(client, (struct sockaddr *)&address, length) < 0)
+		return -1;
+	if (keep_client) {
+		int server = accept(listener, NULL, NULL);
+
+		close(listener);
+		return server < 0 || dup2(server, 21) < 0 || close(server) < 0 ? -1 : place(client);
+	}
+	close(client);
+	return place(listener);
+}
+
 static int build(const char *how)
 {
 	struct sockaddr_un address;
 	int pair[2], length;
 
-	if (strcmp(how, "inet") == 0)
-		return place(socket(AF_INET, SOCK_STREAM, 0));
+	if (strcmp(how, "netlink") == 0)
+		return place(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE));
+	if (strcmp(how, "packet") == 0)
+		return place(socket(AF_PACKET, SOCK_DGRAM, 0));
+	if (strcmp(how, "backlog") == 0)
+		return tcp_connection(0);
+	if (strcmp(how, "established") == 0)
+		return tcp_connection(1);
 	if (strcmp(how, "unconnected") == 0)
 		return place(socket(AF_UNIX, SOCK_DGRAM, 0));
 	if (strcmp(how, "listening") == 0) {
@@ -147,7 +179,10 @@ cc -O1 -o "$program" "$case_dir/socket_holder.c" || fail "cannot build the socke
 # $1: the state to build, $2: words the error must contain.
 expect_refused() { expect_checkpoint_refused socket "$@"; }
 
-expect_refused inet "fd 20 of process [0-9]* is a socket of address family 2: only unix socketpairs are supported"
+expect_refused netlink "fd 20 of process [0-9]* is a netlink socket: not supported yet"
+expect_refused packet "fd 20 of process [0-9]* is a packet socket: not supported yet"
+expect_refused backlog "fd 20 of process [0-9]* is a listening TCP socket with 1 connections waiting to be accepted: not supported yet"
+expect_refused established "fd 20 of process [0-9]* is an established TCP connection: not supported yet"
 expect_refused listening "fd 20 of process [0-9]* is a listening unix socket: not supported yet"
 expect_refused unconnected "fd 20 of process [0-9]* is a unix socket without a peer: not supported yet"
 expect_refused bound "fd 20 of process [0-9]* is a unix socket bound to an address: not supported yet"

@@ -265,6 +265,58 @@ static void socket_queue_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_SOCKET_QUEUE, &record, sizeof(record.queue) + 3);
 }
 
+/* An INET_SOCKET state for FILE 1, which is a regular file. */
+static void inet_socket_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_inet_socket state = { .file_id = 1, .family = 2, .type = 2, .state = CKPT_INET_OPEN };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_INET_SOCKET, &state, sizeof(state));
+}
+
+/* An INET_DATAGRAM of three bytes for FILE 1, which is no inet socket. */
+static void inet_datagram_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_inet_datagram datagram;
+		char data[3];
+	} record = { { .file_id = 1, .length = 3, .source_family = 2, .source_address = { 127, 0, 0, 1 } },
+		     { 'a', 'b', 'c' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_INET_DATAGRAM, &record, sizeof(record.datagram) + 3);
+}
+
+/* A PIPE state for FILE 1, which is a regular file. */
+static void pipe_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_pipe state = { .file_id = 1, .pipe_file_id = 1, .pipe_size = 65536 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PIPE, &state, sizeof(state));
+}
+
+/* A PIPE whose size is no power of two. */
+static void pipe_size_odd(struct image_bytes *bytes)
+{
+	struct ckpt_pipe state = { .file_id = 1, .pipe_file_id = 1, .pipe_size = 5000 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PIPE, &state, sizeof(state));
+}
+
+/* A FILE_DATA with three bytes for FILE 1, which is no pipe. */
+static void file_data_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_file_data data;
+		char bytes[3];
+	} record = { { .file_id = 1, .length = 3 }, { 'a', 'b', 'c' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_FILE_DATA, &record, sizeof(record.data) + 3);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -391,6 +443,50 @@ static void process_prctl_flags_unknown(struct image_spec *spec)
 	spec->process.prctl_flags = 1u << 7;
 }
 
+static void thread_sched_policy_unknown(struct image_spec *spec)
+{
+	spec->threads[0].sched_policy = 4;
+}
+
+static void thread_nice_too_high(struct image_spec *spec)
+{
+	spec->threads[0].sched_nice = 20;
+}
+
+static void process_oom_score_adj_too_high(struct image_spec *spec)
+{
+	spec->process.oom_score_adj = 1001;
+}
+
+static void process_membarrier_unknown(struct image_spec *spec)
+{
+	spec->process.membarrier = 1u << 3;
+}
+
+/* The THREAD counts one filter that never comes. */
+static void seccomp_filter_missing(struct image_spec *spec)
+{
+	spec->threads[0].seccomp_mode = CKPT_SECCOMP_FILTER;
+	spec->threads[0].seccomp_filter_count = 1;
+}
+
+static void seccomp_mode_unknown(struct image_spec *spec)
+{
+	spec->threads[0].seccomp_mode = 3;
+}
+
+/* A filter of a thread the process does not have, before its VMAs. */
+static void seccomp_for_another_thread(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code;
+	} record = { { .tid = 4242, .instruction_count = 1 }, 0x7fff000000000006ull };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0),
+				  CKPT_RECORD_SECCOMP, &record, sizeof(record));
+}
+
 /* One image per record, a byte in the middle of its payload flipped. */
 static int make_flipped_bytes(const struct image_spec *base, struct output *output)
 {
@@ -450,6 +546,13 @@ static const struct bad_kind bad_kinds[] = {
 	{ .name = "bad-socket-records", .variants = {
 		{ "unix-socket-state", NULL, unix_socket_state_misplaced },
 		{ "socket-queue", NULL, socket_queue_misplaced },
+		{ "inet-socket-state", NULL, inet_socket_state_misplaced },
+		{ "inet-datagram", NULL, inet_datagram_misplaced },
+	} },
+	{ .name = "bad-pipe-records", .variants = {
+		{ "pipe-state", NULL, pipe_state_misplaced },
+		{ "pipe-size", NULL, pipe_size_odd },
+		{ "file-data", NULL, file_data_misplaced },
 	} },
 	{ .name = "bad-lock-and-timer-records", .variants = {
 		{ "lock-fd", NULL, lock_fd_missing },
@@ -486,6 +589,17 @@ static const struct bad_kind bad_kinds[] = {
 		{ "thp-disable", process_thp_disable_bad, NULL },
 		{ "dumpable", process_dumpable_too_high, NULL },
 		{ "process-flags", process_prctl_flags_unknown, NULL },
+	} },
+	{ .name = "bad-sched-values", .variants = {
+		{ "policy", thread_sched_policy_unknown, NULL },
+		{ "nice", thread_nice_too_high, NULL },
+		{ "oom-score-adj", process_oom_score_adj_too_high, NULL },
+		{ "membarrier", process_membarrier_unknown, NULL },
+	} },
+	{ .name = "bad-seccomp", .variants = {
+		{ "missing-filter", seccomp_filter_missing, NULL },
+		{ "mode", seccomp_mode_unknown, NULL },
+		{ "other-thread", NULL, seccomp_for_another_thread },
 	} },
 };
 
@@ -693,7 +807,36 @@ static void seed_long_paths(struct image_spec *spec)
 	spec->files[2].file.path_length = sizeof(path);
 }
 
+/* The main thread with one seccomp filter (it returns ALLOW) and its scheduling. */
+static void seed_seccomp_spec(struct image_spec *spec)
+{
+	spec->threads[0].seccomp_mode = CKPT_SECCOMP_FILTER;
+	spec->threads[0].seccomp_filter_count = 1;
+	spec->threads[0].sched_policy = 3;	/* SCHED_BATCH */
+	spec->threads[0].sched_nice = 5;
+	spec->threads[0].affinity[0] = 1;
+	spec->process.oom_score_adj = 100;
+}
+
+static void seed_seccomp_bytes(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code;
+	} record = { { .tid = SPEC_PID, .instruction_count = 1 }, 0x7fff000000000006ull };
+
+	size_t tail_at;
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0),
+				  CKPT_RECORD_SECCOMP, &record, sizeof(record));
+	tail_at = image_bytes_find(bytes, CKPT_RECORD_TAIL, 0);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, record_count), 8,
+			  image_bytes_record_count(bytes) - 1);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, stream_bytes), 8, tail_at);
+}
+
 static const struct variant good_seeds[] = {
+	{ "seccomp", seed_seccomp_spec, seed_seccomp_bytes },
 	{ "small", NULL, NULL },
 	{ "no-pages", seed_without_pages, NULL },
 	{ "three-threads", seed_three_threads, NULL },

@@ -609,7 +609,7 @@ struct field_case {
  * 7 vdso; PAGES 0 has runs {data, 1} {heap, 2}, PAGES 1 {shared, 1} {stack, 2}. */
 static const struct field_case field_cases[] = {
 	{ "HEAD magic", R_HEAD, 0, 0, 1, 'X', "wrong magic" },
-	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 5, "format version 5" },
+	{ "HEAD version", R_HEAD, 0, FIELD(struct ckpt_head, version), 6, "format version 6" },
 	{ "TREE memory owner not in the tree", CKPT_RECORD_TREE, 0,
 	  sizeof(struct ckpt_tree) + FIELD(struct ckpt_tree_entry, mm_owner), 4242,
 	  "sharing owner is neither its parent" },
@@ -646,6 +646,14 @@ static const struct field_case field_cases[] = {
 	  "dumpable out of range" },
 	{ "PROCESS reserved", R_PROCESS, 0, FIELD(struct ckpt_process, reserved), 1,
 	  "dumpable out of range or reserved" },
+	{ "PROCESS oom_score_adj 1001", R_PROCESS, 0, FIELD(struct ckpt_process, oom_score_adj), 1001,
+	  "oom_score_adj out of range" },
+	{ "PROCESS oom_score_adj -1001", R_PROCESS, 0, FIELD(struct ckpt_process, oom_score_adj),
+	  (uint32_t)-1001, "oom_score_adj out of range" },
+	{ "PROCESS unknown membarrier", R_PROCESS, 0, FIELD(struct ckpt_process, membarrier), 1,
+	  "unknown membarrier registrations" },
+	{ "PROCESS reserved2", R_PROCESS, 0, FIELD(struct ckpt_process, reserved2), 1,
+	  "membarrier registrations or reserved field set" },
 	{ "PROCESS more threads than THREAD records", R_PROCESS, 0,
 	  FIELD(struct ckpt_process, thread_count), 2, "where THREAD was expected" },
 	{ "CREDS group count", R_CREDS, 0, FIELD(struct ckpt_creds, group_count), 3, "group count" },
@@ -662,7 +670,7 @@ static const struct field_case field_cases[] = {
 	  "path length" },
 	{ "FILE id 0", R_FILE, 0, FIELD(struct ckpt_file, id), 0, "bad id or kind" },
 	{ "FILE kind 0", R_FILE, 0, FIELD(struct ckpt_file, kind), 0, "bad id or kind" },
-	{ "FILE kind 5", R_FILE, 1, FIELD(struct ckpt_file, kind), 5, "bad id or kind" },
+	{ "FILE kind 99", R_FILE, 1, FIELD(struct ckpt_file, kind), 99, "bad id or kind" },
 	{ "FILE unknown flags", R_FILE, 0, FIELD(struct ckpt_file, flags), 4, "unknown flags" },
 	{ "FILE memfd flag on a regular file", R_FILE, 0, FIELD(struct ckpt_file, flags), 2,
 	  "not a memfd" },
@@ -676,7 +684,7 @@ static const struct field_case field_cases[] = {
 	{ "FD unknown flags", R_FD, 3, FIELD(struct ckpt_fd, flags), 4, "unknown flags" },
 	{ "FD unknown inherited kind", R_FD, 0, FIELD(struct ckpt_fd, inherit_kind), 4,
 	  "unknown inherited kind" },
-	{ "FD inherited with a file", R_FD, 0, FIELD(struct ckpt_fd, file_id), 1, "only fds 0-2 are inherited" },
+	{ "FD inherited with a file", R_FD, 0, FIELD(struct ckpt_fd, file_id), 1, "only fds 0-2 and pipes are inherited" },
 	{ "FD 3 inherited", R_FD, 3, FIELD(struct ckpt_fd, flags), CKPT_FD_INHERIT, "only fds 0-2" },
 	{ "FD without a file", R_FD, 3, FIELD(struct ckpt_fd, file_id), 0, "no file" },
 	{ "FD of a missing file", R_FD, 3, FIELD(struct ckpt_fd, file_id), 9, "refers to missing file 9" },
@@ -715,6 +723,26 @@ static const struct field_case field_cases[] = {
 	  "MCE kill policy out of range" },
 	{ "THREAD reserved3", R_THREAD, 0, FIELD(struct ckpt_thread, reserved3), 1,
 	  "MCE kill policy out of range or reserved" },
+	{ "THREAD seccomp mode 3", R_THREAD, 0, FIELD(struct ckpt_thread, seccomp_mode), 3,
+	  "unknown seccomp mode" },
+	{ "THREAD filter mode without filters", R_THREAD, 0, FIELD(struct ckpt_thread, seccomp_mode),
+	  CKPT_SECCOMP_FILTER, "seccomp filter count does not match its mode" },
+	{ "THREAD filters without filter mode", R_THREAD, 0,
+	  FIELD(struct ckpt_thread, seccomp_filter_count), 1, "seccomp filter count does not match" },
+	{ "THREAD sched policy 4", R_THREAD, 0, FIELD(struct ckpt_thread, sched_policy), 4,
+	  "unknown scheduling policy or flags" },
+	{ "THREAD sched flags", R_THREAD, 0, FIELD(struct ckpt_thread, sched_flags), 2,
+	  "unknown scheduling policy or flags" },
+	{ "THREAD nice 20", R_THREAD, 0, FIELD(struct ckpt_thread, sched_nice), 20,
+	  "nice or real-time priority out of range" },
+	{ "THREAD priority without a real-time policy", R_THREAD, 0,
+	  FIELD(struct ckpt_thread, sched_priority), 5, "nice or real-time priority out of range" },
+	{ "THREAD FIFO without a priority", R_THREAD, 0, FIELD(struct ckpt_thread, sched_policy), 1,
+	  "nice or real-time priority out of range" },
+	{ "THREAD utilization clamp 1025", R_THREAD, 0, FIELD(struct ckpt_thread, sched_util_max),
+	  1025, "utilization clamp out of range" },
+	{ "THREAD deadline without SCHED_DEADLINE", R_THREAD, 0,
+	  FIELD(struct ckpt_thread, sched_period), 1000000, "deadline parameters without SCHED_DEADLINE" },
 	{ "THREAD first is not the process", R_THREAD, 0, FIELD(struct ckpt_thread, tid), 12345,
 	  "first thread 12345 is not the process" },
 	{ "VMA start unaligned", R_VMA, 2, FIELD(struct ckpt_vma, start), SPEC_HEAP_START + 0x800,
@@ -1281,6 +1309,38 @@ static void tail_long(struct image_bytes *bytes)
 	replace_with_zeros(bytes, CKPT_RECORD_TAIL, sizeof(struct ckpt_tail) + 8);
 }
 
+static void insert_seccomp_after_thread(struct image_bytes *bytes, int32_t tid)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code;
+	} record = { { .tid = tid, .instruction_count = 1 }, 0x7fff000000000006ull };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0),
+				  CKPT_RECORD_SECCOMP, &record, sizeof(record));
+}
+
+static void seccomp_for_no_thread(struct image_bytes *bytes)
+{
+	insert_seccomp_after_thread(bytes, 4242);
+}
+
+static void seccomp_not_counted(struct image_bytes *bytes)
+{
+	insert_seccomp_after_thread(bytes, SPEC_PID);
+}
+
+static void seccomp_among_vmas(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code;
+	} record = { { .tid = SPEC_PID, .instruction_count = 1 }, 0x7fff000000000006ull };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 7),
+				  CKPT_RECORD_SECCOMP, &record, sizeof(record));
+}
+
 struct bytes_case {
 	const char *name;
 	void (*change)(struct image_bytes *bytes);
@@ -1289,7 +1349,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 26" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 29" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1317,6 +1377,11 @@ static const struct bytes_case bytes_cases[] = {
 	{ "FILE after FD", file_after_fd, "FILE record at byte" },
 	{ "VMA before THREAD", vma_before_thread, "where THREAD was expected" },
 	{ "THREAD among the VMAs", thread_among_vmas, "THREAD record at byte" },
+	{ "SECCOMP for a thread not in the image", seccomp_for_no_thread,
+	  "a seccomp filter for thread 4242, not in the image" },
+	{ "SECCOMP the THREAD record does not count", seccomp_not_counted,
+	  "more seccomp filters for thread" },
+	{ "SECCOMP among the VMAs", seccomp_among_vmas, "SECCOMP record at byte" },
 	{ "VMAs out of order", vmas_swapped, "overlaps or precedes" },
 	{ "VMA among the pages", vma_among_pages, "VMA record among the pages" },
 	{ "FD among the VMAs", fd_among_vmas, "where VMA, PAGES, PROCESS or TAIL was expected" },
@@ -1444,6 +1509,31 @@ static void test_validate_event_files(void)
 	expect_file_name(99, "/tmp/file", "bad id or kind");
 }
 
+static void test_validate_seccomp_record(void)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code[2];
+	} record = { { .tid = 7, .flags = CKPT_SECCOMP_LOG, .instruction_count = 2 }, { 0, 0 } };
+
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), NULL, "SECCOMP");
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record) - 8,
+			  "size does not match its instruction count", "SECCOMP short");
+	record.filter.instruction_count = CKPT_MAX_SECCOMP_INSTRUCTIONS + 1;
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), "size does not match",
+			  "SECCOMP count over the limit");
+	record.filter = (struct ckpt_seccomp){ .tid = 0, .instruction_count = 2 };
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), "bad tid", "SECCOMP tid 0");
+	record.filter = (struct ckpt_seccomp){ .tid = 7, .instruction_count = 2, .reserved = 1 };
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), "reserved field set",
+			  "SECCOMP reserved");
+	record.filter = (struct ckpt_seccomp){ .tid = 7, .instruction_count = 2, .flags = 2 };
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), "unknown flags", "SECCOMP flags");
+	record.filter = (struct ckpt_seccomp){ .tid = 7, .instruction_count = 0 };
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record.filter), "empty program",
+			  "SECCOMP empty");
+}
+
 static void test_validate_event_records(void)
 {
 	struct ckpt_eventfd eventfd = { .file_id = 1, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 5 };
@@ -1486,7 +1576,7 @@ static void test_validate_event_records(void)
 	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no file for an fd above 2",
 			  "EPOLL_TARGET without a file");
 	check(strcmp(record_type_name(CKPT_RECORD_EPOLL_TARGET), "EPOLL_TARGET") == 0 &&
-		      strcmp(record_type_name(16), "unknown") == 0,
+		      strcmp(record_type_name(99), "unknown") == 0,
 	      "record_type_name of the event records");
 }
 
@@ -1584,6 +1674,96 @@ static void test_validate_unix_socket_records(void)
 	      "record_type_name of the socket records");
 }
 
+static void test_validate_inet_socket_records(void)
+{
+	struct ckpt_inet_socket sock = { .file_id = 1, .family = AF_INET, .type = SOCK_STREAM,
+					 .state = CKPT_INET_LISTENING, .local_port = 80, .backlog = 5,
+					 .flags = CKPT_INET_REUSEADDR | CKPT_INET_NODELAY };
+	struct {
+		struct ckpt_inet_datagram datagram;
+		char data[4];
+	} datagram = { { .file_id = 1, .length = 4, .source_port = 53, .source_family = AF_INET6 }, "abc" };
+
+	expect_file_name(CKPT_FILE_INET_SOCKET, "socket:[1234]", NULL);
+	expect_file_name(CKPT_FILE_INET_SOCKET, "/tmp/socket", "not an absolute");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), NULL, "INET_SOCKET");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock) + 1, "wrong size", "INET_SOCKET long");
+	sock.family = AF_UNIX;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not a TCP or UDP", "INET_SOCKET family");
+	sock.family = AF_INET;
+	sock.type = SOCK_DGRAM;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state", "INET_SOCKET UDP listening");
+	sock.type = SOCK_STREAM;
+	sock.state = 9;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state", "INET_SOCKET state");
+	sock.state = CKPT_INET_LISTENING;
+	sock.flags = CKPT_INET_V6ONLY;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags", "INET_SOCKET v6only on IPv4");
+	sock.flags = 1u << 7;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags", "INET_SOCKET flags");
+	sock.flags = 0;
+	sock.local_address[8] = 1;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "addresses", "INET_SOCKET IPv4 address");
+	sock.local_address[8] = 0;
+	sock.backlog = UINT32_MAX;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "out of range", "INET_SOCKET backlog");
+	sock.backlog = 5;
+	memset(sock.device, 'x', sizeof(sock.device));
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not NUL-terminated", "INET_SOCKET device");
+	memset(sock.device, 0, sizeof(sock.device));
+	sock.reserved3 = 1;
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "reserved", "INET_SOCKET reserved");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, NULL, "INET_DATAGRAM");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 3, "does not match",
+			  "INET_DATAGRAM length");
+	datagram.datagram.source_family = AF_UNIX;
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, "source address",
+			  "INET_DATAGRAM family");
+	datagram.datagram.file_id = 0;
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, "no file",
+			  "INET_DATAGRAM file");
+	check(strcmp(record_type_name(CKPT_RECORD_INET_SOCKET), "INET_SOCKET") == 0 &&
+		      strcmp(record_type_name(CKPT_RECORD_INET_DATAGRAM), "INET_DATAGRAM") == 0,
+	      "record_type_name of the inet socket records");
+}
+
+static void test_validate_pipe_records(void)
+{
+	struct ckpt_pipe end = { .file_id = 2, .pipe_file_id = 1, .pipe_size = 65536 };
+	struct {
+		struct ckpt_file_data data;
+		char bytes[4];
+	} data = { { .file_id = 1, .length = 4 }, "abc" };
+
+	expect_file_name(CKPT_FILE_PIPE, "pipe:[1234]", NULL);
+	expect_file_name(CKPT_FILE_PIPE, "/tmp/fifo", NULL);
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), NULL, "PIPE");
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end) - 1, "wrong size", "PIPE short");
+	end.pipe_file_id = 3;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "comes after it", "PIPE first FILE later");
+	end.pipe_file_id = 0;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "no pipe", "PIPE no first FILE");
+	end.pipe_file_id = 2;
+	end.pipe_size = 65535;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "power of two", "PIPE size");
+	end.pipe_size = 2048;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "power of two", "PIPE size small");
+	end.pipe_size = 4096;
+	end.flags = 2;
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "unknown flags", "PIPE flags");
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 4, NULL, "FILE_DATA");
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 3, "does not match",
+			  "FILE_DATA length");
+	data.data.length = 0;
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data), "no data", "FILE_DATA empty");
+	data.data.length = 4;
+	data.data.file_id = 0;
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 4, "no file", "FILE_DATA file");
+	check(strcmp(record_type_name(CKPT_RECORD_PIPE), "PIPE") == 0 &&
+		      strcmp(record_type_name(CKPT_RECORD_FILE_DATA), "FILE_DATA") == 0,
+	      "record_type_name of the pipe records");
+}
+
 /* A PAGES payload with one one-page run at start (data not included). */
 static int validate_one_run(uint64_t start, struct ckpt_error *err)
 {
@@ -1665,7 +1845,10 @@ int main(void)
 	test_every_record_flipped();
 	test_validate_directly();
 	test_validate_event_records();
+	test_validate_seccomp_record();
 	test_validate_unix_socket_records();
+	test_validate_inet_socket_records();
+	test_validate_pipe_records();
 	test_validate_lock_and_timer_records();
 	test_validate_event_files();
 	test_validate_run_wraparound();

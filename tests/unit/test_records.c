@@ -43,7 +43,9 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_THREAD, CKPT_RECORD_VMA, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL,
 	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
-	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_FILE_LOCK,
+	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
+	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA, CKPT_RECORD_FILE_LOCK,
 	CKPT_RECORD_POSIX_TIMER,
 };
 
@@ -59,10 +61,10 @@ static void test_record_rows(void)
 				       (info->size.element_size > 0 && info->size.count_limit > 0)),
 		      "record type %u: an array rule has an element size and a limit", known_types[i]);
 	}
-	check(!find_record_type(0) && !find_record_type(16) && !find_record_type(21) &&
+	check(!find_record_type(0) && !find_record_type(98) && !find_record_type(99) &&
 		      !find_record_type(CKPT_RECORD_TYPE_COUNT) && !find_record_type(UINT32_MAX),
 	      "unknown record types have no row");
-	check(strcmp(record_type_name(16), "unknown") == 0, "record_type_name(16)");
+	check(strcmp(record_type_name(99), "unknown") == 0, "record_type_name(99)");
 }
 
 /* The reader's limits, as they were before the table. */
@@ -78,6 +80,7 @@ static void test_record_limits(void)
 		{ CKPT_RECORD_THREAD, sizeof(struct ckpt_thread) + CKPT_MAX_XSTATE },
 		{ CKPT_RECORD_TREE, sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry) },
 		{ CKPT_RECORD_SOCKET_QUEUE, sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA },
+		{ CKPT_RECORD_INET_DATAGRAM, sizeof(struct ckpt_inet_datagram) + CKPT_MAX_INET_DATAGRAM },
 		{ CKPT_RECORD_PROCESS, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_FILE, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_MM, 2 * CKPT_PATH_MAX + 1024 },
@@ -101,7 +104,7 @@ static void test_file_kind_rows(void)
 	const enum ckpt_file_kind kinds[] = {
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -117,7 +120,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(11) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -140,6 +143,8 @@ enum {
 	SAMPLE_SOCKET,
 	SAMPLE_PEER,
 	SAMPLE_MEMFD,
+	SAMPLE_PIPE,
+	SAMPLE_INET,
 };
 
 /* The event files fit in the spec; the sockets and the memfd are inserted as bytes. */
@@ -181,6 +186,7 @@ static void insert_more_files(struct image_bytes *bytes)
 {
 	size_t after_epoll = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_EPOLL - 1));
 
+	insert_file(bytes, after_epoll, SAMPLE_PIPE, CKPT_FILE_PIPE, 0, "pipe:[4713]");
 	insert_file(bytes, after_epoll, SAMPLE_MEMFD, CKPT_FILE_SHMEM, CKPT_FILE_MEMFD, "/memfd:sample (deleted)");
 	insert_file(bytes, after_epoll, SAMPLE_PEER, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4712]");
 	insert_file(bytes, after_epoll, SAMPLE_SOCKET, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4711]");
@@ -188,8 +194,9 @@ static void insert_more_files(struct image_bytes *bytes)
 	insert_fd(bytes, 10, 0, SAMPLE_SOCKET);
 	insert_fd(bytes, 11, CKPT_FD_CLOEXEC, SAMPLE_PEER);
 	insert_fd(bytes, 12, 0, SAMPLE_MEMFD);
+	insert_fd(bytes, 13, 0, SAMPLE_PIPE);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
-			  offsetof(struct ckpt_tree, highest_fd), 4, 12);
+			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
 }
 
 static void insert_after_file(struct image_bytes *bytes, uint32_t file_id, enum ckpt_record_type type,
@@ -223,6 +230,41 @@ static void insert_socket_records(struct image_bytes *bytes)
 	insert_after_file(bytes, SAMPLE_SOCKET, CKPT_RECORD_UNIX_SOCKET, &socket, sizeof(socket));
 }
 
+/* FILE 13 (a connected UDP socket with one datagram waiting) after FILE 12, at fd 14. */
+static void insert_inet_socket(struct image_bytes *bytes)
+{
+	struct ckpt_inet_socket sock = {
+		.file_id = SAMPLE_INET, .family = AF_INET6, .type = SOCK_DGRAM, .state = CKPT_INET_CONNECTED,
+		.local_address[15] = 1, .local_port = 5353, .remote_address[15] = 1, .remote_port = 53,
+		.rcvbuf = 212992, .sndbuf = 212992,
+	};
+	struct {
+		struct ckpt_inet_datagram datagram;
+		char data[4];
+	} datagram = { { .file_id = SAMPLE_INET, .length = 4, .source_address[15] = 1, .source_port = 53,
+			 .source_family = AF_INET6 }, "ping" };
+	size_t after_pipe = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_PIPE - 1));
+
+	insert_file(bytes, after_pipe, SAMPLE_INET, CKPT_FILE_INET_SOCKET, 0, "socket:[4714]");
+	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4);
+	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock));
+	insert_fd(bytes, 14, 0, SAMPLE_INET);
+	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
+			  offsetof(struct ckpt_tree, highest_fd), 4, 14);
+}
+
+static void insert_pipe_records(struct image_bytes *bytes)
+{
+	const struct ckpt_pipe pipe = { .file_id = SAMPLE_PIPE, .pipe_file_id = SAMPLE_PIPE, .pipe_size = 65536 };
+	struct {
+		struct ckpt_file_data data;
+		char bytes[2];
+	} in_flight = { { .file_id = SAMPLE_PIPE, .length = 2 }, { 'h', 'i' } };
+
+	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_FILE_DATA, &in_flight, sizeof(in_flight.data) + 2);
+	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_PIPE, &pipe, sizeof(pipe));
+}
+
 static void insert_event_records(struct image_bytes *bytes)
 {
 	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 7 };
@@ -254,6 +296,24 @@ static void insert_siginfo(struct image_bytes *bytes)
 	memcpy(siginfo.info, &signal, sizeof(signal));
 	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0), CKPT_RECORD_SIGINFO,
 				  &siginfo, sizeof(siginfo));
+}
+
+/* One seccomp filter (LOG) of the main thread, which its THREAD record counts. */
+static void insert_seccomp(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_seccomp filter;
+		uint64_t code;
+	} record = { { .tid = SPEC_PID, .flags = CKPT_SECCOMP_LOG, .instruction_count = 1 },
+		     0x7fff000000000006ull };
+	size_t thread_at = image_bytes_find(bytes, CKPT_RECORD_THREAD, 0);
+
+	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, seccomp_mode), 4,
+			  CKPT_SECCOMP_FILTER);
+	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, seccomp_filter_count), 4, 1);
+	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, affinity), 8, 0x5);
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0), CKPT_RECORD_SECCOMP,
+				  &record, sizeof(record));
 }
 
 /* A POSIX timer before the process's first FD, a lock after its last. */
@@ -294,8 +354,11 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 		return ret;
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
+	insert_inet_socket(bytes);	/* FILE 13 right after FILE 12, before its PIPE */
+	insert_pipe_records(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
+	insert_seccomp(bytes);
 	insert_timer_and_lock(bytes);
 	fix_tail(bytes);
 	return 0;
@@ -356,7 +419,7 @@ static void print_all(struct image_bytes *bytes, const struct record_print_conte
  * The printers must print each of these lines.
  */
 static const char *const inspect_lines[] = {
-	"image: format 4, ckpt-tests, kernel 6.18.0-test, xstate 1024 bytes\n",
+	"image: format 5, ckpt-tests, kernel 6.18.0-test, xstate 1024 bytes\n",
 	"tree: pid 31999 ppid 1 pgid 31999 sid 31999 alive\n",
 	"epoll file 8: watches fd 6 (eventfd, file 5) events 0x19 data 0x1111\n",
 	"epoll file 8: watches fd 1 (taken over, file 0) events 0x1c data 0x8888\n",
@@ -366,6 +429,9 @@ static const char *const inspect_lines[] = {
 	"prctl: child subreaper no, THP disable 0, dumpable 0\n",
 	"thread 31999 (ckpt-badimage): rip 0x400100 rsp 0x7ffd0000efc0 fs_base 0\n",
 	"  timer slack 0 ns, parent-death signal 0, securebits 0, no_new_privs no, MCE kill policy 0\n",
+	"  sched other, nice 0, priority 0, CPUs 0,2, seccomp filter (1 filter)\n",
+	"oom_score_adj 0, loginuid 0, membarrier registrations 0\n",
+	"seccomp filter of thread 31999: 1 instructions, log\n",
 	"fd 0: terminal (taken over from the restarting ckpt)\n",
 	"fd 1: pipe (taken over from the restarting ckpt)\n",
 	"fd 2: socket (taken over from the restarting ckpt)\n",
@@ -378,6 +444,8 @@ static const char *const inspect_lines[] = {
 	"fd 10: unix socket stream (socket:[4711]), peer FILE 10, 0 messages (0 bytes) queued shut-wr\n",
 	"fd 11: unix socket stream (socket:[4712]), peer FILE 9, 2 messages (8 bytes) queued shut-rd cloexec\n",
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
+	"fd 13: pipe pipe:[4713], read-write end, size 65536, 2 bytes in flight\n",
+	"fd 14: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
 	"lock: fd 12 (/memfd:sample (deleted)): flock write, whole file\n",
 	"posix timer 3: clock 1, SIGEV_THREAD_ID signal 34 value 0x1234 to thread 31999, next in 7 ns every 5 ns, overrun 2\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
@@ -394,7 +462,7 @@ static const char *const inspect_lines[] = {
 static const enum ckpt_record_type silent_types[] = {
 	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
 	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
-	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_FILE_DATA,
 };
 
 static bool is_silent(enum ckpt_record_type type)

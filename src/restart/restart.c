@@ -23,29 +23,9 @@
 
 #include "fault.h"
 #include "objects/event_files.h"
-#include "restart.h"
+#include "objects/restore.h"
+#include "restart/husks.h"
 #include "util.h"
-
-int64_t husk_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
-		  uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
-{
-	return inject(&ctx->injector, what, number, a0, a1, a2, a3, a4, a5);
-}
-
-int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data, size_t length,
-		  uint64_t *ret_address)
-{
-	uint64_t address = ctx->control + CONTROL_CODE_SIZE + offset;
-	struct iovec local = { readonly_buffer(data), length };
-	struct iovec remote = { (void *)(uintptr_t)address, length };
-
-	if (offset + length > CONTROL_DATA_SIZE)
-		return fail(ctx->err, E2BIG, "internal: control data too large");
-	if (length && process_vm_writev(ctx->husk, &local, 1, &remote, 1, 0) != (ssize_t)length)
-		return fail(ctx->err, errno, "writing into the new process: %s", strerror(errno));
-	*ret_address = address;
-	return 0;
-}
 
 static int stall_timeout_ms(const struct ckpt_options *options)
 {
@@ -80,7 +60,9 @@ static int prepare(struct restore_context *ctx, int fd)
 	if (ret == 0)
 		ret = check_tree_restartable(ctx);
 	if (ret == 0)
-		ret = check_inherited_epoll_targets(ctx);
+		ret = check_groups_restorable(ctx);
+	if (ret == 0)
+		ret = check_files_restorable(ctx);
 	if (ret == 0)
 		ret = stage_files(ctx);
 	if (ret == 0)
@@ -129,39 +111,18 @@ static int seize_husks(struct restore_context *ctx)
 	return ret < 0 ? ret : 0;
 }
 
-static int64_t map_control_part(struct restore_context *ctx, uint64_t address, uint64_t size)
-{
-	int64_t result = husk_call(ctx, "mmap", SYS_mmap, address, size, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0);
-
-	if (result >= 0 && (uint64_t)result != address)
-		return fail(ctx->err, EEXIST, "control area at %#llx is taken", (unsigned long long)address);
-	return result;
-}
-
 /* A page holding a syscall instruction, and pages for syscall arguments. */
 static int setup_control_area(struct restore_context *ctx)
 {
 	static const unsigned char code[8] = { 0x0f, 0x05, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc };
-	struct iovec local = { readonly_buffer(code), sizeof(code) };
-	struct iovec remote = { NULL, sizeof(code) };
-	int64_t result = choose_control_area(ctx);
+	int ret = choose_control_area(ctx);
 
-	if (result == 0)
-		result = map_control_part(ctx, ctx->control, CONTROL_CODE_SIZE);
-	if (result >= 0)
-		result = map_control_part(ctx, ctx->control + CONTROL_CODE_SIZE, CONTROL_DATA_SIZE);
-	if (result < 0)
-		return (int)result;
-	remote.iov_base = (void *)(uintptr_t)ctx->control;
-	if (process_vm_writev(ctx->husk, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(code))
-		return fail(ctx->err, errno, "writing the control page: %s", strerror(errno));
-	result = husk_call(ctx, "mprotect", SYS_mprotect, ctx->control, CONTROL_CODE_SIZE,
-			   PROT_READ | PROT_EXEC, 0, 0, 0);
-	if (result < 0)
-		return (int)result;
-	ctx->injector.gadget = ctx->control;
-	return 0;
+	if (ret == 0)
+		ret = remote_map_area(&ctx->task, ctx->control, CONTROL_CODE_SIZE, CONTROL_DATA_SIZE,
+				      code, sizeof(code));
+	if (ret == 0)
+		remote_set_gadget(&ctx->task, ctx->task.area.code);
+	return ret;
 }
 
 static int close_staged_in_husk(struct restore_context *ctx)
@@ -215,13 +176,15 @@ static const struct rebuild_step {
 	{ "restart.protect", protect_vmas, restores_shared_mm },
 	{ "restart.mm", restore_mm_fields, restores_shared_mm },
 	{ "restart.fds", restore_fds, restores_shared_files },
-	{ "restart.epoll", restore_epoll_targets, restores_shared_files },
+	{ "restart.epoll", connect_fds, restores_shared_files },
 	{ "restart.fds", restore_process_attributes, NULL },
 	{ "restart.fds", restore_sigactions, NULL },
 	{ "restart.fds", close_staged_in_husk, table_still_needed },
 	{ "restart.fds", restore_locks, NULL },
+	{ "restart.sched", restore_loginuid, NULL },
 	{ "restart.thread", create_threads, NULL },
 	{ "restart.thread", restore_thread_state, NULL },
+	{ "restart.seccomp", restore_seccomp, NULL },
 	{ "restart.creds", restore_rlimits, NULL },
 	{ "restart.creds", restore_creds, NULL },
 	{ "restart.signals", drop_stray_sigchld, NULL },
@@ -229,6 +192,7 @@ static const struct rebuild_step {
 	{ "restart.timers", restore_timers, NULL },
 	{ "restart.timers", restore_posix_timers, NULL },
 	{ "restart.prctl", restore_prctl, NULL },
+	{ "restart.sched", restore_sched, NULL },
 	{ "restart.registers", load_thread_registers, NULL },
 };
 
@@ -261,12 +225,13 @@ static void forget_process(struct restore_context *ctx)
 {
 	image_release(&ctx->image);
 	free(ctx->merge_guarded);
-	free(ctx->thread_injectors);
+	free(ctx->thread_tasks);
 	free(ctx->thread_tids);
 	ctx->merge_guarded = NULL;
-	ctx->thread_injectors = NULL;
+	ctx->thread_tasks = NULL;
 	ctx->thread_tids = NULL;
 	ctx->control = 0;
+	ctx->task.area = (struct remote_area){ 0 };
 }
 
 static pid_t outer_pid_of(const struct restore_context *ctx, pid_t inner)
@@ -291,14 +256,14 @@ static int rebuild_process(struct restore_context *ctx)
 		ret = fail(ctx->err, ENOMEM, "out of memory");
 	if (ret == 0)
 		ctx->thread_tids[0] = ctx->husk;
+	remote_task_init(&ctx->task, ctx->husk, ctx->husk, ctx->err);
 	if (ret == 0)
-		ret = injector_init(&ctx->injector, ctx->husk, (uint64_t)(uintptr_t)ckpt_syscall_gadget,
-				    ctx->err);
+		ret = remote_task_ready(&ctx->task, (uint64_t)(uintptr_t)ckpt_syscall_gadget);
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rebuild_steps); i++)
 		ret = run_rebuild_step(ctx, &rebuild_steps[i]);
 	if (ret == 0)
 		ret = remember_threads(ctx);
-	ctx->injected_syscalls += ctx->injector.call_count;
+	ctx->injected_syscalls += ctx->task.injector.call_count;
 	forget_process(ctx);
 	return ret;
 }
@@ -384,7 +349,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 	if (ret == 0)
 		ret = rebuild_all(&ctx);
 	if (ret == 0)
-		ret = seal_memfds(&ctx);
+		ret = seal_files(&ctx);
 	if (ret == 0)
 		ret = release_tree(&ctx);
 	unpin(&ctx);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The restart pipeline's shared state, used by the object restorers. */
-#ifndef CKPT_RESTART_H
-#define CKPT_RESTART_H
+/*
+ * The restore side of the objects: the restart's context and what object
+ * files declare to each other and to the restart pipeline.
+ */
+#ifndef CKPT_OBJECTS_RESTORE_H
+#define CKPT_OBJECTS_RESTORE_H
 
 #include <sched.h>
 #include <stdbool.h>
@@ -11,6 +14,7 @@
 #include "ckpt.h"
 #include "error.h"
 #include "image/image.h"
+#include "sys/remote_task.h"
 #include "sys/tracing.h"
 
 /* The first mapping of a shared memory object, which later ones open. */
@@ -50,13 +54,18 @@ struct restore_context {
 	size_t release_count;
 	struct shmem_owner *shmem_owners;	/* per file id - 1 */
 	bool *epolls_filled;		/* per file id - 1: its registrations are made */
+	struct pipe_maker *pipe_makers;	/* pipe.c: per file id - 1, a pipe being staged */
+	int *wired_fds;			/* per options->inherit_fds entry, staged (files.c) */
 
 	/* the process being rebuilt */
 	struct image image;
 	pid_t husk;
-	struct injector injector;	/* the main thread's */
-	struct injector *thread_injectors;	/* per image thread; [0] unused */
-	uint64_t control;		/* control area in the husk */
+	union {
+		struct remote_task task;	/* the main thread: the control area is its area */
+		struct injector injector;	/* task.injector, under the name older code uses */
+	};
+	struct remote_task *thread_tasks;	/* per image thread; [0] unused */
+	uint64_t control;		/* where the control area goes in the husk */
 	uint64_t vdso_parking;		/* free area where vDSO mappings wait */
 	uint64_t vdso_parking_size;
 	cpu_set_t saved_affinity;
@@ -81,19 +90,50 @@ static inline bool restores_shared_files(const struct restore_context *ctx)
 }
 
 /* Runs a syscall in the husk; returns its result or -errno (with a message). */
-int64_t husk_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
-		  uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+static inline int64_t husk_call(struct restore_context *ctx, const char *what, long number,
+				uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+				uint64_t a5)
+{
+	return remote_call(&ctx->task, what, number, a0, a1, a2, a3, a4, a5);
+}
+
 /* Copies bytes into the husk's control data area; returns their address. */
-int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data, size_t length,
-		  uint64_t *ret_address);
+static inline int husk_put_data(struct restore_context *ctx, uint64_t offset, const void *data,
+				size_t length, uint64_t *ret_address)
+{
+	return remote_put_data(&ctx->task, offset, data, length, ret_address);
+}
+
+/* Runs a syscall in image thread `index` (0: the main thread). */
+static inline int64_t thread_call(struct restore_context *ctx, size_t index, const char *what,
+				  long number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	struct remote_task *task = index == 0 ? &ctx->task : &ctx->thread_tasks[index];
+
+	return remote_call(task, what, number, a0, a1, a2, a3, 0, 0);
+}
+
+/* Runs a syscall in every thread of the husk (credentials are per thread). */
+static inline int64_t all_threads_call(struct restore_context *ctx, const char *what, long number,
+				       uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	for (size_t i = 0; i < ctx->image.thread_count; i++) {
+		int64_t ret = thread_call(ctx, i, what, number, a0, a1, a2, 0);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
 
 /* objects/memfd.c */
-int create_memfd(struct restore_context *ctx, const struct image_file *file);
-int seal_memfds(struct restore_context *ctx);
 bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_vma *vma);
 
-/* objects/epoll.c */
-int check_inherited_epoll_targets(struct restore_context *ctx);
+/* objects/file_kinds.c: a hook of every FILE kind */
+int check_files_restorable(struct restore_context *ctx);
+void unstage_file_kinds(struct restore_context *ctx);
+int connect_fds(struct restore_context *ctx);
+int seal_files(struct restore_context *ctx);
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);
 void release_staged_files(struct restore_context *ctx);
@@ -106,18 +146,18 @@ int restore_rlimits(struct restore_context *ctx);
 int restore_creds(struct restore_context *ctx);
 /* objects/prctl.c */
 int restore_prctl(struct restore_context *ctx);
+/* objects/seccomp.c */
+int restore_seccomp(struct restore_context *ctx);
+/* objects/sched.c */
+int restore_loginuid(struct restore_context *ctx);
+int restore_sched(struct restore_context *ctx);
 int restore_securebits(struct restore_context *ctx);
 /* Every securebit some thread of the image has. */
 uint32_t image_securebits_union(const struct image *image);
 /* objects/signals.c */
 int restore_sigactions(struct restore_context *ctx);
 int drop_stray_sigchld(struct restore_context *ctx);
-/* objects/tree.c */
-int check_groups_restorable(struct restore_context *ctx);
-int create_husk_tree(struct restore_context *ctx);
-pid_t outer_tid(const struct restore_context *ctx, pid_t outer_pid, pid_t inner_tid);
-void kill_husk_tree(struct restore_context *ctx);
-void release_namespace_init(struct restore_context *ctx);
+/* objects/signals.c */
 int restore_pending_signals(struct restore_context *ctx);
 int restore_timers(struct restore_context *ctx);
 /* objects/mm.c */
@@ -134,11 +174,6 @@ int fill_pages(struct restore_context *ctx);
 int restore_thread_state(struct restore_context *ctx);
 int load_thread_registers(struct restore_context *ctx);
 int create_threads(struct restore_context *ctx);
-/* Runs a syscall in image thread `index` (0: the main thread). */
-int64_t thread_call(struct restore_context *ctx, size_t index, const char *what, long number,
-		    uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
-int64_t all_threads_call(struct restore_context *ctx, const char *what, long number, uint64_t a0,
-			 uint64_t a1, uint64_t a2);
 int unregister_husk_rseq(struct restore_context *ctx);
 
 /* objects/locks.c: after the fds are in place and the staged ones closed */

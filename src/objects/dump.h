@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The checkpoint pipeline's shared state, used by the object dumpers. */
-#ifndef CKPT_CHECKPOINT_H
-#define CKPT_CHECKPOINT_H
+/*
+ * The dump side of the objects: the checkpoint's contexts (one per process
+ * of the tree, and what they share) and what object files declare to each
+ * other and to the checkpoint pipeline.
+ */
+#ifndef CKPT_OBJECTS_DUMP_H
+#define CKPT_OBJECTS_DUMP_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -12,6 +17,8 @@
 #include "error.h"
 #include "image/image.h"
 #include "sys/proc_files.h"
+#include "sys/freeze.h"
+#include "sys/remote_task.h"
 #include "sys/syscall_batch.h"
 #include "sys/tracing.h"
 
@@ -19,44 +26,38 @@
  * The scratch area mapped in the target while collecting: two code pages
  * (the thread batch, then the signal batch), then one data page.
  */
-#define SCRATCH_PAGES 3
+#define SCRATCH_CODE_PAGES 2
+#define SCRATCH_DATA_PAGES 1
 /* Calls in the batch each thread runs at checkpoint (threads.c). */
 #define THREAD_BATCH_MAX_CALLS 12
+
+/* One seccomp filter of a thread, as PTRACE_SECCOMP_GET_FILTER gave it. */
+struct dump_seccomp {
+	struct ckpt_seccomp record;
+	uint64_t *program;		/* record.instruction_count struct sock_filter */
+};
 
 struct dump_thread {
 	pid_t tid;
 	bool seized;
 	struct user_regs_struct frozen_regs;	/* as stopped */
 	struct user_regs_struct release_regs;	/* set when the original goes on */
-	struct injector injector;
+	struct remote_task task;		/* its injector, and in the main thread the scratch area */
 	bool injector_ready;
 	struct ckpt_thread record;
 	uint8_t *xstate;
 	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
+	struct dump_seccomp *seccomp_filters;	/* oldest first */
 };
 
-/* A datagram, packet or run of stream bytes waiting in a unix socket. */
-struct socket_message {
-	uint8_t *data;
-	uint32_t length;
-};
-
+/* An open file description, or the file behind a mapping: one FILE record. */
 struct dump_file {
 	struct ckpt_file record;
 	char *path;
 	bool reusable;
-	int memfd;			/* a memfd's object, open in ckpt; -1 for others */
-	pid_t first_pid;		/* an epoll: the process and fd it was first seen at */
+	pid_t first_pid;		/* the process and fd it was first seen at (0: a mapping) */
 	int first_fd;
-	union {
-		struct ckpt_eventfd eventfd;
-		struct ckpt_timerfd timerfd;
-		struct ckpt_signalfd signalfd;
-		struct ckpt_unix_socket unix_socket;
-	} state;
-	uint32_t peer_inode;		/* a unix socket: its peer's, matched before writing */
-	struct socket_message *messages;	/* a unix socket's receive queue */
-	size_t message_count;
+	void *kind_state;		/* its kind's, owned by its ops (objects/file_kinds.h) */
 };
 
 /* A range of a shared memory object whose pages one VMA carries. */
@@ -84,6 +85,8 @@ struct fd_owner {
 	uint32_t file_id;
 };
 
+struct pipe_census;
+
 /* What the processes of one checkpoint share: the stream and the file table. */
 struct dump_shared {
 	struct ckpt_options *options;
@@ -94,10 +97,9 @@ struct dump_shared {
 	size_t file_count;
 	struct fd_owner *fd_owners;
 	size_t fd_owner_count;
-	struct ckpt_epoll_target *epoll_targets;
-	size_t epoll_target_count;
 	struct shmem_claim *shmem_claims;	/* every shared memory VMA's file range */
 	size_t shmem_claim_count;
+	struct pipe_census *pipe_census;	/* pipe.c's survey: which pipe ends the tree holds */
 	uint64_t injected_syscalls;
 	uint64_t frozen_at_ns;
 	uint64_t released_at_ns;
@@ -113,8 +115,6 @@ struct dump_context {
 	struct dump_thread *threads;
 	size_t thread_count;
 	uint64_t gadget;		/* a syscall instruction in the target */
-	uint64_t scratch;		/* a data page mapped in the target while collecting */
-	uint64_t scratch_code;		/* the code pages before it: the batches */
 	uint64_t batch_trap;		/* where a thread stops after its batch */
 	size_t batch_call_count;
 
@@ -151,15 +151,57 @@ struct dump_tree {
 	size_t entry_count;
 };
 
+/* The scratch area in the main thread: its code pages (the batches), and its data page. */
+static inline uint64_t scratch_code(const struct dump_context *ctx)
+{
+	return ctx->threads[0].task.area.code;
+}
+
+static inline uint64_t scratch_data(const struct dump_context *ctx)
+{
+	return ctx->threads[0].task.area.data;
+}
+
 /* Fails with EINTR when the caller's interrupt flag is set. */
-int dump_check_interrupt(struct dump_shared *shared);
-/* Makes the thread ready for injections (once): see settle_thread(). */
+static inline int dump_check_interrupt(struct dump_shared *shared)
+{
+	const volatile int *interrupt = shared->options->interrupt;
+	int signal = interrupt ? *interrupt : 0;
+
+	if (!signal)
+		return 0;
+	return fail(shared->err, EINTR, "interrupted by signal %d (%s)", signal, strsignal(signal));
+}
+
+/* objects/dump.c: makes the thread ready for injections (once), settling it. */
 int dump_ready_injector(struct dump_context *ctx, struct dump_thread *thread);
+/* Seizes every thread of ctx->pid, again and again until no new one shows up. */
+int freeze_process(struct dump_context *ctx);
+
 /* Runs one syscall in a thread of the frozen target. */
-int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread, const char *what,
-		    long number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+static inline int64_t dump_inject(struct dump_context *ctx, struct dump_thread *thread,
+				  const char *what, long number, uint64_t a0, uint64_t a1,
+				  uint64_t a2, uint64_t a3)
+{
+	int64_t result;
+	int ret = dump_check_interrupt(ctx->shared);
+
+	if (ret == 0)
+		ret = dump_ready_injector(ctx, thread);
+	if (ret < 0)
+		return ret;
+	result = remote_call(&thread->task, what, number, a0, a1, a2, a3, 0, 0);
+	ctx->shared->injected_syscalls++;
+	return result;
+}
+
 /* Reads bytes of the target's memory (process_vm_readv). */
-int dump_read_memory(struct dump_context *ctx, uint64_t address, void *buffer, size_t length);
+static inline int dump_read_memory(struct dump_context *ctx, uint64_t address, void *buffer,
+				   size_t length)
+{
+	return remote_read(&ctx->threads[0].task, address, buffer, length);
+}
+
 /*
  * Adds a FILE record; returns its id or -errno.  With `reuse`, a file
  * already added with reuse and the same device, inode and flags is returned
@@ -181,8 +223,6 @@ int collect_timers(struct dump_context *ctx);
 int collect_pending_signals(struct dump_context *ctx);
 int write_pending_signals(struct dump_context *ctx);
 /* objects/threads.c */
-void plan_thread_resume(struct dump_thread *thread);
-long find_restarted_syscall(pid_t pid, pid_t tid);
 int collect_thread(struct dump_context *ctx, struct dump_thread *thread);
 /* The syscalls each thread runs at checkpoint, written into the scratch code page. */
 int prepare_thread_batch(struct dump_context *ctx);
@@ -193,16 +233,25 @@ size_t add_prctl_calls(struct syscall_batch *batch, uint64_t scratch, uint64_t r
 int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
 		       const int64_t *results);
 int write_threads(struct dump_context *ctx);
+/* objects/seccomp.c */
+int collect_thread_seccomp(struct dump_context *ctx, struct dump_thread *thread, const char *mode);
+int write_seccomp_filters(struct dump_context *ctx);
+void release_thread_seccomp(struct dump_thread *thread);
+/* objects/sched.c */
+int collect_sched(struct dump_context *ctx);
 /* objects/files.c */
 int collect_fds(struct dump_context *ctx);
 bool is_memfd_name(const char *name);
 int dump_add_memfd(struct dump_context *ctx, const char *name, const char *open_path,
 		   const struct stat *st);
-int check_memfds_covered(struct dump_shared *shared);
 int write_files(struct dump_shared *shared);
 int write_fds(struct dump_context *ctx);
+/* objects/file_kinds.c: a hook of every FILE kind */
+int survey_file_kinds(struct dump_tree *tree);
+int collect_file_links(struct dump_context *ctx);
+int check_collected_files(struct dump_shared *shared);
+void release_dump_files(struct dump_shared *shared);
 /* objects/tree.c */
-int freeze_process(struct dump_context *ctx);
 int collect_tree(struct dump_tree *tree, pid_t root);
 int write_tree(struct dump_tree *tree);
 /* objects/sharing.c */
