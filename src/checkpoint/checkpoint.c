@@ -139,6 +139,7 @@ static const struct checkpoint_step state_steps[] = {
 	{ "checkpoint.threads", collect_threads, NULL },
 	{ "checkpoint.sigactions", collect_sigactions, NULL },
 	{ NULL, collect_timers, NULL },
+	{ NULL, collect_posix_timers, NULL },
 	{ NULL, collect_pending_signals, NULL },
 	{ NULL, collect_sched, NULL },
 	{ "checkpoint.mm", collect_mm, NULL },
@@ -147,6 +148,7 @@ static const struct checkpoint_step state_steps[] = {
 	{ NULL, collect_creds, NULL },
 	{ NULL, collect_rlimits, NULL },
 	{ "checkpoint.files", collect_fds, dumps_shared_files },
+	{ NULL, collect_locks, NULL },
 };
 
 static const struct checkpoint_step memory_steps[] = {
@@ -158,7 +160,9 @@ static const struct checkpoint_step memory_steps[] = {
 static const struct checkpoint_step write_steps[] = {
 	{ NULL, write_process, NULL },
 	{ NULL, write_sigactions, NULL },
+	{ NULL, write_posix_timers, NULL },
 	{ NULL, write_fds, NULL },
+	{ NULL, write_locks, NULL },
 	{ NULL, write_mm, NULL },
 	{ NULL, write_threads, NULL },
 	{ NULL, write_pending_signals, NULL },
@@ -290,6 +294,8 @@ static void release_context(struct dump_context *ctx)
 	free(ctx->cwd);
 	free(ctx->groups);
 	free(ctx->pending);
+	free(ctx->locks);
+	free(ctx->posix_timers);
 }
 
 static void release_tree_memory(struct dump_tree *tree)

@@ -12,7 +12,7 @@
  *          INET_SOCKET INET_DATAGRAM*])*,
  *   EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
- *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, FD*, MM, THREAD+,
+ *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, POSIX_TIMER*, FD*, FILE_LOCK*, MM, THREAD+,
  *     (SIGINFO | SECCOMP)*, VMA*, PAGES*
  *   TAIL
  * Files (open file descriptions, mapped files, shared memory objects) are
@@ -72,6 +72,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_SECCOMP = 24,
 	CKPT_RECORD_INET_SOCKET = 25,
 	CKPT_RECORD_INET_DATAGRAM = 26,
+	CKPT_RECORD_FILE_LOCK = 27,
+	CKPT_RECORD_POSIX_TIMER = 28,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -230,6 +232,56 @@ struct ckpt_itimer {
 
 struct ckpt_timers {
 	struct ckpt_itimer itimers[3];
+};
+
+#define CKPT_MAX_POSIX_TIMERS 65536u	/* per process */
+#define CKPT_MAX_FILE_LOCKS 65536u	/* per process */
+
+/* How a POSIX timer notifies: the kernel's sigev_notify values. */
+enum ckpt_timer_notify {
+	CKPT_TIMER_NOTIFY_SIGNAL = 0,		/* SIGEV_SIGNAL: the process */
+	CKPT_TIMER_NOTIFY_NONE = 1,		/* SIGEV_NONE */
+	CKPT_TIMER_NOTIFY_THREAD = 2,		/* SIGEV_THREAD as the kernel sees it: like SIGNAL */
+	CKPT_TIMER_NOTIFY_THREAD_ID = 4,	/* SIGEV_THREAD_ID: one thread (thread_id) */
+};
+
+/* A POSIX timer (timer_create), created again with the same id at restart. */
+struct ckpt_posix_timer {
+	int32_t id;		/* the kernel's timer id, what timer_t holds */
+	int32_t clock_id;	/* negative: the CPU clock of a process or thread */
+	uint32_t notify;	/* enum ckpt_timer_notify */
+	uint32_t signal;	/* 1..64; 0 with SIGEV_NONE */
+	int32_t thread_id;	/* SIGEV_THREAD_ID: the thread signalled; else 0 */
+	int32_t overrun;	/* timer_getoverrun() at checkpoint: shown, not restored */
+	uint64_t value;		/* sigev_value */
+	uint64_t interval_ns;
+	uint64_t remaining_ns;	/* until the next expiry; 0: disarmed */
+};
+
+enum ckpt_lock_kind {
+	CKPT_LOCK_FLOCK = 1,	/* flock(2): belongs to the open file description */
+	CKPT_LOCK_POSIX = 2,	/* fcntl F_SETLK, lockf: belongs to the process (its fd table) */
+	CKPT_LOCK_OFD = 3,	/* fcntl F_OFD_SETLK: belongs to the open file description */
+	CKPT_LOCK_LEASE = 4,	/* fcntl F_SETLEASE: belongs to the open file description */
+};
+
+enum ckpt_lock_type {
+	CKPT_LOCK_READ = 1,
+	CKPT_LOCK_WRITE = 2,
+};
+
+/*
+ * A lock this process holds, taken again through its fd `fd` at restart.
+ * A lock of an open file description is written once, with the first fd
+ * of the tree that refers to it.
+ */
+struct ckpt_file_lock {
+	int32_t fd;
+	uint32_t file_id;	/* the fd's FILE */
+	uint32_t kind;		/* enum ckpt_lock_kind */
+	uint32_t type;		/* enum ckpt_lock_type */
+	uint64_t start;		/* POSIX and OFD: first byte; 0 for the others */
+	uint64_t length;	/* bytes; 0: to the end of the file, however far it grows */
 };
 
 /* A pending signal: queued to one thread (tid) or to the process (tid 0). */
@@ -684,5 +736,7 @@ _Static_assert(sizeof(struct ckpt_pipe) == 16, "pipe layout");
 _Static_assert(sizeof(struct ckpt_file_data) == 8, "file data layout");
 /* The loader keeps every queue record (SOCKET_QUEUE, FILE_DATA) the same way. */
 _Static_assert(sizeof(struct ckpt_file_data) == sizeof(struct ckpt_socket_queue), "queue layout");
+_Static_assert(sizeof(struct ckpt_posix_timer) == 48, "posix timer layout");
+_Static_assert(sizeof(struct ckpt_file_lock) == 32, "file lock layout");
 
 #endif

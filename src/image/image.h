@@ -175,6 +175,10 @@ struct image {
 	size_t file_count;
 	struct ckpt_fd *fds;
 	size_t fd_count;
+	struct ckpt_posix_timer *posix_timers;
+	size_t posix_timer_count;
+	struct ckpt_file_lock *locks;
+	size_t lock_count;
 	struct ckpt_mm mm;
 	const uint64_t *auxv;
 	struct image_thread *threads;

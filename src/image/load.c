@@ -67,6 +67,8 @@ void image_release(struct image *image)
 	free(image->seccomp_filters);
 	free(image->vmas);
 	free(image->pending);
+	free(image->posix_timers);
+	free(image->locks);
 	memset(image, 0, sizeof(*image));
 }
 
@@ -178,7 +180,80 @@ static int load_mm(struct image *image, const struct image_record *record, struc
 	return image->auxv ? 0 : -ENOMEM;
 }
 
-/* FD* MM, in that order. */
+static int add_posix_timer(struct image *image, const struct image_record *record,
+			   struct ckpt_error *err)
+{
+	const struct ckpt_posix_timer *timer = record->payload;
+	struct ckpt_posix_timer *slot;
+
+	if (image->fd_count > 0 || image->lock_count > 0)
+		return out_of_order(err, record, "FD, FILE_LOCK or MM");
+	for (size_t i = 0; i < image->posix_timer_count; i++) {
+		if (image->posix_timers[i].id == timer->id)
+			return fail(err, EINVAL, "bad image: POSIX timer %d appears twice", timer->id);
+	}
+	if (image->posix_timer_count >= CKPT_MAX_POSIX_TIMERS)
+		return fail(err, EINVAL, "bad image: more than %u POSIX timers", CKPT_MAX_POSIX_TIMERS);
+	slot = append((void **)&image->posix_timers, &image->posix_timer_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	*slot = *timer;
+	return 0;
+}
+
+static const struct ckpt_fd *find_fd(const struct image *image, int32_t number)
+{
+	for (size_t i = 0; i < image->fd_count; i++) {
+		if (image->fds[i].fd == number)
+			return &image->fds[i];
+	}
+	return NULL;
+}
+
+/* A lock is taken through an fd of the process, open on the lock's FILE. */
+static int add_lock(struct image *image, const struct image_record *record, struct ckpt_error *err)
+{
+	const struct ckpt_file_lock *lock = record->payload;
+	const struct ckpt_fd *fd = find_fd(image, lock->fd);
+	struct ckpt_file_lock *slot;
+
+	if (!fd || fd->file_id != lock->file_id)
+		return fail(err, EINVAL, "bad image: a lock through fd %d, not an fd of file %u",
+			    lock->fd, lock->file_id);
+	if (image->lock_count >= CKPT_MAX_FILE_LOCKS)
+		return fail(err, EINVAL, "bad image: more than %u file locks", CKPT_MAX_FILE_LOCKS);
+	slot = append((void **)&image->locks, &image->lock_count, sizeof(*slot), err);
+	if (!slot)
+		return -ENOMEM;
+	*slot = *lock;
+	return 0;
+}
+
+static int add_fd_in_order(struct image *image, const struct image_record *record,
+			   struct ckpt_error *err)
+{
+	if (image->lock_count > 0)
+		return out_of_order(err, record, "FILE_LOCK or MM");
+	return add_fd(image, record, err);
+}
+
+/* A POSIX timer that signals one thread names a thread of the process. */
+static int check_timer_threads(const struct image *image, struct ckpt_error *err)
+{
+	for (size_t i = 0; i < image->posix_timer_count; i++) {
+		int32_t tid = image->posix_timers[i].thread_id;
+		bool found = tid == 0;
+
+		for (size_t t = 0; !found && t < image->thread_count; t++)
+			found = image->threads[t].thread.tid == tid;
+		if (!found)
+			return fail(err, EINVAL, "bad image: POSIX timer %d signals thread %d, not in the image",
+				    image->posix_timers[i].id, tid);
+	}
+	return 0;
+}
+
+/* POSIX_TIMER* FD* FILE_LOCK* MM, in that order. */
 static int load_fds_and_mm(struct image_reader *reader, struct image *image)
 {
 	struct image_record record;
@@ -191,11 +266,15 @@ static int load_fds_and_mm(struct image_reader *reader, struct image *image)
 		if (ret < 0)
 			return ret;
 		if (record.type == CKPT_RECORD_FD)
-			ret = add_fd(image, &record, reader->err);
+			ret = add_fd_in_order(image, &record, reader->err);
+		else if (record.type == CKPT_RECORD_POSIX_TIMER)
+			ret = add_posix_timer(image, &record, reader->err);
+		else if (record.type == CKPT_RECORD_FILE_LOCK)
+			ret = add_lock(image, &record, reader->err);
 		else if (record.type == CKPT_RECORD_MM)
 			return load_mm(image, &record, reader->err);
 		else
-			return out_of_order(reader->err, &record, "FD or MM");
+			return out_of_order(reader->err, &record, "FD, FILE_LOCK or MM");
 		if (ret < 0)
 			return ret;
 	}
@@ -461,6 +540,8 @@ int image_load_process(struct image_reader *reader, struct image_tree *tree,
 		ret = check_fds_in_range(tree, image, reader->err);
 	if (ret == 0)
 		ret = load_threads(reader, image);
+	if (ret == 0)
+		ret = check_timer_threads(image, reader->err);
 	if (ret == 0)
 		ret = load_vmas(reader, image, ret_next);
 	return ret;

@@ -412,3 +412,62 @@ void print_pipe_record(FILE *out, const void *payload, uint64_t length,
 		fprintf(out, ", %" PRIu64 " bytes in flight%s", bytes,
 			pipe->flags & CKPT_PIPE_PACKETS ? " in packets" : "");
 }
+
+static const char *lock_kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+		[CKPT_LOCK_FLOCK] = "flock", [CKPT_LOCK_POSIX] = "POSIX",
+		[CKPT_LOCK_OFD] = "OFD", [CKPT_LOCK_LEASE] = "lease",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
+}
+
+static void print_lock_range(FILE *out, const struct ckpt_file_lock *lock)
+{
+	if (lock->kind != CKPT_LOCK_POSIX && lock->kind != CKPT_LOCK_OFD)
+		fprintf(out, "whole file");
+	else if (lock->length == 0)
+		fprintf(out, "bytes %" PRIu64 " to the end", lock->start);
+	else
+		fprintf(out, "bytes %" PRIu64 " to %" PRIu64, lock->start, lock->start + lock->length - 1);
+}
+
+void print_file_lock_record(FILE *out, const void *payload, uint64_t length,
+			    const struct record_print_context *context)
+{
+	const struct ckpt_file_lock *lock = payload;
+	const struct image_file *file = find_context_file(context, lock->file_id);
+
+	(void)length;
+	fprintf(out, "lock: fd %d (%s): %s %s, ", lock->fd, file ? file->path : "?",
+		lock_kind_name(lock->kind), lock->type == CKPT_LOCK_WRITE ? "write" : "read");
+	print_lock_range(out, lock);
+	fprintf(out, "\n");
+}
+
+static const char *timer_notify_name(uint32_t notify)
+{
+	if (notify == CKPT_TIMER_NOTIFY_NONE)
+		return "SIGEV_NONE";
+	if (notify == CKPT_TIMER_NOTIFY_THREAD)
+		return "SIGEV_THREAD";
+	if (notify == CKPT_TIMER_NOTIFY_THREAD_ID)
+		return "SIGEV_THREAD_ID";
+	return "SIGEV_SIGNAL";
+}
+
+void print_posix_timer_record(FILE *out, const void *payload, uint64_t length,
+			      const struct record_print_context *context)
+{
+	const struct ckpt_posix_timer *timer = payload;
+
+	(void)length;
+	(void)context;
+	fprintf(out, "posix timer %d: clock %d, %s signal %u value %#" PRIx64, timer->id,
+		timer->clock_id, timer_notify_name(timer->notify), timer->signal, timer->value);
+	if (timer->thread_id)
+		fprintf(out, " to thread %d", timer->thread_id);
+	fprintf(out, ", next in %" PRIu64 " ns every %" PRIu64 " ns, overrun %d\n",
+		timer->remaining_ns, timer->interval_ns, timer->overrun);
+}

@@ -161,6 +161,15 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		  .over_limit = "no file, or no data or more than a record holds" },
 		validate_file_data_record, NULL,
 	},
+	[CKPT_RECORD_FILE_LOCK] = {
+		CKPT_RECORD_FILE_LOCK, "FILE_LOCK",
+		EXACT(struct ckpt_file_lock, "wrong size or no file"),
+		validate_file_lock_record, print_file_lock_record,
+	},
+	[CKPT_RECORD_POSIX_TIMER] = {
+		CKPT_RECORD_POSIX_TIMER, "POSIX_TIMER", EXACT(struct ckpt_posix_timer, "wrong size"),
+		validate_posix_timer_record, print_posix_timer_record,
+	},
 };
 
 const struct record_type_info *find_record_type(uint32_t type)

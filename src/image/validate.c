@@ -670,3 +670,51 @@ int validate_file_data_record(const void *payload, uint64_t length, struct ckpt_
 		return bad(err, CKPT_RECORD_FILE_DATA, "no file, or no data or more than a record holds");
 	return 0;
 }
+
+int validate_file_lock_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_file_lock *lock = payload;
+	bool has_range = lock->kind == CKPT_LOCK_POSIX || lock->kind == CKPT_LOCK_OFD;
+
+	(void)length;
+	if (lock->file_id == 0)
+		return bad(err, CKPT_RECORD_FILE_LOCK, "wrong size or no file");
+	if (lock->fd < 0)
+		return bad(err, CKPT_RECORD_FILE_LOCK, "negative fd");
+	if (lock->kind < CKPT_LOCK_FLOCK || lock->kind > CKPT_LOCK_LEASE)
+		return bad(err, CKPT_RECORD_FILE_LOCK, "unknown lock kind");
+	if (lock->type != CKPT_LOCK_READ && lock->type != CKPT_LOCK_WRITE)
+		return bad(err, CKPT_RECORD_FILE_LOCK, "unknown lock type");
+	if (!has_range && (lock->start || lock->length))
+		return bad(err, CKPT_RECORD_FILE_LOCK, "a range on a whole-file lock");
+	if (lock->start > INT64_MAX || lock->length > INT64_MAX - lock->start)
+		return bad(err, CKPT_RECORD_FILE_LOCK, "range out of range");
+	return 0;
+}
+
+static bool is_timer_notify(uint32_t notify)
+{
+	return notify == CKPT_TIMER_NOTIFY_SIGNAL || notify == CKPT_TIMER_NOTIFY_NONE ||
+	       notify == CKPT_TIMER_NOTIFY_THREAD || notify == CKPT_TIMER_NOTIFY_THREAD_ID;
+}
+
+int validate_posix_timer_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const uint64_t a_century_ns = 100ull * 366 * 24 * 3600 * 1000000000;
+	const struct ckpt_posix_timer *timer = payload;
+	bool signals = timer->notify != CKPT_TIMER_NOTIFY_NONE;
+
+	(void)length;
+	if (timer->id < 0 || timer->overrun < 0)
+		return bad(err, CKPT_RECORD_POSIX_TIMER, "negative id or overrun");
+	if (!is_timer_notify(timer->notify))
+		return bad(err, CKPT_RECORD_POSIX_TIMER, "unknown notification");
+	if (timer->signal > CKPT_MAX_SIGNALS || (signals && timer->signal == 0))
+		return bad(err, CKPT_RECORD_POSIX_TIMER, "signal out of range");
+	if ((timer->notify == CKPT_TIMER_NOTIFY_THREAD_ID) != (timer->thread_id > 0) ||
+	    timer->thread_id < 0)
+		return bad(err, CKPT_RECORD_POSIX_TIMER, "thread set without SIGEV_THREAD_ID or missing with it");
+	if (timer->interval_ns > a_century_ns || timer->remaining_ns > a_century_ns)
+		return bad(err, CKPT_RECORD_POSIX_TIMER, "time out of range");
+	return 0;
+}

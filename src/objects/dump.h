@@ -130,6 +130,10 @@ struct dump_context {
 	size_t pending_capacity;
 	struct ckpt_fd *fds;
 	size_t fd_count;
+	struct ckpt_file_lock *locks;	/* objects/locks.c */
+	size_t lock_count;
+	struct ckpt_posix_timer *posix_timers;	/* objects/posix_timers.c */
+	size_t posix_timer_count;
 	struct ckpt_mm mm;
 	uint64_t auxv[CKPT_MAX_AUXV_WORDS];
 	struct dump_vma *vmas;
@@ -261,5 +265,11 @@ int write_vmas(struct dump_context *ctx);
 /* objects/pages.c */
 int scan_pages(struct dump_context *ctx);
 int write_pages(struct dump_context *ctx);
+/* objects/locks.c: after collect_fds */
+int collect_locks(struct dump_context *ctx);
+int write_locks(struct dump_context *ctx);
+/* objects/posix_timers.c: while the scratch area is mapped */
+int collect_posix_timers(struct dump_context *ctx);
+int write_posix_timers(struct dump_context *ctx);
 
 #endif

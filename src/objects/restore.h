@@ -176,4 +176,9 @@ int load_thread_registers(struct restore_context *ctx);
 int create_threads(struct restore_context *ctx);
 int unregister_husk_rseq(struct restore_context *ctx);
 
+/* objects/locks.c: after the fds are in place and the staged ones closed */
+int restore_locks(struct restore_context *ctx);
+/* objects/posix_timers.c: after the threads exist */
+int restore_posix_timers(struct restore_context *ctx);
+
 #endif

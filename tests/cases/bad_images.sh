@@ -55,6 +55,7 @@ declare -A PROBLEM=(
 	[bad-prctl-values]='out of range|unknown (prctl flags|securebits)'
 	[bad-sched-values]='out of range|unknown (scheduling policy|membarrier)'
 	[bad-seccomp]='seccomp'
+	[bad-lock-and-timer-records]='not an fd of file|unknown lock kind|not in the image|where FD, FILE_LOCK or MM'
 )
 
 failures=0

@@ -217,6 +217,42 @@ static void unix_socket_state_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_UNIX_SOCKET, &state, sizeof(state));
 }
 
+/* A FILE_LOCK through fd 99, which the process does not have. */
+static void lock_fd_missing(struct image_bytes *bytes)
+{
+	struct ckpt_file_lock lock = { .fd = 99, .file_id = 1, .kind = CKPT_LOCK_FLOCK, .type = CKPT_LOCK_READ };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_FILE_LOCK,
+				  &lock, sizeof(lock));
+}
+
+static void lock_kind_unknown(struct image_bytes *bytes)
+{
+	struct ckpt_file_lock lock = { .fd = 3, .file_id = 1, .kind = 9, .type = CKPT_LOCK_READ };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_FILE_LOCK,
+				  &lock, sizeof(lock));
+}
+
+/* A SIGEV_THREAD_ID timer for a thread the process does not have. */
+static void timer_thread_missing(struct image_bytes *bytes)
+{
+	struct ckpt_posix_timer timer = { .id = 0, .clock_id = 1, .notify = CKPT_TIMER_NOTIFY_THREAD_ID,
+					  .signal = 14, .thread_id = 4242 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_FD, 0), CKPT_RECORD_POSIX_TIMER,
+				  &timer, sizeof(timer));
+}
+
+/* A POSIX_TIMER after the FD records. */
+static void timer_after_fds(struct image_bytes *bytes)
+{
+	struct ckpt_posix_timer timer = { .id = 0, .clock_id = 1, .signal = 14 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_POSIX_TIMER,
+				  &timer, sizeof(timer));
+}
+
 /* A SOCKET_QUEUE with three bytes for FILE 1, which is no unix socket. */
 static void socket_queue_misplaced(struct image_bytes *bytes)
 {
@@ -517,6 +553,12 @@ static const struct bad_kind bad_kinds[] = {
 		{ "pipe-state", NULL, pipe_state_misplaced },
 		{ "pipe-size", NULL, pipe_size_odd },
 		{ "file-data", NULL, file_data_misplaced },
+	} },
+	{ .name = "bad-lock-and-timer-records", .variants = {
+		{ "lock-fd", NULL, lock_fd_missing },
+		{ "lock-kind", NULL, lock_kind_unknown },
+		{ "timer-thread", NULL, timer_thread_missing },
+		{ "timer-after-fds", NULL, timer_after_fds },
 	} },
 	{ .name = "missing-tail", .variants = { { NULL, tail_left_out, NULL } } },
 	{ .name = "eof-mid-record", .variants = {

@@ -1349,7 +1349,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 27" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 29" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1373,7 +1373,7 @@ static const struct bytes_case bytes_cases[] = {
 	{ "CREDS missing", creds_missing, "where CREDS was expected" },
 	{ "RLIMITS missing", rlimits_missing, "where RLIMITS was expected" },
 	{ "SIGACTIONS missing", sigactions_missing, "where SIGACTIONS was expected" },
-	{ "MM missing", mm_missing, "where FD or MM was expected" },
+	{ "MM missing", mm_missing, "where FD, FILE_LOCK or MM was expected" },
 	{ "FILE after FD", file_after_fd, "FILE record at byte" },
 	{ "VMA before THREAD", vma_before_thread, "where THREAD was expected" },
 	{ "THREAD among the VMAs", thread_among_vmas, "THREAD record at byte" },
@@ -1578,6 +1578,63 @@ static void test_validate_event_records(void)
 	check(strcmp(record_type_name(CKPT_RECORD_EPOLL_TARGET), "EPOLL_TARGET") == 0 &&
 		      strcmp(record_type_name(99), "unknown") == 0,
 	      "record_type_name of the event records");
+}
+
+static void test_validate_lock_and_timer_records(void)
+{
+	struct ckpt_file_lock lock = { .fd = 4, .file_id = 2, .kind = CKPT_LOCK_POSIX,
+				       .type = CKPT_LOCK_WRITE, .start = 10, .length = 5 };
+	struct ckpt_posix_timer timer = { .id = 3, .clock_id = 1, .notify = CKPT_TIMER_NOTIFY_THREAD_ID,
+					  .signal = 34, .thread_id = 100, .value = 0x1234,
+					  .interval_ns = 5, .remaining_ns = 7 };
+
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), NULL, "FILE_LOCK");
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock) - 1, "wrong size", "FILE_LOCK short");
+	lock.file_id = 0;
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "no file", "FILE_LOCK no file");
+	lock.file_id = 2;
+	lock.fd = -1;
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "negative fd", "FILE_LOCK fd");
+	lock.fd = 4;
+	lock.kind = 5;
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "unknown lock kind", "FILE_LOCK kind");
+	lock.kind = CKPT_LOCK_OFD;
+	lock.type = 3;
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "unknown lock type", "FILE_LOCK type");
+	lock.type = CKPT_LOCK_READ;
+	lock.start = (uint64_t)INT64_MAX;
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "range out of range", "FILE_LOCK range");
+	lock.kind = CKPT_LOCK_FLOCK;
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "a range on a whole-file lock",
+			  "FILE_LOCK flock range");
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), NULL, "POSIX_TIMER");
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer) + 1, "wrong size", "POSIX_TIMER long");
+	timer.thread_id = 0;
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "thread set without",
+			  "POSIX_TIMER no thread");
+	timer.notify = CKPT_TIMER_NOTIFY_SIGNAL;
+	timer.thread_id = 100;
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "thread set without",
+			  "POSIX_TIMER stray thread");
+	timer.thread_id = 0;
+	timer.notify = 5;
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "unknown notification",
+			  "POSIX_TIMER notify");
+	timer.notify = CKPT_TIMER_NOTIFY_SIGNAL;
+	timer.signal = 0;
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "signal out of range",
+			  "POSIX_TIMER signal");
+	timer.notify = CKPT_TIMER_NOTIFY_NONE;
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), NULL, "POSIX_TIMER SIGEV_NONE");
+	timer.id = -1;
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "negative id", "POSIX_TIMER id");
+	timer.id = 3;
+	timer.remaining_ns = UINT64_MAX;
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "time out of range",
+			  "POSIX_TIMER time");
+	check(strcmp(record_type_name(CKPT_RECORD_FILE_LOCK), "FILE_LOCK") == 0 &&
+		      strcmp(record_type_name(CKPT_RECORD_POSIX_TIMER), "POSIX_TIMER") == 0,
+	      "record_type_name of the lock and timer records");
 }
 
 static void test_validate_unix_socket_records(void)
@@ -1792,6 +1849,7 @@ int main(void)
 	test_validate_unix_socket_records();
 	test_validate_inet_socket_records();
 	test_validate_pipe_records();
+	test_validate_lock_and_timer_records();
 	test_validate_event_files();
 	test_validate_run_wraparound();
 	test_cross_record_rules();

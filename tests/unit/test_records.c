@@ -45,7 +45,8 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
 	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
 	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
-	CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA,
+	CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA, CKPT_RECORD_FILE_LOCK,
+	CKPT_RECORD_POSIX_TIMER,
 };
 
 static void test_record_rows(void)
@@ -315,6 +316,22 @@ static void insert_seccomp(struct image_bytes *bytes)
 				  &record, sizeof(record));
 }
 
+/* A POSIX timer before the process's first FD, a lock after its last. */
+static void insert_timer_and_lock(struct image_bytes *bytes)
+{
+	const struct ckpt_posix_timer timer = {
+		.id = 3, .clock_id = 1, .notify = CKPT_TIMER_NOTIFY_THREAD_ID, .signal = 34,
+		.thread_id = SPEC_PID, .overrun = 2, .value = 0x1234, .interval_ns = 5, .remaining_ns = 7,
+	};
+	const struct ckpt_file_lock lock = { .fd = 12, .file_id = SAMPLE_MEMFD, .kind = CKPT_LOCK_FLOCK,
+					     .type = CKPT_LOCK_WRITE };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_FD, 0), CKPT_RECORD_POSIX_TIMER,
+				  &timer, sizeof(timer));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_FILE_LOCK,
+				  &lock, sizeof(lock));
+}
+
 /* The tail counts the records and bytes before it. */
 static void fix_tail(struct image_bytes *bytes)
 {
@@ -342,6 +359,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	insert_seccomp(bytes);
+	insert_timer_and_lock(bytes);
 	fix_tail(bytes);
 	return 0;
 }
@@ -428,6 +446,8 @@ static const char *const inspect_lines[] = {
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
 	"fd 13: pipe pipe:[4713], read-write end, size 65536, 2 bytes in flight\n",
 	"fd 14: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
+	"lock: fd 12 (/memfd:sample (deleted)): flock write, whole file\n",
+	"posix timer 3: clock 1, SIGEV_THREAD_ID signal 34 value 0x1234 to thread 31999, next in 7 ns every 5 ns, overrun 2\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
