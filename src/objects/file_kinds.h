@@ -32,6 +32,7 @@ struct fd_facts {
 	struct stat st;
 	uint64_t position;
 	uint32_t flags;		/* fdinfo flags, O_CLOEXEC included */
+	uint64_t fs_magic;	/* statfs f_type of its filesystem (MQUEUE_MAGIC ...); 0: unknown */
 	char socket_protocol[16];	/* a socket's "system.sockprotoname": "TCP", "UDPv6", "UNIX-STREAM", ...; "" */
 };
 
