@@ -113,6 +113,24 @@ static int check_pipe_links(const struct image_tree *tree, const struct image_fi
 	return 0;
 }
 
+/* As many watches as the INOTIFY record says, by strictly increasing wd. */
+static int check_inotify_watches(const struct image_tree *tree, const struct image_file *file,
+				 struct ckpt_error *err)
+{
+	const struct ckpt_inotify *inotify = image_file_inotify(file);
+
+	(void)tree;
+	if (inotify->watch_count != file->queue_count)
+		return fail(err, EINVAL, "bad image: inotify FILE %u has %zu INOTIFY_WATCH records, not %u",
+			    file->file.id, file->queue_count, inotify->watch_count);
+	for (size_t i = 1; i < file->queue_count; i++) {
+		if (image_file_inotify_watch(file, i)->wd <= image_file_inotify_watch(file, i - 1)->wd)
+			return fail(err, EINVAL, "bad image: inotify FILE %u has its watches out of wd order",
+				    file->file.id);
+	}
+	return 0;
+}
+
 static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_REGULAR] = {
 		CKPT_FILE_REGULAR, "file", FILE_KIND_ON_DISK, 0, 0, has_absolute_path, NULL,
@@ -153,6 +171,10 @@ static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_INET_SOCKET] = {
 		CKPT_FILE_INET_SOCKET, "inet-socket", 0, CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
 		has_socket_name, check_inet_queue,
+	},
+	[CKPT_FILE_INOTIFY] = {
+		CKPT_FILE_INOTIFY, "inotify", FILE_KIND_EVENT_FILE, CKPT_RECORD_INOTIFY,
+		CKPT_RECORD_INOTIFY_WATCH, has_anon_inode_name, check_inotify_watches,
 	},
 };
 

@@ -9,7 +9,7 @@
  * Stream order:
  *   HEAD, TREE,
  *   (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE* | PIPE FILE_DATA* |
- *          INET_SOCKET INET_DATAGRAM*])*,
+ *          INET_SOCKET INET_DATAGRAM* | INOTIFY INOTIFY_WATCH*])*,
  *   EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, POSIX_TIMER*, FD*, FILE_LOCK*, MM, THREAD+,
@@ -74,6 +74,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_INET_DATAGRAM = 26,
 	CKPT_RECORD_FILE_LOCK = 27,
 	CKPT_RECORD_POSIX_TIMER = 28,
+	CKPT_RECORD_INOTIFY = 29,
+	CKPT_RECORD_INOTIFY_WATCH = 30,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -303,6 +305,7 @@ enum ckpt_file_kind {
 	CKPT_FILE_EPOLL = 9,	/* its watched files: EPOLL_TARGET records after all FILEs */
 	CKPT_FILE_UNIX_SOCKET = 10,	/* followed by UNIX_SOCKET and its SOCKET_QUEUE records */
 	CKPT_FILE_INET_SOCKET = 11,	/* followed by INET_SOCKET and its INET_DATAGRAM records */
+	CKPT_FILE_INOTIFY = 12,	/* followed by INOTIFY and its INOTIFY_WATCH records */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -723,6 +726,35 @@ _Static_assert(sizeof(struct ckpt_seccomp) == 16, "seccomp layout");
 _Static_assert(sizeof(struct ckpt_vma) == 48, "vma layout");
 _Static_assert(sizeof(struct ckpt_file) == 72, "file layout");
 _Static_assert(sizeof(struct ckpt_tree_entry) == 64, "tree entry layout");
+/*
+ * An inotify instance; follows its FILE record (kind INOTIFY).  Its
+ * watches follow as watch_count INOTIFY_WATCH records, by increasing wd.
+ * It had no unread events (ckpt refuses one that has).
+ */
+struct ckpt_inotify {
+	uint32_t file_id;
+	uint32_t watch_count;	/* at most CKPT_MAX_INOTIFY_WATCHES */
+};
+
+#define CKPT_MAX_INOTIFY_WATCHES 65536u
+#define CKPT_MAX_INOTIFY_WD 65536	/* the highest wd a restart recreates */
+/* IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT: the mask bits a watch keeps. */
+#define CKPT_INOTIFY_MASK_BITS 0x84000fffu
+
+/*
+ * One watch of an inotify: its watch descriptor, its mask (as fdinfo shows
+ * it), the watched inode at checkpoint (number and device) and its path,
+ * path_length bytes with the NUL.
+ */
+struct ckpt_inotify_watch {
+	uint32_t file_id;
+	uint32_t path_length;	/* at most CKPT_PATH_MAX */
+	int32_t wd;		/* 1..CKPT_MAX_INOTIFY_WD */
+	uint32_t mask;		/* within CKPT_INOTIFY_MASK_BITS, some event bit set */
+	uint64_t inode;
+	uint64_t device;	/* st_dev (userspace encoding) */
+};
+
 _Static_assert(sizeof(struct ckpt_eventfd) == 16, "eventfd layout");
 _Static_assert(sizeof(struct ckpt_timerfd) == 48, "timerfd layout");
 _Static_assert(sizeof(struct ckpt_signalfd) == 16, "signalfd layout");
@@ -731,6 +763,8 @@ _Static_assert(sizeof(struct ckpt_unix_socket) == 32, "unix socket layout");
 _Static_assert(sizeof(struct ckpt_socket_queue) == 8, "socket queue layout");
 _Static_assert(sizeof(struct ckpt_inet_socket) == 112, "inet socket layout");
 _Static_assert(sizeof(struct ckpt_inet_datagram) == 32, "inet datagram layout");
+_Static_assert(sizeof(struct ckpt_inotify) == 8, "inotify layout");
+_Static_assert(sizeof(struct ckpt_inotify_watch) == 32, "inotify watch layout");
 
 _Static_assert(sizeof(struct ckpt_pipe) == 16, "pipe layout");
 _Static_assert(sizeof(struct ckpt_file_data) == 8, "file data layout");

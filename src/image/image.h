@@ -141,6 +141,18 @@ static inline const struct ckpt_inet_socket *image_file_inet_socket(const struct
 	return image_file_state(file, CKPT_FILE_INET_SOCKET);
 }
 
+static inline const struct ckpt_inotify *image_file_inotify(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_INOTIFY);
+}
+
+/* An inotify's watch i, by increasing wd (its queue records are INOTIFY_WATCH records). */
+static inline const struct ckpt_inotify_watch *image_file_inotify_watch(const struct image_file *file,
+									 size_t i)
+{
+	return (const struct ckpt_inotify_watch *)file->queue[i];
+}
+
 /* A UDP socket's waiting datagram i (its queue records are INET_DATAGRAM records). */
 static inline const struct ckpt_inet_datagram *image_file_inet_datagram(const struct image_file *file,
 									 size_t i)

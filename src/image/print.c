@@ -328,6 +328,17 @@ void print_signalfd_record(FILE *out, const void *payload, uint64_t length,
 	fprintf(out, "signalfd mask %#" PRIx64, signalfd->mask);
 }
 
+void print_inotify_record(FILE *out, const void *payload, uint64_t length,
+			  const struct record_print_context *context)
+{
+	const struct ckpt_inotify *inotify = payload;
+
+	(void)length;
+	(void)context;
+	fprintf(out, "inotify %u watch%s", inotify->watch_count,
+		inotify->watch_count == 1 ? "" : "es");
+}
+
 static const char *unix_socket_type_name(uint32_t type)
 {
 	if (type == SOCK_STREAM)

@@ -170,6 +170,18 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		CKPT_RECORD_POSIX_TIMER, "POSIX_TIMER", EXACT(struct ckpt_posix_timer, "wrong size"),
 		validate_posix_timer_record, print_posix_timer_record,
 	},
+	[CKPT_RECORD_INOTIFY] = {
+		CKPT_RECORD_INOTIFY, "INOTIFY", EXACT(struct ckpt_inotify, "wrong size or no file"),
+		validate_inotify_record, print_inotify_record,
+	},
+	[CKPT_RECORD_INOTIFY_WATCH] = {
+		CKPT_RECORD_INOTIFY_WATCH, "INOTIFY_WATCH",
+		{ ARRAY(struct ckpt_inotify_watch, path_length, 1, CKPT_PATH_MAX,
+			"size does not match its path length"),
+		  .over_limit = "path is longer than 4096 bytes",
+		  .not_string = "path is not a NUL-terminated string" },
+		validate_inotify_watch_record, NULL,
+	},
 };
 
 const struct record_type_info *find_record_type(uint32_t type)

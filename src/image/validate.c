@@ -718,3 +718,32 @@ int validate_posix_timer_record(const void *payload, uint64_t length, struct ckp
 		return bad(err, CKPT_RECORD_POSIX_TIMER, "time out of range");
 	return 0;
 }
+
+int validate_inotify_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_inotify *inotify = payload;
+
+	(void)length;
+	if (inotify->file_id == 0)
+		return bad(err, CKPT_RECORD_INOTIFY, "wrong size or no file");
+	if (inotify->watch_count > CKPT_MAX_INOTIFY_WATCHES)
+		return bad(err, CKPT_RECORD_INOTIFY, "more than 65536 watches");
+	return 0;
+}
+
+int validate_inotify_watch_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_inotify_watch *watch = payload;
+	const char *path = (const char *)(watch + 1);
+
+	(void)length;
+	if (watch->file_id == 0)
+		return bad(err, CKPT_RECORD_INOTIFY_WATCH, "no file");
+	if (watch->wd < 1 || watch->wd > CKPT_MAX_INOTIFY_WD)
+		return bad(err, CKPT_RECORD_INOTIFY_WATCH, "wd out of range");
+	if ((watch->mask & ~CKPT_INOTIFY_MASK_BITS) || !(watch->mask & 0xfffu))
+		return bad(err, CKPT_RECORD_INOTIFY_WATCH, "mask with unknown bits or no event");
+	if (path[0] != '/')
+		return bad(err, CKPT_RECORD_INOTIFY_WATCH, "path is not absolute");
+	return 0;
+}

@@ -33,6 +33,7 @@ struct fd_facts {
 	struct stat st;
 	uint64_t position;
 	uint32_t flags;		/* fdinfo flags, O_CLOEXEC included */
+	uint64_t fs_magic;	/* statfs f_type of its filesystem (MQUEUE_MAGIC ...); 0: unknown */
 	char socket_protocol[16];	/* a socket's "system.sockprotoname": "TCP", "UDPv6", "UNIX-STREAM", ...; "" */
 };
 
@@ -110,7 +111,7 @@ struct file_kind_ops {
 
 /* The rows (the file of each kind defines its own). */
 extern const struct file_kind_ops regular_file_ops, directory_ops, chardev_ops, shmem_ops,
-	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops, pipe_ops;
+	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops, pipe_ops, inotify_ops;
 
 /* The row of a FILE kind; NULL for a kind this ckpt does not know. */
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind);

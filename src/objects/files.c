@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <sys/sysmacros.h>
@@ -28,6 +29,8 @@
 #include "image/records.h"
 #include "objects/file_kinds.h"
 #include "util.h"
+
+#define MQUEUE_MAGIC 0x19800202	/* the mqueue filesystem (ipc/mqueue.c; not in the uapi headers) */
 
 static bool same_file_identity(const struct dump_file *file, const struct stat *st,
 			       uint32_t open_flags)
@@ -117,6 +120,7 @@ static void read_socket_protocol(const char *path, struct fd_facts *facts)
 
 static int read_fd_facts(struct dump_context *ctx, struct fd_facts *facts)
 {
+	struct statfs fs;
 	char path[64];
 	ssize_t length;
 
@@ -129,6 +133,7 @@ static int read_fd_facts(struct dump_context *ctx, struct fd_facts *facts)
 	if (stat(path, &facts->st) < 0)
 		return fail(ctx->err, errno, "fd %d of process %d (%s): %s", facts->fd, ctx->pid,
 			    facts->target, strerror(errno));
+	facts->fs_magic = statfs(path, &fs) == 0 ? (uint64_t)fs.f_type : 0;
 	read_socket_protocol(path, facts);
 	return read_fdinfo(ctx, facts);
 }
@@ -181,6 +186,8 @@ static const char *kind_name(const struct fd_facts *facts)
 		return "a character device";
 	if (S_ISBLK(mode))
 		return "a block device";
+	if (facts->fs_magic == MQUEUE_MAGIC)
+		return "a POSIX message queue";
 	if (strncmp(facts->target, "anon_inode:", 11) == 0)
 		return "an anonymous-inode file of another kind";
 	return "a file of an unsupported kind";
@@ -201,7 +208,8 @@ static int unsupported_fd(struct dump_context *ctx, const struct fd_facts *facts
 /* A file with a path that still names it. */
 static bool is_on_disk(const struct fd_facts *facts)
 {
-	return facts->target[0] == '/' && !strstr(facts->target, " (deleted)");
+	return facts->target[0] == '/' && !strstr(facts->target, " (deleted)") &&
+	       facts->fs_magic != MQUEUE_MAGIC;
 }
 
 static bool is_regular_file(const struct fd_facts *facts)

@@ -1,5 +1,6 @@
 # Event-loop states ckpt cannot save yet: an epoll watching a file of an
-# unsupported kind (an inotify instance), and an epoll whose watched file
+# unsupported kind (a fanotify instance), an inotify with an unread event
+# (reading it would consume it), and an epoll whose watched file
 # was registered under an fd number that was closed since (the file lives
 # on under another number).  Each checkpoint must refuse with one line
 # naming the fd, exit 1, write nothing, and leave the process running with
@@ -14,7 +15,9 @@ cat >"$case_dir/epoll_holder.c" <<'EOF'
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static int watch(int epoll_fd, int fd, unsigned long long data)
@@ -31,8 +34,19 @@ static int build(const char *how, int epoll_fd)
 
 	if (counter < 0 || watch(epoll_fd, counter, 7) < 0)
 		return -1;
-	if (strcmp(how, "inotify") == 0)
-		return watch(epoll_fd, inotify_init1(0), 8);
+	if (strcmp(how, "fanotify") == 0)
+		return watch(epoll_fd, fanotify_init(FAN_CLASS_NOTIF, 0), 8);
+	if (strcmp(how, "unread") == 0) {
+		int inotify_fd = inotify_init1(0), file = memfd_create("watched", 0);
+		char path[64];
+
+		/* an IN_MODIFY event of the memfd waits unread */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", file);
+		if (inotify_add_watch(inotify_fd, path, IN_MODIFY) != 1 || write(file, "x", 1) != 1)
+			return -1;
+		close(file);
+		return watch(epoll_fd, inotify_fd, 8);
+	}
 	if (dup2(counter, 30) < 0)
 		return -1;
 	return close(counter);	/* "moved": registered as the closed fd, alive as 30 */
@@ -64,6 +78,7 @@ cc -O1 -o "$program" "$case_dir/epoll_holder.c" || fail "cannot build the epoll 
 # $1: the state to build, $2: words the error must contain.
 expect_refused() { expect_checkpoint_refused epoll "$@"; }
 
-expect_refused inotify "fd 4 of process [0-9]* is an anonymous-inode file of another kind (anon_inode:inotify), watched by epoll fd 20: not supported yet"
+expect_refused fanotify "fd 4 of process [0-9]* is an anonymous-inode file of another kind (anon_inode:\\[fanotify\\]), watched by epoll fd 20: not supported yet"
+expect_refused unread "fd 4 of process [0-9]* is an inotify with [0-9]* bytes of unread events: not supported yet"
 expect_refused moved "fd 20 of process [0-9]* is an epoll watching a file under fd 3, which no longer holds that file: not supported yet"
 exit 0

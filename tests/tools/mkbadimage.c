@@ -317,6 +317,27 @@ static void file_data_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_FILE_DATA, &record, sizeof(record.data) + 3);
 }
 
+/* An INOTIFY state for FILE 1, which is a regular file. */
+static void inotify_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_inotify state = { .file_id = 1, .watch_count = 0 };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_INOTIFY, &state, sizeof(state));
+}
+
+/* An INOTIFY_WATCH of /tmp for FILE 1, which is no inotify. */
+static void inotify_watch_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_inotify_watch watch;
+		char path[5];
+	} record = { { .file_id = 1, .path_length = 5, .wd = 1, .mask = 0x100 }, "/tmp" };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_INOTIFY_WATCH, &record, sizeof(record.watch) + 5);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -542,6 +563,8 @@ static const struct bad_kind bad_kinds[] = {
 	{ .name = "bad-event-records", .variants = {
 		{ "eventfd-state", NULL, eventfd_state_misplaced },
 		{ "epoll-target", NULL, epoll_target_not_epoll },
+		{ "inotify-state", NULL, inotify_state_misplaced },
+		{ "inotify-watch", NULL, inotify_watch_misplaced },
 	} },
 	{ .name = "bad-socket-records", .variants = {
 		{ "unix-socket-state", NULL, unix_socket_state_misplaced },

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -1349,7 +1350,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 29" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 31" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1506,7 +1507,49 @@ static void test_validate_event_files(void)
 	expect_file_name(CKPT_FILE_EPOLL, "anon_inode:[eventpoll]", NULL);
 	expect_file_name(CKPT_FILE_TIMERFD, "/tmp/timer", "not an absolute");
 	expect_file_name(CKPT_FILE_REGULAR, "anon_inode:[eventfd]", "not an absolute");
+	expect_file_name(CKPT_FILE_INOTIFY, "anon_inode:inotify", NULL);
+	expect_file_name(CKPT_FILE_INOTIFY, "/tmp/inotify", "not an absolute");
 	expect_file_name(99, "/tmp/file", "bad id or kind");
+}
+
+static void test_validate_inotify_records(void)
+{
+	struct ckpt_inotify inotify = { .file_id = 1, .watch_count = 2 };
+	struct {
+		struct ckpt_inotify_watch watch;
+		char path[8];
+	} record = { { .file_id = 1, .path_length = 5, .wd = 3, .mask = IN_CREATE | IN_ONESHOT },
+		     "/tmp" };
+	size_t size = sizeof(record.watch) + 5;
+
+	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify), NULL, "INOTIFY");
+	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify) + 1, "wrong size", "INOTIFY long");
+	inotify.watch_count = CKPT_MAX_INOTIFY_WATCHES + 1;
+	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify), "more than 65536 watches",
+			  "INOTIFY watch count");
+	inotify = (struct ckpt_inotify){ .file_id = 0 };
+	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify), "no file", "INOTIFY file");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, NULL, "INOTIFY_WATCH");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size + 1, "size does not match",
+			  "INOTIFY_WATCH long");
+	record.watch.wd = 0;
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "wd out of range", "INOTIFY_WATCH wd 0");
+	record.watch.wd = CKPT_MAX_INOTIFY_WD + 1;
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "wd out of range", "INOTIFY_WATCH wd high");
+	record.watch.wd = 3;
+	record.watch.mask = IN_ONESHOT;
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "no event", "INOTIFY_WATCH no event");
+	record.watch.mask = IN_CREATE | 0x1000;
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "unknown bits", "INOTIFY_WATCH mask");
+	record.watch.mask = IN_CREATE;
+	record.path[0] = 't';
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "not absolute", "INOTIFY_WATCH path");
+	record.path[0] = '/';
+	record.path[4] = 'x';
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "NUL-terminated", "INOTIFY_WATCH string");
+	record.path[4] = '\0';
+	record.watch.file_id = 0;
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "no file", "INOTIFY_WATCH file");
 }
 
 static void test_validate_seccomp_record(void)
@@ -1846,6 +1889,7 @@ int main(void)
 	test_validate_directly();
 	test_validate_event_records();
 	test_validate_seccomp_record();
+	test_validate_inotify_records();
 	test_validate_unix_socket_records();
 	test_validate_inet_socket_records();
 	test_validate_pipe_records();

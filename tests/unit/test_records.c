@@ -47,6 +47,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
 	CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA, CKPT_RECORD_FILE_LOCK,
 	CKPT_RECORD_POSIX_TIMER,
+	CKPT_RECORD_INOTIFY, CKPT_RECORD_INOTIFY_WATCH,
 };
 
 static void test_record_rows(void)
@@ -81,6 +82,7 @@ static void test_record_limits(void)
 		{ CKPT_RECORD_TREE, sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry) },
 		{ CKPT_RECORD_SOCKET_QUEUE, sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA },
 		{ CKPT_RECORD_INET_DATAGRAM, sizeof(struct ckpt_inet_datagram) + CKPT_MAX_INET_DATAGRAM },
+		{ CKPT_RECORD_INOTIFY_WATCH, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_PROCESS, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_FILE, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_MM, 2 * CKPT_PATH_MAX + 1024 },
@@ -104,7 +106,7 @@ static void test_file_kind_rows(void)
 	const enum ckpt_file_kind kinds[] = {
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE, CKPT_FILE_INOTIFY,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -120,7 +122,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(13) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -145,6 +147,7 @@ enum {
 	SAMPLE_MEMFD,
 	SAMPLE_PIPE,
 	SAMPLE_INET,
+	SAMPLE_INOTIFY,
 };
 
 /* The event files fit in the spec; the sockets and the memfd are inserted as bytes. */
@@ -265,6 +268,25 @@ static void insert_pipe_records(struct image_bytes *bytes)
 	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_PIPE, &pipe, sizeof(pipe));
 }
 
+/* FILE 14 (an inotify with one watch) after the other FILEs' records, at fd 15. */
+static void insert_inotify(struct image_bytes *bytes)
+{
+	const struct ckpt_inotify inotify = { .file_id = SAMPLE_INOTIFY, .watch_count = 1 };
+	struct {
+		struct ckpt_inotify_watch watch;
+		char path[5];
+	} watch = { { .file_id = SAMPLE_INOTIFY, .path_length = 5, .wd = 3, .mask = 0x100,
+		      .inode = 42, .device = 0xfe00 }, "/tmp" };
+	size_t process_at = image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0);
+
+	insert_file(bytes, process_at, SAMPLE_INOTIFY, CKPT_FILE_INOTIFY, 0, "anon_inode:inotify");
+	insert_after_file(bytes, SAMPLE_INOTIFY, CKPT_RECORD_INOTIFY_WATCH, &watch, sizeof(watch.watch) + 5);
+	insert_after_file(bytes, SAMPLE_INOTIFY, CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify));
+	insert_fd(bytes, 15, 0, SAMPLE_INOTIFY);
+	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
+			  offsetof(struct ckpt_tree, highest_fd), 4, 15);
+}
+
 static void insert_event_records(struct image_bytes *bytes)
 {
 	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 7 };
@@ -356,6 +378,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_socket_records(bytes);
 	insert_inet_socket(bytes);	/* FILE 13 right after FILE 12, before its PIPE */
 	insert_pipe_records(bytes);
+	insert_inotify(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	insert_seccomp(bytes);
@@ -448,6 +471,7 @@ static const char *const inspect_lines[] = {
 	"fd 14: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
 	"lock: fd 12 (/memfd:sample (deleted)): flock write, whole file\n",
 	"posix timer 3: clock 1, SIGEV_THREAD_ID signal 34 value 0x1234 to thread 31999, next in 7 ns every 5 ns, overrun 2\n",
+	"fd 15: inotify 1 watch\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
@@ -463,6 +487,7 @@ static const enum ckpt_record_type silent_types[] = {
 	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
 	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
 	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_FILE_DATA,
+	CKPT_RECORD_INOTIFY_WATCH,
 };
 
 static bool is_silent(enum ckpt_record_type type)
