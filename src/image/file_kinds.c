@@ -58,6 +58,29 @@ static int check_inet_queue(const struct image_tree *tree, const struct image_fi
 	return 0;
 }
 
+/* The TCP_QUEUE records hold exactly the bytes the TCP_STREAM record counts, receive queue first. */
+static int check_tcp_queue(const struct image_tree *tree, const struct image_file *file,
+			   struct ckpt_error *err)
+{
+	const struct ckpt_tcp_stream *stream = image_file_tcp_stream(file);
+	uint64_t received = 0, sent = 0;
+	bool send_begun = false;
+
+	(void)tree;
+	for (size_t i = 0; i < file->queue_count; i++) {
+		const struct ckpt_tcp_queue *part = image_file_tcp_queue(file, i);
+
+		if (part->queue == CKPT_TCP_RECV_QUEUE && send_begun)
+			break;
+		send_begun = part->queue == CKPT_TCP_SEND_QUEUE;
+		*(send_begun ? &sent : &received) += part->length;
+	}
+	if (received != stream->recv_queue_length || sent != stream->send_queue_length)
+		return fail(err, EINVAL, "bad image: TCP connection FILE %u: its TCP_QUEUE records do not hold the queued bytes its TCP_STREAM record counts, receive queue first",
+			    file->file.id);
+	return 0;
+}
+
 static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_REGULAR] = {
 		CKPT_FILE_REGULAR, "file", FILE_KIND_ON_DISK, 0, 0, has_absolute_path, NULL,
@@ -94,6 +117,10 @@ static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_INET_SOCKET] = {
 		CKPT_FILE_INET_SOCKET, "inet-socket", 0, CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
 		has_socket_name, check_inet_queue,
+	},
+	[CKPT_FILE_TCP_STREAM] = {
+		CKPT_FILE_TCP_STREAM, "tcp-stream", 0, CKPT_RECORD_TCP_STREAM, CKPT_RECORD_TCP_QUEUE,
+		has_socket_name, check_tcp_queue,
 	},
 };
 
