@@ -595,12 +595,44 @@ static int seal_tcp_streams(struct restore_context *ctx)
 	return ret;
 }
 
+/* 0 when the connection's four-tuple is free here, or fails naming it: a socket in repair mode tries it, silently. */
+static int check_connection_free(struct restore_context *ctx, const struct image_file *file)
+{
+	int sock = socket(image_file_tcp_stream(file)->socket.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	int ret;
+
+	if (sock < 0)
+		return restore_fail(ctx, file, errno, "socket");
+	ret = set_repair(sock, TCP_REPAIR_ON);
+	if (ret == -EPERM)
+		ret = fail(ctx->err, EPERM, "restoring TCP connection FILE %u needs CAP_NET_ADMIN (TCP_REPAIR)",
+			   file->file.id);
+	else if (ret < 0)
+		ret = restore_fail(ctx, file, -ret, "TCP_REPAIR");
+	else
+		ret = bind_and_connect(ctx, sock, file);
+	close(sock);
+	return ret;
+}
+
+static int check_tcp_streams(struct restore_context *ctx)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < ctx->tree.file_count; i++) {
+		if (image_file_tcp_stream(&ctx->tree.files[i]))
+			ret = check_connection_free(ctx, &ctx->tree.files[i]);
+	}
+	return ret;
+}
+
 const struct file_kind_ops tcp_stream_ops = {
 	.kind = CKPT_FILE_TCP_STREAM,
 	.inherited_as = CKPT_INHERIT_SOCKET,
 	.recognise = NULL,	/* inet_socket.c hands established connections over */
 	.write_state = write_tcp_stream,
 	.free_state = free_tcp_stream,
+	.check = check_tcp_streams,
 	.create = create_tcp_stream,
 	.seal = seal_tcp_streams,
 };
