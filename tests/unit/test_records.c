@@ -44,7 +44,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
 	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
-	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_TCP_STREAM, CKPT_RECORD_TCP_QUEUE,
 };
 
 static void test_record_rows(void)
@@ -102,7 +102,7 @@ static void test_file_kind_rows(void)
 	const enum ckpt_file_kind kinds[] = {
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_TCP_STREAM,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -118,7 +118,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(13) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -142,6 +142,7 @@ enum {
 	SAMPLE_PEER,
 	SAMPLE_MEMFD,
 	SAMPLE_INET,
+	SAMPLE_TCP,
 };
 
 /* The event files fit in the spec; the sockets and the memfd are inserted as bytes. */
@@ -248,6 +249,32 @@ static void insert_inet_socket(struct image_bytes *bytes)
 			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
 }
 
+/* FILE 13 (an established TCP connection with bytes queued both ways) after FILE 12, at fd 14. */
+static void insert_tcp_stream(struct image_bytes *bytes)
+{
+	struct ckpt_tcp_stream stream = {
+		.socket = { .file_id = SAMPLE_TCP, .family = AF_INET, .type = SOCK_STREAM,
+			    .state = CKPT_INET_ESTABLISHED, .local_address = { 127, 0, 0, 1 }, .local_port = 80,
+			    .remote_address = { 127, 0, 0, 1 }, .remote_port = 40000 },
+		.send_seq = 1000, .recv_seq = 2000, .send_queue_length = 5, .unsent_length = 2,
+		.recv_queue_length = 3, .mss = 65483, .options = CKPT_TCP_SACK,
+	};
+	struct {
+		struct ckpt_tcp_queue queue;
+		char data[8];
+	} received = { { .file_id = SAMPLE_TCP, .length = 3, .queue = CKPT_TCP_RECV_QUEUE }, "abc" },
+	  sending = { { .file_id = SAMPLE_TCP, .length = 5, .queue = CKPT_TCP_SEND_QUEUE }, "hello" };
+	size_t after_inet = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_INET_DATAGRAM, 0));
+
+	insert_file(bytes, after_inet, SAMPLE_TCP, CKPT_FILE_TCP_STREAM, 0, "socket:[4714]");
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &sending, sizeof(sending.queue) + 5);
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &received, sizeof(received.queue) + 3);
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream));
+	insert_fd(bytes, 14, 0, SAMPLE_TCP);
+	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
+			  offsetof(struct ckpt_tree, highest_fd), 4, 14);
+}
+
 static void insert_event_records(struct image_bytes *bytes)
 {
 	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 7 };
@@ -322,6 +349,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
 	insert_inet_socket(bytes);
+	insert_tcp_stream(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	insert_seccomp(bytes);
@@ -410,6 +438,7 @@ static const char *const inspect_lines[] = {
 	"fd 11: unix socket stream (socket:[4712]), peer FILE 9, 2 messages (8 bytes) queued shut-rd cloexec\n",
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
 	"fd 13: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
+	"fd 14: tcp connection 127.0.0.1:80 to 127.0.0.1:40000, 3 bytes to read, 5 to send (2 not sent yet)\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
@@ -424,7 +453,7 @@ static const char *const inspect_lines[] = {
 static const enum ckpt_record_type silent_types[] = {
 	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
 	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
-	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_TCP_QUEUE,
 };
 
 static bool is_silent(enum ckpt_record_type type)
