@@ -284,6 +284,7 @@ static int read_stream(struct dump_context *ctx, int fd, struct tcp_stream_state
 int collect_tcp_stream(struct dump_context *ctx, int fd, int sock, struct dump_file *file)
 {
 	struct tcp_stream_state *state = calloc(1, sizeof(*state));
+	int ret;
 
 	if (!state)
 		return fail(ctx->err, ENOMEM, "out of memory");
@@ -298,8 +299,7 @@ int collect_tcp_stream(struct dump_context *ctx, int fd, int sock, struct dump_f
 	state->pidfd = (int)syscall(SYS_pidfd_open, ctx->pid, 0);
 	if (state->pidfd < 0)
 		return stream_fail(ctx, fd, errno, "pidfd_open");
-	int ret = read_socket(ctx, fd, state->sock, &state->record.socket);
-
+	ret = read_socket(ctx, fd, state->sock, &state->record.socket);
 	return ret < 0 ? ret : read_stream(ctx, fd, state);
 }
 
