@@ -131,6 +131,29 @@ static int check_inotify_watches(const struct image_tree *tree, const struct ima
 	return 0;
 }
 
+/* The TCP_QUEUE records hold exactly the bytes the TCP_STREAM record counts, receive queue first. */
+static int check_tcp_queue(const struct image_tree *tree, const struct image_file *file,
+			   struct ckpt_error *err)
+{
+	const struct ckpt_tcp_stream *stream = image_file_tcp_stream(file);
+	uint64_t received = 0, sent = 0;
+	bool send_begun = false;
+
+	(void)tree;
+	for (size_t i = 0; i < file->queue_count; i++) {
+		const struct ckpt_tcp_queue *part = image_file_tcp_queue(file, i);
+
+		if (part->queue == CKPT_TCP_RECV_QUEUE && send_begun)
+			break;
+		send_begun = part->queue == CKPT_TCP_SEND_QUEUE;
+		*(send_begun ? &sent : &received) += part->length;
+	}
+	if (received != stream->recv_queue_length || sent != stream->send_queue_length)
+		return fail(err, EINVAL, "bad image: TCP connection FILE %u: its TCP_QUEUE records do not hold the queued bytes its TCP_STREAM record counts, receive queue first",
+			    file->file.id);
+	return 0;
+}
+
 static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_REGULAR] = {
 		CKPT_FILE_REGULAR, "file", FILE_KIND_ON_DISK, 0, 0, has_absolute_path, NULL,
@@ -175,6 +198,10 @@ static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_INOTIFY] = {
 		CKPT_FILE_INOTIFY, "inotify", FILE_KIND_EVENT_FILE, CKPT_RECORD_INOTIFY,
 		CKPT_RECORD_INOTIFY_WATCH, has_anon_inode_name, check_inotify_watches,
+	},
+	[CKPT_FILE_TCP_STREAM] = {
+		CKPT_FILE_TCP_STREAM, "tcp-stream", 0, CKPT_RECORD_TCP_STREAM, CKPT_RECORD_TCP_QUEUE,
+		has_socket_name, check_tcp_queue,
 	},
 };
 

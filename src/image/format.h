@@ -9,7 +9,7 @@
  * Stream order:
  *   HEAD, TREE,
  *   (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE* | PIPE FILE_DATA* |
- *          INET_SOCKET INET_DATAGRAM* | INOTIFY INOTIFY_WATCH*])*,
+ *          INET_SOCKET INET_DATAGRAM* | TCP_STREAM TCP_QUEUE* | INOTIFY INOTIFY_WATCH*])*,
  *   EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, POSIX_TIMER*, FD*, FILE_LOCK*, MM, THREAD+,
@@ -76,6 +76,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_POSIX_TIMER = 28,
 	CKPT_RECORD_INOTIFY = 29,
 	CKPT_RECORD_INOTIFY_WATCH = 30,
+	CKPT_RECORD_TCP_STREAM = 31,
+	CKPT_RECORD_TCP_QUEUE = 32,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -306,6 +308,7 @@ enum ckpt_file_kind {
 	CKPT_FILE_UNIX_SOCKET = 10,	/* followed by UNIX_SOCKET and its SOCKET_QUEUE records */
 	CKPT_FILE_INET_SOCKET = 11,	/* followed by INET_SOCKET and its INET_DATAGRAM records */
 	CKPT_FILE_INOTIFY = 12,	/* followed by INOTIFY and its INOTIFY_WATCH records */
+	CKPT_FILE_TCP_STREAM = 13,	/* followed by TCP_STREAM and its TCP_QUEUE records */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -386,6 +389,7 @@ enum ckpt_inet_state {
 	CKPT_INET_OPEN = 1,		/* neither listening nor connected; bound when local_port != 0 */
 	CKPT_INET_LISTENING = 2,	/* TCP only: bound, then listen(backlog) */
 	CKPT_INET_CONNECTED = 3,	/* UDP only: bound, then connect() to the remote address */
+	CKPT_INET_ESTABLISHED = 4,	/* TCP only, in a TCP_STREAM record: an established connection */
 };
 
 enum ckpt_inet_flags {
@@ -477,6 +481,62 @@ struct ckpt_file_data {
 };
 
 #define CKPT_MAX_FILE_DATA (1u << 20)
+enum ckpt_tcp_options {
+	CKPT_TCP_TIMESTAMPS = 1u << 0,	/* TCPI_OPT_TIMESTAMPS: both ends send timestamps */
+	CKPT_TCP_SACK = 1u << 1,	/* TCPI_OPT_SACK */
+	CKPT_TCP_WSCALE = 1u << 2,	/* TCPI_OPT_WSCALE: snd_wscale and rcv_wscale hold */
+};
+
+#define CKPT_TCP_OPTIONS_ALL 0x7u
+#define CKPT_TCP_MAX_WSCALE 14u
+
+/*
+ * An established TCP connection, rebuilt with TCP_REPAIR; follows its FILE
+ * record (kind TCP_STREAM).  `socket` holds its addresses and options as
+ * for a listener (state CKPT_INET_ESTABLISHED, remote address set).  The
+ * sequence numbers are those after the last queued byte: the send queue
+ * starts at send_seq - send_queue_length, the receive queue at recv_seq -
+ * recv_queue_length.  The queued bytes follow as TCP_QUEUE records, the
+ * receive queue first, then the send queue, each in order.
+ */
+struct ckpt_tcp_stream {
+	struct ckpt_inet_socket socket;	/* file_id first */
+	uint32_t send_seq;		/* TCP_QUEUE_SEQ of the send queue (write_seq) */
+	uint32_t recv_seq;		/* TCP_QUEUE_SEQ of the receive queue (rcv_nxt) */
+	uint32_t send_queue_length;	/* bytes sent but not acknowledged, then not yet sent */
+	uint32_t unsent_length;		/* of those, not yet sent (the tail) */
+	uint32_t recv_queue_length;	/* bytes received, not yet read */
+	uint32_t options;		/* enum ckpt_tcp_options */
+	uint32_t mss;			/* TCP_MAXSEG */
+	uint8_t snd_wscale;		/* WSCALE only; 0 otherwise */
+	uint8_t rcv_wscale;
+	uint16_t reserved;		/* 0 */
+	uint32_t timestamp;		/* TCP_TIMESTAMP */
+	uint32_t snd_wl1;		/* TCP_REPAIR_WINDOW */
+	uint32_t snd_wnd;
+	uint32_t max_window;
+	uint32_t rcv_wnd;
+	uint32_t rcv_wup;
+	uint32_t reserved2;		/* 0 */
+};
+
+enum ckpt_tcp_queue_kind {
+	CKPT_TCP_RECV_QUEUE = 1,
+	CKPT_TCP_SEND_QUEUE = 2,
+};
+
+/*
+ * A part of a TCP connection's receive or send queue; followed by length
+ * bytes.  Its first two fields are those of struct ckpt_socket_queue.
+ */
+struct ckpt_tcp_queue {
+	uint32_t file_id;
+	uint32_t length;	/* 1 to CKPT_MAX_SOCKET_DATA */
+	uint32_t queue;		/* enum ckpt_tcp_queue_kind */
+	uint32_t reserved;	/* 0 */
+};
+
+#define CKPT_MAX_TCP_QUEUE (64u << 20)	/* bytes in one queue, all its records */
 
 enum ckpt_timerfd_flags {
 	CKPT_TIMERFD_ABSTIME = 1u << 0,		/* TFD_TIMER_ABSTIME */
@@ -772,5 +832,7 @@ _Static_assert(sizeof(struct ckpt_file_data) == 8, "file data layout");
 _Static_assert(sizeof(struct ckpt_file_data) == sizeof(struct ckpt_socket_queue), "queue layout");
 _Static_assert(sizeof(struct ckpt_posix_timer) == 48, "posix timer layout");
 _Static_assert(sizeof(struct ckpt_file_lock) == 32, "file lock layout");
+_Static_assert(sizeof(struct ckpt_tcp_stream) == 172, "tcp stream layout");
+_Static_assert(sizeof(struct ckpt_tcp_queue) == 16, "tcp queue layout");
 
 #endif

@@ -160,6 +160,17 @@ static inline const struct ckpt_inet_datagram *image_file_inet_datagram(const st
 	return (const struct ckpt_inet_datagram *)file->queue[i];
 }
 
+static inline const struct ckpt_tcp_stream *image_file_tcp_stream(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_TCP_STREAM);
+}
+
+/* A TCP connection's queued bytes, part i (its queue records are TCP_QUEUE records). */
+static inline const struct ckpt_tcp_queue *image_file_tcp_queue(const struct image_file *file, size_t i)
+{
+	return (const struct ckpt_tcp_queue *)file->queue[i];
+}
+
 struct image_thread {
 	struct ckpt_thread thread;
 	const uint8_t *xstate;

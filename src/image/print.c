@@ -368,6 +368,8 @@ static const char *inet_state_name(uint32_t state)
 {
 	if (state == CKPT_INET_LISTENING)
 		return "listening";
+	if (state == CKPT_INET_ESTABLISHED)
+		return "established";
 	return state == CKPT_INET_CONNECTED ? "connected" : "open";
 }
 
@@ -481,4 +483,20 @@ void print_posix_timer_record(FILE *out, const void *payload, uint64_t length,
 		fprintf(out, " to thread %d", timer->thread_id);
 	fprintf(out, ", next in %" PRIu64 " ns every %" PRIu64 " ns, overrun %d\n",
 		timer->remaining_ns, timer->interval_ns, timer->overrun);
+}
+
+void print_tcp_stream_record(FILE *out, const void *payload, uint64_t length,
+			     const struct record_print_context *context)
+{
+	const struct ckpt_tcp_stream *stream = payload;
+	const struct ckpt_inet_socket *sock = &stream->socket;
+
+	(void)length;
+	(void)context;
+	fprintf(out, "tcp%s connection ", sock->family == AF_INET ? "" : "6");
+	print_inet_address(out, sock->family, sock->local_address, sock->local_port);
+	fprintf(out, " to ");
+	print_inet_address(out, sock->family, sock->remote_address, sock->remote_port);
+	fprintf(out, ", %u bytes to read, %u to send (%u not sent yet)", stream->recv_queue_length,
+		stream->send_queue_length, stream->unsent_length);
 }

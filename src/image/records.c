@@ -182,6 +182,18 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		  .not_string = "path is not a NUL-terminated string" },
 		validate_inotify_watch_record, NULL,
 	},
+	[CKPT_RECORD_TCP_STREAM] = {
+		CKPT_RECORD_TCP_STREAM, "TCP_STREAM",
+		EXACT(struct ckpt_tcp_stream, "wrong size, no file or reserved field set"),
+		validate_tcp_stream_record, print_tcp_stream_record,
+	},
+	[CKPT_RECORD_TCP_QUEUE] = {
+		CKPT_RECORD_TCP_QUEUE, "TCP_QUEUE",
+		{ ARRAY(struct ckpt_tcp_queue, length, 1, CKPT_MAX_SOCKET_DATA,
+			"size does not match its data length"),
+		  .over_limit = "more data than a record holds" },
+		validate_tcp_queue_record, NULL,
+	},
 };
 
 const struct record_type_info *find_record_type(uint32_t type)

@@ -579,7 +579,14 @@ static bool is_known_inet_state(const struct ckpt_inet_socket *sock)
 		return true;
 	if (sock->state == CKPT_INET_LISTENING)
 		return sock->type == SOCK_STREAM && sock->local_port != 0;
+	if (sock->state == CKPT_INET_ESTABLISHED)
+		return sock->type == SOCK_STREAM && sock->local_port != 0 && sock->remote_port != 0;
 	return sock->state == CKPT_INET_CONNECTED && sock->type == SOCK_DGRAM && sock->remote_port != 0;
+}
+
+static bool has_remote_address(const struct ckpt_inet_socket *sock)
+{
+	return sock->state == CKPT_INET_CONNECTED || sock->state == CKPT_INET_ESTABLISHED;
 }
 
 static bool has_tcp_fields_only_for_tcp(const struct ckpt_inet_socket *sock)
@@ -596,32 +603,81 @@ static bool has_device_name(const char device[CKPT_INET_DEVICE_SIZE])
 	return memchr(device, '\0', CKPT_INET_DEVICE_SIZE) != NULL;
 }
 
+/* The fields an INET_SOCKET record and a TCP_STREAM record's socket share; type names the record. */
+static int validate_inet_fields(const struct ckpt_inet_socket *sock, enum ckpt_record_type type,
+				struct ckpt_error *err)
+{
+	if (sock->file_id == 0 || sock->reserved || sock->reserved2 || sock->reserved3)
+		return bad(err, type, "wrong size, no file or reserved field set");
+	if (!is_inet_family(sock->family) || (sock->type != SOCK_STREAM && sock->type != SOCK_DGRAM))
+		return bad(err, type, "not a TCP or UDP socket of IPv4 or IPv6");
+	if (!is_known_inet_state(sock))
+		return bad(err, type, "unknown state, or a state its type or ports cannot have");
+	if ((sock->flags & ~CKPT_INET_FLAGS_ALL) || !has_tcp_fields_only_for_tcp(sock) ||
+	    ((sock->flags & CKPT_INET_V6ONLY) && sock->family != AF_INET6))
+		return bad(err, type, "unknown flags, or options its type cannot have");
+	if (!has_clean_address(sock->family, sock->local_address) ||
+	    !has_clean_address(sock->family, sock->remote_address) ||
+	    (!has_remote_address(sock) && sock->remote_port) ||
+	    (sock->family == AF_INET && sock->scope_id))
+		return bad(err, type, "addresses do not fit the family or state");
+	if (sock->rcvbuf > INT32_MAX || sock->sndbuf > INT32_MAX || sock->backlog > INT32_MAX ||
+	    sock->keepalive_idle > INT32_MAX || sock->keepalive_interval > INT32_MAX ||
+	    sock->keepalive_count > INT32_MAX || sock->defer_accept > INT32_MAX ||
+	    sock->fastopen > INT32_MAX || (sock->state != CKPT_INET_LISTENING && sock->backlog))
+		return bad(err, type, "a size, count or time out of range");
+	if (!has_device_name(sock->device))
+		return bad(err, type, "device name not NUL-terminated");
+	return 0;
+}
+
 int validate_inet_socket_record(const void *payload, uint64_t length, struct ckpt_error *err)
 {
 	const struct ckpt_inet_socket *sock = payload;
 
 	(void)length;
-	if (sock->file_id == 0 || sock->reserved || sock->reserved2 || sock->reserved3)
-		return bad(err, CKPT_RECORD_INET_SOCKET, "wrong size, no file or reserved field set");
-	if (!is_inet_family(sock->family) || (sock->type != SOCK_STREAM && sock->type != SOCK_DGRAM))
-		return bad(err, CKPT_RECORD_INET_SOCKET, "not a TCP or UDP socket of IPv4 or IPv6");
-	if (!is_known_inet_state(sock))
+	if (sock->state == CKPT_INET_ESTABLISHED)
 		return bad(err, CKPT_RECORD_INET_SOCKET, "unknown state, or a state its type or ports cannot have");
-	if ((sock->flags & ~CKPT_INET_FLAGS_ALL) || !has_tcp_fields_only_for_tcp(sock) ||
-	    ((sock->flags & CKPT_INET_V6ONLY) && sock->family != AF_INET6))
-		return bad(err, CKPT_RECORD_INET_SOCKET, "unknown flags, or options its type cannot have");
-	if (!has_clean_address(sock->family, sock->local_address) ||
-	    !has_clean_address(sock->family, sock->remote_address) ||
-	    (sock->state != CKPT_INET_CONNECTED && sock->remote_port) ||
-	    (sock->family == AF_INET && sock->scope_id))
-		return bad(err, CKPT_RECORD_INET_SOCKET, "addresses do not fit the family or state");
-	if (sock->rcvbuf > INT32_MAX || sock->sndbuf > INT32_MAX || sock->backlog > INT32_MAX ||
-	    sock->keepalive_idle > INT32_MAX || sock->keepalive_interval > INT32_MAX ||
-	    sock->keepalive_count > INT32_MAX || sock->defer_accept > INT32_MAX ||
-	    sock->fastopen > INT32_MAX || (sock->state != CKPT_INET_LISTENING && sock->backlog))
-		return bad(err, CKPT_RECORD_INET_SOCKET, "a size, count or time out of range");
-	if (!has_device_name(sock->device))
-		return bad(err, CKPT_RECORD_INET_SOCKET, "device name not NUL-terminated");
+	return validate_inet_fields(sock, CKPT_RECORD_INET_SOCKET, err);
+}
+
+static bool has_valid_tcp_options(const struct ckpt_tcp_stream *stream)
+{
+	if (stream->options & ~CKPT_TCP_OPTIONS_ALL)
+		return false;
+	if (!(stream->options & CKPT_TCP_WSCALE))
+		return stream->snd_wscale == 0 && stream->rcv_wscale == 0;
+	return stream->snd_wscale <= CKPT_TCP_MAX_WSCALE && stream->rcv_wscale <= CKPT_TCP_MAX_WSCALE;
+}
+
+int validate_tcp_stream_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_tcp_stream *stream = payload;
+	int ret = validate_inet_fields(&stream->socket, CKPT_RECORD_TCP_STREAM, err);
+
+	(void)length;
+	if (ret < 0)
+		return ret;
+	if (stream->socket.state != CKPT_INET_ESTABLISHED || stream->reserved || stream->reserved2)
+		return bad(err, CKPT_RECORD_TCP_STREAM, "not an established connection, or reserved field set");
+	if (stream->send_queue_length > CKPT_MAX_TCP_QUEUE || stream->recv_queue_length > CKPT_MAX_TCP_QUEUE ||
+	    stream->unsent_length > stream->send_queue_length)
+		return bad(err, CKPT_RECORD_TCP_STREAM, "queue lengths out of range");
+	if (!has_valid_tcp_options(stream) || stream->mss == 0 || stream->mss > 65535)
+		return bad(err, CKPT_RECORD_TCP_STREAM, "unknown TCP options, or window scale or MSS out of range");
+	return 0;
+}
+
+/* The size rule checked the data length against the size and its limit. */
+int validate_tcp_queue_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const struct ckpt_tcp_queue *queue = payload;
+
+	(void)length;
+	if (queue->file_id == 0 || queue->length == 0 || queue->reserved)
+		return bad(err, CKPT_RECORD_TCP_QUEUE, "no file, no data or reserved field set");
+	if (queue->queue != CKPT_TCP_RECV_QUEUE && queue->queue != CKPT_TCP_SEND_QUEUE)
+		return bad(err, CKPT_RECORD_TCP_QUEUE, "neither the receive nor the send queue");
 	return 0;
 }
 

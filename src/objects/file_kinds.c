@@ -25,6 +25,7 @@ static const struct file_kind_ops *const file_kinds[] = {
 	[CKPT_FILE_INET_SOCKET] = &inet_socket_ops,
 	[CKPT_FILE_PIPE] = &pipe_ops,
 	[CKPT_FILE_INOTIFY] = &inotify_ops,
+	[CKPT_FILE_TCP_STREAM] = &tcp_stream_ops,
 };
 
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind)

@@ -37,12 +37,12 @@
 #include "fault.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
+#include "objects/inet_socket.h"
 #include "objects/restore.h"
 #include "util.h"
 
 #define DATAGRAM_BUFFER_SIZE (CKPT_MAX_INET_DATAGRAM + 1)
 #define UDP_HEADER_SIZE 8
-#define ADDRESS_TEXT_SIZE (INET6_ADDRSTRLEN + 8)
 
 /* A datagram waiting in a UDP socket. */
 struct inet_datagram {
@@ -96,7 +96,7 @@ static void split_address(const struct sockaddr_storage *address, uint8_t ret_ad
 	*ret_scope = in6->sin6_scope_id;
 }
 
-static socklen_t join_address(uint32_t family, const uint8_t address[16], uint16_t port,
+socklen_t join_address(uint32_t family, const uint8_t address[16], uint16_t port,
 			      uint32_t scope, struct sockaddr_storage *ret)
 {
 	struct sockaddr_in *in = (void *)ret;
@@ -116,7 +116,7 @@ static socklen_t join_address(uint32_t family, const uint8_t address[16], uint16
 }
 
 /* "127.0.0.1:80" or "[::1]:80", for messages. */
-static const char *address_text(uint32_t family, const uint8_t address[16], uint16_t port,
+const char *address_text(uint32_t family, const uint8_t address[16], uint16_t port,
 				char text[ADDRESS_TEXT_SIZE])
 {
 	char host[INET6_ADDRSTRLEN] = "?";
@@ -205,7 +205,7 @@ static int read_tcp_options(struct dump_context *ctx, int sock, struct ckpt_inet
 	return ret;
 }
 
-static int read_options(struct dump_context *ctx, int sock, struct ckpt_inet_socket *state)
+int read_inet_options(struct dump_context *ctx, int sock, struct ckpt_inet_socket *state)
 {
 	int ret = read_flag(ctx, sock, SOL_SOCKET, SO_REUSEADDR, CKPT_INET_REUSEADDR, &state->flags);
 
@@ -228,7 +228,7 @@ static int read_options(struct dump_context *ctx, int sock, struct ckpt_inet_soc
 
 /* ---- checkpoint: addresses and state ---- */
 
-static int read_local_address(struct dump_context *ctx, int sock, struct ckpt_inet_socket *state)
+int read_local_address(struct dump_context *ctx, int sock, struct ckpt_inet_socket *state)
 {
 	struct sockaddr_storage address;
 	socklen_t length = sizeof(address);
@@ -241,7 +241,7 @@ static int read_local_address(struct dump_context *ctx, int sock, struct ckpt_in
 }
 
 /* 1 and the remote address when connected, 0 when not, or -errno. */
-static int read_remote_address(struct dump_context *ctx, int sock, struct ckpt_inet_socket *state)
+int read_remote_address(struct dump_context *ctx, int sock, struct ckpt_inet_socket *state)
 {
 	struct sockaddr_storage address;
 	socklen_t length = sizeof(address);
@@ -298,7 +298,7 @@ static int read_udp_state(struct dump_context *ctx, int sock, struct ckpt_inet_s
 	return 0;
 }
 
-static int read_kind(struct dump_context *ctx, int fd, int sock, struct ckpt_inet_socket *state)
+int read_inet_kind(struct dump_context *ctx, int fd, int sock, struct ckpt_inet_socket *state)
 {
 	uint32_t family = 0, type = 0, protocol = 0;
 	int ret = read_option(ctx, sock, SOL_SOCKET, SO_DOMAIN, &family);
@@ -502,7 +502,7 @@ static int collect_datagrams(struct dump_context *ctx, int fd, int sock, struct 
 static int collect_state(struct dump_context *ctx, int fd, int sock, struct dump_file *file)
 {
 	struct ckpt_inet_socket *state = &inet_state(file)->record;
-	int ret = read_kind(ctx, fd, sock, state);
+	int ret = read_inet_kind(ctx, fd, sock, state);
 
 	if (ret == 0 && state->type == SOCK_STREAM)
 		ret = read_tcp_state(ctx, fd, sock, state);
@@ -511,12 +511,27 @@ static int collect_state(struct dump_context *ctx, int fd, int sock, struct dump
 	if (ret == 0)
 		ret = read_local_address(ctx, sock, state);
 	if (ret == 0)
-		ret = read_options(ctx, sock, state);
+		ret = read_inet_options(ctx, sock, state);
 	if (ret == 0 && state->state == CKPT_INET_LISTENING)
 		ret = collect_listener(ctx, fd, file);
 	if (ret == 0 && state->type == SOCK_DGRAM)
 		ret = collect_datagrams(ctx, fd, sock, file);
 	return ret;
+}
+
+/* A TCP socket in ESTABLISHED: a TCP_STREAM FILE (tcp_stream.c) instead. */
+static bool is_established_tcp(int sock)
+{
+	struct tcp_info info = { 0 };
+	socklen_t length = sizeof(info);
+	int protocol = 0;
+	socklen_t protocol_length = sizeof(protocol);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PROTOCOL, &protocol, &protocol_length) < 0 ||
+	    protocol != IPPROTO_TCP)
+		return false;
+	return getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+	       info.tcpi_state == TCP_ESTABLISHED;
 }
 
 static int collect_inet_socket(struct dump_context *ctx, const struct fd_facts *facts,
@@ -527,13 +542,15 @@ static int collect_inet_socket(struct dump_context *ctx, const struct fd_facts *
 
 	if (ret < 0)
 		return ret;
+	sock = take_target_file(ctx, facts->fd);
+	if (sock < 0)
+		return sock;
+	if (is_established_tcp(sock))
+		return collect_tcp_stream(ctx, facts->fd, sock, file);
 	file->kind_state = calloc(1, sizeof(struct inet_socket_state));
 	if (!file->kind_state)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	inet_state(file)->record.file_id = file->record.id;
-	sock = take_target_file(ctx, facts->fd);
-	if (sock < 0)
-		return sock;
 	return collect_state(ctx, facts->fd, sock, file);
 }
 
@@ -568,7 +585,7 @@ static void free_inet_socket(struct dump_file *file)
 
 /* ---- restart: options ---- */
 
-static const char *protocol_name(const struct ckpt_inet_socket *state)
+const char *protocol_name(const struct ckpt_inet_socket *state)
 {
 	if (state->type == SOCK_STREAM)
 		return state->family == AF_INET ? "TCP" : "TCPv6";
@@ -624,7 +641,7 @@ static int restore_device(struct restore_context *ctx, int sock, const struct ck
 }
 
 /* What must be set before bind(): the address rules, the device, the buffers. */
-static int restore_bind_options(struct restore_context *ctx, int sock, const struct ckpt_inet_socket *state)
+int restore_bind_options(struct restore_context *ctx, int sock, const struct ckpt_inet_socket *state)
 {
 	int ret = restore_option(ctx, sock, SOL_SOCKET, SO_REUSEADDR, flag_value(state, CKPT_INET_REUSEADDR));
 
@@ -643,7 +660,7 @@ static int restore_bind_options(struct restore_context *ctx, int sock, const str
 	return ret;
 }
 
-static int restore_tcp_options(struct restore_context *ctx, int sock, const struct ckpt_inet_socket *state)
+int restore_tcp_options(struct restore_context *ctx, int sock, const struct ckpt_inet_socket *state)
 {
 	int ret = restore_option(ctx, sock, IPPROTO_TCP, TCP_NODELAY, flag_value(state, CKPT_INET_NODELAY));
 

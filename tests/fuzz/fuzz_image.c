@@ -14,6 +14,7 @@
  */
 #include "../tools/image_builder.h"
 #include "image/page_hash.h"
+#include "image/records.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -110,7 +111,10 @@ static void reseal_all(struct image_bytes *bytes)
 static void check_files_and_fds(const struct image *image)
 {
 	for (size_t i = 0; i < image->file_count; i++) {
-		if (image->files[i].file.id != i + 1 || image->files[i].path[0] != '/')
+		bool named_by_path = file_kind_has(image->files[i].file.kind, FILE_KIND_ON_DISK) ||
+				     file_kind_has(image->files[i].file.kind, FILE_KIND_MAPPING_ONLY);
+
+		if (image->files[i].file.id != i + 1 || (named_by_path && image->files[i].path[0] != '/'))
 			die("accepted a FILE record out of sequence or with a relative path");
 	}
 	for (size_t i = 0; i < image->fd_count; i++) {

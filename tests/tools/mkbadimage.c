@@ -338,6 +338,32 @@ static void inotify_watch_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_INOTIFY_WATCH, &record, sizeof(record.watch) + 5);
 }
 
+/* A TCP_STREAM state for FILE 1, which is a regular file. */
+static void tcp_stream_state_misplaced(struct image_bytes *bytes)
+{
+	struct ckpt_tcp_stream state = {
+		.socket = { .file_id = 1, .family = 2, .type = 1, .state = CKPT_INET_ESTABLISHED,
+			    .local_address = { 127, 0, 0, 1 }, .local_port = 80,
+			    .remote_address = { 127, 0, 0, 1 }, .remote_port = 40000 },
+		.mss = 1460,
+	};
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_TCP_STREAM, &state, sizeof(state));
+}
+
+/* A TCP_QUEUE of three bytes for FILE 1, which is no TCP connection. */
+static void tcp_queue_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_tcp_queue queue;
+		char data[3];
+	} record = { { .file_id = 1, .length = 3, .queue = CKPT_TCP_RECV_QUEUE }, { 'a', 'b', 'c' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_TCP_QUEUE, &record, sizeof(record.queue) + 3);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -571,6 +597,8 @@ static const struct bad_kind bad_kinds[] = {
 		{ "socket-queue", NULL, socket_queue_misplaced },
 		{ "inet-socket-state", NULL, inet_socket_state_misplaced },
 		{ "inet-datagram", NULL, inet_datagram_misplaced },
+		{ "tcp-stream-state", NULL, tcp_stream_state_misplaced },
+		{ "tcp-queue", NULL, tcp_queue_misplaced },
 	} },
 	{ .name = "bad-pipe-records", .variants = {
 		{ "pipe-state", NULL, pipe_state_misplaced },
@@ -858,8 +886,53 @@ static void seed_seccomp_bytes(struct image_bytes *bytes)
 	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, stream_bytes), 8, tail_at);
 }
 
+/* An established TCP connection at fd 9: a FILE of kind TCP_STREAM, its state and both queues. */
+static void seed_tcp_stream_spec(struct image_spec *spec)
+{
+	uint32_t id = spec_add_file(spec, CKPT_FILE_TCP_STREAM, "socket:[4714]", O_RDWR);
+
+	spec->files[id - 1].file.mode = 0140777;
+	spec_add_fd(spec, 9, 0, id, CKPT_INHERIT_NONE);
+}
+
+static void seed_tcp_stream_bytes(struct image_bytes *bytes)
+{
+	const struct ckpt_file *file;
+	size_t file_at = 0, tail_at;
+	struct ckpt_tcp_stream stream = {
+		.socket = { .family = 2, .type = 1, .state = CKPT_INET_ESTABLISHED,
+			    .local_address = { 127, 0, 0, 1 }, .local_port = 80,
+			    .remote_address = { 127, 0, 0, 1 }, .remote_port = 40000 },
+		.send_queue_length = 4, .unsent_length = 1, .recv_queue_length = 3, .mss = 65483,
+		.options = CKPT_TCP_WSCALE, .snd_wscale = 7, .rcv_wscale = 7,
+	};
+	struct {
+		struct ckpt_tcp_queue queue;
+		char data[4];
+	} received = { { .length = 3, .queue = CKPT_TCP_RECV_QUEUE }, "abc" },
+	  sending = { { .length = 4, .queue = CKPT_TCP_SEND_QUEUE }, "defg" };
+
+	for (size_t at = 0; image_bytes_has_record_at(bytes, at); at = image_bytes_next(bytes, at)) {
+		if (image_bytes_header(bytes, at).type == CKPT_RECORD_FILE)
+			file_at = at;
+	}
+	file = (const void *)(bytes->data + file_at + sizeof(struct ckpt_record_header));
+	stream.socket.file_id = received.queue.file_id = sending.queue.file_id = file->id;
+	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_QUEUE, &sending,
+				  sizeof(sending.queue) + 4);
+	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_QUEUE, &received,
+				  sizeof(received.queue) + 3);
+	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_STREAM, &stream,
+				  sizeof(stream));
+	tail_at = image_bytes_find(bytes, CKPT_RECORD_TAIL, 0);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, record_count), 8,
+			  image_bytes_record_count(bytes) - 1);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, stream_bytes), 8, tail_at);
+}
+
 static const struct variant good_seeds[] = {
 	{ "seccomp", seed_seccomp_spec, seed_seccomp_bytes },
+	{ "tcp-stream", seed_tcp_stream_spec, seed_tcp_stream_bytes },
 	{ "small", NULL, NULL },
 	{ "no-pages", seed_without_pages, NULL },
 	{ "three-threads", seed_three_threads, NULL },

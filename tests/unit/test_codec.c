@@ -1350,7 +1350,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 31" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 33" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1807,6 +1807,74 @@ static void test_validate_pipe_records(void)
 	      "record_type_name of the pipe records");
 }
 
+static void test_validate_tcp_stream_records(void)
+{
+	struct ckpt_tcp_stream stream = {
+		.socket = { .file_id = 1, .family = AF_INET, .type = SOCK_STREAM, .state = CKPT_INET_ESTABLISHED,
+			    .local_port = 80, .remote_port = 40000, .local_address = { 127, 0, 0, 1 },
+			    .remote_address = { 127, 0, 0, 1 } },
+		.send_queue_length = 10, .unsent_length = 4, .recv_queue_length = 3, .mss = 65483,
+		.options = CKPT_TCP_TIMESTAMPS | CKPT_TCP_SACK | CKPT_TCP_WSCALE, .snd_wscale = 7, .rcv_wscale = 7,
+	};
+	struct {
+		struct ckpt_tcp_queue queue;
+		char data[4];
+	} queue = { { .file_id = 1, .length = 4, .queue = CKPT_TCP_SEND_QUEUE }, "abc" };
+	struct ckpt_inet_socket established = stream.socket;
+
+	expect_file_name(CKPT_FILE_TCP_STREAM, "socket:[1234]", NULL);
+	expect_file_name(CKPT_FILE_TCP_STREAM, "/tmp/socket", "not an absolute");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), NULL, "TCP_STREAM");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream) - 1, "wrong size", "TCP_STREAM short");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &established, sizeof(established), "unknown state",
+			  "INET_SOCKET established");
+	stream.socket.remote_port = 0;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown state", "TCP_STREAM no peer");
+	stream.socket.state = CKPT_INET_OPEN;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "not an established", "TCP_STREAM open");
+	stream.socket.state = CKPT_INET_ESTABLISHED;
+	stream.socket.remote_port = 40000;
+	stream.socket.type = SOCK_DGRAM;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown state", "TCP_STREAM UDP");
+	stream.socket.type = SOCK_STREAM;
+	stream.socket.remote_address[9] = 1;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "addresses", "TCP_STREAM IPv4 address");
+	stream.socket.remote_address[9] = 0;
+	stream.unsent_length = 11;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "queue lengths", "TCP_STREAM unsent");
+	stream.unsent_length = 4;
+	stream.recv_queue_length = CKPT_MAX_TCP_QUEUE + 1;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "queue lengths", "TCP_STREAM receive queue");
+	stream.recv_queue_length = 3;
+	stream.snd_wscale = 15;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "window scale", "TCP_STREAM scale");
+	stream.snd_wscale = 7;
+	stream.options = CKPT_TCP_TIMESTAMPS;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "window scale", "TCP_STREAM scale without option");
+	stream.options = 8;
+	stream.snd_wscale = stream.rcv_wscale = 0;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown TCP options", "TCP_STREAM options");
+	stream.options = 0;
+	stream.mss = 0;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "MSS", "TCP_STREAM mss");
+	stream.mss = 1460;
+	stream.reserved2 = 1;
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "reserved", "TCP_STREAM reserved");
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, NULL, "TCP_QUEUE");
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 3, "does not match", "TCP_QUEUE length");
+	queue.queue.queue = 3;
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "neither", "TCP_QUEUE queue");
+	queue.queue.queue = CKPT_TCP_RECV_QUEUE;
+	queue.queue.reserved = 1;
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "reserved", "TCP_QUEUE reserved");
+	queue.queue.reserved = 0;
+	queue.queue.file_id = 0;
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "no file", "TCP_QUEUE file");
+	check(strcmp(record_type_name(CKPT_RECORD_TCP_STREAM), "TCP_STREAM") == 0 &&
+		      strcmp(record_type_name(CKPT_RECORD_TCP_QUEUE), "TCP_QUEUE") == 0,
+	      "record_type_name of the TCP connection records");
+}
+
 /* A PAGES payload with one one-page run at start (data not included). */
 static int validate_one_run(uint64_t start, struct ckpt_error *err)
 {
@@ -1894,6 +1962,7 @@ int main(void)
 	test_validate_inet_socket_records();
 	test_validate_pipe_records();
 	test_validate_lock_and_timer_records();
+	test_validate_tcp_stream_records();
 	test_validate_event_files();
 	test_validate_run_wraparound();
 	test_cross_record_rules();

@@ -48,6 +48,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA, CKPT_RECORD_FILE_LOCK,
 	CKPT_RECORD_POSIX_TIMER,
 	CKPT_RECORD_INOTIFY, CKPT_RECORD_INOTIFY_WATCH,
+	CKPT_RECORD_TCP_STREAM, CKPT_RECORD_TCP_QUEUE,
 };
 
 static void test_record_rows(void)
@@ -107,6 +108,7 @@ static void test_file_kind_rows(void)
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
 		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE, CKPT_FILE_INOTIFY,
+		CKPT_FILE_TCP_STREAM,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -122,7 +124,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(13) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(14) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -147,6 +149,7 @@ enum {
 	SAMPLE_MEMFD,
 	SAMPLE_PIPE,
 	SAMPLE_INET,
+	SAMPLE_TCP,
 	SAMPLE_INOTIFY,
 };
 
@@ -268,7 +271,7 @@ static void insert_pipe_records(struct image_bytes *bytes)
 	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_PIPE, &pipe, sizeof(pipe));
 }
 
-/* FILE 14 (an inotify with one watch) after the other FILEs' records, at fd 15. */
+/* FILE 15 (an inotify with one watch) after the other FILEs' records, at fd 16. */
 static void insert_inotify(struct image_bytes *bytes)
 {
 	const struct ckpt_inotify inotify = { .file_id = SAMPLE_INOTIFY, .watch_count = 1 };
@@ -282,7 +285,33 @@ static void insert_inotify(struct image_bytes *bytes)
 	insert_file(bytes, process_at, SAMPLE_INOTIFY, CKPT_FILE_INOTIFY, 0, "anon_inode:inotify");
 	insert_after_file(bytes, SAMPLE_INOTIFY, CKPT_RECORD_INOTIFY_WATCH, &watch, sizeof(watch.watch) + 5);
 	insert_after_file(bytes, SAMPLE_INOTIFY, CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify));
-	insert_fd(bytes, 15, 0, SAMPLE_INOTIFY);
+	insert_fd(bytes, 16, 0, SAMPLE_INOTIFY);
+	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
+			  offsetof(struct ckpt_tree, highest_fd), 4, 16);
+}
+
+/* FILE 13 (an established TCP connection with bytes queued both ways) after FILE 12, at fd 14. */
+static void insert_tcp_stream(struct image_bytes *bytes)
+{
+	struct ckpt_tcp_stream stream = {
+		.socket = { .file_id = SAMPLE_TCP, .family = AF_INET, .type = SOCK_STREAM,
+			    .state = CKPT_INET_ESTABLISHED, .local_address = { 127, 0, 0, 1 }, .local_port = 80,
+			    .remote_address = { 127, 0, 0, 1 }, .remote_port = 40000 },
+		.send_seq = 1000, .recv_seq = 2000, .send_queue_length = 5, .unsent_length = 2,
+		.recv_queue_length = 3, .mss = 65483, .options = CKPT_TCP_SACK,
+	};
+	struct {
+		struct ckpt_tcp_queue queue;
+		char data[8];
+	} received = { { .file_id = SAMPLE_TCP, .length = 3, .queue = CKPT_TCP_RECV_QUEUE }, "abc" },
+	  sending = { { .file_id = SAMPLE_TCP, .length = 5, .queue = CKPT_TCP_SEND_QUEUE }, "hello" };
+	size_t after_inet = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_INET_DATAGRAM, 0));
+
+	insert_file(bytes, after_inet, SAMPLE_TCP, CKPT_FILE_TCP_STREAM, 0, "socket:[4714]");
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &sending, sizeof(sending.queue) + 5);
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &received, sizeof(received.queue) + 3);
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream));
+	insert_fd(bytes, 15, 0, SAMPLE_TCP);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
 			  offsetof(struct ckpt_tree, highest_fd), 4, 15);
 }
@@ -377,6 +406,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
 	insert_inet_socket(bytes);	/* FILE 13 right after FILE 12, before its PIPE */
+	insert_tcp_stream(bytes);
 	insert_pipe_records(bytes);
 	insert_inotify(bytes);
 	insert_event_records(bytes);
@@ -471,7 +501,8 @@ static const char *const inspect_lines[] = {
 	"fd 14: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
 	"lock: fd 12 (/memfd:sample (deleted)): flock write, whole file\n",
 	"posix timer 3: clock 1, SIGEV_THREAD_ID signal 34 value 0x1234 to thread 31999, next in 7 ns every 5 ns, overrun 2\n",
-	"fd 15: inotify 1 watch\n",
+	"fd 16: inotify 1 watch\n",
+	"fd 15: tcp connection 127.0.0.1:80 to 127.0.0.1:40000, 3 bytes to read, 5 to send (2 not sent yet)\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
@@ -487,7 +518,7 @@ static const enum ckpt_record_type silent_types[] = {
 	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
 	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
 	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_FILE_DATA,
-	CKPT_RECORD_INOTIFY_WATCH,
+	CKPT_RECORD_INOTIFY_WATCH, CKPT_RECORD_TCP_QUEUE,
 };
 
 static bool is_silent(enum ckpt_record_type type)
