@@ -235,7 +235,7 @@ static void reap_killed(struct dump_context *ctx)
 	}
 }
 
-static void release_target(struct dump_context *ctx)
+static void let_go_of_target(struct dump_context *ctx)
 {
 	if (ctx->thread_count)
 		unmap_scratch(ctx);
@@ -243,12 +243,12 @@ static void release_target(struct dump_context *ctx)
 		const struct dump_thread *thread = &ctx->threads[i];
 
 		if (thread->seized)
-			release_frozen_thread(&thread->task,
-					      thread->injector_ready ? &thread->release_regs : NULL);
+			let_go_of_frozen_thread(&thread->task,
+					      thread->injector_ready ? &thread->resume_regs : NULL);
 	}
 }
 
-static void release_tree(struct dump_tree *tree, bool kill_it)
+static void let_go_of_tree(struct dump_tree *tree, bool kill_it)
 {
 	for (size_t i = 0; kill_it && i < tree->process_count; i++)
 		kill(tree->processes[i].pid, SIGKILL);
@@ -256,9 +256,9 @@ static void release_tree(struct dump_tree *tree, bool kill_it)
 		if (kill_it)
 			reap_killed(&tree->processes[i]);
 		else
-			release_target(&tree->processes[i]);
+			let_go_of_target(&tree->processes[i]);
 	}
-	tree->shared.released_at_ns = monotonic_ns();
+	tree->shared.let_go_at_ns = monotonic_ns();
 }
 
 /*
@@ -271,20 +271,20 @@ static int finish(struct dump_tree *tree, int fd, int ret)
 	bool kill_it = tree->shared.options->flags & CKPT_OPT_KILL;
 
 	if (!kill_it) {
-		release_tree(tree, false);
+		let_go_of_tree(tree, false);
 		return ret == 0 ? sync_and_commit(&tree->shared, fd) : ret;
 	}
 	if (ret == 0)
 		ret = sync_and_commit(&tree->shared, fd);
-	release_tree(tree, ret == 0);
+	let_go_of_tree(tree, ret == 0);
 	return ret;
 }
 
-static void release_context(struct dump_context *ctx)
+static void free_dump_context(struct dump_context *ctx)
 {
 	for (size_t i = 0; i < ctx->thread_count; i++) {
 		free(ctx->threads[i].xstate);
-		release_thread_seccomp(&ctx->threads[i]);
+		free_thread_seccomp(&ctx->threads[i]);
 	}
 	for (size_t i = 0; i < ctx->vma_count; i++)
 		free(ctx->vmas[i].runs.runs);
@@ -298,13 +298,13 @@ static void release_context(struct dump_context *ctx)
 	free(ctx->posix_timers);
 }
 
-static void release_tree_memory(struct dump_tree *tree)
+static void free_dump_tree(struct dump_tree *tree)
 {
 	struct dump_shared *shared = &tree->shared;
 
 	for (size_t i = 0; i < tree->process_count; i++)
-		release_context(&tree->processes[i]);
-	release_dump_files(shared);
+		free_dump_context(&tree->processes[i]);
+	free_dump_files(shared);
 	free(shared->fd_owners);
 	free(shared->shmem_claims);
 	free(tree->processes);
@@ -320,7 +320,7 @@ static void report(struct dump_tree *tree, uint64_t started, uint64_t memory_sta
 	if (!stats)
 		return;
 	stats->total_ns = now - started;
-	stats->frozen_ns = shared->frozen_at_ns ? shared->released_at_ns - shared->frozen_at_ns : 0;
+	stats->frozen_ns = shared->frozen_at_ns ? shared->let_go_at_ns - shared->frozen_at_ns : 0;
 	stats->memory_ns = memory_started ? now - memory_started : 0;
 	stats->image_bytes = shared->writer.stream_bytes;
 	stats->page_count = shared->writer.page_count;
@@ -417,7 +417,7 @@ int ckpt_checkpoint(pid_t pid, int fd, struct ckpt_options *options)
 	ret = finish(&tree, fd, ret);
 	unblock_sigpipe(&guard);
 	report(&tree, started, memory_started);
-	release_tree_memory(&tree);
+	free_dump_tree(&tree);
 	image_writer_close(&tree.shared.writer);
 	if (ret < 0)
 		copy_error(tree.shared.options, &err);

@@ -129,7 +129,7 @@ static int choose_process(struct core_writer *core)
 }
 
 /* Places each VMA's bytes in the file, after the headers, from a page boundary. */
-static int lay_out(struct core_writer *core, const struct image *memory)
+static int lay_out(struct core_writer *core, const struct image_process *memory)
 {
 	uint64_t offset;
 
@@ -149,7 +149,7 @@ static int lay_out(struct core_writer *core, const struct image *memory)
 	return 0;
 }
 
-static const struct ckpt_vma *find_vma(const struct image *memory, uint64_t address,
+static const struct ckpt_vma *find_vma(const struct image_process *memory, uint64_t address,
 				       size_t *ret_index)
 {
 	size_t low = 0, high = memory->vma_count;
@@ -191,7 +191,7 @@ static int remember_run(struct core_writer *core, const struct ckpt_page_run *ru
 }
 
 /* Writes one run's pages where its VMA lies in the file (none for PROT_NONE). */
-static int store_run(struct core_writer *core, const struct image *memory,
+static int store_run(struct core_writer *core, const struct image_process *memory,
 		     const struct ckpt_page_run *run, const unsigned char *data)
 {
 	size_t index;
@@ -206,7 +206,7 @@ static int store_run(struct core_writer *core, const struct image *memory,
 }
 
 /* The page visitor: each checked PAGES record of the process's memory goes to the file. */
-static int store_pages(void *arg, const struct image *process, const struct ckpt_page_run *runs,
+static int store_pages(void *arg, const struct image_process *process, const struct ckpt_page_run *runs,
 		       uint64_t run_count, const void *data)
 {
 	struct core_writer *core = arg;
@@ -322,7 +322,7 @@ static int fill_gaps(struct core_writer *core, int file_fd, const struct ckpt_vm
 	return 0;
 }
 
-static int fill_from_files(struct core_writer *core, const struct image *memory)
+static int fill_from_files(struct core_writer *core, const struct image_process *memory)
 {
 	_cleanup_free_ unsigned char *buffer = malloc(CORE_COPY_CHUNK);
 	size_t run_index = 0;
@@ -369,7 +369,7 @@ static uint64_t own_vdso_size(void)
 	return size;
 }
 
-static int fill_vdso(struct core_writer *core, const struct image *memory)
+static int fill_vdso(struct core_writer *core, const struct image_process *memory)
 {
 	const void *own_vdso = (const void *)getauxval(AT_SYSINFO_EHDR);
 	struct utsname name;
@@ -415,7 +415,7 @@ static int add_note(struct note_buffer *notes, const char *name, uint32_t type, 
 }
 
 /* Signals queued to this very thread, as the kernel's pr_sigpend: bit n-1 for signal n. */
-static uint64_t thread_pending_mask(const struct image *process, int32_t tid)
+static uint64_t thread_pending_mask(const struct image_process *process, int32_t tid)
 {
 	uint64_t mask = 0;
 
@@ -434,7 +434,7 @@ static uint64_t thread_pending_mask(const struct image *process, int32_t tid)
  * thread stopped in a syscall shows rip at its syscall instruction and the
  * syscall number in rax (the image re-runs it on restart).
  */
-static void fill_prstatus(const struct image *process, const struct ckpt_thread *thread,
+static void fill_prstatus(const struct image_process *process, const struct ckpt_thread *thread,
 			  struct elf_prstatus *status)
 {
 	_Static_assert(sizeof(status->pr_reg) == sizeof(thread->regs), "user_regs_struct order");
@@ -450,7 +450,7 @@ static void fill_prstatus(const struct image *process, const struct ckpt_thread 
 	status->pr_fpvalid = thread->xstate_size >= CORE_FXSAVE_SIZE;
 }
 
-static int add_prstatus_note(struct note_buffer *notes, const struct image *process,
+static int add_prstatus_note(struct note_buffer *notes, const struct image_process *process,
 			     const struct image_thread *thread, struct ckpt_error *err)
 {
 	struct elf_prstatus status;
@@ -474,7 +474,7 @@ static int add_fpu_notes(struct note_buffer *notes, const struct image_thread *t
 }
 
 /* Reads memory back from the core written so far; false where it holds none. */
-static bool read_core_memory(struct core_writer *core, const struct image *memory, uint64_t address,
+static bool read_core_memory(struct core_writer *core, const struct image_process *memory, uint64_t address,
 			     void *buffer, size_t length)
 {
 	size_t index;
@@ -487,8 +487,8 @@ static bool read_core_memory(struct core_writer *core, const struct image *memor
 }
 
 /* The start of the command line, NULs made spaces, as ps shows it. */
-static void read_arguments(struct core_writer *core, const struct image *process,
-			   const struct image *memory, char psargs[ELF_PRARGSZ])
+static void read_arguments(struct core_writer *core, const struct image_process *process,
+			   const struct image_process *memory, char psargs[ELF_PRARGSZ])
 {
 	uint64_t start = process->mm.fields[CKPT_MM_ARG_START];
 	uint64_t end = process->mm.fields[CKPT_MM_ARG_END];
@@ -506,8 +506,8 @@ static void read_arguments(struct core_writer *core, const struct image *process
 		psargs[--length] = '\0';
 }
 
-static void fill_prpsinfo(struct core_writer *core, const struct image *process,
-			  const struct image *memory, struct elf_prpsinfo *info)
+static void fill_prpsinfo(struct core_writer *core, const struct image_process *process,
+			  const struct image_process *memory, struct elf_prpsinfo *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->pr_state = CORE_STATE_STOPPED;
@@ -524,7 +524,7 @@ static void fill_prpsinfo(struct core_writer *core, const struct image *process,
 }
 
 /* NT_FILE: count, page size, (start, end, offset in pages) per mapped file, then the paths. */
-static int add_file_note(struct note_buffer *notes, const struct image *memory, struct ckpt_error *err)
+static int add_file_note(struct note_buffer *notes, const struct image_process *memory, struct ckpt_error *err)
 {
 	uint64_t count = 0, size = 2 * sizeof(uint64_t), *words;
 	_cleanup_free_ unsigned char *desc = NULL;
@@ -559,7 +559,7 @@ static int add_file_note(struct note_buffer *notes, const struct image *memory, 
 }
 
 /* The thread the process was stopped in goes first: the main thread when it is there. */
-static size_t first_thread(const struct image *process)
+static size_t first_thread(const struct image_process *process)
 {
 	for (size_t i = 0; i < process->thread_count; i++) {
 		if (process->threads[i].thread.tid == process->process.pid)
@@ -569,8 +569,8 @@ static size_t first_thread(const struct image *process)
 }
 
 /* In the kernel's order: the first thread's PRSTATUS, the process notes, its FPU; then the others. */
-static int build_notes(struct core_writer *core, const struct image *process,
-		       const struct image *memory, struct note_buffer *notes)
+static int build_notes(struct core_writer *core, const struct image_process *process,
+		       const struct image_process *memory, struct note_buffer *notes)
 {
 	const struct image_thread *first = &process->threads[first_thread(process)];
 	struct elf_prpsinfo info;
@@ -623,7 +623,7 @@ static Elf64_Word segment_flags(uint32_t prot)
 	       (prot & PROT_EXEC ? PF_X : 0);
 }
 
-static int write_headers(struct core_writer *core, const struct image *memory, uint64_t notes_size)
+static int write_headers(struct core_writer *core, const struct image_process *memory, uint64_t notes_size)
 {
 	size_t count = memory->vma_count + 1;
 	_cleanup_free_ Elf64_Phdr *headers = calloc(count, sizeof(*headers));
@@ -651,7 +651,7 @@ static int write_headers(struct core_writer *core, const struct image *memory, u
 	return ret;
 }
 
-static const struct image *find_process(const struct image *processes, size_t count, int32_t pid)
+static const struct image_process *find_process(const struct image_process *processes, size_t count, int32_t pid)
 {
 	for (size_t i = 0; i < count; i++) {
 		if (processes[i].process.pid == pid)
@@ -661,9 +661,9 @@ static const struct image *find_process(const struct image *processes, size_t co
 }
 
 /* Once the whole image is read and checked: file pages, notes, headers. */
-static int finish_core(struct core_writer *core, const struct image *processes, size_t count)
+static int finish_core(struct core_writer *core, const struct image_process *processes, size_t count)
 {
-	const struct image *process, *memory;
+	const struct image_process *process, *memory;
 	struct note_buffer notes = { 0 };
 	int ret = choose_process(core);
 
@@ -695,7 +695,7 @@ static int write_core(int image_fd, int core_fd, int32_t wanted_pid, struct ckpt
 	struct page_visitor visitor = { .visit = store_pages, .arg = &core };
 	struct image_reader reader;
 	struct image_tree tree;
-	struct image *processes = NULL;
+	struct image_process *processes = NULL;
 	size_t count = 0;
 	int ret;
 
@@ -706,9 +706,9 @@ static int write_core(int image_fd, int core_fd, int32_t wanted_pid, struct ckpt
 		core.warned_files = calloc(tree.file_count + 1, sizeof(*core.warned_files));
 		ret = core.warned_files ? finish_core(&core, processes, count) :
 					  fail(err, ENOMEM, "out of memory");
-		image_release_all(&tree, processes, count);
+		image_free_all(&tree, processes, count);
 	}
-	image_reader_release(&reader);
+	image_reader_free(&reader);
 	free(core.vma_offsets);
 	free(core.present.runs);
 	free(core.warned_files);
@@ -798,8 +798,8 @@ static int first_pid_of(int image_fd, int32_t *ret_pid, struct ckpt_error *err)
 	ret = image_load_tree(&reader, &tree, &next);
 	if (ret == 0)
 		*ret_pid = tree.entries[0].pid;
-	image_tree_release(&tree);
-	image_reader_release(&reader);
+	image_tree_free(&tree);
+	image_reader_free(&reader);
 	if (ret == 0 && lseek(image_fd, 0, SEEK_SET) < 0)
 		return fail(err, errno, "cannot read the image again (it must be a file): %s", strerror(errno));
 	return ret;

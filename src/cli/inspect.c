@@ -39,7 +39,7 @@ static void prot_text(uint32_t prot, char text[4])
 	text[3] = '\0';
 }
 
-static const char *vma_file_path(const struct image *image, const struct ckpt_vma *vma)
+static const char *vma_file_path(const struct image_process *image, const struct ckpt_vma *vma)
 {
 	const struct image_file *file = image_find_file(image, vma->file_id);
 
@@ -73,7 +73,7 @@ static void print_json_string(const char *text)
  * stream has it, the struct and then what follows it; the loaded image
  * keeps those parts apart, so they are put back together here.
  */
-static void print_process_payload(const struct image *image,
+static void print_process_payload(const struct image_process *image,
 				  const struct record_print_context *context)
 {
 	_Alignas(struct ckpt_process) uint8_t payload[sizeof(struct ckpt_process) + CKPT_PATH_MAX];
@@ -86,7 +86,7 @@ static void print_process_payload(const struct image *image,
 	print_record(stdout, CKPT_RECORD_PROCESS, payload, sizeof(image->process) + cwd_length, context);
 }
 
-static void print_text_process(const struct image_tree *tree, const struct image *image)
+static void print_text_process(const struct image_tree *tree, const struct image_process *image)
 {
 	const struct record_print_context context = { tree, image };
 
@@ -113,7 +113,7 @@ static void print_tree_entries(const struct image_tree *tree)
 	}
 }
 
-static void print_text(const struct image_tree *tree, const struct image *processes, size_t count,
+static void print_text(const struct image_tree *tree, const struct image_process *processes, size_t count,
 		       const struct totals *totals)
 {
 	const struct record_print_context context = { tree, NULL };
@@ -130,7 +130,7 @@ static void print_text(const struct image_tree *tree, const struct image *proces
 	       (totals->pages * CKPT_PAGE_SIZE) >> 20, totals->image_bytes);
 }
 
-static void print_json_vmas(const struct image *image)
+static void print_json_vmas(const struct image_process *image)
 {
 	printf("  \"vmas\": [\n");
 	for (size_t i = 0; i < image->vma_count; i++) {
@@ -146,7 +146,7 @@ static void print_json_vmas(const struct image *image)
 	printf("  ],\n");
 }
 
-static void print_json_fds(const struct image *image)
+static void print_json_fds(const struct image_process *image)
 {
 	printf("  \"fds\": [\n");
 	for (size_t i = 0; i < image->fd_count; i++) {
@@ -175,7 +175,7 @@ static void print_json_thread(const struct ckpt_thread *thread, bool first)
 	       thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "true" : "false", thread->mce_kill_policy);
 }
 
-static void print_json_process(const struct image *image)
+static void print_json_process(const struct image_process *image)
 {
 	const struct ckpt_process *process = &image->process;
 
@@ -214,7 +214,7 @@ static void print_json_tree(const struct image_tree *tree)
 	printf("  ],\n");
 }
 
-static void print_json(const struct image_tree *tree, const struct image *processes, size_t count,
+static void print_json(const struct image_tree *tree, const struct image_process *processes, size_t count,
 		       const struct totals *totals)
 {
 	printf("{\n  \"format\": \"ckpt-inspect\",\n  \"version\": %d,\n", INSPECT_JSON_VERSION);
@@ -233,10 +233,10 @@ static void print_json(const struct image_tree *tree, const struct image *proces
 	       totals->image_bytes);
 }
 
-static void add_up(const struct image *processes, size_t count, struct totals *totals)
+static void add_up(const struct image_process *processes, size_t count, struct totals *totals)
 {
 	for (size_t p = 0; p < count; p++) {
-		const struct image *image = &processes[p];
+		const struct image_process *image = &processes[p];
 
 		totals->vmas += image->vma_count;
 		for (size_t i = 0; i < image->vma_count; i++) {
@@ -249,7 +249,7 @@ static int inspect_fd(int fd, bool json, struct ckpt_error *err)
 {
 	struct image_reader reader;
 	struct image_tree tree;
-	struct image *processes = NULL;
+	struct image_process *processes = NULL;
 	size_t count = 0;
 	struct totals totals = { 0 };
 	int ret;
@@ -264,9 +264,9 @@ static int inspect_fd(int fd, bool json, struct ckpt_error *err)
 			print_json(&tree, processes, count, &totals);
 		else
 			print_text(&tree, processes, count, &totals);
-		image_release_all(&tree, processes, count);
+		image_free_all(&tree, processes, count);
 	}
-	image_reader_release(&reader);
+	image_reader_free(&reader);
 	return ret;
 }
 

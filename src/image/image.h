@@ -62,7 +62,7 @@ void image_reader_init(struct image_reader *reader, int fd, struct ckpt_error *e
 void image_reader_init_transport(struct image_reader *reader, struct image_transport *transport,
 				 struct ckpt_error *err);
 /* Frees the record buffer and closes the transport (not the caller's fd). */
-void image_reader_release(struct image_reader *reader);
+void image_reader_free(struct image_reader *reader);
 
 struct image_record {
 	enum ckpt_record_type type;
@@ -182,7 +182,7 @@ struct image_seccomp {
 	const uint64_t *program;	/* instruction_count struct sock_filter */
 };
 
-struct image {
+struct image_process {
 	struct ckpt_head head;
 	struct ckpt_process process;
 	struct ckpt_tree_entry entry;	/* its TREE entry: what it shares with whom */
@@ -240,7 +240,7 @@ struct image_tree {
  */
 int image_load_tree(struct image_reader *reader, struct image_tree *tree,
 		    struct image_record *ret_next);
-void image_tree_release(struct image_tree *tree);
+void image_tree_free(struct image_tree *tree);
 
 /*
  * Reads one process from its PROCESS record (`first`) up to the record
@@ -248,9 +248,9 @@ void image_tree_release(struct image_tree *tree);
  * borrows the tree's files.
  */
 int image_load_process(struct image_reader *reader, struct image_tree *tree,
-		       const struct image_record *first, struct image *image,
+		       const struct image_record *first, struct image_process *image,
 		       struct image_record *ret_next);
-void image_release(struct image *image);
+void image_process_free(struct image_process *image);
 
 /*
  * Reads and checks a whole stream: tree, every process, every page record,
@@ -258,8 +258,8 @@ void image_release(struct image *image);
  * then free the array, then the tree).
  */
 int image_read_all(struct image_reader *reader, struct image_tree *tree,
-		   struct image **ret_processes, size_t *ret_count);
-void image_release_all(struct image_tree *tree, struct image *processes, size_t count);
+		   struct image_process **ret_processes, size_t *ret_count);
+void image_free_all(struct image_tree *tree, struct image_process *processes, size_t count);
 
 /*
  * The same, handing every checked PAGES record to visit (with the process
@@ -267,26 +267,26 @@ void image_release_all(struct image_tree *tree, struct image *processes, size_t 
  * core).  A negative return from visit ends the read with that error.
  */
 struct page_visitor {
-	int (*visit)(void *arg, const struct image *process, const struct ckpt_page_run *runs,
+	int (*visit)(void *arg, const struct image_process *process, const struct ckpt_page_run *runs,
 		     uint64_t run_count, const void *data);
 	void *arg;
 };
 
 int image_read_all_visiting(struct image_reader *reader, struct image_tree *tree,
-			    const struct page_visitor *visitor, struct image **ret_processes,
+			    const struct page_visitor *visitor, struct image_process **ret_processes,
 			    size_t *ret_count);
-const struct image_file *image_find_file(const struct image *image, uint32_t id);
+const struct image_file *image_find_file(const struct image_process *image, uint32_t id);
 
 /* Page streaming: checks each PAGES record against the VMAs, in order. */
 struct page_cursor {
-	const struct image *image;
+	const struct image_process *image;
 	size_t vma_index;
 	uint64_t next_address;		/* runs must not go below this */
 	uint64_t page_count;
 	uint64_t pages_in_vma;		/* seen so far for vmas[vma_index] */
 };
 
-void page_cursor_init(struct page_cursor *cursor, const struct image *image);
+void page_cursor_init(struct page_cursor *cursor, const struct image_process *image);
 /* Checks a PAGES record's runs and data hash; ret_runs and ret_data point
  * into the record. */
 int page_cursor_accept(struct page_cursor *cursor, const struct image_record *record,

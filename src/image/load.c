@@ -27,13 +27,13 @@ static void *keep_in(struct block_list *list, const void *data, size_t length,
 	return copy;
 }
 
-static void *keep_copy(struct image *image, const void *data, size_t length,
+static void *keep_copy(struct image_process *image, const void *data, size_t length,
 		       struct ckpt_error *err)
 {
 	return keep_in(&image->blocks, data, length, err);
 }
 
-static void release_blocks(struct block_list *list)
+static void free_blocks(struct block_list *list)
 {
 	for (size_t i = 0; i < list->count; i++)
 		free(list->blocks[i]);
@@ -55,13 +55,13 @@ static void *append(void **array, size_t *count, size_t element_size, struct ckp
 	return grown + (*count - 1) * element_size;
 }
 
-void image_release(struct image *image)
+void image_process_free(struct image_process *image)
 {
 	if (image->owned_tree) {
-		image_tree_release(image->owned_tree);
+		image_tree_free(image->owned_tree);
 		free(image->owned_tree);
 	}
-	release_blocks(&image->blocks);
+	free_blocks(&image->blocks);
 	free(image->fds);
 	free(image->threads);
 	free(image->seccomp_filters);
@@ -72,7 +72,7 @@ void image_release(struct image *image)
 	memset(image, 0, sizeof(*image));
 }
 
-const struct image_file *image_find_file(const struct image *image, uint32_t id)
+const struct image_file *image_find_file(const struct image_process *image, uint32_t id)
 {
 	if (id == 0 || id > image->file_count)
 		return NULL;
@@ -107,7 +107,7 @@ static int expect_record(struct image_reader *reader, enum ckpt_record_type type
 	return 0;
 }
 
-static int load_process_record(const struct image_record *record, struct image *image,
+static int load_process_record(const struct image_record *record, struct image_process *image,
 			       struct ckpt_error *err)
 {
 	memcpy(&image->process, record->payload, sizeof(image->process));
@@ -116,7 +116,7 @@ static int load_process_record(const struct image_record *record, struct image *
 	return image->cwd ? 0 : -ENOMEM;
 }
 
-static int load_identity(struct image_reader *reader, struct image *image)
+static int load_identity(struct image_reader *reader, struct image_process *image)
 {
 	struct image_record record;
 	int ret;
@@ -151,7 +151,7 @@ static bool is_openable_file(const struct image_file *file)
 	       (file->file.flags & CKPT_FILE_MEMFD);
 }
 
-static int add_fd(struct image *image, const struct image_record *record, struct ckpt_error *err)
+static int add_fd(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_fd *fd = record->payload;
 	struct ckpt_fd *slot;
@@ -170,7 +170,7 @@ static int add_fd(struct image *image, const struct image_record *record, struct
 	return 0;
 }
 
-static int load_mm(struct image *image, const struct image_record *record, struct ckpt_error *err)
+static int load_mm(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
 {
 	memcpy(&image->mm, record->payload, sizeof(image->mm));
 	if (image->mm.exe_file_id != 0 && !image_find_file(image, image->mm.exe_file_id))
@@ -180,7 +180,7 @@ static int load_mm(struct image *image, const struct image_record *record, struc
 	return image->auxv ? 0 : -ENOMEM;
 }
 
-static int add_posix_timer(struct image *image, const struct image_record *record,
+static int add_posix_timer(struct image_process *image, const struct image_record *record,
 			   struct ckpt_error *err)
 {
 	const struct ckpt_posix_timer *timer = record->payload;
@@ -201,7 +201,7 @@ static int add_posix_timer(struct image *image, const struct image_record *recor
 	return 0;
 }
 
-static const struct ckpt_fd *find_fd(const struct image *image, int32_t number)
+static const struct ckpt_fd *find_fd(const struct image_process *image, int32_t number)
 {
 	for (size_t i = 0; i < image->fd_count; i++) {
 		if (image->fds[i].fd == number)
@@ -211,7 +211,7 @@ static const struct ckpt_fd *find_fd(const struct image *image, int32_t number)
 }
 
 /* A lock is taken through an fd of the process, open on the lock's FILE. */
-static int add_lock(struct image *image, const struct image_record *record, struct ckpt_error *err)
+static int add_lock(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_file_lock *lock = record->payload;
 	const struct ckpt_fd *fd = find_fd(image, lock->fd);
@@ -229,7 +229,7 @@ static int add_lock(struct image *image, const struct image_record *record, stru
 	return 0;
 }
 
-static int add_fd_in_order(struct image *image, const struct image_record *record,
+static int add_fd_in_order(struct image_process *image, const struct image_record *record,
 			   struct ckpt_error *err)
 {
 	if (image->lock_count > 0)
@@ -238,7 +238,7 @@ static int add_fd_in_order(struct image *image, const struct image_record *recor
 }
 
 /* A POSIX timer that signals one thread names a thread of the process. */
-static int check_timer_threads(const struct image *image, struct ckpt_error *err)
+static int check_timer_threads(const struct image_process *image, struct ckpt_error *err)
 {
 	for (size_t i = 0; i < image->posix_timer_count; i++) {
 		int32_t tid = image->posix_timers[i].thread_id;
@@ -254,7 +254,7 @@ static int check_timer_threads(const struct image *image, struct ckpt_error *err
 }
 
 /* POSIX_TIMER* FD* FILE_LOCK* MM, in that order. */
-static int load_fds_and_mm(struct image_reader *reader, struct image *image)
+static int load_fds_and_mm(struct image_reader *reader, struct image_process *image)
 {
 	struct image_record record;
 	int ret;
@@ -280,7 +280,7 @@ static int load_fds_and_mm(struct image_reader *reader, struct image *image)
 	}
 }
 
-static int check_thread(const struct image *image, const struct image_thread *added,
+static int check_thread(const struct image_process *image, const struct image_thread *added,
 			struct ckpt_error *err)
 {
 	if (added->thread.xstate_size != image->head.xstate_size)
@@ -293,7 +293,7 @@ static int check_thread(const struct image *image, const struct image_thread *ad
 	return 0;
 }
 
-static int load_threads(struct image_reader *reader, struct image *image)
+static int load_threads(struct image_reader *reader, struct image_process *image)
 {
 	struct image_record record;
 
@@ -321,7 +321,7 @@ static int load_threads(struct image_reader *reader, struct image *image)
 	return 0;
 }
 
-static int check_vma_file(const struct image *image, const struct ckpt_vma *vma,
+static int check_vma_file(const struct image_process *image, const struct ckpt_vma *vma,
 			  struct ckpt_error *err)
 {
 	const struct image_file *file;
@@ -337,7 +337,7 @@ static int check_vma_file(const struct image *image, const struct ckpt_vma *vma,
 	return 0;
 }
 
-static int add_vma(struct image *image, const struct image_record *record, struct ckpt_error *err)
+static int add_vma(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_vma *vma = record->payload;
 	struct ckpt_vma *slot;
@@ -359,7 +359,7 @@ static int add_vma(struct image *image, const struct image_record *record, struc
 	return 0;
 }
 
-static bool has_thread(const struct image *image, int32_t tid)
+static bool has_thread(const struct image_process *image, int32_t tid)
 {
 	for (size_t i = 0; i < image->thread_count; i++) {
 		if (image->threads[i].thread.tid == tid)
@@ -368,7 +368,7 @@ static bool has_thread(const struct image *image, int32_t tid)
 	return false;
 }
 
-static int add_pending_signal(struct image *image, const struct image_record *record,
+static int add_pending_signal(struct image_process *image, const struct image_record *record,
 			      struct ckpt_error *err)
 {
 	const struct ckpt_siginfo *siginfo = record->payload;
@@ -386,7 +386,7 @@ static int add_pending_signal(struct image *image, const struct image_record *re
 	return 0;
 }
 
-static const struct ckpt_thread *find_thread(const struct image *image, int32_t tid)
+static const struct ckpt_thread *find_thread(const struct image_process *image, int32_t tid)
 {
 	for (size_t i = 0; i < image->thread_count; i++) {
 		if (image->threads[i].thread.tid == tid)
@@ -395,7 +395,7 @@ static const struct ckpt_thread *find_thread(const struct image *image, int32_t 
 	return NULL;
 }
 
-static size_t count_seccomp_filters(const struct image *image, int32_t tid)
+static size_t count_seccomp_filters(const struct image_process *image, int32_t tid)
 {
 	size_t count = 0;
 
@@ -404,7 +404,7 @@ static size_t count_seccomp_filters(const struct image *image, int32_t tid)
 	return count;
 }
 
-static int add_seccomp_filter(struct image *image, const struct image_record *record,
+static int add_seccomp_filter(struct image_process *image, const struct image_record *record,
 			      struct ckpt_error *err)
 {
 	const struct ckpt_seccomp *filter = record->payload;
@@ -428,7 +428,7 @@ static int add_seccomp_filter(struct image *image, const struct image_record *re
 	return slot->program ? 0 : -ENOMEM;
 }
 
-static int check_seccomp_filters_complete(const struct image *image, struct ckpt_error *err)
+static int check_seccomp_filters_complete(const struct image_process *image, struct ckpt_error *err)
 {
 	for (size_t i = 0; i < image->thread_count; i++) {
 		const struct ckpt_thread *thread = &image->threads[i].thread;
@@ -442,7 +442,7 @@ static int check_seccomp_filters_complete(const struct image *image, struct ckpt
 }
 
 /* A process sharing another's memory has no VMA of its own: the owner holds them. */
-static int check_memory_present(const struct image *image, struct ckpt_error *err)
+static int check_memory_present(const struct image_process *image, struct ckpt_error *err)
 {
 	bool shares_mm = shares_with_other(image->entry.mm_owner, image->entry.pid);
 
@@ -454,7 +454,7 @@ static int check_memory_present(const struct image *image, struct ckpt_error *er
 	return 0;
 }
 
-static int load_vmas(struct image_reader *reader, struct image *image, struct image_record *ret_next)
+static int load_vmas(struct image_reader *reader, struct image_process *image, struct image_record *ret_next)
 {
 	for (;;) {
 		int ret = image_read_record(reader, ret_next);
@@ -485,7 +485,7 @@ static int load_vmas(struct image_reader *reader, struct image *image, struct im
 	return check_memory_present(image, reader->err);
 }
 
-static int check_process_in_tree(struct image_tree *tree, struct image *image,
+static int check_process_in_tree(struct image_tree *tree, struct image_process *image,
 				 const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_tree_entry *entry = NULL;
@@ -505,7 +505,7 @@ static int check_process_in_tree(struct image_tree *tree, struct image *image,
 	return 0;
 }
 
-static int check_fds_in_range(const struct image_tree *tree, const struct image *image,
+static int check_fds_in_range(const struct image_tree *tree, const struct image_process *image,
 			      struct ckpt_error *err)
 {
 	if (image->fd_count && shares_with_other(image->entry.files_owner, image->entry.pid))
@@ -518,7 +518,7 @@ static int check_fds_in_range(const struct image_tree *tree, const struct image 
 }
 
 int image_load_process(struct image_reader *reader, struct image_tree *tree,
-		       const struct image_record *first, struct image *image,
+		       const struct image_record *first, struct image_process *image,
 		       struct image_record *ret_next)
 {
 	int ret;
@@ -742,9 +742,9 @@ int image_load_tree(struct image_reader *reader, struct image_tree *tree,
 	return ret;
 }
 
-void image_tree_release(struct image_tree *tree)
+void image_tree_free(struct image_tree *tree)
 {
-	release_blocks(&tree->blocks);
+	free_blocks(&tree->blocks);
 	for (size_t i = 0; i < tree->file_count; i++)
 		free(tree->files[i].queue);
 	free(tree->files);

@@ -5,7 +5,7 @@
 #include "image/image.h"
 #include "image/page_hash.h"
 
-void page_cursor_init(struct page_cursor *cursor, const struct image *image)
+void page_cursor_init(struct page_cursor *cursor, const struct image_process *image)
 {
 	memset(cursor, 0, sizeof(*cursor));
 	cursor->image = image;
@@ -18,7 +18,7 @@ void page_cursor_init(struct page_cursor *cursor, const struct image *image)
  */
 static int move_past(struct page_cursor *cursor, uint64_t address, struct ckpt_error *err)
 {
-	const struct image *image = cursor->image;
+	const struct image_process *image = cursor->image;
 
 	while (cursor->vma_index < image->vma_count && image->vmas[cursor->vma_index].end <= address) {
 		const struct ckpt_vma *vma = &image->vmas[cursor->vma_index];
@@ -42,7 +42,7 @@ int page_cursor_finish(struct page_cursor *cursor, struct ckpt_error *err)
 static const struct ckpt_vma *vma_for_run(const struct page_cursor *cursor, uint64_t start,
 					  uint64_t end)
 {
-	const struct image *image = cursor->image;
+	const struct image_process *image = cursor->image;
 	size_t index = cursor->vma_index;
 
 	while (index < image->vma_count && image->vmas[index].end <= start)

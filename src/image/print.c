@@ -116,7 +116,7 @@ void print_process_record(FILE *out, const void *payload, uint64_t length,
 			  const struct record_print_context *context)
 {
 	const struct ckpt_process *process = payload;
-	const struct image *image = context ? context->process : NULL;
+	const struct image_process *image = context ? context->process : NULL;
 
 	(void)length;
 	fprintf(out, "process: pid %d (%s), ppid %d, pgid %d, sid %d, ", process->pid, process->comm,

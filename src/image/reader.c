@@ -24,7 +24,7 @@ void image_reader_init(struct image_reader *reader, int fd, struct ckpt_error *e
 	reader->fd = fd;
 }
 
-void image_reader_release(struct image_reader *reader)
+void image_reader_free(struct image_reader *reader)
 {
 	free(reader->buffer);
 	reader->buffer = NULL;

@@ -25,7 +25,7 @@
 #include "error.h"
 #include "image/format.h"
 
-struct image;
+struct image_process;
 struct image_file;
 struct image_tree;
 
@@ -56,7 +56,7 @@ struct record_size_rule {
  */
 struct record_print_context {
 	const struct image_tree *tree;
-	const struct image *process;
+	const struct image_process *process;
 };
 
 /* The fields, once the size rule holds; returns 0 or a negative errno with err set. */

@@ -6,7 +6,7 @@
 #include "image/image.h"
 
 /* The PAGES records of one process; leaves the next record in *record. */
-static int read_pages_of(struct image_reader *reader, const struct image *image,
+static int read_pages_of(struct image_reader *reader, const struct image_process *image,
 			 const struct page_visitor *visitor, struct image_record *record,
 			 uint64_t *pages_seen)
 {
@@ -52,12 +52,12 @@ static int check_end(struct image_reader *reader, const struct image_tree *tree,
 
 static int read_processes(struct image_reader *reader, struct image_tree *tree,
 			  const struct page_visitor *visitor, struct image_record *record,
-			  struct image **processes, size_t *count)
+			  struct image_process **processes, size_t *count)
 {
 	uint64_t pages_seen = 0;
 
 	while (record->type == CKPT_RECORD_PROCESS) {
-		struct image *grown = realloc(*processes, (*count + 1) * sizeof(*grown));
+		struct image_process *grown = realloc(*processes, (*count + 1) * sizeof(*grown));
 		struct image_record first = *record;
 		int ret;
 
@@ -78,7 +78,7 @@ static int read_processes(struct image_reader *reader, struct image_tree *tree,
 }
 
 int image_read_all(struct image_reader *reader, struct image_tree *tree,
-		   struct image **ret_processes, size_t *ret_count)
+		   struct image_process **ret_processes, size_t *ret_count)
 {
 	const struct page_visitor no_visitor = { 0 };
 
@@ -86,18 +86,18 @@ int image_read_all(struct image_reader *reader, struct image_tree *tree,
 }
 
 int image_read_all_visiting(struct image_reader *reader, struct image_tree *tree,
-			    const struct page_visitor *visitor, struct image **ret_processes,
+			    const struct page_visitor *visitor, struct image_process **ret_processes,
 			    size_t *ret_count)
 {
 	struct image_record record;
-	struct image *processes = NULL;
+	struct image_process *processes = NULL;
 	size_t count = 0;
 	int ret = image_load_tree(reader, tree, &record);
 
 	if (ret == 0)
 		ret = read_processes(reader, tree, visitor, &record, &processes, &count);
 	if (ret < 0) {
-		image_release_all(tree, processes, count);
+		image_free_all(tree, processes, count);
 		return ret;
 	}
 	*ret_processes = processes;
@@ -105,10 +105,10 @@ int image_read_all_visiting(struct image_reader *reader, struct image_tree *tree
 	return 0;
 }
 
-void image_release_all(struct image_tree *tree, struct image *processes, size_t count)
+void image_free_all(struct image_tree *tree, struct image_process *processes, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
-		image_release(&processes[i]);
+		image_process_free(&processes[i]);
 	free(processes);
-	image_tree_release(tree);
+	image_tree_free(tree);
 }

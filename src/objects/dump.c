@@ -112,7 +112,7 @@ static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *
 	image_regs->rip -= 2;
 	image_regs->rax = frozen.orig_rax;
 	image_regs->orig_rax = (uint64_t)-1;
-	thread->release_regs = *image_regs;
+	thread->resume_regs = *image_regs;
 	thread->record.flags |= CKPT_THREAD_SYSCALL_RESTART;
 	thread->record.interrupted_syscall = frozen.orig_rax;
 	if ((int64_t)frozen.rax != -KERNEL_ERESTART_RESTARTBLOCK)
@@ -124,10 +124,10 @@ static void rewind_syscall(struct dump_thread *thread, struct user_regs_struct *
 	 * original; a restored copy cannot have it and gets EINTR instead.
 	 */
 	if (sleep_for_remaining_time(image_regs)) {
-		thread->release_regs = *image_regs;
+		thread->resume_regs = *image_regs;
 		return;
 	}
-	thread->release_regs.rax = SYS_restart_syscall;
+	thread->resume_regs.rax = SYS_restart_syscall;
 	if (frozen.orig_rax != SYS_restart_syscall)
 		return;
 	if (thread->restarted_syscall >= 0)
@@ -147,7 +147,7 @@ static void plan_thread_resume(struct dump_thread *thread)
 	struct user_regs_struct image_regs = frozen;
 
 	image_regs.orig_rax = (uint64_t)-1;
-	thread->release_regs = frozen;
+	thread->resume_regs = frozen;
 	thread->record.tid = thread->tid;
 	thread->record.flags &= ~CKPT_THREAD_SYSCALL_RESTART;	/* planned again after a signal */
 	thread->record.interrupted_syscall = 0;
@@ -187,7 +187,7 @@ static int settle_thread(struct dump_context *ctx, struct dump_thread *thread)
 	gave_up = ret == 1;
 	ret = ptrace_get_sigmask(thread->tid, &sigmask, ctx->err);
 	if (ret == 0)
-		ret = injector_set_home(&thread->task.injector, &thread->release_regs, sigmask);
+		ret = injector_set_home(&thread->task.injector, &thread->resume_regs, sigmask);
 	if (ret == 0 && gave_up)
 		ret = (int)remote_call(&thread->task, "getpid", SYS_getpid, 0, 0, 0, 0, 0, 0);
 	return ret < 0 ? ret : 0;

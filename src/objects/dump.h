@@ -41,7 +41,7 @@ struct dump_thread {
 	pid_t tid;
 	bool seized;
 	struct user_regs_struct frozen_regs;	/* as stopped */
-	struct user_regs_struct release_regs;	/* set when the original goes on */
+	struct user_regs_struct resume_regs;	/* set when the original goes on */
 	struct remote_task task;		/* its injector, and in the main thread the scratch area */
 	bool injector_ready;
 	struct ckpt_thread record;
@@ -102,7 +102,7 @@ struct dump_shared {
 	struct pipe_census *pipe_census;	/* pipe.c's survey: which pipe ends the tree holds */
 	uint64_t injected_syscalls;
 	uint64_t frozen_at_ns;
-	uint64_t released_at_ns;
+	uint64_t let_go_at_ns;
 };
 
 struct dump_context {
@@ -232,25 +232,27 @@ int collect_thread_status(struct dump_context *ctx);
 size_t add_prctl_calls(struct syscall_batch *batch, uint64_t scratch, uint64_t results);
 int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
 		       const int64_t *results);
+/* objects/threads.c */
 int write_threads(struct dump_context *ctx);
 /* objects/seccomp.c */
 int collect_thread_seccomp(struct dump_context *ctx, struct dump_thread *thread, const char *mode);
 int write_seccomp_filters(struct dump_context *ctx);
-void release_thread_seccomp(struct dump_thread *thread);
+void free_thread_seccomp(struct dump_thread *thread);
 /* objects/sched.c */
 int collect_sched(struct dump_context *ctx);
 /* objects/files.c */
 int collect_fds(struct dump_context *ctx);
+int write_files(struct dump_shared *shared);
+int write_fds(struct dump_context *ctx);
+/* objects/memfd.c */
 bool is_memfd_name(const char *name);
 int dump_add_memfd(struct dump_context *ctx, const char *name, const char *open_path,
 		   const struct stat *st);
-int write_files(struct dump_shared *shared);
-int write_fds(struct dump_context *ctx);
 /* objects/file_kinds.c: a hook of every FILE kind */
 int survey_file_kinds(struct dump_tree *tree);
 int collect_file_links(struct dump_context *ctx);
 int check_collected_files(struct dump_shared *shared);
-void release_dump_files(struct dump_shared *shared);
+void free_dump_files(struct dump_shared *shared);
 /* objects/tree.c */
 int collect_tree(struct dump_tree *tree, pid_t root);
 int write_tree(struct dump_tree *tree);

@@ -104,7 +104,7 @@ int check_collected_files(struct dump_shared *shared)
 	return ret;
 }
 
-void release_dump_files(struct dump_shared *shared)
+void free_dump_files(struct dump_shared *shared)
 {
 	for (size_t i = 0; i < shared->file_count; i++) {
 		struct dump_file *file = &shared->files[i];

@@ -869,7 +869,7 @@ static int stage_wired_fds(struct restore_context *ctx)
 	return 0;
 }
 
-static void release_wired_fds(struct restore_context *ctx)
+static void close_wired_fds(struct restore_context *ctx)
 {
 	for (size_t i = 0; ctx->wired_fds && i < ctx->options->inherit_fd_count; i++) {
 		if (ctx->wired_fds[i] >= 0)
@@ -926,10 +926,10 @@ int stage_files(struct restore_context *ctx)
 	return ret;
 }
 
-void release_staged_files(struct restore_context *ctx)
+void close_staged_files(struct restore_context *ctx)
 {
 	unstage_file_kinds(ctx);
-	release_wired_fds(ctx);
+	close_wired_fds(ctx);
 	for (size_t i = 0; ctx->staged_fds && i < ctx->tree.file_count; i++) {
 		if (ctx->staged_fds[i] >= 0)
 			close(ctx->staged_fds[i]);

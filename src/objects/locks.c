@@ -330,7 +330,7 @@ static pid_t later_table_sharer(const struct restore_context *ctx)
 	return 0;
 }
 
-static bool has_posix_locks(const struct image *image)
+static bool has_posix_locks(const struct image_process *image)
 {
 	for (size_t i = 0; i < image->lock_count; i++) {
 		if (image->locks[i].kind == CKPT_LOCK_POSIX)

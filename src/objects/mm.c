@@ -329,7 +329,7 @@ int collect_vmas(struct dump_context *ctx)
 			continue;	/* fixed by the kernel, cannot be moved */
 		ret = add_vma(ctx, &list.vmas[i]);
 	}
-	proc_vma_list_release(&list);
+	proc_vma_list_free(&list);
 	return ret;
 }
 
@@ -384,7 +384,7 @@ static uint64_t vdso_family_size(const struct proc_vma_list *list)
 }
 
 static bool overlaps_any(uint64_t start, uint64_t end, const struct proc_vma_list *ours,
-			 const struct image *image, uint64_t *ret_skip_to)
+			 const struct image_process *image, uint64_t *ret_skip_to)
 {
 	for (size_t i = 0; i < ours->count; i++) {
 		if (start < ours->vmas[i].end && ours->vmas[i].start < end) {
@@ -424,7 +424,7 @@ int choose_control_area(struct restore_context *ctx)
 		}
 		candidate = skip_to;
 	}
-	proc_vma_list_release(&ours);
+	proc_vma_list_free(&ours);
 	if (!ctx->control)
 		return fail(ctx->err, ENOMEM, "no room for the restart's control page in the image's layout");
 	return 0;
@@ -469,7 +469,7 @@ int clear_husk_layout(struct restore_context *ctx)
 		result = husk_call(ctx, "munmap", SYS_munmap, start, end - start, 0, 0, 0, 0);
 		ret = result < 0 ? (int)result : 0;
 	}
-	proc_vma_list_release(&list);
+	proc_vma_list_free(&list);
 	return ret;
 }
 
@@ -545,7 +545,7 @@ int move_vdso(struct restore_context *ctx)
 			ret = result < 0 ? (int)result : 0;
 		}
 	}
-	proc_vma_list_release(&parked);
+	proc_vma_list_free(&parked);
 	return ret;
 }
 
@@ -711,7 +711,7 @@ static int map_vma(struct restore_context *ctx, const struct ckpt_vma *vma)
  * every second one carries VM_DONTDUMP, so each gets its own anon_vma and
  * they stay apart once the flag is dropped again.
  */
-static bool needs_merge_guard(const struct image *image, size_t index, const bool *guarded)
+static bool needs_merge_guard(const struct image_process *image, size_t index, const bool *guarded)
 {
 	const struct ckpt_vma *vma = &image->vmas[index];
 	const struct ckpt_vma *previous = index ? &image->vmas[index - 1] : NULL;

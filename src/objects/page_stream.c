@@ -192,7 +192,7 @@ static int take_item(struct page_source *base, struct page_chunk *ret_chunk)
 	return got;
 }
 
-static void release_item(struct page_stream *stream, bool stop)
+static void return_item(struct page_stream *stream, bool stop)
 {
 	pthread_mutex_lock(&stream->lock);
 	stream->item_ready = false;
@@ -203,7 +203,7 @@ static void release_item(struct page_stream *stream, bool stop)
 
 static void finish_item(struct page_source *base, bool failed)
 {
-	release_item((struct page_stream *)base, failed);
+	return_item((struct page_stream *)base, failed);
 }
 
 /* The reader runs on the CPUs the main thread (pinned with the husk) does not. */
@@ -223,7 +223,7 @@ static int stop_reader(struct page_stream *stream, pthread_t reader, int ret,
 		       struct ckpt_error *err)
 {
 	if (ret < 0) {
-		release_item(stream, true);
+		return_item(stream, true);
 		pthread_cancel(reader);	/* it may sit in read() on a stalled pipe */
 	}
 	pthread_join(reader, NULL);

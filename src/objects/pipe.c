@@ -602,7 +602,7 @@ static int create_pipe_end(struct restore_context *ctx, const struct file_opener
 }
 
 /* Once the files are staged, or staging failed: the pipes still being made. */
-static void release_pipe_makers(struct restore_context *ctx)
+static void close_pipe_makers(struct restore_context *ctx)
 {
 	for (size_t i = 0; ctx->pipe_makers && i < ctx->tree.file_count + 1; i++)
 		close_maker(&ctx->pipe_makers[i]);
@@ -621,5 +621,5 @@ const struct file_kind_ops pipe_ops = {
 	.write_state = write_pipe,
 	.free_state = free_pipe_state,
 	.create = create_pipe_end,
-	.unstage = release_pipe_makers,
+	.unstage = close_pipe_makers,
 };

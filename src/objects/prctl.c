@@ -257,7 +257,7 @@ int restore_prctl(struct restore_context *ctx)
 	return ret < 0 ? (int)ret : 0;
 }
 
-uint32_t image_securebits_union(const struct image *image)
+uint32_t image_securebits_union(const struct image_process *image)
 {
 	uint32_t bits = 0;
 

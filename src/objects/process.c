@@ -403,7 +403,7 @@ int restore_rlimits(struct restore_context *ctx)
 	return 0;
 }
 
-static bool same_groups(const struct image *image)
+static bool same_groups(const struct image_process *image)
 {
 	gid_t current[CKPT_MAX_GROUPS / 4];
 	int count = getgroups((int)ARRAY_SIZE(current), current);
@@ -461,7 +461,7 @@ static bool keeps_capabilities(const struct ckpt_creds *creds)
  * Capabilities the husk keeps until the end of restore_creds() beyond the
  * image's: CAP_SETPCAP while securebits remain to be set.
  */
-static uint64_t capabilities_needed_meanwhile(const struct image *image)
+static uint64_t capabilities_needed_meanwhile(const struct image_process *image)
 {
 	return image_securebits_union(image) ? 1ull << CAP_SETPCAP : 0;
 }

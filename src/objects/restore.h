@@ -46,19 +46,19 @@ struct restore_context {
 	int report_fd;			/* husks -> ckpt: setup results */
 	pid_t root;			/* the husk of tree entry 0, as ckpt sees it */
 	pid_t namespace_init;		/* with --pidns: ckpt's child, PID 1 inside */
-	int release_fd;			/* with --pidns: a byte here lets the init go */
+	int go_fd;			/* with --pidns: a byte here lets the init go */
 	pid_t *outer_pids;		/* per tree entry: the PID as ckpt sees it */
 	pid_t *thread_tids;		/* per thread of the process being rebuilt, as ckpt sees it */
 	bool *seized;			/* per tree entry */
-	pid_t *release_tids;		/* every rebuilt thread, detached at the end */
-	size_t release_count;
+	pid_t *handover_tids;		/* every rebuilt thread, detached at the end */
+	size_t handover_count;
 	struct shmem_owner *shmem_owners;	/* per file id - 1 */
 	bool *epolls_filled;		/* per file id - 1: its registrations are made */
 	struct pipe_maker *pipe_makers;	/* pipe.c: per file id - 1, a pipe being staged */
 	int *wired_fds;			/* per options->inherit_fds entry, staged (files.c) */
 
 	/* the process being rebuilt */
-	struct image image;
+	struct image_process image;
 	pid_t husk;
 	union {
 		struct remote_task task;	/* the main thread: the control area is its area */
@@ -136,7 +136,7 @@ int connect_fds(struct restore_context *ctx);
 int seal_files(struct restore_context *ctx);
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);
-void release_staged_files(struct restore_context *ctx);
+void close_staged_files(struct restore_context *ctx);
 int restore_fds(struct restore_context *ctx);
 /* objects/process.c */
 int check_tree_restartable(struct restore_context *ctx);
@@ -146,14 +146,14 @@ int restore_rlimits(struct restore_context *ctx);
 int restore_creds(struct restore_context *ctx);
 /* objects/prctl.c */
 int restore_prctl(struct restore_context *ctx);
+int restore_securebits(struct restore_context *ctx);
+/* Every securebit some thread of the image has. */
+uint32_t image_securebits_union(const struct image_process *image);
 /* objects/seccomp.c */
 int restore_seccomp(struct restore_context *ctx);
 /* objects/sched.c */
 int restore_loginuid(struct restore_context *ctx);
 int restore_sched(struct restore_context *ctx);
-int restore_securebits(struct restore_context *ctx);
-/* Every securebit some thread of the image has. */
-uint32_t image_securebits_union(const struct image *image);
 /* objects/signals.c */
 int restore_sigactions(struct restore_context *ctx);
 int drop_stray_sigchld(struct restore_context *ctx);

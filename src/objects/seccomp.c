@@ -202,7 +202,7 @@ int write_seccomp_filters(struct dump_context *ctx)
 	return 0;
 }
 
-void release_thread_seccomp(struct dump_thread *thread)
+void free_thread_seccomp(struct dump_thread *thread)
 {
 	for (uint32_t k = 0; k < thread->record.seccomp_filter_count; k++)
 		free(thread->seccomp_filters[k].program);
@@ -217,7 +217,7 @@ void release_thread_seccomp(struct dump_thread *thread)
 #define DATA_SECCOMP_CODE 24576		/* up to 32 KiB of instructions */
 
 /* The filters of thread `index`, oldest first, and how many. */
-static const struct image_seccomp *thread_filters(const struct image *image, size_t index,
+static const struct image_seccomp *thread_filters(const struct image_process *image, size_t index,
 						  size_t *ret_count)
 {
 	int32_t tid = image->threads[index].thread.tid;
@@ -245,7 +245,7 @@ static bool same_filter(const struct image_seccomp *a, const struct image_seccom
  * How many of the oldest filters every thread has, the same programs in the
  * same order: inherited from one thread, or synced with TSYNC.
  */
-static size_t shared_filter_count(const struct image *image)
+static size_t shared_filter_count(const struct image_process *image)
 {
 	size_t main_count, shared;
 	const struct image_seccomp *main_filters = thread_filters(image, 0, &main_count);
@@ -262,7 +262,7 @@ static size_t shared_filter_count(const struct image *image)
 	return shared;
 }
 
-static bool has_seccomp(const struct image *image)
+static bool has_seccomp(const struct image_process *image)
 {
 	for (size_t i = 0; i < image->thread_count; i++) {
 		if (image->threads[i].thread.seccomp_mode != CKPT_SECCOMP_DISABLED)
@@ -320,7 +320,7 @@ static int install_thread_filters(struct restore_context *ctx, size_t index, siz
  */
 int restore_seccomp(struct restore_context *ctx)
 {
-	const struct image *image = &ctx->image;
+	const struct image_process *image = &ctx->image;
 	size_t shared = shared_filter_count(image);
 	size_t main_count;
 	const struct image_seccomp *main_filters = thread_filters(image, 0, &main_count);

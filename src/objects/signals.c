@@ -203,7 +203,7 @@ int write_pending_signals(struct dump_context *ctx)
 #include "objects/restore.h"
 
 /* The index of the image thread with that TID, or -1. */
-static ssize_t thread_index(const struct image *image, int32_t tid)
+static ssize_t thread_index(const struct image_process *image, int32_t tid)
 {
 	for (size_t i = 0; i < image->thread_count; i++) {
 		if (image->threads[i].thread.tid == tid)

@@ -547,17 +547,17 @@ static int wait_for_reports(struct restore_context *ctx, int read_fd)
  * The namespace's init holds on to ckpt until the tree is released: it dies
  * with ckpt (and the whole namespace with it) and leaves when ckpt gives up.
  */
-static void hold_on_to_ckpt(int release_fd)
+static void hold_on_to_ckpt(int go_fd)
 {
 	char released = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);	/* had ckpt died before, read sees EOF */
-	if (read(release_fd, &released, 1) != 1)
+	if (read(go_fd, &released, 1) != 1)
 		_exit(127);
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	if (write(release_fd, &released, 1) != 1)	/* now ckpt may exit */
+	if (write(go_fd, &released, 1) != 1)	/* now ckpt may exit */
 		_exit(127);
-	close(release_fd);
+	close(go_fd);
 }
 
 /*
@@ -566,7 +566,7 @@ static void hold_on_to_ckpt(int release_fd)
  * exits with the root's status (an init cannot kill itself with a signal,
  * so a signal death becomes 128+N).  Never returns.
  */
-static void namespace_init_main(const struct restore_context *ctx, int release_fd)
+static void namespace_init_main(const struct restore_context *ctx, int go_fd)
 {
 	const struct ckpt_tree_entry *root = &ctx->tree.entries[0];
 	pid_t creator = getpid();
@@ -580,9 +580,9 @@ static void namespace_init_main(const struct restore_context *ctx, int release_f
 		report_to_ckpt(ctx->report_fd, root->pid, -errno, "creating the root with its PID");
 		_exit(127);
 	}
-	syscall(SYS_close_range, 0, (unsigned)release_fd - 1, 0);
-	syscall(SYS_close_range, (unsigned)release_fd + 1, ~0u, 0);
-	hold_on_to_ckpt(release_fd);
+	syscall(SYS_close_range, 0, (unsigned)go_fd - 1, 0);
+	syscall(SYS_close_range, (unsigned)go_fd + 1, ~0u, 0);
+	hold_on_to_ckpt(go_fd);
 	for (;;) {
 		reaped = wait(&status);
 		if (reaped < 0 && errno != EINTR)
@@ -600,7 +600,7 @@ static pid_t clone_namespace_init(void)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-/* The init of a new namespace, which creates the root; ctx->release_fd lets it go. */
+/* The init of a new namespace, which creates the root; ctx->go_fd lets it go. */
 static pid_t clone_init_and_root(struct restore_context *ctx)
 {
 	int release[2];
@@ -617,7 +617,7 @@ static pid_t clone_init_and_root(struct restore_context *ctx)
 	if (pid < 0)
 		close(release[1]);
 	else
-		ctx->release_fd = release[1];
+		ctx->go_fd = release[1];
 	return pid;
 }
 
@@ -649,16 +649,16 @@ static int clone_first(struct restore_context *ctx)
 }
 
 /* After a successful restart: the namespace's init no longer dies with ckpt. */
-void release_namespace_init(struct restore_context *ctx)
+void let_namespace_init_go(struct restore_context *ctx)
 {
 	char ack = 0;
 
-	if (ctx->release_fd < 0)
+	if (ctx->go_fd < 0)
 		return;
-	if (write(ctx->release_fd, "r", 1) != 1 || read(ctx->release_fd, &ack, 1) != 1)
+	if (write(ctx->go_fd, "r", 1) != 1 || read(ctx->go_fd, &ack, 1) != 1)
 		kill(ctx->namespace_init, SIGKILL);
-	close(ctx->release_fd);
-	ctx->release_fd = -1;
+	close(ctx->go_fd);
+	ctx->go_fd = -1;
 }
 
 /* Each tree process's PID as ckpt sees it (the same unless in a new namespace). */
@@ -846,9 +846,9 @@ void kill_husk_tree(struct restore_context *ctx)
 {
 	_cleanup_free_ bool *ours = NULL;
 
-	if (ctx->release_fd >= 0) {
-		close(ctx->release_fd);
-		ctx->release_fd = -1;
+	if (ctx->go_fd >= 0) {
+		close(ctx->go_fd);
+		ctx->go_fd = -1;
 	}
 	if (ctx->namespace_init) {
 		kill(ctx->namespace_init, SIGKILL);	/* takes the whole namespace */

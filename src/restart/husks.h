@@ -12,6 +12,6 @@ int create_husk_tree(struct restore_context *ctx);
 /* On failure: nothing of the tree stays (ckpt is their subreaper meanwhile). */
 void kill_husk_tree(struct restore_context *ctx);
 /* After a successful restart: the namespace's init no longer dies with ckpt. */
-void release_namespace_init(struct restore_context *ctx);
+void let_namespace_init_go(struct restore_context *ctx);
 
 #endif

@@ -177,11 +177,11 @@ static const struct rebuild_step {
 	{ "restart.mm", restore_mm_fields, restores_shared_mm },
 	{ "restart.fds", restore_fds, restores_shared_files },
 	{ "restart.epoll", connect_fds, restores_shared_files },
-	{ "restart.fds", restore_process_attributes, NULL },
-	{ "restart.fds", restore_sigactions, NULL },
+	{ "restart.process", restore_process_attributes, NULL },
+	{ "restart.sigactions", restore_sigactions, NULL },
 	{ "restart.fds", close_staged_in_husk, table_still_needed },
-	{ "restart.fds", restore_locks, NULL },
-	{ "restart.sched", restore_loginuid, NULL },
+	{ "restart.locks", restore_locks, NULL },
+	{ "restart.process", restore_loginuid, NULL },
 	{ "restart.thread", create_threads, NULL },
 	{ "restart.thread", restore_thread_state, NULL },
 	{ "restart.seccomp", restore_seccomp, NULL },
@@ -211,19 +211,19 @@ static int run_rebuild_step(struct restore_context *ctx, const struct rebuild_st
 static int remember_threads(struct restore_context *ctx)
 {
 	size_t count = ctx->image.thread_count;
-	pid_t *grown = realloc(ctx->release_tids, (ctx->release_count + count) * sizeof(*grown));
+	pid_t *grown = realloc(ctx->handover_tids, (ctx->handover_count + count) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
-	ctx->release_tids = grown;
+	ctx->handover_tids = grown;
 	for (size_t i = 0; i < count; i++)
-		grown[ctx->release_count++] = ctx->thread_tids[i];
+		grown[ctx->handover_count++] = ctx->thread_tids[i];
 	return 0;
 }
 
 static void forget_process(struct restore_context *ctx)
 {
-	image_release(&ctx->image);
+	image_process_free(&ctx->image);
 	free(ctx->merge_guarded);
 	free(ctx->thread_tasks);
 	free(ctx->thread_tids);
@@ -288,16 +288,16 @@ static int rebuild_all(struct restore_context *ctx)
 	return ret;
 }
 
-static int release_tree(struct restore_context *ctx)
+static int hand_over_tree(struct restore_context *ctx)
 {
-	int ret = fault_point(ctx->err, "restart.release");
+	int ret = fault_point(ctx->err, "restart.handover");
 
 	if (ret < 0)
 		return ret;
 	unpin(ctx);
-	for (size_t i = 0; i < ctx->release_count; i++)
-		ptrace_detach(ctx->release_tids[i], 0);
-	release_namespace_init(ctx);
+	for (size_t i = 0; i < ctx->handover_count; i++)
+		ptrace_detach(ctx->handover_tids[i], 0);
+	let_namespace_init_go(ctx);
 	memset(ctx->seized, 0, ctx->tree.entry_count * sizeof(*ctx->seized));
 	return 0;
 }
@@ -316,24 +316,24 @@ static void report_stats(struct restore_context *ctx, uint64_t started)
 	stats->injected_syscalls = ctx->injected_syscalls;
 }
 
-static void release_everything(struct restore_context *ctx)
+static void free_restore_context(struct restore_context *ctx)
 {
 	forget_process(ctx);
-	release_staged_files(ctx);
+	close_staged_files(ctx);
 	free(ctx->seized);
 	free(ctx->outer_pids);
-	free(ctx->release_tids);
+	free(ctx->handover_tids);
 	free(ctx->shmem_owners);
 	free(ctx->epolls_filled);
-	image_tree_release(&ctx->tree);
-	image_reader_release(&ctx->reader);
+	image_tree_free(&ctx->tree);
+	image_reader_free(&ctx->reader);
 }
 
 int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 {
 	struct ckpt_options no_options = { 0 };
 	struct ckpt_error err = { 0 };
-	struct restore_context ctx = { .err = &err, .report_fd = -1, .release_fd = -1 };
+	struct restore_context ctx = { .err = &err, .report_fd = -1, .go_fd = -1 };
 	uint64_t started = monotonic_ns();
 	int was_subreaper = 0;
 	int ret;
@@ -351,7 +351,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 	if (ret == 0)
 		ret = seal_files(&ctx);
 	if (ret == 0)
-		ret = release_tree(&ctx);
+		ret = hand_over_tree(&ctx);
 	unpin(&ctx);
 	if (ret < 0)
 		kill_husk_tree(&ctx);
@@ -359,7 +359,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 		*ret_pid = ctx.root;
 	prctl(PR_SET_CHILD_SUBREAPER, was_subreaper, 0, 0, 0);
 	report_stats(&ctx, started);
-	release_everything(&ctx);
+	free_restore_context(&ctx);
 	if (ret < 0 && ctx.options->error && ctx.options->error_size)
 		snprintf(ctx.options->error, ctx.options->error_size, "%s", err.message);
 	return ret;

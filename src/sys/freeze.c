@@ -56,7 +56,7 @@ static void resend_deferred_signals(const struct remote_task *task)
 	}
 }
 
-void release_frozen_thread(const struct remote_task *task,
+void let_go_of_frozen_thread(const struct remote_task *task,
 			   const struct user_regs_struct *unhomed_regs)
 {
 	struct ckpt_error ignored = { 0 };

@@ -39,7 +39,7 @@ int freeze_new_threads(pid_t pid, const struct thread_set *set, struct ckpt_erro
  * home is put back, or `unhomed_regs` when it never got one (NULL when
  * nothing was injected).  A SIGSTOP held back meanwhile is sent again.
  */
-void release_frozen_thread(const struct remote_task *task,
+void let_go_of_frozen_thread(const struct remote_task *task,
 			   const struct user_regs_struct *unhomed_regs);
 /*
  * Detaches a frozen thread of a process that is ending, or collects its

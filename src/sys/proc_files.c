@@ -159,7 +159,7 @@ int proc_parse_vmas(char *text, struct proc_vma_list *ret_list, struct ckpt_erro
 	int ret = parse_vma_lines(text, &list, err);
 
 	if (ret < 0) {
-		proc_vma_list_release(&list);
+		proc_vma_list_free(&list);
 		return ret;
 	}
 	*ret_list = list;
@@ -180,7 +180,7 @@ int proc_read_vmas(pid_t pid, bool with_vm_flags, struct proc_vma_list *ret_list
 	return proc_parse_vmas(text, ret_list, err);
 }
 
-void proc_vma_list_release(struct proc_vma_list *list)
+void proc_vma_list_free(struct proc_vma_list *list)
 {
 	for (size_t i = 0; i < list->count; i++)
 		free(list->vmas[i].name);
@@ -204,7 +204,7 @@ int proc_vma_flags_at(pid_t pid, uint64_t address, uint32_t *ret_flags, struct c
 	else
 		ret = fail(err, ENOENT, "no memory at %#llx in /proc/%d/smaps",
 			   (unsigned long long)address, pid);
-	proc_vma_list_release(&list);
+	proc_vma_list_free(&list);
 	return ret;
 }
 

@@ -52,7 +52,7 @@ int proc_read_vmas(pid_t pid, bool with_vm_flags, struct proc_vma_list *ret_list
 		   struct ckpt_error *err);
 /* The same from the text of such a file (changed in place: lines are cut). */
 int proc_parse_vmas(char *text, struct proc_vma_list *ret_list, struct ckpt_error *err);
-void proc_vma_list_release(struct proc_vma_list *list);
+void proc_vma_list_free(struct proc_vma_list *list);
 /* The VmFlags (enum proc_vma_flag) of the VMA holding address, from /proc/PID/smaps. */
 int proc_vma_flags_at(pid_t pid, uint64_t address, uint32_t *ret_flags, struct ckpt_error *err);
 

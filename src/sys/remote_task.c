@@ -125,7 +125,7 @@ int remote_find_vdso_gadget(const struct remote_task *task, uint64_t *ret_gadget
 			continue;
 		ret = find_syscall_instruction(task, vma, &gadget);
 	}
-	proc_vma_list_release(&list);
+	proc_vma_list_free(&list);
 	if (ret == 0 && !gadget)
 		return fail(task->err, ENOTSUP, "process %d has no vDSO to run syscalls in", task->pid);
 	if (ret == 0)

@@ -75,7 +75,7 @@ count_with_inner_pid() {
 	grep -l -E "^NSpid:.*[[:space:]]$1\$" /proc/[0-9]*/status 2>/dev/null | wc -l
 }
 before=$(count_with_inner_pid "$original")
-for point in restart.pages restart.release; do
+for point in restart.pages restart.handover; do
 	status=$(CKPT_FAULT=$point status_of "$CKPT" restart --pidns --detach "$case_dir/image")
 	[ "$status" -eq 1 ] || fail "restart --pidns with the fault $point exited $status, expected 1"
 	after=$(count_with_inner_pid "$original")

@@ -108,7 +108,7 @@ static void reseal_all(struct image_bytes *bytes)
 
 /* ---- what an accepted image must hold ---- */
 
-static void check_files_and_fds(const struct image *image)
+static void check_files_and_fds(const struct image_process *image)
 {
 	for (size_t i = 0; i < image->file_count; i++) {
 		bool named_by_path = file_kind_has(image->files[i].file.kind, FILE_KIND_ON_DISK) ||
@@ -125,7 +125,7 @@ static void check_files_and_fds(const struct image *image)
 	}
 }
 
-static void check_memory(const struct image *image)
+static void check_memory(const struct image_process *image)
 {
 	if (image->vma_count == 0)
 		die("accepted an image without VMAs");
@@ -139,7 +139,7 @@ static void check_memory(const struct image *image)
 	}
 }
 
-static void check_accepted(const struct image *image)
+static void check_accepted(const struct image_process *image)
 {
 	if (image->thread_count != image->process.thread_count || image->thread_count == 0 ||
 	    image->threads[0].thread.tid != image->process.pid)
@@ -153,7 +153,7 @@ static void check_accepted(const struct image *image)
 static void read_stream(const unsigned char *data, size_t size)
 {
 	struct ckpt_error err = { 0 };
-	struct image image;
+	struct image_process image;
 	struct image_pages_seen seen;
 	int ret = read_whole_image(load_stream(data, size), &image, &seen, &err);
 
@@ -161,7 +161,7 @@ static void read_stream(const unsigned char *data, size_t size)
 		die("a failure without a message");
 	if (ret == 0)
 		check_accepted(&image);
-	image_release(&image);
+	image_process_free(&image);
 }
 
 /* The same stream read as a process tree, the way ckpt inspect reads it. */
@@ -170,7 +170,7 @@ static void read_stream_as_tree(const unsigned char *data, size_t size)
 	struct ckpt_error err = { 0 };
 	struct image_reader reader;
 	struct image_tree tree;
-	struct image *processes = NULL;
+	struct image_process *processes = NULL;
 	size_t count = 0;
 	int ret;
 
@@ -181,9 +181,9 @@ static void read_stream_as_tree(const unsigned char *data, size_t size)
 	if (ret == 0) {
 		for (size_t i = 0; i < count; i++)
 			check_accepted(&processes[i]);
-		image_release_all(&tree, processes, count);
+		image_free_all(&tree, processes, count);
 	}
-	image_reader_release(&reader);
+	image_reader_free(&reader);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -879,7 +879,7 @@ static inline int accept_page_record(struct page_cursor *cursor, const struct im
 }
 
 /* PAGES records from *record on, then the tail, then the end of the stream. */
-static inline int read_pages_to_end(struct image_reader *reader, const struct image *image,
+static inline int read_pages_to_end(struct image_reader *reader, const struct image_process *image,
 				    struct image_record *record, struct image_pages_seen *seen)
 {
 	struct page_cursor cursor;
@@ -910,7 +910,7 @@ static inline int read_pages_to_end(struct image_reader *reader, const struct im
  * Reads a whole image from fd.  The caller releases *image (also on
  * failure, when it is partly filled).
  */
-static inline int read_whole_image(int fd, struct image *image, struct image_pages_seen *seen,
+static inline int read_whole_image(int fd, struct image_process *image, struct image_pages_seen *seen,
 				   struct ckpt_error *err)
 {
 	struct image_reader reader;
@@ -929,7 +929,7 @@ static inline int read_whole_image(int fd, struct image *image, struct image_pag
 	image->owned_tree = tree;
 	if (ret == 0)
 		ret = read_pages_to_end(&reader, image, &record, seen);
-	image_reader_release(&reader);
+	image_reader_free(&reader);
 	return ret;
 }
 

@@ -316,7 +316,7 @@ static void test_page_hash_multiple_of_32(void)
 struct read_outcome {
 	int ret;
 	struct ckpt_error err;
-	struct image image;
+	struct image_process image;
 	struct image_pages_seen seen;
 };
 
@@ -367,7 +367,7 @@ static void expect_rejected(const char *name, const struct image_bytes *bytes, c
 		      "%s: message \"%s\" does not mention \"%s\"", name, outcome.err.message, expected);
 	check(outcome.ret == 0 || outcome.err.code == outcome.ret || outcome.err.code < 0,
 	      "%s: failed with %d but recorded no error code", name, outcome.ret);
-	image_release(&outcome.image);
+	image_process_free(&outcome.image);
 }
 
 static void expect_accepted(const char *name, const struct image_bytes *bytes)
@@ -376,7 +376,7 @@ static void expect_accepted(const char *name, const struct image_bytes *bytes)
 
 	read_bytes(bytes, &outcome);
 	check(outcome.ret == 0, "%s: rejected: %s", name, outcome.err.message);
-	image_release(&outcome.image);
+	image_process_free(&outcome.image);
 }
 
 /* ---- round trip ---- */
@@ -390,7 +390,7 @@ static bool xstate_is_as_built(const struct image_thread *thread)
 	return true;
 }
 
-static void compare_identity(const struct image_spec *spec, const struct image *image)
+static void compare_identity(const struct image_spec *spec, const struct image_process *image)
 {
 	check(memcmp(&image->head, &spec->head, sizeof(spec->head)) == 0, "round trip: HEAD differs");
 	check(memcmp(&image->process, &spec->process, sizeof(spec->process)) == 0,
@@ -405,7 +405,7 @@ static void compare_identity(const struct image_spec *spec, const struct image *
 	      "round trip: SIGACTIONS differs");
 }
 
-static void compare_files_and_mm(const struct image_spec *spec, const struct image *image)
+static void compare_files_and_mm(const struct image_spec *spec, const struct image_process *image)
 {
 	check(image->file_count == spec->file_count, "round trip: %zu files, wrote %zu", image->file_count,
 	      spec->file_count);
@@ -428,7 +428,7 @@ static void compare_files_and_mm(const struct image_spec *spec, const struct ima
 	      "round trip: auxv differs");
 }
 
-static void compare_threads_and_vmas(const struct image_spec *spec, const struct image *image)
+static void compare_threads_and_vmas(const struct image_spec *spec, const struct image_process *image)
 {
 	check(image->thread_count == spec->thread_count, "round trip: %zu threads, wrote %zu",
 	      image->thread_count, spec->thread_count);
@@ -476,7 +476,7 @@ static void round_trip_spec(const char *name, const struct image_spec *spec)
 	valid_bytes(spec, &bytes);
 	read_bytes(&bytes, &outcome);
 	check_round_trip(name, spec, &outcome);
-	image_release(&outcome.image);
+	image_process_free(&outcome.image);
 	image_bytes_release(&bytes);
 }
 
@@ -538,7 +538,7 @@ static void test_round_trip_pipe(void)
 	waitpid(writer, &status, 0);
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pipe round trip: the writer failed");
 	check_round_trip("pipe round trip", &spec, &outcome);
-	image_release(&outcome.image);
+	image_process_free(&outcome.image);
 }
 
 /* validate_record() of the record at offset, from an aligned copy as the reader gives it. */

@@ -61,7 +61,7 @@ static void test_maps_names(void)
 	check(strcmp(list.vmas[3].name, "[stack]") == 0, "[stack]: '%s'", list.vmas[3].name);
 	check(strcmp(list.vmas[4].name, "/tmp/x (1) y") == 0 && list.vmas[4].inode == UINT64_MAX &&
 	      list.vmas[4].dev_major == 0xfd, "last line without newline: '%s'", list.vmas[4].name);
-	proc_vma_list_release(&list);
+	proc_vma_list_free(&list);
 }
 
 static void test_maps_long_line(void)
@@ -80,7 +80,7 @@ static void test_maps_long_line(void)
 	check(proc_parse_vmas(text, &list, &err) == 0 && list.count == 1 &&
 	      strlen(list.vmas[0].name) == path_length, "4000-byte path: %zu bytes",
 	      list.count ? strlen(list.vmas[0].name) : 0);
-	proc_vma_list_release(&list);
+	proc_vma_list_free(&list);
 	free(text);
 }
 
@@ -108,7 +108,7 @@ static void test_smaps_flags(void)
 		check(list.vmas[1].flags == second, "VmFlags of the second (no newline): %#x, expected %#x",
 		      list.vmas[1].flags, second);
 	}
-	proc_vma_list_release(&list);
+	proc_vma_list_free(&list);
 }
 
 static void test_maps_broken(void)

@@ -559,7 +559,7 @@ static void test_print_every_record(void)
 	struct ckpt_error err = { 0 };
 	struct image_reader reader;
 	struct image_tree tree;
-	struct image *processes = NULL;
+	struct image_process *processes = NULL;
 	size_t count = 0;
 	struct printed printed = { 0 };
 	int fd, ret;
@@ -578,12 +578,12 @@ static void test_print_every_record(void)
 
 		print_all(&bytes, &context, &printed);
 		check_printed(&printed);
-		image_release_all(&tree, processes, count);
+		image_free_all(&tree, processes, count);
 	}
 	if (getenv("TEST_RECORDS_SHOW") && printed.text)
 		fputs(printed.text, stdout);
 	free(printed.text);
-	image_reader_release(&reader);
+	image_reader_free(&reader);
 	if (fd >= 0)
 		close(fd);
 	image_bytes_release(&bytes);

@@ -154,14 +154,14 @@ static int read_through(struct image_transport *transport, struct ckpt_error *er
 {
 	struct image_reader reader;
 	struct image_tree tree;
-	struct image *processes = NULL;
+	struct image_process *processes = NULL;
 	int ret;
 
 	image_reader_init_transport(&reader, transport, err);
 	ret = image_read_all(&reader, &tree, &processes, count);
 	if (ret == 0)
-		image_release_all(&tree, processes, *count);
-	image_reader_release(&reader);
+		image_free_all(&tree, processes, *count);
+	image_reader_free(&reader);
 	return ret;
 }
 
@@ -243,7 +243,7 @@ static void test_short_reads(void)
 	struct image_bytes bytes = { 0 };
 	struct image_reader reader;
 	struct image_tree tree;
-	struct image *processes = NULL;
+	struct image_process *processes = NULL;
 	struct dribble dribble;
 	pthread_t writer;
 	size_t count = 0;
@@ -262,8 +262,8 @@ static void test_short_reads(void)
 	check(reader.offset == bytes.length, "every byte was read (%llu of %zu)",
 	      (unsigned long long)reader.offset, bytes.length);
 	if (ret == 0)
-		image_release_all(&tree, processes, count);
-	image_reader_release(&reader);
+		image_free_all(&tree, processes, count);
+	image_reader_free(&reader);
 	pthread_join(writer, NULL);
 	close(pipe_fds[0]);
 	image_bytes_release(&bytes);
@@ -285,7 +285,7 @@ static void check_stall(const unsigned char *data, size_t length, const char *wh
 	check(ret == -ETIMEDOUT &&
 	      strcmp(err.message, "reading the image: nothing came for 1 s: the stream stalled") == 0,
 	      "a pipe stalled %s fails after the timeout (%d: %s)", where, ret, err.message);
-	image_reader_release(&reader);
+	image_reader_free(&reader);
 	close(pipe_fds[0]);
 	close(pipe_fds[1]);
 }
