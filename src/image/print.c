@@ -388,3 +388,21 @@ void print_inet_socket_record(FILE *out, const void *payload, uint64_t length,
 	if (sock->type == SOCK_DGRAM)
 		fprintf(out, ", %zu datagrams queued", datagrams);
 }
+
+/* "pty master of /dev/pts/3 (38x120), 12 bytes waiting, session 42 foreground 42, packet" */
+void print_pty_record(FILE *out, const void *payload, uint64_t length,
+		      const struct record_print_context *context)
+{
+	const struct ckpt_pty *pty = payload;
+
+	(void)length;
+	(void)context;
+	fprintf(out, "pty %s of /dev/pts/%u (%ux%u), %u bytes waiting",
+		pty->role == CKPT_PTY_MASTER ? "master" : "slave", pty->index, pty->rows, pty->columns,
+		pty->data_length);
+	if (pty->session)
+		fprintf(out, ", session %d foreground %d", pty->session, pty->foreground_pgrp);
+	fprintf(out, "%s%s%s", pty->flags & CKPT_PTY_PACKET ? ", packet" : "",
+		pty->flags & CKPT_PTY_LOCKED ? ", locked" : "",
+		pty->flags & CKPT_PTY_EXCLUSIVE ? ", exclusive" : "");
+}

@@ -140,11 +140,11 @@ record_validator validate_head_record, validate_process_record, validate_creds_r
 	validate_siginfo_record, validate_tree_record, validate_eventfd_record,
 	validate_timerfd_record, validate_signalfd_record, validate_epoll_target_record,
 	validate_unix_socket_record, validate_socket_queue_record, validate_seccomp_record,
-	validate_inet_socket_record, validate_inet_datagram_record;
+	validate_inet_socket_record, validate_inet_datagram_record, validate_pty_record;
 
 record_printer print_head_record, print_tree_record, print_process_record, print_thread_record,
 	print_fd_record, print_vma_record, print_epoll_target_record, print_eventfd_record,
 	print_timerfd_record, print_signalfd_record, print_unix_socket_record,
-	print_seccomp_record, print_inet_socket_record;
+	print_seccomp_record, print_inet_socket_record, print_pty_record;
 
 #endif

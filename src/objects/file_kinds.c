@@ -23,6 +23,7 @@ static const struct file_kind_ops *const file_kinds[] = {
 	[CKPT_FILE_EPOLL] = &epoll_ops,
 	[CKPT_FILE_UNIX_SOCKET] = &unix_socket_ops,
 	[CKPT_FILE_INET_SOCKET] = &inet_socket_ops,
+	[CKPT_FILE_PTY] = &pty_ops,
 };
 
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind)

@@ -48,6 +48,12 @@ struct file_kind_ops {
 	enum ckpt_file_kind kind;
 	/* At fd 0-2, an fd of this kind is taken over from ckpt restart as this; NONE: collected. */
 	enum ckpt_inherit_kind inherited_as;
+	/*
+	 * At fd 0-2: whether this fd is saved even so, though the rule above or
+	 * the terminal rule of files.c would take it over (a pty slave whose
+	 * master the tree holds); NULL: never.
+	 */
+	bool (*saved_at_low_fd)(struct dump_context *ctx, const struct fd_facts *facts);
 
 	/* ---- checkpoint ---- */
 	/* Whether the fd is of this kind (no two rows recognise the same fd). */
@@ -89,7 +95,7 @@ struct file_kind_ops {
 
 /* The rows (the file of each kind defines its own). */
 extern const struct file_kind_ops regular_file_ops, directory_ops, chardev_ops, shmem_ops,
-	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops;
+	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops, pty_ops;
 
 /* The row of a FILE kind; NULL for a kind this ckpt does not know. */
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind);

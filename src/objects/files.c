@@ -151,18 +151,23 @@ static bool is_plain_char_device(const char *path)
 	return false;
 }
 
-/* fds 0-2 that are a terminal, a pipe or a kind taken over (a socket) come from ckpt restart. */
-static uint32_t inherit_kind(const struct fd_facts *facts)
+/*
+ * fds 0-2 that are a terminal, a pipe or a kind taken over (a socket) come
+ * from ckpt restart, unless their kind saves them (a pty whose master is in the tree).
+ */
+static uint32_t inherit_kind(struct dump_context *ctx, const struct fd_facts *facts)
 {
 	const struct file_kind_ops *kind;
 
 	if (facts->fd > 2)
 		return CKPT_INHERIT_NONE;
+	kind = recognise_fd(facts);
+	if (kind && kind->saved_at_low_fd && kind->saved_at_low_fd(ctx, facts))
+		return CKPT_INHERIT_NONE;
 	if (is_terminal_device(&facts->st))
 		return CKPT_INHERIT_TTY;
 	if (S_ISFIFO(facts->st.st_mode))
 		return CKPT_INHERIT_PIPE;
-	kind = recognise_fd(facts);
 	return kind ? kind->inherited_as : CKPT_INHERIT_NONE;
 }
 
@@ -304,7 +309,7 @@ static int collect_fd(struct dump_context *ctx, int fd)
 	if (ret < 0)
 		return ret;
 	record.flags = (facts.flags & O_CLOEXEC) ? CKPT_FD_CLOEXEC : 0;
-	record.inherit_kind = inherit_kind(&facts);
+	record.inherit_kind = inherit_kind(ctx, &facts);
 	if (record.inherit_kind != CKPT_INHERIT_NONE) {
 		record.flags |= CKPT_FD_INHERIT;
 		return add_fd_record(ctx, &record);
