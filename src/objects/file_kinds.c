@@ -118,6 +118,18 @@ int check_files_restorable(struct restore_context *ctx)
 	return ret;
 }
 
+int start_husk_files(const struct restore_context *ctx, pid_t pid)
+{
+	int ret = 0;
+
+	for (const struct file_kind_ops *kind = next_file_kind_ops(NULL); ret == 0 && kind;
+	     kind = next_file_kind_ops(kind)) {
+		if (kind->start_husk)
+			ret = kind->start_husk(ctx, pid);
+	}
+	return ret;
+}
+
 int connect_fds(struct restore_context *ctx)
 {
 	int ret = 0;

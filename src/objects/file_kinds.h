@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "image/format.h"
 
@@ -87,6 +88,13 @@ struct file_kind_ops {
 	 */
 	int (*create)(struct restore_context *ctx, const struct file_opener *opener,
 		      const struct image_file *file, int *ret_fd);
+	/*
+	 * Run by each new husk itself, in its session and group, before it
+	 * creates its children, on the staged fds it inherited (a session
+	 * leader's controlling terminal, which children inherit); 0 or -errno,
+	 * nothing logged (the husk reports it).
+	 */
+	int (*start_husk)(const struct restore_context *ctx, pid_t pid);
 	/* In each husk, once its fds are in: what links its fds (epoll registrations). */
 	int (*connect)(struct restore_context *ctx);
 	/* Once every process's memory is in (memfd seals). */

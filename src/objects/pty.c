@@ -857,34 +857,49 @@ static int create_pty(struct restore_context *ctx, const struct file_opener *ope
 	return make_pair(ctx, &ctx->tree.files[master_id - 1]);
 }
 
-/* In the session leader's husk: the new slave as its controlling terminal, its foreground group. */
-static int take_terminal(struct restore_context *ctx, const struct ckpt_pty *record)
+/* The master record of the terminal this session leader had, or NULL. */
+static const struct ckpt_pty *find_session_terminal(const struct restore_context *ctx, pid_t leader)
 {
-	int32_t group = record->foreground_pgrp;
-	uint64_t slave = (uint64_t)ctx->staged_fds[record->peer_file_id - 1];
-	uint64_t address = 0;
-	int64_t ret = husk_call(ctx, "ioctl(TIOCSCTTY)", SYS_ioctl, slave, TIOCSCTTY, 0, 0, 0, 0);
-
-	if (ret < 0 || group == 0)
-		return (int)ret;
-	ret = husk_put_data(ctx, 0, &group, sizeof(group), &address);
-	if (ret == 0)
-		ret = husk_call(ctx, "ioctl(TIOCSPGRP)", SYS_ioctl, slave, TIOCSPGRP, address, 0, 0, 0);
-	return ret < 0 ? (int)ret : 0;
-}
-
-static int connect_ptys(struct restore_context *ctx)
-{
-	int ret = 0;
-
-	for (size_t i = 0; ret == 0 && i < ctx->tree.file_count; i++) {
+	for (size_t i = 0; i < ctx->tree.file_count; i++) {
 		const struct ckpt_pty *record = image_file_pty(&ctx->tree.files[i]);
 
-		if (record && record->role == CKPT_PTY_MASTER && record->session &&
-		    record->session == ctx->image.entry.pid)
-			ret = take_terminal(ctx, record);
+		if (record && record->role == CKPT_PTY_MASTER && record->session == leader)
+			return record;
 	}
-	return ret;
+	return NULL;
+}
+
+/*
+ * Run by the session leader's husk before it creates its children (each
+ * process keeps its own pointer to its controlling terminal, copied at
+ * fork): the new slave becomes the session's controlling terminal.
+ */
+static int take_terminal(const struct restore_context *ctx, pid_t pid)
+{
+	const struct ckpt_pty *record = find_session_terminal(ctx, pid);
+
+	if (!record)
+		return 0;
+	if (ioctl(ctx->staged_fds[record->peer_file_id - 1], TIOCSCTTY, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* In the session leader's husk, once every husk is in its group: the foreground group. */
+static int connect_ptys(struct restore_context *ctx)
+{
+	const struct ckpt_pty *record = find_session_terminal(ctx, ctx->image.entry.pid);
+	int32_t group = record ? record->foreground_pgrp : 0;
+	uint64_t address = 0;
+	int64_t ret;
+
+	if (group == 0)
+		return 0;
+	ret = husk_put_data(ctx, 0, &group, sizeof(group), &address);
+	if (ret == 0)
+		ret = husk_call(ctx, "ioctl(TIOCSPGRP)", SYS_ioctl,
+				(uint64_t)ctx->staged_fds[record->peer_file_id - 1], TIOCSPGRP, address, 0, 0, 0);
+	return ret < 0 ? (int)ret : 0;
 }
 
 const struct file_kind_ops pty_ops = {
@@ -896,5 +911,6 @@ const struct file_kind_ops pty_ops = {
 	.write_state = write_pty,
 	.free_state = free_pty,
 	.create = create_pty,
+	.start_husk = take_terminal,
 	.connect = connect_ptys,
 };

@@ -130,6 +130,8 @@ bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_
 /* objects/file_kinds.c: a hook of every FILE kind */
 int check_files_restorable(struct restore_context *ctx);
 int connect_fds(struct restore_context *ctx);
+/* Run by a new husk itself before it creates its children: 0 or -errno, nothing logged. */
+int start_husk_files(const struct restore_context *ctx, pid_t pid);
 int seal_files(struct restore_context *ctx);
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);
