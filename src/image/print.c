@@ -389,7 +389,7 @@ void print_inet_socket_record(FILE *out, const void *payload, uint64_t length,
 		fprintf(out, ", %zu datagrams queued", datagrams);
 }
 
-/* "pty master of /dev/pts/3 (38x120), 12 bytes waiting, session 42 foreground 42, packet" */
+/* "pty master of /dev/pts/3 (24x80), input 2 output 3 bytes waiting, session 42 foreground 43, packet" */
 void print_pty_record(FILE *out, const void *payload, uint64_t length,
 		      const struct record_print_context *context)
 {
@@ -397,9 +397,11 @@ void print_pty_record(FILE *out, const void *payload, uint64_t length,
 
 	(void)length;
 	(void)context;
-	fprintf(out, "pty %s of /dev/pts/%u (%ux%u), %u bytes waiting",
-		pty->role == CKPT_PTY_MASTER ? "master" : "slave", pty->index, pty->rows, pty->columns,
-		pty->data_length);
+	fprintf(out, "pty %s of /dev/pts/%u (%ux%u)", pty->role == CKPT_PTY_MASTER ? "master" : "slave",
+		pty->index, pty->rows, pty->columns);
+	if (pty->role == CKPT_PTY_MASTER)
+		fprintf(out, ", input %u output %u bytes waiting", pty->input_length,
+			pty->data_length - pty->input_length);
 	if (pty->session)
 		fprintf(out, ", session %d foreground %d", pty->session, pty->foreground_pgrp);
 	fprintf(out, "%s%s%s", pty->flags & CKPT_PTY_PACKET ? ", packet" : "",

@@ -44,7 +44,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
 	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
 	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
-	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_PTY,
 };
 
 static void test_record_rows(void)
@@ -79,6 +79,7 @@ static void test_record_limits(void)
 		{ CKPT_RECORD_TREE, sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry) },
 		{ CKPT_RECORD_SOCKET_QUEUE, sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA },
 		{ CKPT_RECORD_INET_DATAGRAM, sizeof(struct ckpt_inet_datagram) + CKPT_MAX_INET_DATAGRAM },
+		{ CKPT_RECORD_PTY, sizeof(struct ckpt_pty) + CKPT_MAX_PTY_DATA },
 		{ CKPT_RECORD_PROCESS, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_FILE, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_MM, 2 * CKPT_PATH_MAX + 1024 },
@@ -102,7 +103,7 @@ static void test_file_kind_rows(void)
 	const enum ckpt_file_kind kinds[] = {
 		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PTY,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -118,7 +119,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(12) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(5) && !find_file_kind(13) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -142,6 +143,7 @@ enum {
 	SAMPLE_PEER,
 	SAMPLE_MEMFD,
 	SAMPLE_INET,
+	SAMPLE_PTY,
 };
 
 /* The event files fit in the spec; the sockets and the memfd are inserted as bytes. */
@@ -248,6 +250,22 @@ static void insert_inet_socket(struct image_bytes *bytes)
 			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
 }
 
+/* FILE 13 (a pty master, no slave in the tree, 2 bytes of input and 3 of output waiting) at fd 14. */
+static void insert_pty(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_pty pty;
+		char data[5];
+	} record = { { .file_id = SAMPLE_PTY, .role = CKPT_PTY_MASTER, .index = 3, .flags = CKPT_PTY_PACKET,
+		       .data_length = 5, .input_length = 2, .rows = 24, .columns = 80 }, "ab\r\n$" };
+
+	insert_file(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), SAMPLE_PTY, CKPT_FILE_PTY, 0, "/dev/ptmx");
+	insert_after_file(bytes, SAMPLE_PTY, CKPT_RECORD_PTY, &record, sizeof(record.pty) + 5);
+	insert_fd(bytes, 14, 0, SAMPLE_PTY);
+	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
+			  offsetof(struct ckpt_tree, highest_fd), 4, 14);
+}
+
 static void insert_event_records(struct image_bytes *bytes)
 {
 	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 7 };
@@ -322,6 +340,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
 	insert_inet_socket(bytes);
+	insert_pty(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	insert_seccomp(bytes);
@@ -410,6 +429,7 @@ static const char *const inspect_lines[] = {
 	"fd 11: unix socket stream (socket:[4712]), peer FILE 9, 2 messages (8 bytes) queued shut-rd cloexec\n",
 	"fd 12: memfd /memfd:sample (deleted) offset 0\n",
 	"fd 13: udp6 socket connected, [::1]:5353 to [::1]:53, 1 datagrams queued\n",
+	"fd 14: pty master of /dev/pts/3 (24x80), input 2 output 3 bytes waiting, packet\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
