@@ -39,6 +39,7 @@ declare -A PROBLEM=(
 	[unknown-record-type]='unknown record type'
 	[bad-event-records]='does not follow its FILE|no epoll'
 	[bad-socket-records]='does not follow its (FILE|UNIX_SOCKET|INET_SOCKET)'
+	[bad-pty-records]='does not follow its FILE|input longer than its data'
 	[missing-tail]='tail'
 	[eof-mid-record]='truncated|ends early'
 	[path-not-terminated]='terminat'

@@ -251,6 +251,30 @@ static void inet_datagram_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_INET_DATAGRAM, &record, sizeof(record.datagram) + 3);
 }
 
+/* A PTY state (a master with 2 bytes waiting) for FILE 1, which is a regular file. */
+static void pty_state_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_pty pty;
+		char data[2];
+	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 1 }, { 'a', 'b' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PTY, &record, sizeof(record.pty) + 2);
+}
+
+/* A PTY record whose input is longer than its data. */
+static void pty_input_too_long(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_pty pty;
+		char data[2];
+	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 3 }, { 'a', 'b' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PTY, &record, sizeof(record.pty) + 2);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -482,6 +506,10 @@ static const struct bad_kind bad_kinds[] = {
 		{ "socket-queue", NULL, socket_queue_misplaced },
 		{ "inet-socket-state", NULL, inet_socket_state_misplaced },
 		{ "inet-datagram", NULL, inet_datagram_misplaced },
+	} },
+	{ .name = "bad-pty-records", .variants = {
+		{ "pty-state", NULL, pty_state_misplaced },
+		{ "pty-input", NULL, pty_input_too_long },
 	} },
 	{ .name = "missing-tail", .variants = { { NULL, tail_left_out, NULL } } },
 	{ .name = "eof-mid-record", .variants = {
