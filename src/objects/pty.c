@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -902,6 +903,36 @@ static int connect_ptys(struct restore_context *ctx)
 	return ret < 0 ? (int)ret : 0;
 }
 
+/* ---- the caller's terminal ---- */
+
+/*
+ * The last thing before the tree goes, with CKPT_OPT_FOREGROUND (ckpt
+ * restart is the foreground job of the terminal at its fd 0): a root that
+ * stays in ckpt's session (its session leader was outside the tree: a
+ * shell job) but leads a group of its own gets the terminal's foreground,
+ * as a shell gives it to the job it runs; otherwise its first read of the
+ * terminal would stop it with SIGTTIN.  ckpt restart takes the foreground
+ * back when the process ends.  Nothing is refused: without the foreground
+ * the process is where it was before this existed.
+ */
+static int give_foreground(struct restore_context *ctx)
+{
+	pid_t group = getpgid(ctx->root);
+	sigset_t no_ttou, old_mask;
+
+	if (!(ctx->options->flags & CKPT_OPT_FOREGROUND) || (ctx->options->flags & CKPT_OPT_DETACH))
+		return 0;
+	if (group <= 0 || group == getpgrp() || getsid(ctx->root) != getsid(0) ||
+	    tcgetpgrp(STDIN_FILENO) != getpgrp())
+		return 0;
+	sigemptyset(&no_ttou);
+	sigaddset(&no_ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &no_ttou, &old_mask);
+	(void)tcsetpgrp(STDIN_FILENO, group);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	return 0;
+}
+
 const struct file_kind_ops pty_ops = {
 	.kind = CKPT_FILE_PTY,
 	.saved_at_low_fd = is_saved_at_low_fd,
@@ -913,4 +944,5 @@ const struct file_kind_ops pty_ops = {
 	.create = create_pty,
 	.start_husk = take_terminal,
 	.connect = connect_ptys,
+	.seal = give_foreground,
 };
