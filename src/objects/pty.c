@@ -237,14 +237,14 @@ static int swallow_echo(struct ckpt_error *err, int master, bool packet, size_t 
 
 	while (seen < expected) {
 		int ret = wait_readable(err, master, "the echo of its input");
-		ssize_t got = ret < 0 ? ret : read_master_once(master, packet, buffer);
+		ssize_t got;
 
-		if (got == -EAGAIN)
-			continue;
-		if (got < 0)
-			return got == ret ? ret : fail(err, (int)-got, "reading a terminal's echo: %s",
-							strerror((int)-got));
-		seen += (size_t)got;
+		if (ret < 0)
+			return ret;
+		got = read_master_once(master, packet, buffer);
+		if (got < 0 && got != -EAGAIN)
+			return fail(err, (int)-got, "reading a terminal's echo: %s", strerror((int)-got));
+		seen += got > 0 ? (size_t)got : 0;
 	}
 	if (seen != expected)
 		return fail(err, EIO, "a terminal echoed %zu bytes of %zu", seen, expected);
@@ -342,9 +342,10 @@ static int refuse(struct dump_context *ctx, int fd, const char *what)
 	return fail(ctx->err, ENOTSUP, "fd %d of process %d is %s: not supported yet", fd, ctx->pid, what);
 }
 
-static struct dump_tree *tree_of(const struct dump_context *ctx)
+/* The tree whose processes share `shared` (ckpt_checkpoint() keeps it inside its dump_tree). */
+static const struct dump_tree *tree_of(const struct dump_shared *shared)
 {
-	return (struct dump_tree *)(void *)((char *)ctx->shared - offsetof(struct dump_tree, shared));
+	return (const struct dump_tree *)(const void *)((const char *)shared - offsetof(struct dump_tree, shared));
 }
 
 static bool names_master(int pid, const char *name, uint32_t index)
@@ -389,7 +390,7 @@ static bool holds_master(int pid, uint32_t index)
 /* At fds 0-2: a master is saved, and a slave whose master a process of the tree holds. */
 static bool is_saved_at_low_fd(struct dump_context *ctx, const struct fd_facts *facts)
 {
-	const struct dump_tree *tree = tree_of(ctx);
+	const struct dump_tree *tree = tree_of(ctx->shared);
 
 	if (is_master_device(&facts->st))
 		return true;
@@ -670,8 +671,7 @@ static bool has_group(const struct dump_tree *tree, pid_t session, pid_t group)
 /* Its session's leader must be in the tree to take it again, with its foreground group. */
 static int check_session(struct dump_shared *shared, const struct dump_file *master)
 {
-	const struct dump_tree *tree = (const struct dump_tree *)(const void *)((const char *)shared -
-									 offsetof(struct dump_tree, shared));
+	const struct dump_tree *tree = tree_of(shared);
 	const struct ckpt_pty *record = &pty_state(master)->record;
 	const struct ckpt_tree_entry *leader = find_entry(tree, record->session);
 
