@@ -80,6 +80,7 @@ struct pty_bytes {
 	size_t input_length;
 	uint8_t *output;		/* what the slave side wrote, unread by the master */
 	size_t output_length;
+	bool literal_eof;		/* a canonical line holds VEOF as data (after VLNEXT) */
 };
 
 static bool is_master_device(const struct stat *st)
@@ -505,8 +506,7 @@ static int keep_line(struct ckpt_error *err, const struct ckpt_pty *record, stru
 	uint8_t end_of_file = record->cc[VEOF];
 	int ret = 0;
 
-	if (memchr(line, end_of_file, length))
-		return fail(err, ENOTSUP, "a terminal with a literal end-of-file character in its input: not supported");
+	bytes->literal_eof |= memchr(line, end_of_file, length) != NULL;
 	if (length)
 		ret = append_bytes(err, bytes->input, &bytes->input_length, line, length);
 	if (ret == 0 && (length == 0 || !ends_line(record, line[length - 1])))
@@ -586,6 +586,9 @@ static int copy_bytes_in_flight(struct dump_context *ctx, int master, int slave,
 	put = put_bytes_in_flight(ctx->err, master, slave, &state->record, &bytes);
 	if (ret < 0 || put < 0)
 		return ret < 0 ? ret : put;
+	if (bytes.literal_eof)
+		return fail(ctx->err, ENOTSUP,
+			    "a terminal whose input holds a literal end-of-file character (typed after VLNEXT): not supported yet");
 	memcpy(state->data + bytes.input_length, output, bytes.output_length);
 	state->record.input_length = (uint32_t)bytes.input_length;
 	state->record.data_length = (uint32_t)(bytes.input_length + bytes.output_length);
@@ -795,8 +798,9 @@ static int fill_new_pair(struct restore_context *ctx, int master, int slave, con
 {
 	const struct ckpt_pty *record = image_file_pty(file);
 	uint8_t *data = (uint8_t *)(uintptr_t)(record + 1);
-	struct pty_bytes bytes = { data, record->input_length, data + record->input_length,
-				   record->data_length - record->input_length };
+	struct pty_bytes bytes = { .input = data, .input_length = record->input_length,
+				   .output = data + record->input_length,
+				   .output_length = record->data_length - record->input_length };
 	struct kernel_termios2 saved;
 	int ret;
 
