@@ -29,6 +29,9 @@ enum ckpt_option_flags {
 					 * parent-death signals are not restored) */
 	CKPT_OPT_TRUST_IMAGE = 1u << 8,	/* restart: open the image's files with the caller's
 					 * own credentials, not the image's user's */
+	CKPT_OPT_FOREGROUND = 1u << 9,	/* restart: the caller is the foreground job of the
+					 * terminal at its fd 0: a restored root in the
+					 * caller's session gets the foreground */
 };
 
 struct ckpt_stats {

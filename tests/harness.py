@@ -940,6 +940,64 @@ class SleepLoopCase(SleepCase):
             raise CaseFailure("bash printed %r, expected %r" % (lines[:12], expected))
 
 
+# The counter runs as one foreground job (a child bash and its sleeps, all in
+# the job's group), so that ^C always finds the group it is meant for.
+PTY_SHELL_COUNTER = "bash -c 'i=0; while :; do i=$((i+1)); echo count-$i; sleep 0.1; done'\n"
+
+
+class PtyShellCase(SleepLoopCase):
+    """An interactive bash with job control inside `script`, on a
+    pseudo-terminal whose both ends are in the tree, runs a counter loop;
+    checkpointed with --kill, restarted; the counter goes on from where it
+    was, ^C written through script reaches the loop's foreground job (its
+    echo comes back: only then is the next command typed, since script and
+    bash may lose a ^C typed together with more input, with or without
+    ckpt), and a command typed next runs."""
+
+    def __call__(self, scratch):
+        self.runner.ckpt.require()
+        if shutil.which("script") is None:
+            raise CaseSkipped("script (util-linux) is not installed")
+        deadline = Deadline(self.runner.options.timeout)
+        env = dict(os.environ, TERM="dumb", PS1="$ ")
+        target = start_target(["script", "-q", "-c", "bash --norc --noprofile -i", "/dev/null"],
+                              scratch, env)
+        try:
+            write_quietly(target.stdin_writer, PTY_SHELL_COUNTER.encode())
+            before = self.read_count(target, deadline, lambda count: count >= 5)
+            target = self.checkpoint_and_restart(target, scratch, deadline)
+            after = self.read_count(target, deadline, lambda count: True)
+            if after <= before:
+                raise CaseFailure("the counter went from %d back to %d" % (before, after))
+            self.read_count(target, deadline, lambda count: count >= after + 3)
+            write_quietly(target.stdin_writer, b"\x03")
+            self.read_until(target, deadline, "^C")
+            write_quietly(target.stdin_writer, b"echo after-$((6*7))\n")
+            self.read_until(target, deadline, "after-42")
+        finally:
+            target.kill()
+            target.close()
+
+    @staticmethod
+    def read_count(target, deadline, enough):
+        while True:
+            line = target.read_line(deadline, "the counter").strip("\r\n $")
+            if line.startswith("count-") and line[6:].isdigit() and enough(int(line[6:])):
+                return int(line[6:])
+
+    @staticmethod
+    def read_until(target, deadline, wanted):
+        seen = []
+        while True:
+            try:
+                line = target.read_line(deadline, wanted).strip("\r\n $")
+            except CaseFailure as failure:
+                raise CaseFailure("%s; the last lines: %r" % (failure, seen[-4:]))
+            seen.append(line)
+            if line.startswith(wanted):
+                return line
+
+
 def sha3_chain(total):
     previous = "0" * 64
     chain = []
@@ -1079,6 +1137,7 @@ def run_real_programs(runner):
     runner.run_case("real/sleep", "restart", SleepCase(runner))
     runner.run_case("real/bash_sleep_loop", "restart", SleepLoopCase(runner))
     runner.run_case("real/shell_pipeline", "restart", PipelineCase(runner))
+    runner.run_case("real/bash_in_script", "restart", PtyShellCase(runner))
 
 
 # ---------------------------------------------------------------- unit tests and cases

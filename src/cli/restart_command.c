@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,26 @@ static int parse_args(int argc, char **argv, struct restart_args *args)
  * child is the root, or with --pidns the namespace's init, which exits with
  * the root's status.
  */
-static int wait_for_exit(pid_t pid)
+/* Whether ckpt restart runs as the foreground job of the terminal at its fd 0. */
+static bool in_terminal_foreground(void)
+{
+	return isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+}
+
+/* The foreground the restored process had (CKPT_OPT_FOREGROUND) comes back to ckpt restart. */
+static void take_foreground_back(void)
+{
+	sigset_t no_ttou, old_mask;
+
+	sigemptyset(&no_ttou);
+	sigaddset(&no_ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &no_ttou, &old_mask);
+	if (tcgetpgrp(STDIN_FILENO) != getpgrp())
+		(void)tcsetpgrp(STDIN_FILENO, getpgrp());
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+}
+
+static int wait_for_exit(pid_t pid, bool foreground)
 {
 	int status;
 
@@ -145,6 +165,8 @@ static int wait_for_exit(pid_t pid)
 			return EXIT_FAILED;
 		}
 	}
+	if (foreground)
+		take_foreground_back();
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -179,6 +201,8 @@ int command_restart(int argc, char **argv)
 	}
 	options.flags = (args.pidns ? CKPT_OPT_PIDNS : 0) | (args.detach ? CKPT_OPT_DETACH : 0) |
 			(args.trust_image ? CKPT_OPT_TRUST_IMAGE : 0);
+	if (!args.detach && in_terminal_foreground())
+		options.flags |= CKPT_OPT_FOREGROUND;
 	options.read_timeout_seconds = args.timeout_seconds;
 	options.inherit_fds = args.wires;
 	options.inherit_fd_count = args.wire_count;
@@ -192,7 +216,7 @@ int command_restart(int argc, char **argv)
 	if (args.stats)
 		print_stats(&stats);
 	if (!args.detach)
-		return wait_for_exit(pid);
+		return wait_for_exit(pid, options.flags & CKPT_OPT_FOREGROUND);
 	printf("%d\n", pid);
 	fflush(stdout);
 	return EXIT_OK;

@@ -154,6 +154,34 @@ static int check_tcp_queue(const struct image_tree *tree, const struct image_fil
 	return 0;
 }
 
+/* A terminal is named by its device path (/dev/ptmx, /dev/pts/N) and has no FILE flags. */
+static bool has_terminal_path(const struct ckpt_file *file, const char *path)
+{
+	return strncmp(path, "/dev/", 5) == 0 && file->flags == 0;
+}
+
+/* A slave names its master; a master names a slave of its index, or none (no slave open). */
+static bool has_matching_pty_peer(const struct image_tree *tree, const struct image_file *file)
+{
+	const struct ckpt_pty *end = image_file_pty(file), *peer;
+
+	if (end->role == CKPT_PTY_MASTER && end->peer_file_id == 0)
+		return true;
+	if (end->peer_file_id > tree->file_count)
+		return false;
+	peer = image_file_pty(&tree->files[end->peer_file_id - 1]);
+	return peer && peer->role != end->role && peer->index == end->index;
+}
+
+static int check_pty_peer(const struct image_tree *tree, const struct image_file *file,
+			  struct ckpt_error *err)
+{
+	if (!has_matching_pty_peer(tree, file))
+		return fail(err, EINVAL, "bad image: terminal FILE %u has no matching other end",
+			    file->file.id);
+	return 0;
+}
+
 static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_REGULAR] = {
 		CKPT_FILE_REGULAR, "file", FILE_KIND_ON_DISK, 0, 0, has_absolute_path, NULL,
@@ -202,6 +230,9 @@ static const struct file_kind_info file_kinds[] = {
 	[CKPT_FILE_TCP_STREAM] = {
 		CKPT_FILE_TCP_STREAM, "tcp-stream", 0, CKPT_RECORD_TCP_STREAM, CKPT_RECORD_TCP_QUEUE,
 		has_socket_name, check_tcp_queue,
+	},
+	[CKPT_FILE_PTY] = {
+		CKPT_FILE_PTY, "pty", 0, CKPT_RECORD_PTY, 0, has_terminal_path, check_pty_peer,
 	},
 };
 

@@ -9,7 +9,7 @@
  * Stream order:
  *   HEAD, TREE,
  *   (FILE [EVENTFD | TIMERFD | SIGNALFD | UNIX_SOCKET SOCKET_QUEUE* | PIPE FILE_DATA* |
- *          INET_SOCKET INET_DATAGRAM* | TCP_STREAM TCP_QUEUE* | INOTIFY INOTIFY_WATCH*])*,
+ *          INET_SOCKET INET_DATAGRAM* | TCP_STREAM TCP_QUEUE* | INOTIFY INOTIFY_WATCH* | PTY])*,
  *   EPOLL_TARGET*,
  *   then for each live process of the tree, in TREE order:
  *     PROCESS, CREDS, RLIMITS, SIGACTIONS, TIMERS, POSIX_TIMER*, FD*, FILE_LOCK*, MM, THREAD+,
@@ -78,6 +78,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_INOTIFY_WATCH = 30,
 	CKPT_RECORD_TCP_STREAM = 31,
 	CKPT_RECORD_TCP_QUEUE = 32,
+	CKPT_RECORD_PTY = 33,
 	CKPT_RECORD_TYPE_COUNT
 };
 
@@ -309,6 +310,7 @@ enum ckpt_file_kind {
 	CKPT_FILE_INET_SOCKET = 11,	/* followed by INET_SOCKET and its INET_DATAGRAM records */
 	CKPT_FILE_INOTIFY = 12,	/* followed by INOTIFY and its INOTIFY_WATCH records */
 	CKPT_FILE_TCP_STREAM = 13,	/* followed by TCP_STREAM and its TCP_QUEUE records */
+	CKPT_FILE_PTY = 14,	/* a pseudo-terminal master or slave: followed by its PTY record */
 };
 
 /* An open file description, or the file behind a mapping: written once. */
@@ -778,6 +780,58 @@ struct ckpt_tail {
 	uint64_t stream_bytes;	/* bytes before the tail's header */
 };
 
+enum ckpt_pty_role {
+	CKPT_PTY_MASTER = 1,	/* /dev/ptmx */
+	CKPT_PTY_SLAVE = 2,	/* /dev/pts/N */
+};
+
+enum ckpt_pty_flags {
+	CKPT_PTY_PACKET = 1u << 0,	/* TIOCPKT on (master) */
+	CKPT_PTY_LOCKED = 1u << 1,	/* TIOCSPTLCK: the slave cannot be opened */
+	CKPT_PTY_EXCLUSIVE = 1u << 2,	/* TIOCEXCL on the slave */
+};
+
+#define CKPT_PTY_CC_COUNT 19	/* NCCS of struct termios2 */
+#define CKPT_MAX_PTY_DATA (64u << 10)
+
+/*
+ * One end of a pseudo-terminal pair with both ends in the tree; follows
+ * its FILE record (kind PTY).  A master names one of its slaves' FILEs and
+ * each slave names its master (peer_file_id).  The terminal's settings
+ * (termios, window size, flags, session) are the pair's: both ends carry
+ * them and restart uses the master's.  A master's record is followed by
+ * data_length bytes (a slave's has none): first input_length bytes of
+ * input the slave side has not read yet (in canonical mode, whole lines
+ * then maybe a partial one), then what the slave side wrote that the
+ * master has not read; both already through the line discipline.
+ */
+struct ckpt_pty {
+	uint32_t file_id;
+	uint32_t role;		/* enum ckpt_pty_role */
+	uint32_t peer_file_id;
+	uint32_t index;		/* N of /dev/pts/N at checkpoint; a restart gets another */
+	uint32_t flags;		/* enum ckpt_pty_flags */
+	int32_t session;	/* the session it is the controlling terminal of, 0: none */
+	int32_t foreground_pgrp;	/* its foreground process group, 0: none */
+	uint32_t data_length;	/* at most CKPT_MAX_PTY_DATA */
+	uint32_t iflag;		/* struct termios2 */
+	uint32_t oflag;
+	uint32_t cflag;
+	uint32_t lflag;
+	uint32_t ispeed;
+	uint32_t ospeed;
+	uint8_t line;
+	uint8_t cc[CKPT_PTY_CC_COUNT];
+	uint16_t rows;		/* struct winsize */
+	uint16_t columns;
+	uint16_t xpixels;
+	uint16_t ypixels;
+	uint32_t input_length;	/* master: the first input_length bytes of data are the slave's input */
+	uint32_t reserved2;	/* 0 */
+	uint32_t reserved3;	/* 0 */
+};
+
+_Static_assert(sizeof(struct ckpt_pty) == 96, "pty layout");
 _Static_assert(sizeof(struct ckpt_record_header) == 24, "header layout");
 _Static_assert(sizeof(struct ckpt_head) == 160, "head layout");
 _Static_assert(sizeof(struct ckpt_thread) == 536, "thread layout");

@@ -153,6 +153,11 @@ static inline const struct ckpt_inotify_watch *image_file_inotify_watch(const st
 	return (const struct ckpt_inotify_watch *)file->queue[i];
 }
 
+static inline const struct ckpt_pty *image_file_pty(const struct image_file *file)
+{
+	return image_file_state(file, CKPT_FILE_PTY);
+}
+
 /* A UDP socket's waiting datagram i (its queue records are INET_DATAGRAM records). */
 static inline const struct ckpt_inet_datagram *image_file_inet_datagram(const struct image_file *file,
 									 size_t i)

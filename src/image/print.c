@@ -500,3 +500,23 @@ void print_tcp_stream_record(FILE *out, const void *payload, uint64_t length,
 	fprintf(out, ", %u bytes to read, %u to send (%u not sent yet)", stream->recv_queue_length,
 		stream->send_queue_length, stream->unsent_length);
 }
+
+/* "pty master of /dev/pts/3 (24x80), input 2 output 3 bytes waiting, session 42 foreground 43, packet" */
+void print_pty_record(FILE *out, const void *payload, uint64_t length,
+		      const struct record_print_context *context)
+{
+	const struct ckpt_pty *pty = payload;
+
+	(void)length;
+	(void)context;
+	fprintf(out, "pty %s of /dev/pts/%u (%ux%u)", pty->role == CKPT_PTY_MASTER ? "master" : "slave",
+		pty->index, pty->rows, pty->columns);
+	if (pty->role == CKPT_PTY_MASTER)
+		fprintf(out, ", input %u output %u bytes waiting", pty->input_length,
+			pty->data_length - pty->input_length);
+	if (pty->session)
+		fprintf(out, ", session %d foreground %d", pty->session, pty->foreground_pgrp);
+	fprintf(out, "%s%s%s", pty->flags & CKPT_PTY_PACKET ? ", packet" : "",
+		pty->flags & CKPT_PTY_LOCKED ? ", locked" : "",
+		pty->flags & CKPT_PTY_EXCLUSIVE ? ", exclusive" : "");
+}

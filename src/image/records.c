@@ -194,6 +194,13 @@ static const struct record_type_info record_types[CKPT_RECORD_TYPE_COUNT] = {
 		  .over_limit = "more data than a record holds" },
 		validate_tcp_queue_record, NULL,
 	},
+	[CKPT_RECORD_PTY] = {
+		CKPT_RECORD_PTY, "PTY",
+		{ ARRAY(struct ckpt_pty, data_length, 1, CKPT_MAX_PTY_DATA,
+			"size does not match its data length"),
+		  .over_limit = "more than 64 KiB of data waiting" },
+		validate_pty_record, print_pty_record,
+	},
 };
 
 const struct record_type_info *find_record_type(uint32_t type)

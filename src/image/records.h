@@ -143,13 +143,13 @@ record_validator validate_head_record, validate_process_record, validate_creds_r
 	validate_inet_socket_record, validate_inet_datagram_record, validate_pipe_record,
 	validate_file_data_record, validate_file_lock_record, validate_posix_timer_record,
 	validate_inotify_record, validate_inotify_watch_record,
-	validate_tcp_stream_record, validate_tcp_queue_record;
+	validate_tcp_stream_record, validate_tcp_queue_record, validate_pty_record;
 
 record_printer print_head_record, print_tree_record, print_process_record, print_thread_record,
 	print_fd_record, print_vma_record, print_epoll_target_record, print_eventfd_record,
 	print_timerfd_record, print_signalfd_record, print_unix_socket_record,
 	print_seccomp_record, print_inet_socket_record, print_pipe_record,
 	print_file_lock_record, print_posix_timer_record, print_inotify_record,
-	print_tcp_stream_record;
+	print_tcp_stream_record, print_pty_record;
 
 #endif

@@ -803,3 +803,25 @@ int validate_inotify_watch_record(const void *payload, uint64_t length, struct c
 		return bad(err, CKPT_RECORD_INOTIFY_WATCH, "path is not absolute");
 	return 0;
 }
+
+/* The size rule checked the data length against the size and its limit. */
+int validate_pty_record(const void *payload, uint64_t length, struct ckpt_error *err)
+{
+	const uint32_t known_flags = CKPT_PTY_PACKET | CKPT_PTY_LOCKED | CKPT_PTY_EXCLUSIVE;
+	const struct ckpt_pty *pty = payload;
+
+	(void)length;
+	if (pty->file_id == 0 || pty->reserved2 || pty->reserved3)
+		return bad(err, CKPT_RECORD_PTY, "no file or reserved field set");
+	if (pty->role != CKPT_PTY_MASTER && pty->role != CKPT_PTY_SLAVE)
+		return bad(err, CKPT_RECORD_PTY, "neither a master nor a slave");
+	if (pty->peer_file_id == pty->file_id || (pty->role == CKPT_PTY_SLAVE && pty->peer_file_id == 0))
+		return bad(err, CKPT_RECORD_PTY, "a slave without its master, or its own other end");
+	if (pty->flags & ~known_flags)
+		return bad(err, CKPT_RECORD_PTY, "unknown flags");
+	if (pty->input_length > pty->data_length || (pty->role == CKPT_PTY_SLAVE && pty->data_length))
+		return bad(err, CKPT_RECORD_PTY, "input longer than its data, or data on a slave");
+	if (pty->session < 0 || pty->foreground_pgrp < 0 || (pty->session == 0 && pty->foreground_pgrp))
+		return bad(err, CKPT_RECORD_PTY, "bad session or foreground process group");
+	return 0;
+}

@@ -26,6 +26,7 @@ static const struct file_kind_ops *const file_kinds[] = {
 	[CKPT_FILE_PIPE] = &pipe_ops,
 	[CKPT_FILE_INOTIFY] = &inotify_ops,
 	[CKPT_FILE_TCP_STREAM] = &tcp_stream_ops,
+	[CKPT_FILE_PTY] = &pty_ops,
 };
 
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind)
@@ -145,6 +146,18 @@ void unstage_file_kinds(struct restore_context *ctx)
 		if (kind->unstage)
 			kind->unstage(ctx);
 	}
+}
+
+int start_husk_files(const struct restore_context *ctx, pid_t pid)
+{
+	int ret = 0;
+
+	for (const struct file_kind_ops *kind = next_file_kind_ops(NULL); ret == 0 && kind;
+	     kind = next_file_kind_ops(kind)) {
+		if (kind->start_husk)
+			ret = kind->start_husk(ctx, pid);
+	}
+	return ret;
 }
 
 int connect_fds(struct restore_context *ctx)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "image/format.h"
 
@@ -55,6 +56,12 @@ struct file_kind_ops {
 	 * over from ckpt restart as this instead of saved; NONE: always saved.
 	 */
 	enum ckpt_inherit_kind inherited_as;
+	/*
+	 * At fd 0-2: whether this fd is saved even so, though the rule above or
+	 * the terminal rule of files.c would take it over (a pty slave whose
+	 * master the tree holds); NULL: never.
+	 */
+	bool (*saved_at_low_fd)(struct dump_context *ctx, const struct fd_facts *facts);
 
 	/* ---- checkpoint ---- */
 	/*
@@ -103,6 +110,13 @@ struct file_kind_ops {
 		      const struct image_file *file, int *ret_fd);
 	/* Once every file is staged, or staging failed: closes what create kept between FILEs. */
 	void (*unstage)(struct restore_context *ctx);
+	/*
+	 * Run by each new husk itself, in its session and group, before it
+	 * creates its children, on the staged fds it inherited (a session
+	 * leader's controlling terminal, which children inherit); 0 or -errno,
+	 * nothing logged (the husk reports it).
+	 */
+	int (*start_husk)(const struct restore_context *ctx, pid_t pid);
 	/* In each husk, once its fds are in: what links its fds (epoll registrations). */
 	int (*connect)(struct restore_context *ctx);
 	/* Once every process's memory is in (memfd seals). */
@@ -112,7 +126,7 @@ struct file_kind_ops {
 /* The rows (the file of each kind defines its own). */
 extern const struct file_kind_ops regular_file_ops, directory_ops, chardev_ops, shmem_ops,
 	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops, pipe_ops, inotify_ops,
-	tcp_stream_ops;
+	tcp_stream_ops, pty_ops;
 
 /* The row of a FILE kind; NULL for a kind this ckpt does not know. */
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind);

@@ -160,11 +160,14 @@ static bool is_plain_char_device(const char *path)
 /*
  * fds 0-2 that are a terminal or a kind taken over there (a pipe, a socket),
  * and fds a kind's taken_over rule names (a pipe to outside the tree), come
- * from ckpt restart.
+ * from ckpt restart, unless their kind saves them (a pty whose master is in
+ * the tree).
  */
 static uint32_t inherit_kind(struct dump_context *ctx, const struct file_kind_ops *kind,
 			     const struct fd_facts *facts)
 {
+	if (facts->fd <= 2 && kind && kind->saved_at_low_fd && kind->saved_at_low_fd(ctx, facts))
+		return CKPT_INHERIT_NONE;
 	if (facts->fd <= 2 && is_terminal_device(&facts->st))
 		return CKPT_INHERIT_TTY;
 	if (!kind || kind->inherited_as == CKPT_INHERIT_NONE)

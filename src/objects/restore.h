@@ -133,6 +133,8 @@ bool is_write_sealed_memfd(const struct restore_context *ctx, const struct ckpt_
 int check_files_restorable(struct restore_context *ctx);
 void unstage_file_kinds(struct restore_context *ctx);
 int connect_fds(struct restore_context *ctx);
+/* Run by a new husk itself before it creates its children: 0 or -errno, nothing logged. */
+int start_husk_files(const struct restore_context *ctx, pid_t pid);
 int seal_files(struct restore_context *ctx);
 /* objects/files.c */
 int stage_files(struct restore_context *ctx);

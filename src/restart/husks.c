@@ -479,6 +479,11 @@ static void husk_main(const struct restore_context *ctx, size_t index, pid_t cre
 		report_to_ckpt(ctx->report_fd, self->pid, ret, "setting its session or group");
 		_exit(127);
 	}
+	ret = start_husk_files(ctx, self->pid);
+	if (ret < 0) {
+		report_to_ckpt(ctx->report_fd, self->pid, ret, "taking its controlling terminal");
+		_exit(127);
+	}
 	wait_for_own_group(ctx, index);
 	fork_children(ctx, index);
 	place_children_in_groups(ctx, index);

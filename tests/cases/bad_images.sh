@@ -40,6 +40,7 @@ declare -A PROBLEM=(
 	[bad-event-records]='does not follow its (FILE|INOTIFY)|no epoll'
 	[bad-socket-records]='does not follow its (FILE|UNIX_SOCKET|INET_SOCKET|TCP_STREAM)'
 	[bad-pipe-records]='does not follow its (FILE|PIPE)|power of two'
+	[bad-pty-records]='does not follow its FILE|input longer than its data'
 	[missing-tail]='tail'
 	[eof-mid-record]='truncated|ends early'
 	[path-not-terminated]='terminat'

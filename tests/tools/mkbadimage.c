@@ -364,6 +364,30 @@ static void tcp_queue_misplaced(struct image_bytes *bytes)
 				  CKPT_RECORD_TCP_QUEUE, &record, sizeof(record.queue) + 3);
 }
 
+/* A PTY state (a master with 2 bytes waiting) for FILE 1, which is a regular file. */
+static void pty_state_misplaced(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_pty pty;
+		char data[2];
+	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 1 }, { 'a', 'b' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PTY, &record, sizeof(record.pty) + 2);
+}
+
+/* A PTY record whose input is longer than its data. */
+static void pty_input_too_long(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_pty pty;
+		char data[2];
+	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 3 }, { 'a', 'b' } };
+
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
+				  CKPT_RECORD_PTY, &record, sizeof(record.pty) + 2);
+}
+
 static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
@@ -610,6 +634,10 @@ static const struct bad_kind bad_kinds[] = {
 		{ "lock-kind", NULL, lock_kind_unknown },
 		{ "timer-thread", NULL, timer_thread_missing },
 		{ "timer-after-fds", NULL, timer_after_fds },
+	} },
+	{ .name = "bad-pty-records", .variants = {
+		{ "pty-state", NULL, pty_state_misplaced },
+		{ "pty-input", NULL, pty_input_too_long },
 	} },
 	{ .name = "missing-tail", .variants = { { NULL, tail_left_out, NULL } } },
 	{ .name = "eof-mid-record", .variants = {
@@ -930,9 +958,33 @@ static void seed_tcp_stream_bytes(struct image_bytes *bytes)
 	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, stream_bytes), 8, tail_at);
 }
 
+/* A pty master (FILE 5, after the spec's files) with 3 bytes in flight, before the process. */
+static void seed_pty_bytes(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_file file;
+		char path[10];
+	} file = { .file = { .id = 5, .kind = CKPT_FILE_PTY, .open_flags = 2, .mode = 020666,
+			     .rdev = (5u << 8) | 2u, .path_length = 10 }, "/dev/ptmx" };
+	struct {
+		struct ckpt_pty pty;
+		char data[3];
+	} state = { { .file_id = 5, .role = CKPT_PTY_MASTER, .index = 2, .data_length = 3, .input_length = 1,
+		      .lflag = 0x8a3b, .rows = 24, .columns = 80 }, { 'a', '\r', '\n' } };
+	size_t process_at = image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), tail_at;
+
+	image_bytes_insert_record(bytes, process_at, CKPT_RECORD_PTY, &state, sizeof(state.pty) + 3);
+	image_bytes_insert_record(bytes, process_at, CKPT_RECORD_FILE, &file, sizeof(file.file) + 10);
+	tail_at = image_bytes_find(bytes, CKPT_RECORD_TAIL, 0);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, record_count), 8,
+			  image_bytes_record_count(bytes) - 1);
+	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, stream_bytes), 8, tail_at);
+}
+
 static const struct variant good_seeds[] = {
 	{ "seccomp", seed_seccomp_spec, seed_seccomp_bytes },
 	{ "tcp-stream", seed_tcp_stream_spec, seed_tcp_stream_bytes },
+	{ "pty", NULL, seed_pty_bytes },
 	{ "small", NULL, NULL },
 	{ "no-pages", seed_without_pages, NULL },
 	{ "three-threads", seed_three_threads, NULL },

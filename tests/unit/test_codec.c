@@ -1350,7 +1350,7 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 33" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last, "unknown record type 34" },	/* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1875,6 +1875,58 @@ static void test_validate_tcp_stream_records(void)
 	      "record_type_name of the TCP connection records");
 }
 
+static void test_validate_pty_records(void)
+{
+	struct {
+		struct ckpt_pty pty;
+		char data[4];
+	} master = { { .file_id = 1, .role = CKPT_PTY_MASTER, .peer_file_id = 2, .index = 7,
+		       .flags = CKPT_PTY_PACKET | CKPT_PTY_LOCKED, .session = 40, .foreground_pgrp = 41,
+		       .data_length = 4, .input_length = 1 }, "abc" };
+	struct ckpt_pty slave = { .file_id = 2, .role = CKPT_PTY_SLAVE, .peer_file_id = 1, .index = 7 };
+
+	expect_file_name(CKPT_FILE_PTY, "/dev/ptmx", NULL);
+	expect_file_name(CKPT_FILE_PTY, "/dev/pts/7", NULL);
+	expect_file_name(CKPT_FILE_PTY, "socket:[1234]", "not an absolute");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, NULL, "PTY master");
+	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), NULL, "PTY slave");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 3, "does not match", "PTY length");
+	master.pty.role = 3;
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "neither a master", "PTY role");
+	master.pty.role = CKPT_PTY_MASTER;
+	master.pty.peer_file_id = 1;
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "its own other end", "PTY own peer");
+	master.pty.peer_file_id = 0;
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, NULL, "PTY master without a slave");
+	slave.peer_file_id = 0;
+	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), "a slave without its master", "PTY slave alone");
+	slave.peer_file_id = 1;
+	master.pty.flags = 1u << 3;
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "unknown flags", "PTY flags");
+	master.pty.flags = 0;
+	master.pty.input_length = 5;
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "input longer", "PTY input length");
+	master.pty.input_length = 1;
+	slave.data_length = 1;
+	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), "does not match", "PTY slave data size");
+	{
+		struct {
+			struct ckpt_pty pty;
+			char data[1];
+		} slave_data = { slave, "x" };
+
+		expect_validation(CKPT_RECORD_PTY, &slave_data, sizeof(slave_data.pty) + 1, "data on a slave",
+				  "PTY slave data");
+	}
+	master.pty.session = 0;
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "foreground process group",
+			  "PTY group without session");
+	master.pty.session = 40;
+	master.pty.reserved3 = 1;
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "reserved", "PTY reserved");
+	check(strcmp(record_type_name(CKPT_RECORD_PTY), "PTY") == 0, "record_type_name of PTY");
+}
+
 /* A PAGES payload with one one-page run at start (data not included). */
 static int validate_one_run(uint64_t start, struct ckpt_error *err)
 {
@@ -1963,6 +2015,7 @@ int main(void)
 	test_validate_pipe_records();
 	test_validate_lock_and_timer_records();
 	test_validate_tcp_stream_records();
+	test_validate_pty_records();
 	test_validate_event_files();
 	test_validate_run_wraparound();
 	test_cross_record_rules();

@@ -7,7 +7,9 @@
  * is recognised by exactly the row it belongs to (or by none, for a kind
  * ckpt refuses).  Prints one line per failed check; exit 0 when all pass.
  */
+#include <stdio.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 
 #include "../tools/unit_check.h"
@@ -68,7 +70,11 @@ static const struct sample_fd samples[] = {
 	{ "/tmp", S_IFDIR, 2, CKPT_FILE_DIRECTORY, CKPT_INHERIT_NONE, NULL },
 	{ "/dev/null", S_IFCHR, 1, CKPT_FILE_CHARDEV, CKPT_INHERIT_NONE, NULL },
 	{ "/dev/urandom", S_IFCHR, 1, CKPT_FILE_CHARDEV, CKPT_INHERIT_NONE, NULL },
-	{ "/dev/pts/0", S_IFCHR, 1, 0, 0, NULL },
+	{ "/dev/pts/0", S_IFCHR, 1, CKPT_FILE_PTY, CKPT_INHERIT_NONE, NULL },
+	{ "/dev/pts/300", S_IFCHR, 1, CKPT_FILE_PTY, CKPT_INHERIT_NONE, NULL },
+	{ "/dev/ptmx", S_IFCHR, 1, CKPT_FILE_PTY, CKPT_INHERIT_NONE, NULL },
+	{ "/dev/tty", S_IFCHR, 1, 0, 0, NULL },
+	{ "/dev/tty1", S_IFCHR, 1, 0, 0, NULL },
 	{ "/dev/sda", S_IFBLK, 1, 0, 0, NULL },
 	{ "/memfd:cache (deleted)", S_IFREG, 0, CKPT_FILE_SHMEM, CKPT_INHERIT_NONE, NULL },
 	{ "/tmp/gone (deleted)", S_IFREG, 0, 0, 0, NULL },
@@ -90,6 +96,20 @@ static const struct sample_fd samples[] = {
 	{ "/tmp/fifo", S_IFIFO, 1, CKPT_FILE_PIPE, CKPT_INHERIT_PIPE, NULL },
 };
 
+/* The device numbers of the terminals among the samples (pts: majors 136-143). */
+static dev_t device_number(const char *target)
+{
+	unsigned int index = 0;
+
+	if (sscanf(target, "/dev/pts/%u", &index) == 1)
+		return makedev(136 + index / 256, index % 256);
+	if (strcmp(target, "/dev/ptmx") == 0)
+		return makedev(5, 2);
+	if (sscanf(target, "/dev/tty%u", &index) == 1)
+		return makedev(4, index);
+	return strcmp(target, "/dev/tty") == 0 ? makedev(5, 0) : 0;
+}
+
 static size_t count_recognising_rows(const struct fd_facts *facts)
 {
 	size_t count = 0;
@@ -110,6 +130,7 @@ static void test_recognition(void)
 		strcpy(facts.socket_protocol, sample->protocol ? sample->protocol : "");
 		facts.st.st_mode = sample->type | 0600;
 		facts.st.st_nlink = sample->links;
+		facts.st.st_rdev = device_number(sample->target);
 		ops = recognise_fd(&facts);
 		check(ops ? ops->kind == sample->kind : sample->kind == 0,
 		      "%s is recognised as kind %u (got %u)", sample->target, sample->kind,

@@ -49,6 +49,7 @@ static const enum ckpt_record_type known_types[] = {
 	CKPT_RECORD_POSIX_TIMER,
 	CKPT_RECORD_INOTIFY, CKPT_RECORD_INOTIFY_WATCH,
 	CKPT_RECORD_TCP_STREAM, CKPT_RECORD_TCP_QUEUE,
+	CKPT_RECORD_PTY,
 };
 
 static void test_record_rows(void)
@@ -84,6 +85,7 @@ static void test_record_limits(void)
 		{ CKPT_RECORD_SOCKET_QUEUE, sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA },
 		{ CKPT_RECORD_INET_DATAGRAM, sizeof(struct ckpt_inet_datagram) + CKPT_MAX_INET_DATAGRAM },
 		{ CKPT_RECORD_INOTIFY_WATCH, 2 * CKPT_PATH_MAX + 1024 },
+		{ CKPT_RECORD_PTY, sizeof(struct ckpt_pty) + CKPT_MAX_PTY_DATA },
 		{ CKPT_RECORD_PROCESS, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_FILE, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_MM, 2 * CKPT_PATH_MAX + 1024 },
@@ -109,6 +111,7 @@ static void test_file_kind_rows(void)
 		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
 		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE, CKPT_FILE_INOTIFY,
 		CKPT_FILE_TCP_STREAM,
+		CKPT_FILE_PTY,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -124,7 +127,7 @@ static void test_file_kind_rows(void)
 			      find_file_kind_of_state(info->queue_record) == info,
 		      "FILE kind %u: its queue record leads back to it", kinds[i]);
 	}
-	check(!find_file_kind(0) && !find_file_kind(14) && !find_file_kind(UINT32_MAX),
+	check(!find_file_kind(0) && !find_file_kind(15) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
 	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
@@ -151,6 +154,7 @@ enum {
 	SAMPLE_INET,
 	SAMPLE_TCP,
 	SAMPLE_INOTIFY,
+	SAMPLE_PTY,
 };
 
 /* The event files fit in the spec; the sockets and the memfd are inserted as bytes. */
@@ -316,6 +320,22 @@ static void insert_tcp_stream(struct image_bytes *bytes)
 			  offsetof(struct ckpt_tree, highest_fd), 4, 15);
 }
 
+/* FILE 13 (a pty master, no slave in the tree, 2 bytes of input and 3 of output waiting) at fd 14. */
+static void insert_pty(struct image_bytes *bytes)
+{
+	struct {
+		struct ckpt_pty pty;
+		char data[5];
+	} record = { { .file_id = SAMPLE_PTY, .role = CKPT_PTY_MASTER, .index = 3, .flags = CKPT_PTY_PACKET,
+		       .data_length = 5, .input_length = 2, .rows = 24, .columns = 80 }, "ab\r\n$" };
+
+	insert_file(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), SAMPLE_PTY, CKPT_FILE_PTY, 0, "/dev/ptmx");
+	insert_after_file(bytes, SAMPLE_PTY, CKPT_RECORD_PTY, &record, sizeof(record.pty) + 5);
+	insert_fd(bytes, 17, 0, SAMPLE_PTY);
+	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
+			  offsetof(struct ckpt_tree, highest_fd), 4, 17);
+}
+
 static void insert_event_records(struct image_bytes *bytes)
 {
 	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 7 };
@@ -409,6 +429,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 	insert_tcp_stream(bytes);
 	insert_pipe_records(bytes);
 	insert_inotify(bytes);
+	insert_pty(bytes);
 	insert_event_records(bytes);
 	insert_siginfo(bytes);
 	insert_seccomp(bytes);
@@ -503,6 +524,7 @@ static const char *const inspect_lines[] = {
 	"posix timer 3: clock 1, SIGEV_THREAD_ID signal 34 value 0x1234 to thread 31999, next in 7 ns every 5 ns, overrun 2\n",
 	"fd 16: inotify 1 watch\n",
 	"fd 15: tcp connection 127.0.0.1:80 to 127.0.0.1:40000, 3 bytes to read, 5 to send (2 not sent yet)\n",
+	"fd 17: pty master of /dev/pts/3 (24x80), input 2 output 3 bytes waiting, packet\n",
 	"vma 0x000000400000-0x000000401000 r-x file-private        4 KiB        0 pages /usr/bin/cat\n",
 	"vma 0x000000402000-0x000000404000 rw- file-private        8 KiB        1 pages /usr/bin/cat\n",
 	"vma 0x000000404000-0x000000406000 rw- anon                8 KiB        2 pages [heap]\n",
