@@ -27,7 +27,7 @@ enum ckpt_option_flags {
 	CKPT_OPT_PIDNS = 1u << 2,	/* restart: in a new PID namespace */
 	CKPT_OPT_DETACH = 1u << 3,	/* restart: the caller leaves at once (the root's
 					 * parent-death signals are not restored) */
-	CKPT_OPT_TRUST_IMAGE = 1u << 8,	/* restart: open the image's files with the caller's
+	CKPT_OPT_TRUST_IMAGE = 1u << 8, /* restart: open the image's files with the caller's
 					 * own credentials, not the image's user's */
 	CKPT_OPT_FOREGROUND = 1u << 9,	/* restart: the caller is the foreground job of the
 					 * terminal at its fd 0: a restored root in the
@@ -35,29 +35,29 @@ enum ckpt_option_flags {
 };
 
 struct ckpt_stats {
-	uint64_t frozen_ns;	/* how long the target was stopped */
-	uint64_t total_ns;	/* the whole call */
-	uint64_t memory_ns;	/* dumping or filling pages */
-	uint64_t image_bytes;	/* bytes written or read */
-	uint64_t page_count;	/* pages written or restored */
+	uint64_t frozen_ns;   /* how long the target was stopped */
+	uint64_t total_ns;    /* the whole call */
+	uint64_t memory_ns;   /* dumping or filling pages */
+	uint64_t image_bytes; /* bytes written or read */
+	uint64_t page_count;  /* pages written or restored */
 	uint64_t vma_count;
 	uint64_t injected_syscalls;
-	uint64_t injected_ns;	/* checkpoint: time a thread held injected state */
+	uint64_t injected_ns; /* checkpoint: time a thread held injected state */
 };
 
 typedef void ckpt_progress_fn(void *arg, uint64_t done_bytes, uint64_t total_bytes);
 
 struct ckpt_inherit_fd {
-	int fd;				/* in the restored processes */
-	int from_fd;			/* the caller's */
+	int fd;	     /* in the restored processes */
+	int from_fd; /* the caller's */
 };
 
 struct ckpt_options {
-	unsigned int flags;		/* enum ckpt_option_flags */
-	char *error;			/* receives a message on failure */
+	unsigned int flags; /* enum ckpt_option_flags */
+	char *error;	    /* receives a message on failure */
 	size_t error_size;
-	struct ckpt_stats *stats;	/* filled when not NULL */
-	ckpt_progress_fn *progress;	/* called now and then during memory work */
+	struct ckpt_stats *stats;   /* filled when not NULL */
+	ckpt_progress_fn *progress; /* called now and then during memory work */
 	void *progress_arg;
 	/*
 	 * Called after the image is complete and before the target is let go

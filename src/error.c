@@ -13,8 +13,7 @@ static bool debug_enabled(void)
 	return value && *value && strcmp(value, "0") != 0;
 }
 
-int ckpt_fail_at(struct ckpt_error *err, int code, const char *file, int line,
-		 const char *format, ...)
+int ckpt_fail_at(struct ckpt_error *err, int code, const char *file, int line, const char *format, ...)
 {
 	int negative = code < 0 ? code : -code;
 	va_list args;

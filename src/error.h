@@ -11,14 +11,13 @@
 
 struct ckpt_error {
 	char message[512];
-	int code;	/* negative errno of the first failure, 0 if none */
+	int code; /* negative errno of the first failure, 0 if none */
 };
 
 /* Records the first failure (file:line appended when CKPT_DEBUG is set);
  * returns -|code| so callers can write `return fail(err, ...)`. */
-__attribute__((format(printf, 5, 6)))
-int ckpt_fail_at(struct ckpt_error *err, int code, const char *file, int line,
-		 const char *format, ...);
+__attribute__((format(printf, 5, 6))) int
+ckpt_fail_at(struct ckpt_error *err, int code, const char *file, int line, const char *format, ...);
 
 #define fail(err, code, ...) ckpt_fail_at((err), (code), __FILE__, __LINE__, __VA_ARGS__)
 

@@ -126,7 +126,7 @@ static bool dumps_shared_files(const struct dump_context *ctx)
  * after every process's state, and can run alone (a pre-copy round).
  */
 struct checkpoint_step {
-	const char *fault;		/* or NULL */
+	const char *fault; /* or NULL */
 	int (*run)(struct dump_context *ctx);
 	bool (*skip)(const struct dump_context *ctx);
 };
@@ -158,16 +158,11 @@ static const struct checkpoint_step memory_steps[] = {
 
 /* The process's records, in stream order. */
 static const struct checkpoint_step write_steps[] = {
-	{ NULL, write_process, NULL },
-	{ NULL, write_sigactions, NULL },
-	{ NULL, write_posix_timers, NULL },
-	{ NULL, write_fds, NULL },
-	{ NULL, write_locks, NULL },
-	{ NULL, write_mm, NULL },
-	{ NULL, write_threads, NULL },
-	{ NULL, write_pending_signals, NULL },
-	{ NULL, write_vmas, NULL },
-	{ "checkpoint.pages", write_pages, NULL },
+	{ NULL, write_process, NULL },	    { NULL, write_sigactions, NULL },
+	{ NULL, write_posix_timers, NULL }, { NULL, write_fds, NULL },
+	{ NULL, write_locks, NULL },	    { NULL, write_mm, NULL },
+	{ NULL, write_threads, NULL },	    { NULL, write_pending_signals, NULL },
+	{ NULL, write_vmas, NULL },	    { "checkpoint.pages", write_pages, NULL },
 };
 
 static int run_steps(struct dump_context *ctx, const struct checkpoint_step *steps, size_t count)
@@ -211,8 +206,8 @@ static int sync_and_commit(struct dump_shared *shared, int fd)
 
 	if (ret < 0)
 		return ret;
-	if ((shared->options->flags & CKPT_OPT_SYNC) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    fsync(fd) < 0)
+	if ((shared->options->flags & CKPT_OPT_SYNC) && fstat(fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && fsync(fd) < 0)
 		return fail(shared->err, errno, "syncing the image: %s", strerror(errno));
 	ret = fault_point(shared->err, "checkpoint.commit");
 	if (ret == 0)
@@ -244,7 +239,7 @@ static void let_go_of_target(struct dump_context *ctx)
 
 		if (thread->seized)
 			let_go_of_frozen_thread(&thread->task,
-					      thread->injector_ready ? &thread->resume_regs : NULL);
+						thread->injector_ready ? &thread->resume_regs : NULL);
 	}
 }
 

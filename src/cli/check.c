@@ -72,7 +72,8 @@ int command_check(int argc, char **argv)
 		{ "pidfd_open / pidfd_getfd", has_syscall(SYS_pidfd_getfd), false },
 		{ "rseq", has_syscall(SYS_rseq), false },
 		{ "/proc/PID/map_files", path_exists("/proc/self/map_files"), true },
-		{ "CAP_CHECKPOINT_RESTORE (PIDs, exe link)", has_capability(CAP_CHECKPOINT_RESTORE), true },
+		{ "CAP_CHECKPOINT_RESTORE (PIDs, exe link)", has_capability(CAP_CHECKPOINT_RESTORE),
+		  true },
 		{ "CAP_SYS_PTRACE (other users' processes)", has_capability(19), false },
 	};
 	struct utsname names;

@@ -40,11 +40,13 @@ static const char help[] =
 struct output_file {
 	char final_path[PATH_MAX];
 	char directory[PATH_MAX];
-	char temp_path[PATH_MAX];	/* the named fallback's, or "" */
+	char temp_path[PATH_MAX]; /* the named fallback's, or "" */
 	int fd;
 };
 
-enum { TEMP_NAME_ATTEMPTS = 100 };
+enum {
+	TEMP_NAME_ATTEMPTS = 100
+};
 
 /* FILE.tmp.<16 random hex digits> */
 static int make_temp_name(const struct output_file *out, char *name, size_t size)
@@ -83,7 +85,8 @@ static int open_temp_file(struct output_file *out, const char *path)
 {
 	char copy[PATH_MAX];
 
-	if (snprintf(out->final_path, sizeof(out->final_path), "%s", path) >= (int)sizeof(out->final_path))
+	if (snprintf(out->final_path, sizeof(out->final_path), "%s", path) >=
+	    (int)sizeof(out->final_path))
 		return -ENAMETOOLONG;
 	snprintf(copy, sizeof(copy), "%s", path);
 	snprintf(out->directory, sizeof(out->directory), "%s", dirname(copy));
@@ -119,7 +122,9 @@ static int link_unnamed(struct output_file *out)
 		ret = make_temp_name(out, out->temp_path, sizeof(out->temp_path));
 		if (ret < 0)
 			break;
-		ret = linkat(AT_FDCWD, fd_path, AT_FDCWD, out->temp_path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+		ret = linkat(AT_FDCWD, fd_path, AT_FDCWD, out->temp_path, AT_SYMLINK_FOLLOW) < 0
+			      ? -errno
+			      : 0;
 	}
 	if (ret < 0)
 		out->temp_path[0] = '\0';
@@ -140,7 +145,7 @@ static int commit_output(void *arg)
 		ret = -errno;
 	if (ret < 0)
 		return ret;
-	out->temp_path[0] = '\0';	/* FILE now: nothing to remove */
+	out->temp_path[0] = '\0'; /* FILE now: nothing to remove */
 	if (close(out->fd) < 0)
 		ret = -errno;
 	out->fd = -1;
@@ -279,7 +284,8 @@ static int checkpoint_to_file(struct checkpoint_args *args)
 		return checkpoint_to_special_file(args);
 	ret = open_temp_file(&out, args->output);
 	if (ret < 0) {
-		cli_error("checkpoint", "cannot create an image beside %s: %s", args->output, strerror(-ret));
+		cli_error("checkpoint", "cannot create an image beside %s: %s", args->output,
+			  strerror(-ret));
 		return EXIT_FAILED;
 	}
 	status = checkpoint_to(args, out.fd, &out);
@@ -304,7 +310,8 @@ int command_checkpoint(int argc, char **argv)
 	if (args.output && strcmp(args.output, "-") != 0)
 		return checkpoint_to_file(&args);
 	if (isatty(STDOUT_FILENO)) {
-		cli_error("checkpoint", "refusing to write an image to a terminal: use -o FILE or a pipe");
+		cli_error("checkpoint",
+			  "refusing to write an image to a terminal: use -o FILE or a pipe");
 		return EXIT_FAILED;
 	}
 	return checkpoint_to(&args, STDOUT_FILENO, NULL);

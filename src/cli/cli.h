@@ -6,7 +6,11 @@
 
 #include "ckpt.h"
 
-enum cli_exit { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2
+};
 
 int command_checkpoint(int argc, char **argv);
 int command_restart(int argc, char **argv);

@@ -45,9 +45,9 @@ static const char help[] =
 enum {
 	CORE_SEGMENT_ALIGN = 4096,
 	CORE_NOTE_ALIGN = 4,
-	CORE_FXSAVE_SIZE = 512,		/* the legacy area at the start of XSAVE */
+	CORE_FXSAVE_SIZE = 512, /* the legacy area at the start of XSAVE */
 	CORE_COPY_CHUNK = 1 << 20,
-	CORE_STATE_STOPPED = 3,		/* pr_state of 'T': frozen by the checkpoint */
+	CORE_STATE_STOPPED = 3, /* pr_state of 'T': frozen by the checkpoint */
 };
 
 /* The image's pages of the process's memory, as ascending address runs. */
@@ -65,14 +65,14 @@ struct note_buffer {
 
 struct core_writer {
 	int fd;
-	int32_t wanted_pid;		/* 0: the root */
-	int32_t pid;			/* the process, once the tree is known */
-	int32_t memory_pid;		/* the process holding its memory (mm owner) */
+	int32_t wanted_pid; /* 0: the root */
+	int32_t pid;	    /* the process, once the tree is known */
+	int32_t memory_pid; /* the process holding its memory (mm owner) */
 	const struct image_tree *tree;
-	uint64_t *vma_offsets;		/* file offset of each VMA's bytes */
+	uint64_t *vma_offsets; /* file offset of each VMA's bytes */
 	uint64_t data_end;
 	struct present_runs present;
-	bool *warned_files;		/* indexed by FILE id - 1 */
+	bool *warned_files; /* indexed by FILE id - 1 */
 	struct ckpt_error *err;
 };
 
@@ -96,7 +96,8 @@ static int write_at(struct core_writer *core, const void *data, size_t length, u
 		if (written < 0 && errno == EINTR)
 			continue;
 		if (written <= 0)
-			return fail(core->err, written < 0 ? errno : EIO, "cannot write the core file: %s",
+			return fail(core->err, written < 0 ? errno : EIO,
+				    "cannot write the core file: %s",
 				    strerror(written < 0 ? errno : EIO));
 		bytes += written;
 		length -= (size_t)written;
@@ -119,7 +120,8 @@ static int choose_process(struct core_writer *core)
 		if (entry->pid != pid)
 			continue;
 		if (entry->state != CKPT_TREE_ALIVE)
-			return fail(core->err, ENOENT, "process %d is a zombie in the image: it has no memory or threads",
+			return fail(core->err, ENOENT,
+				    "process %d is a zombie in the image: it has no memory or threads",
 				    pid);
 		core->pid = pid;
 		core->memory_pid = shares_with_other(entry->mm_owner, pid) ? entry->mm_owner : pid;
@@ -198,7 +200,8 @@ static int store_run(struct core_writer *core, const struct image_process *memor
 	const struct ckpt_vma *vma = find_vma(memory, run->start, &index);
 
 	if (!vma)
-		return fail(core->err, EINVAL, "bad image: pages at %#" PRIx64 " outside any VMA", run->start);
+		return fail(core->err, EINVAL, "bad image: pages at %#" PRIx64 " outside any VMA",
+			    run->start);
 	if (vma_file_size(vma) == 0)
 		return 0;
 	return write_at(core, data, run->pages * CKPT_PAGE_SIZE,
@@ -206,8 +209,8 @@ static int store_run(struct core_writer *core, const struct image_process *memor
 }
 
 /* The page visitor: each checked PAGES record of the process's memory goes to the file. */
-static int store_pages(void *arg, const struct image_process *process, const struct ckpt_page_run *runs,
-		       uint64_t run_count, const void *data)
+static int store_pages(void *arg, const struct image_process *process,
+		       const struct ckpt_page_run *runs, uint64_t run_count, const void *data)
 {
 	struct core_writer *core = arg;
 	const unsigned char *next = data;
@@ -236,7 +239,8 @@ static void warn_file_once(struct core_writer *core, const struct image_file *fi
 	if (core->warned_files[file->file.id - 1])
 		return;
 	core->warned_files[file->file.id - 1] = true;
-	fprintf(stderr, "ckpt core: warning: %s %s: its pages not in the image are zeros in the core\n",
+	fprintf(stderr,
+		"ckpt core: warning: %s %s: its pages not in the image are zeros in the core\n",
 		file->path, why);
 }
 
@@ -277,7 +281,8 @@ static int copy_from_file(struct core_writer *core, int file_fd, const struct ck
 {
 	while (start < end) {
 		size_t want = end - start < CORE_COPY_CHUNK ? end - start : CORE_COPY_CHUNK;
-		ssize_t got = pread(file_fd, buffer, want, (off_t)(vma->file_offset + (start - vma->start)));
+		ssize_t got = pread(file_fd, buffer, want,
+				    (off_t)(vma->file_offset + (start - vma->start)));
 		int ret;
 
 		if (got < 0 && errno == EINTR)
@@ -310,9 +315,11 @@ static int fill_gaps(struct core_writer *core, int file_fd, const struct ckpt_vm
 	while (*run_index < present->count && run_end(&present->runs[*run_index]) <= vma->start)
 		(*run_index)++;
 	while (at < vma->end) {
-		const struct ckpt_page_run *run = *run_index < present->count ? &present->runs[*run_index] : NULL;
+		const struct ckpt_page_run *run =
+			*run_index < present->count ? &present->runs[*run_index] : NULL;
 		uint64_t gap_end = run && run->start < vma->end ? run->start : vma->end;
-		int ret = copy_from_file(core, file_fd, vma, vma_offset, at, gap_end > at ? gap_end : at, buffer);
+		int ret = copy_from_file(core, file_fd, vma, vma_offset, at,
+					 gap_end > at ? gap_end : at, buffer);
 
 		if (ret < 0 || gap_end == vma->end)
 			return ret;
@@ -332,7 +339,8 @@ static int fill_from_files(struct core_writer *core, const struct image_process 
 	for (size_t i = 0; i < memory->vma_count; i++) {
 		const struct ckpt_vma *vma = &memory->vmas[i];
 		const struct image_file *file = image_find_file(memory, vma->file_id);
-		bool from_file = vma->kind == CKPT_VMA_FILE_PRIVATE || vma->kind == CKPT_VMA_FILE_SHARED;
+		bool from_file = vma->kind == CKPT_VMA_FILE_PRIVATE ||
+				 vma->kind == CKPT_VMA_FILE_SHARED;
 		_cleanup_close_ int file_fd = -1;
 		int ret;
 
@@ -391,9 +399,11 @@ static int add_note(struct note_buffer *notes, const char *name, uint32_t type, 
 		    size_t desc_size, struct ckpt_error *err)
 {
 	Elf64_Nhdr header = { .n_namesz = (Elf64_Word)strlen(name) + 1,
-			      .n_descsz = (Elf64_Word)desc_size, .n_type = type };
+			      .n_descsz = (Elf64_Word)desc_size,
+			      .n_type = type };
 	size_t name_space = align_up(header.n_namesz, CORE_NOTE_ALIGN);
-	size_t needed = notes->length + sizeof(header) + name_space + align_up(desc_size, CORE_NOTE_ALIGN);
+	size_t needed =
+		notes->length + sizeof(header) + name_space + align_up(desc_size, CORE_NOTE_ALIGN);
 	unsigned char *at;
 
 	if (needed > notes->capacity) {
@@ -469,21 +479,22 @@ static int add_fpu_notes(struct note_buffer *notes, const struct image_thread *t
 		return 0;
 	ret = add_note(notes, "CORE", NT_PRFPREG, thread->xstate, CORE_FXSAVE_SIZE, err);
 	if (ret == 0)
-		ret = add_note(notes, "LINUX", NT_X86_XSTATE, thread->xstate, thread->thread.xstate_size, err);
+		ret = add_note(notes, "LINUX", NT_X86_XSTATE, thread->xstate,
+			       thread->thread.xstate_size, err);
 	return ret;
 }
 
 /* Reads memory back from the core written so far; false where it holds none. */
-static bool read_core_memory(struct core_writer *core, const struct image_process *memory, uint64_t address,
-			     void *buffer, size_t length)
+static bool read_core_memory(struct core_writer *core, const struct image_process *memory,
+			     uint64_t address, void *buffer, size_t length)
 {
 	size_t index;
 	const struct ckpt_vma *vma = find_vma(memory, address, &index);
 
 	if (!vma || vma_file_size(vma) == 0 || length > vma->end - address)
 		return false;
-	return pread(core->fd, buffer, length, (off_t)(core->vma_offsets[index] + (address - vma->start))) ==
-	       (ssize_t)length;
+	return pread(core->fd, buffer, length,
+		     (off_t)(core->vma_offsets[index] + (address - vma->start))) == (ssize_t)length;
 }
 
 /* The start of the command line, NULs made spaces, as ps shows it. */
@@ -524,7 +535,8 @@ static void fill_prpsinfo(struct core_writer *core, const struct image_process *
 }
 
 /* NT_FILE: count, page size, (start, end, offset in pages) per mapped file, then the paths. */
-static int add_file_note(struct note_buffer *notes, const struct image_process *memory, struct ckpt_error *err)
+static int add_file_note(struct note_buffer *notes, const struct image_process *memory,
+			 struct ckpt_error *err)
 {
 	uint64_t count = 0, size = 2 * sizeof(uint64_t), *words;
 	_cleanup_free_ unsigned char *desc = NULL;
@@ -623,7 +635,8 @@ static Elf64_Word segment_flags(uint32_t prot)
 	       (prot & PROT_EXEC ? PF_X : 0);
 }
 
-static int write_headers(struct core_writer *core, const struct image_process *memory, uint64_t notes_size)
+static int write_headers(struct core_writer *core, const struct image_process *memory,
+			 uint64_t notes_size)
 {
 	size_t count = memory->vma_count + 1;
 	_cleanup_free_ Elf64_Phdr *headers = calloc(count, sizeof(*headers));
@@ -632,15 +645,20 @@ static int write_headers(struct core_writer *core, const struct image_process *m
 
 	if (!headers)
 		return fail(core->err, ENOMEM, "out of memory");
-	headers[0] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = core->data_end,
-				   .p_filesz = notes_size, .p_align = CORE_NOTE_ALIGN };
+	headers[0] = (Elf64_Phdr){ .p_type = PT_NOTE,
+				   .p_offset = core->data_end,
+				   .p_filesz = notes_size,
+				   .p_align = CORE_NOTE_ALIGN };
 	for (size_t i = 0; i < memory->vma_count; i++) {
 		const struct ckpt_vma *vma = &memory->vmas[i];
 
 		headers[i + 1] = (Elf64_Phdr){
-			.p_type = PT_LOAD, .p_flags = segment_flags(vma->prot),
-			.p_offset = core->vma_offsets[i], .p_vaddr = vma->start,
-			.p_filesz = vma_file_size(vma), .p_memsz = vma->end - vma->start,
+			.p_type = PT_LOAD,
+			.p_flags = segment_flags(vma->prot),
+			.p_offset = core->vma_offsets[i],
+			.p_vaddr = vma->start,
+			.p_filesz = vma_file_size(vma),
+			.p_memsz = vma->end - vma->start,
 			.p_align = CORE_SEGMENT_ALIGN,
 		};
 	}
@@ -651,7 +669,8 @@ static int write_headers(struct core_writer *core, const struct image_process *m
 	return ret;
 }
 
-static const struct image_process *find_process(const struct image_process *processes, size_t count, int32_t pid)
+static const struct image_process *find_process(const struct image_process *processes, size_t count,
+						int32_t pid)
 {
 	for (size_t i = 0; i < count; i++) {
 		if (processes[i].process.pid == pid)
@@ -704,8 +723,8 @@ static int write_core(int image_fd, int core_fd, int32_t wanted_pid, struct ckpt
 	ret = image_read_all_visiting(&reader, &tree, &visitor, &processes, &count);
 	if (ret == 0) {
 		core.warned_files = calloc(tree.file_count + 1, sizeof(*core.warned_files));
-		ret = core.warned_files ? finish_core(&core, processes, count) :
-					  fail(err, ENOMEM, "out of memory");
+		ret = core.warned_files ? finish_core(&core, processes, count)
+					: fail(err, ENOMEM, "out of memory");
 		image_free_all(&tree, processes, count);
 	}
 	image_reader_free(&reader);
@@ -754,7 +773,8 @@ static int parse_options(int argc, char **argv, struct core_options *options)
 		if (option == 'o') {
 			options->output_path = optarg;
 		} else if (option != 'p' || parse_pid(optarg, &options->pid) < 0) {
-			cli_error("core", "bad option or value '%s' (see ckpt core --help)", argv[optind - 1]);
+			cli_error("core", "bad option or value '%s' (see ckpt core --help)",
+				  argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -781,7 +801,8 @@ static int core_to_path(int image_fd, const struct core_options *options, const 
 		return fail(err, errno, "cannot create %s: %s", temp_path, strerror(errno));
 	ret = write_core(image_fd, core_fd, options->pid, err);
 	if (ret == 0 && rename(temp_path, output) < 0)
-		ret = fail(err, errno, "cannot rename %s to %s: %s", temp_path, output, strerror(errno));
+		ret = fail(err, errno, "cannot rename %s to %s: %s", temp_path, output,
+			   strerror(errno));
 	if (ret < 0)
 		unlink(temp_path);
 	return ret;
@@ -801,7 +822,8 @@ static int first_pid_of(int image_fd, int32_t *ret_pid, struct ckpt_error *err)
 	image_tree_free(&tree);
 	image_reader_free(&reader);
 	if (ret == 0 && lseek(image_fd, 0, SEEK_SET) < 0)
-		return fail(err, errno, "cannot read the image again (it must be a file): %s", strerror(errno));
+		return fail(err, errno, "cannot read the image again (it must be a file): %s",
+			    strerror(errno));
 	return ret;
 }
 
@@ -830,8 +852,8 @@ int command_core(int argc, char **argv)
 	if (ret == 0 && !options.output_path && asprintf(&default_output, "core.%d", pid) < 0)
 		ret = fail(&err, ENOMEM, "out of memory");
 	if (ret == 0)
-		ret = core_to_path(image_fd, &options, options.output_path ? options.output_path : default_output,
-				   &err);
+		ret = core_to_path(image_fd, &options,
+				   options.output_path ? options.output_path : default_output, &err);
 	if (ret < 0) {
 		cli_error("core", "%s: %s", options.image_path, err.message);
 		return EXIT_FAILED;

@@ -80,10 +80,11 @@ static void print_process_payload(const struct image_process *image,
 	size_t cwd_length = image->process.cwd_length;
 
 	if (cwd_length > CKPT_PATH_MAX)
-		cwd_length = 0;	/* the reader refused it already */
+		cwd_length = 0; /* the reader refused it already */
 	memcpy(payload, &image->process, sizeof(image->process));
 	memcpy(payload + sizeof(image->process), image->cwd, cwd_length);
-	print_record(stdout, CKPT_RECORD_PROCESS, payload, sizeof(image->process) + cwd_length, context);
+	print_record(stdout, CKPT_RECORD_PROCESS, payload, sizeof(image->process) + cwd_length,
+		     context);
 }
 
 static void print_text_process(const struct image_tree *tree, const struct image_process *image)
@@ -97,7 +98,8 @@ static void print_text_process(const struct image_tree *tree, const struct image
 	for (size_t i = 0; i < image->fd_count; i++)
 		print_record(stdout, CKPT_RECORD_FD, &image->fds[i], sizeof(image->fds[i]), &context);
 	for (size_t i = 0; i < image->vma_count; i++)
-		print_record(stdout, CKPT_RECORD_VMA, &image->vmas[i], sizeof(image->vmas[i]), &context);
+		print_record(stdout, CKPT_RECORD_VMA, &image->vmas[i], sizeof(image->vmas[i]),
+			     &context);
 }
 
 /* Each entry as a TREE payload of one entry: the printer prints a line per entry. */
@@ -113,8 +115,8 @@ static void print_tree_entries(const struct image_tree *tree)
 	}
 }
 
-static void print_text(const struct image_tree *tree, const struct image_process *processes, size_t count,
-		       const struct totals *totals)
+static void print_text(const struct image_tree *tree, const struct image_process *processes,
+		       size_t count, const struct totals *totals)
 {
 	const struct record_print_context context = { tree, NULL };
 
@@ -125,9 +127,10 @@ static void print_text(const struct image_tree *tree, const struct image_process
 			     sizeof(tree->epoll_targets[i]), &context);
 	for (size_t i = 0; i < count; i++)
 		print_text_process(tree, &processes[i]);
-	printf("total: %zu process%s, %" PRIu64 " vmas, %" PRIu64 " MiB mapped, %" PRIu64 " pages (%" PRIu64 " MiB) of data, image %" PRIu64 " bytes\n",
-	       count, count == 1 ? "" : "es", totals->vmas, totals->mapped_bytes >> 20, totals->pages,
-	       (totals->pages * CKPT_PAGE_SIZE) >> 20, totals->image_bytes);
+	printf("total: %zu process%s, %" PRIu64 " vmas, %" PRIu64 " MiB mapped, %" PRIu64
+	       " pages (%" PRIu64 " MiB) of data, image %" PRIu64 " bytes\n",
+	       count, count == 1 ? "" : "es", totals->vmas, totals->mapped_bytes >> 20,
+	       totals->pages, (totals->pages * CKPT_PAGE_SIZE) >> 20, totals->image_bytes);
 }
 
 static void print_json_vmas(const struct image_process *image)
@@ -138,7 +141,8 @@ static void print_json_vmas(const struct image_process *image)
 		char prot[4];
 
 		prot_text(vma->prot, prot);
-		printf("    {\"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"prot\": \"%s\", \"kind\": \"%s\", \"pages\": %" PRIu64 ", \"path\": ",
+		printf("    {\"start\": %" PRIu64 ", \"end\": %" PRIu64
+		       ", \"prot\": \"%s\", \"kind\": \"%s\", \"pages\": %" PRIu64 ", \"path\": ",
 		       vma->start, vma->end, prot, image_vma_kind_name(vma->kind), vma->page_count);
 		print_json_string(vma_file_path(image, vma));
 		printf("}%s\n", i + 1 < image->vma_count ? "," : "");
@@ -154,7 +158,9 @@ static void print_json_fds(const struct image_process *image)
 		const struct image_file *file = image_find_file(image, fd->file_id);
 
 		printf("    {\"fd\": %d, \"kind\": \"%s\", \"inherited\": %s, \"cloexec\": %s, \"path\": ",
-		       fd->fd, file ? image_file_kind_name(&file->file) : image_inherit_kind_name(fd->inherit_kind),
+		       fd->fd,
+		       file ? image_file_kind_name(&file->file)
+			    : image_inherit_kind_name(fd->inherit_kind),
 		       file ? "false" : "true", fd->flags & CKPT_FD_CLOEXEC ? "true" : "false");
 		print_json_string(file ? file->path : "");
 		printf(", \"offset\": %" PRIu64 "}%s\n", file ? file->file.offset : 0,
@@ -183,8 +189,8 @@ static void print_json_process(const struct image_process *image)
 	       process->pid, process->ppid, process->pgid, process->sid);
 	print_json_string(process->comm);
 	printf(", \"uid\": %u, \"gid\": %u, \"threads\": %u, \"umask\": %u, \"cwd\": ",
-	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL], process->thread_count,
-	       process->umask);
+	       image->creds.uid[CKPT_ID_REAL], image->creds.gid[CKPT_ID_REAL],
+	       process->thread_count, process->umask);
 	print_json_string(image->cwd);
 	printf(", \"child_subreaper\": %s, \"thp_disable\": %u, \"dumpable\": %u",
 	       process->prctl_flags & CKPT_PROCESS_CHILD_SUBREAPER ? "true" : "false",
@@ -205,8 +211,8 @@ static void print_json_tree(const struct image_tree *tree)
 		const struct ckpt_tree_entry *entry = &tree->entries[i];
 
 		printf("    {\"pid\": %d, \"ppid\": %d, \"pgid\": %d, \"sid\": %d, \"state\": \"%s\", \"exit_status\": %d, ",
-		       entry->pid, entry->ppid, entry->pgid, entry->sid, image_tree_state_name(entry->state),
-		       entry->exit_status);
+		       entry->pid, entry->ppid, entry->pgid, entry->sid,
+		       image_tree_state_name(entry->state), entry->exit_status);
 		printf("\"mm_owner\": %d, \"files_owner\": %d, \"fs_owner\": %d, \"sighand_owner\": %d}%s\n",
 		       entry->mm_owner, entry->files_owner, entry->fs_owner, entry->sighand_owner,
 		       i + 1 < tree->entry_count ? "," : "");
@@ -214,8 +220,8 @@ static void print_json_tree(const struct image_tree *tree)
 	printf("  ],\n");
 }
 
-static void print_json(const struct image_tree *tree, const struct image_process *processes, size_t count,
-		       const struct totals *totals)
+static void print_json(const struct image_tree *tree, const struct image_process *processes,
+		       size_t count, const struct totals *totals)
 {
 	printf("{\n  \"format\": \"ckpt-inspect\",\n  \"version\": %d,\n", INSPECT_JSON_VERSION);
 	printf("  \"format_version\": %u,\n  \"kernel\": ", tree->head.version);
@@ -227,10 +233,11 @@ static void print_json(const struct image_tree *tree, const struct image_process
 		print_json_process(&processes[i]);
 		printf("%s\n", i + 1 < count ? "," : "");
 	}
-	printf("  ],\n  \"totals\": {\"processes\": %zu, \"vmas\": %" PRIu64 ", \"mapped_bytes\": %" PRIu64
-	       ", \"pages\": %" PRIu64 ", \"data_bytes\": %" PRIu64 ", \"image_bytes\": %" PRIu64 "}\n}\n",
-	       count, totals->vmas, totals->mapped_bytes, totals->pages, totals->pages * CKPT_PAGE_SIZE,
-	       totals->image_bytes);
+	printf("  ],\n  \"totals\": {\"processes\": %zu, \"vmas\": %" PRIu64
+	       ", \"mapped_bytes\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"data_bytes\": %" PRIu64
+	       ", \"image_bytes\": %" PRIu64 "}\n}\n",
+	       count, totals->vmas, totals->mapped_bytes, totals->pages,
+	       totals->pages * CKPT_PAGE_SIZE, totals->image_bytes);
 }
 
 static void add_up(const struct image_process *processes, size_t count, struct totals *totals)
@@ -287,7 +294,8 @@ int command_inspect(int argc, char **argv)
 		else if (!path && argv[i][0] != '-')
 			path = argv[i];
 		else {
-			cli_error("inspect", "unexpected argument '%s' (see ckpt inspect --help)", argv[i]);
+			cli_error("inspect", "unexpected argument '%s' (see ckpt inspect --help)",
+				  argv[i]);
 			return EXIT_USAGE;
 		}
 	}

@@ -29,8 +29,8 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{ "checkpoint", command_checkpoint }, { "restart", command_restart },
-	{ "inspect", command_inspect },	      { "check", command_check },
+	{ "checkpoint", command_checkpoint },	  { "restart", command_restart },
+	{ "inspect", command_inspect },		  { "check", command_check },
 	{ "fault-points", command_fault_points }, { "core", command_core },
 };
 
@@ -71,8 +71,8 @@ void cli_progress(void *arg, uint64_t done_bytes, uint64_t total_bytes)
 	(void)arg;
 	if (total_bytes < large || !isatty(STDERR_FILENO))
 		return;
-	fprintf(stderr, "\rckpt: %" PRIu64 " of %" PRIu64 " MiB%s", done_bytes >> 20, total_bytes >> 20,
-		done_bytes >= total_bytes ? "\n" : "");
+	fprintf(stderr, "\rckpt: %" PRIu64 " of %" PRIu64 " MiB%s", done_bytes >> 20,
+		total_bytes >> 20, done_bytes >= total_bytes ? "\n" : "");
 }
 
 int main(int argc, char **argv)

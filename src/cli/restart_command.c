@@ -52,8 +52,8 @@ struct restart_args {
 	bool pidns;
 	bool stats;
 	bool trust_image;
-	int timeout_seconds;	/* 0: the default; -1: none */
-	struct ckpt_inherit_fd wires[16];	/* --inherit-fd */
+	int timeout_seconds;		  /* 0: the default; -1: none */
+	struct ckpt_inherit_fd wires[16]; /* --inherit-fd */
 	size_t wire_count;
 };
 
@@ -69,7 +69,8 @@ static int parse_inherit_fd(const char *text, struct restart_args *args)
 	if (end && end != text && *end == '=' && !errno)
 		from_fd = strtol(end + 1, &end, 10);
 	if (!text || errno || *end || fd < 0 || fd >= (1 << 20) || from_fd < 0 || from_fd > 1 << 20) {
-		cli_error("restart", "--inherit-fd needs N=M (fd numbers), not '%s'", text ? text : "");
+		cli_error("restart", "--inherit-fd needs N=M (fd numbers), not '%s'",
+			  text ? text : "");
 		return -EINVAL;
 	}
 	if (fcntl((int)from_fd, F_GETFD) < 0) {
@@ -122,7 +123,8 @@ static int parse_args(int argc, char **argv, struct restart_args *args)
 		else if (!args->path && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
 			args->path = argv[i];
 		else {
-			cli_error("restart", "unexpected argument '%s' (see ckpt restart --help)", argv[i]);
+			cli_error("restart", "unexpected argument '%s' (see ckpt restart --help)",
+				  argv[i]);
 			return -EINVAL;
 		}
 	}
@@ -157,7 +159,7 @@ static int wait_for_exit(pid_t pid, bool foreground)
 {
 	int status;
 
-	signal(SIGINT, SIG_IGN);	/* the terminal's ^C is for the process */
+	signal(SIGINT, SIG_IGN); /* the terminal's ^C is for the process */
 	signal(SIGQUIT, SIG_IGN);
 	while (waitpid(-1, &status, 0) < 0) {
 		if (errno != EINTR) {
@@ -184,7 +186,9 @@ int command_restart(int argc, char **argv)
 	struct restart_args args = { 0 };
 	char message[512] = "";
 	struct ckpt_stats stats = { 0 };
-	struct ckpt_options options = { .error = message, .error_size = sizeof(message), .stats = &stats };
+	struct ckpt_options options = { .error = message,
+					.error_size = sizeof(message),
+					.stats = &stats };
 	pid_t pid = 0;
 	int fd, ret;
 

@@ -50,8 +50,8 @@ static uint32_t multiply_modulo_poly(uint32_t a, uint32_t b)
 /* x^(8 * length) modulo the polynomial: advancing a CRC over length zero bytes. */
 static uint32_t shift_operator(size_t length)
 {
-	uint32_t result = 1u << 31;	/* x^0 */
-	uint32_t power = 1u << 30;	/* x^1 */
+	uint32_t result = 1u << 31; /* x^0 */
+	uint32_t power = 1u << 30;  /* x^1 */
 
 	for (uint64_t exponent = (uint64_t)length * 8; exponent != 0; exponent >>= 1) {
 		if (exponent & 1)
@@ -61,11 +61,13 @@ static uint32_t shift_operator(size_t length)
 	return result;
 }
 
-enum { INTERLEAVE_STRIDE = 8192 };
+enum {
+	INTERLEAVE_STRIDE = 8192
+};
 static uint32_t stride_shift;
 
-__attribute__((target("sse4.2")))
-static uint64_t crc32c_words(uint64_t crc, const unsigned char *bytes, size_t words)
+__attribute__((target("sse4.2"))) static uint64_t
+crc32c_words(uint64_t crc, const unsigned char *bytes, size_t words)
 {
 	for (size_t i = 0; i < words; i++) {
 		uint64_t word;
@@ -78,8 +80,8 @@ static uint64_t crc32c_words(uint64_t crc, const unsigned char *bytes, size_t wo
 
 /* Three independent CRC chains over three stripes, then combined: the crc32
  * instruction's latency is three times its throughput. */
-__attribute__((target("sse4.2")))
-static uint32_t crc32c_three_stripes(uint32_t crc, const unsigned char *bytes)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_three_stripes(uint32_t crc,
+								       const unsigned char *bytes)
 {
 	uint64_t first = crc, second = 0, third = 0;
 
@@ -97,8 +99,8 @@ static uint32_t crc32c_three_stripes(uint32_t crc, const unsigned char *bytes)
 	return multiply_modulo_poly(stride_shift, crc) ^ (uint32_t)third;
 }
 
-__attribute__((target("sse4.2")))
-static uint32_t crc32c_hardware(uint32_t crc, const unsigned char *bytes, size_t length)
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_hardware(uint32_t crc, const unsigned char *bytes, size_t length)
 {
 	if (stride_shift == 0)
 		stride_shift = shift_operator(INTERLEAVE_STRIDE);

@@ -94,8 +94,8 @@ static int check_pipe_links(const struct image_tree *tree, const struct image_fi
 	const struct image_file *first_file;
 
 	if (end->pipe_file_id > tree->file_count)
-		return fail(err, EINVAL, "bad image: pipe FILE %u names a missing FILE %u", file->file.id,
-			    end->pipe_file_id);
+		return fail(err, EINVAL, "bad image: pipe FILE %u names a missing FILE %u",
+			    file->file.id, end->pipe_file_id);
 	first_file = &tree->files[end->pipe_file_id - 1];
 	first = image_file_pipe(first_file);
 	if (!first || first->pipe_file_id != first->file_id || first->pipe_size != end->pipe_size ||
@@ -104,7 +104,8 @@ static int check_pipe_links(const struct image_tree *tree, const struct image_fi
 			    "bad image: pipe FILE %u names FILE %u as its pipe, which is not the same pipe's first end",
 			    file->file.id, end->pipe_file_id);
 	if (end->file_id != first->file_id && file->queue_count)
-		return fail(err, EINVAL, "bad image: pipe FILE %u carries data but is not its pipe's first end",
+		return fail(err, EINVAL,
+			    "bad image: pipe FILE %u carries data but is not its pipe's first end",
 			    file->file.id);
 	if (!has_fitting_data(file, end))
 		return fail(err, EINVAL,
@@ -121,11 +122,13 @@ static int check_inotify_watches(const struct image_tree *tree, const struct ima
 
 	(void)tree;
 	if (inotify->watch_count != file->queue_count)
-		return fail(err, EINVAL, "bad image: inotify FILE %u has %zu INOTIFY_WATCH records, not %u",
+		return fail(err, EINVAL,
+			    "bad image: inotify FILE %u has %zu INOTIFY_WATCH records, not %u",
 			    file->file.id, file->queue_count, inotify->watch_count);
 	for (size_t i = 1; i < file->queue_count; i++) {
 		if (image_file_inotify_watch(file, i)->wd <= image_file_inotify_watch(file, i - 1)->wd)
-			return fail(err, EINVAL, "bad image: inotify FILE %u has its watches out of wd order",
+			return fail(err, EINVAL,
+				    "bad image: inotify FILE %u has its watches out of wd order",
 				    file->file.id);
 	}
 	return 0;
@@ -149,7 +152,8 @@ static int check_tcp_queue(const struct image_tree *tree, const struct image_fil
 		*(send_begun ? &sent : &received) += part->length;
 	}
 	if (received != stream->recv_queue_length || sent != stream->send_queue_length)
-		return fail(err, EINVAL, "bad image: TCP connection FILE %u: its TCP_QUEUE records do not hold the queued bytes its TCP_STREAM record counts, receive queue first",
+		return fail(err, EINVAL,
+			    "bad image: TCP connection FILE %u: its TCP_QUEUE records do not hold the queued bytes its TCP_STREAM record counts, receive queue first",
 			    file->file.id);
 	return 0;
 }

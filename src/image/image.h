@@ -17,12 +17,12 @@
 #include "image/transport.h"
 
 struct image_writer {
-	struct image_transport *transport;	/* where the bytes go */
-	struct fd_transport fd_transport;	/* the default transport */
-	uint64_t stream_bytes;		/* of the stream as framed, before any transport */
+	struct image_transport *transport; /* where the bytes go */
+	struct fd_transport fd_transport;  /* the default transport */
+	uint64_t stream_bytes;		   /* of the stream as framed, before any transport */
 	uint64_t record_count;
 	uint64_t page_count;
-	const volatile int *interrupt;	/* non-zero: stop writing (a signal's number) */
+	const volatile int *interrupt; /* non-zero: stop writing (a signal's number) */
 	struct ckpt_error *err;
 };
 
@@ -35,8 +35,8 @@ void image_writer_init_transport(struct image_writer *writer, struct image_trans
 void image_writer_close(struct image_writer *writer);
 int image_write_record(struct image_writer *writer, enum ckpt_record_type type,
 		       const struct iovec *parts, int part_count);
-int image_write_simple(struct image_writer *writer, enum ckpt_record_type type,
-		       const void *payload, size_t length);
+int image_write_simple(struct image_writer *writer, enum ckpt_record_type type, const void *payload,
+		       size_t length);
 /* One PAGES record: runs, then their data (page_count pages at data). */
 int image_write_pages(struct image_writer *writer, const struct ckpt_page_run *runs,
 		      uint64_t run_count, const void *data, uint64_t page_count);
@@ -44,16 +44,16 @@ int image_write_pages(struct image_writer *writer, const struct ckpt_page_run *r
 int image_write_tail(struct image_writer *writer);
 
 struct image_reader {
-	struct image_transport *transport;	/* where the bytes come from */
-	struct fd_transport fd_transport;	/* the default transport */
-	int fd;				/* the default transport's fd; -1 over another */
-	uint64_t offset;		/* bytes consumed so far */
+	struct image_transport *transport; /* where the bytes come from */
+	struct fd_transport fd_transport;  /* the default transport */
+	int fd;				   /* the default transport's fd; -1 over another */
+	uint64_t offset;		   /* bytes consumed so far */
 	uint64_t record_count;
 	uint64_t page_count;
 	unsigned char *buffer;
 	size_t buffer_size;
 	struct ckpt_error *err;
-	int stall_timeout_ms;		/* > 0: fail when no byte comes for this long */
+	int stall_timeout_ms; /* > 0: fail when no byte comes for this long */
 };
 
 /* A reader of fd, through the plain fd transport. */
@@ -66,8 +66,8 @@ void image_reader_free(struct image_reader *reader);
 
 struct image_record {
 	enum ckpt_record_type type;
-	uint64_t offset;		/* of the header in the stream */
-	const void *payload;		/* valid until the next read */
+	uint64_t offset;     /* of the header in the stream */
+	const void *payload; /* valid until the next read */
 	uint64_t length;
 };
 
@@ -96,7 +96,7 @@ struct image_file {
 	 * it through image_file_eventfd() and the like.
 	 */
 	const void *state;
-	const struct ckpt_socket_queue **queue;	/* a unix socket's or pipe's waiting data, oldest first */
+	const struct ckpt_socket_queue **queue; /* a unix socket's or pipe's waiting data, oldest first */
 	size_t queue_count;
 };
 
@@ -148,7 +148,7 @@ static inline const struct ckpt_inotify *image_file_inotify(const struct image_f
 
 /* An inotify's watch i, by increasing wd (its queue records are INOTIFY_WATCH records). */
 static inline const struct ckpt_inotify_watch *image_file_inotify_watch(const struct image_file *file,
-									 size_t i)
+									size_t i)
 {
 	return (const struct ckpt_inotify_watch *)file->queue[i];
 }
@@ -160,7 +160,7 @@ static inline const struct ckpt_pty *image_file_pty(const struct image_file *fil
 
 /* A UDP socket's waiting datagram i (its queue records are INET_DATAGRAM records). */
 static inline const struct ckpt_inet_datagram *image_file_inet_datagram(const struct image_file *file,
-									 size_t i)
+									size_t i)
 {
 	return (const struct ckpt_inet_datagram *)file->queue[i];
 }
@@ -171,7 +171,8 @@ static inline const struct ckpt_tcp_stream *image_file_tcp_stream(const struct i
 }
 
 /* A TCP connection's queued bytes, part i (its queue records are TCP_QUEUE records). */
-static inline const struct ckpt_tcp_queue *image_file_tcp_queue(const struct image_file *file, size_t i)
+static inline const struct ckpt_tcp_queue *image_file_tcp_queue(const struct image_file *file,
+								size_t i)
 {
 	return (const struct ckpt_tcp_queue *)file->queue[i];
 }
@@ -184,13 +185,13 @@ struct image_thread {
 /* A thread's seccomp filter; a thread's come oldest first. */
 struct image_seccomp {
 	struct ckpt_seccomp filter;
-	const uint64_t *program;	/* instruction_count struct sock_filter */
+	const uint64_t *program; /* instruction_count struct sock_filter */
 };
 
 struct image_process {
 	struct ckpt_head head;
 	struct ckpt_process process;
-	struct ckpt_tree_entry entry;	/* its TREE entry: what it shares with whom */
+	struct ckpt_tree_entry entry; /* its TREE entry: what it shares with whom */
 	const char *cwd;
 	struct ckpt_creds creds;
 	const uint32_t *groups;
@@ -215,8 +216,8 @@ struct image_process {
 	size_t seccomp_filter_count;
 	struct ckpt_vma *vmas;
 	size_t vma_count;
-	struct block_list blocks;	/* allocations behind the pointers above */
-	struct image_tree *owned_tree;	/* released with the image, when set */
+	struct block_list blocks;      /* allocations behind the pointers above */
+	struct image_tree *owned_tree; /* released with the image, when set */
 };
 
 /* Whether the object an owner field names is another process's (shared with it). */
@@ -235,7 +236,7 @@ struct image_tree {
 	size_t file_count;
 	struct ckpt_epoll_target *epoll_targets;
 	size_t epoll_target_count;
-	size_t next_entry;		/* for matching PROCESS records in order */
+	size_t next_entry; /* for matching PROCESS records in order */
 	struct block_list blocks;
 };
 
@@ -272,23 +273,23 @@ void image_free_all(struct image_tree *tree, struct image_process *processes, si
  * core).  A negative return from visit ends the read with that error.
  */
 struct page_visitor {
-	int (*visit)(void *arg, const struct image_process *process, const struct ckpt_page_run *runs,
-		     uint64_t run_count, const void *data);
+	int (*visit)(void *arg, const struct image_process *process,
+		     const struct ckpt_page_run *runs, uint64_t run_count, const void *data);
 	void *arg;
 };
 
 int image_read_all_visiting(struct image_reader *reader, struct image_tree *tree,
-			    const struct page_visitor *visitor, struct image_process **ret_processes,
-			    size_t *ret_count);
+			    const struct page_visitor *visitor,
+			    struct image_process **ret_processes, size_t *ret_count);
 const struct image_file *image_find_file(const struct image_process *image, uint32_t id);
 
 /* Page streaming: checks each PAGES record against the VMAs, in order. */
 struct page_cursor {
 	const struct image_process *image;
 	size_t vma_index;
-	uint64_t next_address;		/* runs must not go below this */
+	uint64_t next_address; /* runs must not go below this */
 	uint64_t page_count;
-	uint64_t pages_in_vma;		/* seen so far for vmas[vma_index] */
+	uint64_t pages_in_vma; /* seen so far for vmas[vma_index] */
 };
 
 void page_cursor_init(struct page_cursor *cursor, const struct image_process *image);

@@ -6,8 +6,7 @@
 #include "image/image.h"
 #include "image/records.h"
 
-static void *keep_in(struct block_list *list, const void *data, size_t length,
-		     struct ckpt_error *err)
+static void *keep_in(struct block_list *list, const void *data, size_t length, struct ckpt_error *err)
 {
 	void **blocks = realloc(list->blocks, (list->count + 1) * sizeof(*blocks));
 	void *copy;
@@ -151,18 +150,21 @@ static bool is_openable_file(const struct image_file *file)
 	       (file->file.flags & CKPT_FILE_MEMFD);
 }
 
-static int add_fd(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
+static int add_fd(struct image_process *image, const struct image_record *record,
+		  struct ckpt_error *err)
 {
 	const struct ckpt_fd *fd = record->payload;
 	struct ckpt_fd *slot;
 
 	if (image->fd_count > 0 && fd->fd <= image->fds[image->fd_count - 1].fd)
-		return fail(err, EINVAL, "bad image: FD records out of order or repeated at fd %d", fd->fd);
-	if (fd->file_id != 0 && !image_find_file(image, fd->file_id))
-		return fail(err, EINVAL, "bad image: fd %d refers to missing file %u", fd->fd, fd->file_id);
-	if (fd->file_id != 0 && !is_openable_file(image_find_file(image, fd->file_id)))
-		return fail(err, EINVAL, "bad image: fd %d refers to shared memory that is not a memfd",
+		return fail(err, EINVAL, "bad image: FD records out of order or repeated at fd %d",
 			    fd->fd);
+	if (fd->file_id != 0 && !image_find_file(image, fd->file_id))
+		return fail(err, EINVAL, "bad image: fd %d refers to missing file %u", fd->fd,
+			    fd->file_id);
+	if (fd->file_id != 0 && !is_openable_file(image_find_file(image, fd->file_id)))
+		return fail(err, EINVAL,
+			    "bad image: fd %d refers to shared memory that is not a memfd", fd->fd);
 	slot = append((void **)&image->fds, &image->fd_count, sizeof(*slot), err);
 	if (!slot)
 		return -ENOMEM;
@@ -170,11 +172,13 @@ static int add_fd(struct image_process *image, const struct image_record *record
 	return 0;
 }
 
-static int load_mm(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
+static int load_mm(struct image_process *image, const struct image_record *record,
+		   struct ckpt_error *err)
 {
 	memcpy(&image->mm, record->payload, sizeof(image->mm));
 	if (image->mm.exe_file_id != 0 && !image_find_file(image, image->mm.exe_file_id))
-		return fail(err, EINVAL, "bad image: MM refers to missing file %u", image->mm.exe_file_id);
+		return fail(err, EINVAL, "bad image: MM refers to missing file %u",
+			    image->mm.exe_file_id);
 	image->auxv = keep_copy(image, (const char *)record->payload + sizeof(image->mm),
 				image->mm.auxv_words * sizeof(uint64_t), err);
 	return image->auxv ? 0 : -ENOMEM;
@@ -190,10 +194,12 @@ static int add_posix_timer(struct image_process *image, const struct image_recor
 		return out_of_order(err, record, "FD, FILE_LOCK or MM");
 	for (size_t i = 0; i < image->posix_timer_count; i++) {
 		if (image->posix_timers[i].id == timer->id)
-			return fail(err, EINVAL, "bad image: POSIX timer %d appears twice", timer->id);
+			return fail(err, EINVAL, "bad image: POSIX timer %d appears twice",
+				    timer->id);
 	}
 	if (image->posix_timer_count >= CKPT_MAX_POSIX_TIMERS)
-		return fail(err, EINVAL, "bad image: more than %u POSIX timers", CKPT_MAX_POSIX_TIMERS);
+		return fail(err, EINVAL, "bad image: more than %u POSIX timers",
+			    CKPT_MAX_POSIX_TIMERS);
 	slot = append((void **)&image->posix_timers, &image->posix_timer_count, sizeof(*slot), err);
 	if (!slot)
 		return -ENOMEM;
@@ -211,7 +217,8 @@ static const struct ckpt_fd *find_fd(const struct image_process *image, int32_t 
 }
 
 /* A lock is taken through an fd of the process, open on the lock's FILE. */
-static int add_lock(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
+static int add_lock(struct image_process *image, const struct image_record *record,
+		    struct ckpt_error *err)
 {
 	const struct ckpt_file_lock *lock = record->payload;
 	const struct ckpt_fd *fd = find_fd(image, lock->fd);
@@ -247,7 +254,8 @@ static int check_timer_threads(const struct image_process *image, struct ckpt_er
 		for (size_t t = 0; !found && t < image->thread_count; t++)
 			found = image->threads[t].thread.tid == tid;
 		if (!found)
-			return fail(err, EINVAL, "bad image: POSIX timer %d signals thread %d, not in the image",
+			return fail(err, EINVAL,
+				    "bad image: POSIX timer %d signals thread %d, not in the image",
 				    image->posix_timers[i].id, tid);
 	}
 	return 0;
@@ -262,7 +270,8 @@ static int load_fds_and_mm(struct image_reader *reader, struct image_process *im
 	for (;;) {
 		ret = image_read_record(reader, &record);
 		if (ret == -ENODATA)
-			return fail(reader->err, EINVAL, "bad image: stream ends before its MM record");
+			return fail(reader->err, EINVAL,
+				    "bad image: stream ends before its MM record");
 		if (ret < 0)
 			return ret;
 		if (record.type == CKPT_RECORD_FD)
@@ -284,11 +293,13 @@ static int check_thread(const struct image_process *image, const struct image_th
 			struct ckpt_error *err)
 {
 	if (added->thread.xstate_size != image->head.xstate_size)
-		return fail(err, EINVAL, "bad image: xstate size %u of thread %d differs from the head's %u",
+		return fail(err, EINVAL,
+			    "bad image: xstate size %u of thread %d differs from the head's %u",
 			    added->thread.xstate_size, added->thread.tid, image->head.xstate_size);
 	for (const struct image_thread *other = image->threads; other < added; other++) {
 		if (other->thread.tid == added->thread.tid)
-			return fail(err, EINVAL, "bad image: thread %d appears twice", added->thread.tid);
+			return fail(err, EINVAL, "bad image: thread %d appears twice",
+				    added->thread.tid);
 	}
 	return 0;
 }
@@ -303,7 +314,8 @@ static int load_threads(struct image_reader *reader, struct image_process *image
 
 		if (ret < 0)
 			return ret;
-		slot = append((void **)&image->threads, &image->thread_count, sizeof(*slot), reader->err);
+		slot = append((void **)&image->threads, &image->thread_count, sizeof(*slot),
+			      reader->err);
 		if (!slot)
 			return -ENOMEM;
 		memcpy(&slot->thread, record.payload, sizeof(slot->thread));
@@ -332,19 +344,22 @@ static int check_vma_file(const struct image_process *image, const struct ckpt_v
 	file = image_find_file(image, vma->file_id);
 	expected = vma->kind == CKPT_VMA_SHARED_ANON ? CKPT_FILE_SHMEM : CKPT_FILE_REGULAR;
 	if (!file || file->file.kind != expected)
-		return fail(err, EINVAL, "bad image: VMA at %#llx maps a missing file or one of the wrong kind (%u)",
+		return fail(err, EINVAL,
+			    "bad image: VMA at %#llx maps a missing file or one of the wrong kind (%u)",
 			    (unsigned long long)vma->start, vma->file_id);
 	return 0;
 }
 
-static int add_vma(struct image_process *image, const struct image_record *record, struct ckpt_error *err)
+static int add_vma(struct image_process *image, const struct image_record *record,
+		   struct ckpt_error *err)
 {
 	const struct ckpt_vma *vma = record->payload;
 	struct ckpt_vma *slot;
 	int ret;
 
 	if (image->vma_count > 0 && vma->start < image->vmas[image->vma_count - 1].end)
-		return fail(err, EINVAL, "bad image: VMA at %#llx overlaps or precedes the one before",
+		return fail(err, EINVAL,
+			    "bad image: VMA at %#llx overlaps or precedes the one before",
 			    (unsigned long long)vma->start);
 	if (vma->page_count > 0 && !vma_holds_pages(vma))
 		return fail(err, EINVAL, "bad image: VMA at %#llx of this kind cannot hold pages",
@@ -377,7 +392,8 @@ static int add_pending_signal(struct image_process *image, const struct image_re
 	if (image->vma_count > 0)
 		return out_of_order(err, record, "VMA, PAGES, PROCESS or TAIL");
 	if (siginfo->tid != 0 && !has_thread(image, siginfo->tid))
-		return fail(err, EINVAL, "bad image: a pending signal for thread %d, not in the image",
+		return fail(err, EINVAL,
+			    "bad image: a pending signal for thread %d, not in the image",
 			    siginfo->tid);
 	slot = append((void **)&image->pending, &image->pending_count, sizeof(*slot), err);
 	if (!slot)
@@ -414,10 +430,12 @@ static int add_seccomp_filter(struct image_process *image, const struct image_re
 	if (image->vma_count > 0)
 		return out_of_order(err, record, "VMA, PAGES, PROCESS or TAIL");
 	if (!thread)
-		return fail(err, EINVAL, "bad image: a seccomp filter for thread %d, not in the image",
+		return fail(err, EINVAL,
+			    "bad image: a seccomp filter for thread %d, not in the image",
 			    filter->tid);
 	if (count_seccomp_filters(image, filter->tid) >= thread->seccomp_filter_count)
-		return fail(err, EINVAL, "bad image: more seccomp filters for thread %d than its THREAD record counts",
+		return fail(err, EINVAL,
+			    "bad image: more seccomp filters for thread %d than its THREAD record counts",
 			    filter->tid);
 	slot = append((void **)&image->seccomp_filters, &image->seccomp_filter_count, sizeof(*slot),
 		      err);
@@ -434,7 +452,8 @@ static int check_seccomp_filters_complete(const struct image_process *image, str
 		const struct ckpt_thread *thread = &image->threads[i].thread;
 
 		if (count_seccomp_filters(image, thread->tid) != thread->seccomp_filter_count)
-			return fail(err, EINVAL, "bad image: thread %d has %zu seccomp filters, its THREAD record counts %u",
+			return fail(err, EINVAL,
+				    "bad image: thread %d has %zu seccomp filters, its THREAD record counts %u",
 				    thread->tid, count_seccomp_filters(image, thread->tid),
 				    thread->seccomp_filter_count);
 	}
@@ -449,27 +468,30 @@ static int check_memory_present(const struct image_process *image, struct ckpt_e
 	if (image->vma_count == 0 && !shares_mm)
 		return fail(err, EINVAL, "bad image: no memory (no VMA records)");
 	if (image->vma_count > 0 && shares_mm)
-		return fail(err, EINVAL, "bad image: process %d shares the memory of %d but has VMA records",
+		return fail(err, EINVAL,
+			    "bad image: process %d shares the memory of %d but has VMA records",
 			    image->entry.pid, image->entry.mm_owner);
 	return 0;
 }
 
-static int load_vmas(struct image_reader *reader, struct image_process *image, struct image_record *ret_next)
+static int load_vmas(struct image_reader *reader, struct image_process *image,
+		     struct image_record *ret_next)
 {
 	for (;;) {
 		int ret = image_read_record(reader, ret_next);
 
 		if (ret == -ENODATA)
-			return fail(reader->err, EINVAL, "bad image: truncated: stream ends without a tail record");
+			return fail(reader->err, EINVAL,
+				    "bad image: truncated: stream ends without a tail record");
 		if (ret < 0)
 			return ret;
 		if (ret_next->type == CKPT_RECORD_PAGES || ret_next->type == CKPT_RECORD_TAIL ||
 		    ret_next->type == CKPT_RECORD_PROCESS)
 			break;
 		if (ret_next->type == CKPT_RECORD_SIGINFO || ret_next->type == CKPT_RECORD_SECCOMP) {
-			ret = ret_next->type == CKPT_RECORD_SIGINFO ?
-				      add_pending_signal(image, ret_next, reader->err) :
-				      add_seccomp_filter(image, ret_next, reader->err);
+			ret = ret_next->type == CKPT_RECORD_SIGINFO
+				      ? add_pending_signal(image, ret_next, reader->err)
+				      : add_seccomp_filter(image, ret_next, reader->err);
 			if (ret < 0)
 				return ret;
 			continue;
@@ -509,7 +531,8 @@ static int check_fds_in_range(const struct image_tree *tree, const struct image_
 			      struct ckpt_error *err)
 {
 	if (image->fd_count && shares_with_other(image->entry.files_owner, image->entry.pid))
-		return fail(err, EINVAL, "bad image: process %d shares the fd table of %d but has FD records",
+		return fail(err, EINVAL,
+			    "bad image: process %d shares the fd table of %d but has FD records",
 			    image->entry.pid, image->entry.files_owner);
 	if (image->fd_count && image->fds[image->fd_count - 1].fd > (int32_t)tree->highest_fd)
 		return fail(err, EINVAL, "bad image: fd %d is above the tree's highest fd %u",
@@ -547,14 +570,14 @@ int image_load_process(struct image_reader *reader, struct image_tree *tree,
 	return ret;
 }
 
-static int add_file(struct image_tree *tree, const struct image_record *record,
-		    struct ckpt_error *err)
+static int add_file(struct image_tree *tree, const struct image_record *record, struct ckpt_error *err)
 {
 	const struct ckpt_file *file = record->payload;
 	struct image_file *slot;
 
 	if (file->id != tree->file_count + 1)
-		return fail(err, EINVAL, "bad image: FILE record at byte %llu has id %u, expected %zu",
+		return fail(err, EINVAL,
+			    "bad image: FILE record at byte %llu has id %u, expected %zu",
 			    (unsigned long long)record->offset, file->id, tree->file_count + 1);
 	slot = append((void **)&tree->files, &tree->file_count, sizeof(*slot), err);
 	if (!slot)
@@ -579,8 +602,10 @@ static int add_file_state(struct image_tree *tree, const struct image_record *re
 	memcpy(&file_id, record->payload, sizeof(file_id));
 	file = tree->file_count ? &tree->files[tree->file_count - 1] : NULL;
 	if (!file || file->file.id != file_id || file->state || file->file.kind != kind->kind)
-		return fail(err, EINVAL, "bad image: %s record at byte %llu does not follow its FILE %u",
-			    record_type_name(record->type), (unsigned long long)record->offset, file_id);
+		return fail(err, EINVAL,
+			    "bad image: %s record at byte %llu does not follow its FILE %u",
+			    record_type_name(record->type), (unsigned long long)record->offset,
+			    file_id);
 	file->state = keep_in(&tree->blocks, record->payload, record->length, err);
 	return file->state ? 0 : -ENOMEM;
 }
@@ -594,7 +619,8 @@ static int add_file_queue(struct image_tree *tree, const struct image_record *re
 	const struct ckpt_socket_queue *kept, **slot;
 
 	if (!file || file->file.id != queue->file_id || !file->state || file->file.kind != kind->kind)
-		return fail(err, EINVAL, "bad image: %s record at byte %llu does not follow its %s %u",
+		return fail(err, EINVAL,
+			    "bad image: %s record at byte %llu does not follow its %s %u",
 			    record_type_name(record->type), (unsigned long long)record->offset,
 			    record_type_name(kind->state_record), queue->file_id);
 	kept = keep_in(&tree->blocks, record->payload, record->length, err);
@@ -615,7 +641,8 @@ static int add_epoll_target(struct image_tree *tree, const struct image_record *
 
 	if (target->epoll_file_id > tree->file_count || target->target_file_id > tree->file_count ||
 	    !file_kind_has(tree->files[target->epoll_file_id - 1].file.kind, FILE_KIND_HAS_TARGETS))
-		return fail(err, EINVAL, "bad image: EPOLL_TARGET record at byte %llu names missing files or a file that is no epoll",
+		return fail(err, EINVAL,
+			    "bad image: EPOLL_TARGET record at byte %llu names missing files or a file that is no epoll",
 			    (unsigned long long)record->offset);
 	slot = append((void **)&tree->epoll_targets, &tree->epoll_target_count, sizeof(*slot), err);
 	if (!slot)
@@ -657,8 +684,8 @@ static int check_file_states(const struct image_tree *tree, struct ckpt_error *e
 		const struct file_kind_info *kind = find_file_kind(file->file.kind);
 
 		if (kind->state_record && !file->state)
-			return fail(err, EINVAL, "bad image: FILE %u (%s) has no state record", file->file.id,
-				    file->path);
+			return fail(err, EINVAL, "bad image: FILE %u (%s) has no state record",
+				    file->file.id, file->path);
 		if (kind->check_links) {
 			int ret = kind->check_links(tree, file, err);
 
@@ -689,9 +716,11 @@ static int check_tree(const struct image_tree *tree, struct ckpt_error *err)
 		const struct ckpt_tree_entry *parent = find_entry(tree, entry->ppid, i);
 
 		if (find_entry(tree, entry->pid, i))
-			return fail(err, EINVAL, "bad image: process %d appears twice in the tree", entry->pid);
+			return fail(err, EINVAL, "bad image: process %d appears twice in the tree",
+				    entry->pid);
 		if (i > 0 && (!parent || parent->state != CKPT_TREE_ALIVE))
-			return fail(err, EINVAL, "bad image: the parent %d of process %d is not listed before it",
+			return fail(err, EINVAL,
+				    "bad image: the parent %d of process %d is not listed before it",
 				    entry->ppid, entry->pid);
 	}
 	return 0;
@@ -730,7 +759,8 @@ int image_load_tree(struct image_reader *reader, struct image_tree *tree,
 	while (ret == 0) {
 		ret = image_read_record(reader, ret_next);
 		if (ret == -ENODATA)
-			return fail(reader->err, EINVAL, "bad image: stream ends before its first PROCESS record");
+			return fail(reader->err, EINVAL,
+				    "bad image: stream ends before its first PROCESS record");
 		if (ret < 0 || !is_files_record(ret_next->type))
 			break;
 		ret = add_files_record(tree, ret_next, reader->err);

@@ -20,9 +20,8 @@
 #define PRIME64_B 0xc2b2ae3d27d4eb4full
 
 static const uint64_t stripe_key[LANES] = {
-	0xbe4ba423396cfeb8ull, 0x1cad21f72c81017cull, 0xdb979083e96dd4deull,
-	0x1f67b3b7a4a44072ull, 0x78e5c0cc4ee679cbull, 0x2172ffcc7dd05a82ull,
-	0x8e2443f7744608b8ull, 0x4c263a81e69035e0ull,
+	0xbe4ba423396cfeb8ull, 0x1cad21f72c81017cull, 0xdb979083e96dd4deull, 0x1f67b3b7a4a44072ull,
+	0x78e5c0cc4ee679cbull, 0x2172ffcc7dd05a82ull, 0x8e2443f7744608b8ull, 0x4c263a81e69035e0ull,
 };
 
 static void accumulate_stripe(uint64_t lanes[LANES], const unsigned char *stripe)
@@ -55,8 +54,8 @@ static void accumulate_blocks_scalar(uint64_t lanes[LANES], const unsigned char 
 }
 
 /* The same arithmetic as accumulate_stripe(), four lanes per register. */
-__attribute__((target("avx2")))
-static __m256i accumulate_half_stripe(__m256i lanes, __m256i words, __m256i key)
+__attribute__((target("avx2"))) static __m256i accumulate_half_stripe(__m256i lanes, __m256i words,
+								      __m256i key)
 {
 	__m256i keyed = _mm256_xor_si256(words, key);
 	__m256i high_halves = _mm256_srli_epi64(keyed, 32);
@@ -66,8 +65,7 @@ static __m256i accumulate_half_stripe(__m256i lanes, __m256i words, __m256i key)
 	return _mm256_add_epi64(lanes, _mm256_mul_epu32(keyed, high_halves));
 }
 
-__attribute__((target("avx2")))
-static __m256i scramble_half(__m256i lanes, __m256i key)
+__attribute__((target("avx2"))) static __m256i scramble_half(__m256i lanes, __m256i key)
 {
 	__m256i mixed = _mm256_xor_si256(_mm256_xor_si256(lanes, _mm256_srli_epi64(lanes, 47)), key);
 	__m256i prime = _mm256_set1_epi64x(PRIME32_A);
@@ -77,8 +75,8 @@ static __m256i scramble_half(__m256i lanes, __m256i key)
 	return _mm256_add_epi64(low_product, _mm256_slli_epi64(high_product, 32));
 }
 
-__attribute__((target("avx2")))
-static void accumulate_blocks_avx2(uint64_t lanes[LANES], const unsigned char *bytes, size_t blocks)
+__attribute__((target("avx2"))) static void
+accumulate_blocks_avx2(uint64_t lanes[LANES], const unsigned char *bytes, size_t blocks)
 {
 	__m256i low = _mm256_loadu_si256((const __m256i *)lanes);
 	__m256i high = _mm256_loadu_si256((const __m256i *)(lanes + 4));
@@ -89,8 +87,10 @@ static void accumulate_blocks_avx2(uint64_t lanes[LANES], const unsigned char *b
 		for (int stripe = 0; stripe < STRIPES_PER_BLOCK; stripe++) {
 			const unsigned char *at = bytes + stripe * STRIPE_BYTES;
 
-			low = accumulate_half_stripe(low, _mm256_loadu_si256((const __m256i *)at), key_low);
-			high = accumulate_half_stripe(high, _mm256_loadu_si256((const __m256i *)(at + 32)), key_high);
+			low = accumulate_half_stripe(low, _mm256_loadu_si256((const __m256i *)at),
+						     key_low);
+			high = accumulate_half_stripe(
+				high, _mm256_loadu_si256((const __m256i *)(at + 32)), key_high);
 		}
 		low = scramble_half(low, key_low);
 		high = scramble_half(high, key_high);

@@ -24,9 +24,11 @@ static int move_past(struct page_cursor *cursor, uint64_t address, struct ckpt_e
 		const struct ckpt_vma *vma = &image->vmas[cursor->vma_index];
 
 		if (cursor->pages_in_vma > vma->page_count)
-			return fail(err, EINVAL, "bad image: VMA at %#llx: page count %llu is below its %llu pages",
-				    (unsigned long long)vma->start, (unsigned long long)vma->page_count,
-				    (unsigned long long)cursor->pages_in_vma);
+			return fail(
+				err, EINVAL,
+				"bad image: VMA at %#llx: page count %llu is below its %llu pages",
+				(unsigned long long)vma->start, (unsigned long long)vma->page_count,
+				(unsigned long long)cursor->pages_in_vma);
 		cursor->pages_in_vma = 0;
 		cursor->vma_index++;
 	}
@@ -65,12 +67,14 @@ static int accept_run(struct page_cursor *cursor, const struct ckpt_page_run *ru
 			    (unsigned long long)run->start);
 	vma = vma_for_run(cursor, run->start, end);
 	if (!vma || !vma_holds_pages(vma))
-		return fail(err, EINVAL, "bad image: pages at %#llx-%#llx lie outside any VMA that holds pages",
+		return fail(err, EINVAL,
+			    "bad image: pages at %#llx-%#llx lie outside any VMA that holds pages",
 			    (unsigned long long)run->start, (unsigned long long)end);
 	if (move_past(cursor, run->start, err) < 0)
 		return -EINVAL;
 	if (cursor->pages_in_vma + run->pages > vma->page_count)
-		return fail(err, EINVAL, "bad image: VMA at %#llx: page count %llu is below its pages",
+		return fail(err, EINVAL,
+			    "bad image: VMA at %#llx: page count %llu is below its pages",
 			    (unsigned long long)vma->start, (unsigned long long)vma->page_count);
 	cursor->next_address = end;
 	cursor->pages_in_vma += run->pages;
@@ -107,11 +111,12 @@ int image_check_tail(const struct image_reader *reader, const struct image_recor
 
 	if (tail->record_count != reader->record_count - 1 || tail->page_count != pages_seen ||
 	    tail->stream_bytes != record->offset)
-		return fail(err, EINVAL,
-			    "bad image: tail counts (%llu records, %llu pages, %llu bytes) do not match the stream (%llu, %llu, %llu)",
-			    (unsigned long long)tail->record_count, (unsigned long long)tail->page_count,
-			    (unsigned long long)tail->stream_bytes,
-			    (unsigned long long)(reader->record_count - 1), (unsigned long long)pages_seen,
-			    (unsigned long long)record->offset);
+		return fail(
+			err, EINVAL,
+			"bad image: tail counts (%llu records, %llu pages, %llu bytes) do not match the stream (%llu, %llu, %llu)",
+			(unsigned long long)tail->record_count,
+			(unsigned long long)tail->page_count, (unsigned long long)tail->stream_bytes,
+			(unsigned long long)(reader->record_count - 1),
+			(unsigned long long)pages_seen, (unsigned long long)record->offset);
 	return 0;
 }

@@ -15,19 +15,25 @@
 #include "image/records.h"
 
 static const char *const vma_kind_names[] = {
-	[CKPT_VMA_ANON] = "anon",		[CKPT_VMA_FILE_PRIVATE] = "file-private",
-	[CKPT_VMA_FILE_SHARED] = "file-shared",	[CKPT_VMA_SHARED_ANON] = "shared-anon",
-	[CKPT_VMA_VDSO] = "vdso",		[CKPT_VMA_VVAR] = "vvar",
+	[CKPT_VMA_ANON] = "anon",
+	[CKPT_VMA_FILE_PRIVATE] = "file-private",
+	[CKPT_VMA_FILE_SHARED] = "file-shared",
+	[CKPT_VMA_SHARED_ANON] = "shared-anon",
+	[CKPT_VMA_VDSO] = "vdso",
+	[CKPT_VMA_VVAR] = "vvar",
 	[CKPT_VMA_VVAR_VCLOCK] = "vvar_vclock",
 };
 
 static const char *const inherit_kind_names[] = {
-	[CKPT_INHERIT_NONE] = "", [CKPT_INHERIT_TTY] = "terminal",
-	[CKPT_INHERIT_PIPE] = "pipe", [CKPT_INHERIT_SOCKET] = "socket",
+	[CKPT_INHERIT_NONE] = "",
+	[CKPT_INHERIT_TTY] = "terminal",
+	[CKPT_INHERIT_PIPE] = "pipe",
+	[CKPT_INHERIT_SOCKET] = "socket",
 };
 
 static const char *const tree_state_names[] = {
-	[CKPT_TREE_ALIVE] = "alive", [CKPT_TREE_ZOMBIE] = "zombie",
+	[CKPT_TREE_ALIVE] = "alive",
+	[CKPT_TREE_ZOMBIE] = "zombie",
 };
 
 #define NAME_IN(names, index) \
@@ -119,8 +125,8 @@ void print_process_record(FILE *out, const void *payload, uint64_t length,
 	const struct image_process *image = context ? context->process : NULL;
 
 	(void)length;
-	fprintf(out, "process: pid %d (%s), ppid %d, pgid %d, sid %d, ", process->pid, process->comm,
-		process->ppid, process->pgid, process->sid);
+	fprintf(out, "process: pid %d (%s), ppid %d, pgid %d, sid %d, ", process->pid,
+		process->comm, process->ppid, process->pgid, process->sid);
 	if (image)
 		fprintf(out, "uid %u, gid %u", image->creds.uid[CKPT_ID_REAL],
 			image->creds.gid[CKPT_ID_REAL]);
@@ -144,7 +150,9 @@ static const char *sched_policy_name(uint32_t policy)
 
 static const char *seccomp_mode_name(uint32_t mode)
 {
-	return mode == CKPT_SECCOMP_STRICT ? "strict" : mode == CKPT_SECCOMP_FILTER ? "filter" : "off";
+	return mode == CKPT_SECCOMP_STRICT   ? "strict"
+	       : mode == CKPT_SECCOMP_FILTER ? "filter"
+					     : "off";
 }
 
 /* The CPUs of the affinity mask, as ranges: "0-3,6". */
@@ -161,7 +169,8 @@ static void print_cpu_list(FILE *out, const uint64_t *affinity)
 			continue;
 		}
 		first = cpu;
-		while (cpu + 1 < CKPT_AFFINITY_WORDS * 64 && (affinity[(cpu + 1) / 64] >> ((cpu + 1) % 64) & 1))
+		while (cpu + 1 < CKPT_AFFINITY_WORDS * 64 &&
+		       (affinity[(cpu + 1) / 64] >> ((cpu + 1) % 64) & 1))
 			cpu++;
 		fprintf(out, first == cpu ? "%s%u" : "%s%u-%u", separator, first, cpu);
 		separator = ",";
@@ -178,7 +187,7 @@ static void print_thread_sched(FILE *out, const struct ckpt_thread *thread)
 		fprintf(out, ", runtime %" PRIu64 " deadline %" PRIu64 " period %" PRIu64,
 			thread->sched_runtime, thread->sched_deadline, thread->sched_period);
 	fputs(", CPUs ", out);
-	print_cpu_list(out, thread->affinity);	/* nothing when not saved */
+	print_cpu_list(out, thread->affinity); /* nothing when not saved */
 	fprintf(out, ", seccomp %s", seccomp_mode_name(thread->seccomp_mode));
 	if (thread->seccomp_filter_count)
 		fprintf(out, " (%u filter%s)", thread->seccomp_filter_count,
@@ -207,7 +216,9 @@ void print_thread_record(FILE *out, const void *payload, uint64_t length,
 	fprintf(out, "thread %d (%s): rip %#" PRIx64 " rsp %#" PRIx64 " fs_base %#" PRIx64 "%s\n",
 		thread->tid, thread->comm, thread->regs[16], thread->regs[19], thread->regs[21],
 		thread->flags & CKPT_THREAD_SYSCALL_RESTART ? " (in a syscall, restarts it)" : "");
-	fprintf(out, "  timer slack %" PRIu64 " ns, parent-death signal %u, securebits %#x, no_new_privs %s, MCE kill policy %u\n",
+	fprintf(out,
+		"  timer slack %" PRIu64
+		" ns, parent-death signal %u, securebits %#x, no_new_privs %s, MCE kill policy %u\n",
 		thread->timer_slack_ns, thread->pdeath_signal, thread->securebits,
 		thread->flags & CKPT_THREAD_NO_NEW_PRIVS ? "yes" : "no", thread->mce_kill_policy);
 	print_thread_sched(out, thread);
@@ -236,8 +247,8 @@ void print_fd_record(FILE *out, const void *payload, uint64_t length,
 	if (file && image_file_has_state(file))
 		print_fd_with_state(out, fd, file, context);
 	else if (file)
-		fprintf(out, "fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd, image_file_kind_name(&file->file),
-			file->path, file->file.offset, cloexec);
+		fprintf(out, "fd %d: %s %s offset %" PRIu64 "%s\n", fd->fd,
+			image_file_kind_name(&file->file), file->path, file->file.offset, cloexec);
 	else if (fd->file_id)
 		fprintf(out, "fd %d: file %u%s\n", fd->fd, fd->file_id, cloexec);
 	else
@@ -274,9 +285,11 @@ void print_vma_record(FILE *out, const void *payload, uint64_t length,
 
 	(void)length;
 	prot_text(vma->prot, prot);
-	fprintf(out, "vma %#014" PRIx64 "-%#014" PRIx64 " %s %-12s %8" PRIu64 " KiB %8" PRIu64 " pages %s\n",
-		vma->start, vma->end, prot, image_vma_kind_name(vma->kind), (vma->end - vma->start) >> 10,
-		vma->page_count, vma_path(vma, context));
+	fprintf(out,
+		"vma %#014" PRIx64 "-%#014" PRIx64 " %s %-12s %8" PRIu64 " KiB %8" PRIu64
+		" pages %s\n",
+		vma->start, vma->end, prot, image_vma_kind_name(vma->kind),
+		(vma->end - vma->start) >> 10, vma->page_count, vma_path(vma, context));
 }
 
 void print_epoll_target_record(FILE *out, const void *payload, uint64_t length,
@@ -291,8 +304,8 @@ void print_epoll_target_record(FILE *out, const void *payload, uint64_t length,
 	if (target->target_file_id == 0)
 		kind_name = "taken over";
 	fprintf(out, "epoll file %u: watches fd %d (%s, file %u) events %#x data %#" PRIx64 "\n",
-		target->epoll_file_id, target->fd, kind_name, target->target_file_id, target->events,
-		target->data);
+		target->epoll_file_id, target->fd, kind_name, target->target_file_id,
+		target->events, target->data);
 }
 
 void print_eventfd_record(FILE *out, const void *payload, uint64_t length,
@@ -313,7 +326,9 @@ void print_timerfd_record(FILE *out, const void *payload, uint64_t length,
 
 	(void)length;
 	(void)context;
-	fprintf(out, "timerfd clock %d next in %" PRIu64 " ns every %" PRIu64 " ns, %" PRIu64 " expirations pending%s",
+	fprintf(out,
+		"timerfd clock %d next in %" PRIu64 " ns every %" PRIu64 " ns, %" PRIu64
+		" expirations pending%s",
 		timerfd->clock_id, timerfd->remaining_ns, timerfd->interval_ns, timerfd->ticks,
 		timerfd->settime_flags & CKPT_TIMERFD_ABSTIME ? " absolute" : "");
 }
@@ -359,8 +374,8 @@ void print_unix_socket_record(FILE *out, const void *payload, uint64_t length,
 	for (size_t i = 0; i < messages; i++)
 		bytes += file->queue[i]->length;
 	fprintf(out, "unix socket %s (%s), peer FILE %u, %zu messages (%" PRIu64 " bytes) queued%s%s",
-		unix_socket_type_name(sock->type), file ? file->path : "?", sock->peer_file_id, messages,
-		bytes, sock->shutdown & CKPT_UNIX_SHUT_RD ? " shut-rd" : "",
+		unix_socket_type_name(sock->type), file ? file->path : "?", sock->peer_file_id,
+		messages, bytes, sock->shutdown & CKPT_UNIX_SHUT_RD ? " shut-rd" : "",
 		sock->shutdown & CKPT_UNIX_SHUT_WR ? " shut-wr" : "");
 }
 
@@ -416,8 +431,10 @@ void print_pipe_record(FILE *out, const void *payload, uint64_t length,
 	for (size_t i = 0; i < records; i++)
 		bytes += file->queue[i]->length;
 	fprintf(out, "pipe %s, %s end, size %" PRIu32, file ? file->path : "?",
-		!file ? "?" : (file->file.open_flags & O_ACCMODE) == O_RDONLY ? "read"
-		: (file->file.open_flags & O_ACCMODE) == O_WRONLY ? "write" : "read-write",
+		!file						  ? "?"
+		: (file->file.open_flags & O_ACCMODE) == O_RDONLY ? "read"
+		: (file->file.open_flags & O_ACCMODE) == O_WRONLY ? "write"
+								  : "read-write",
 		pipe->pipe_size);
 	if (pipe->pipe_file_id != pipe->file_id)
 		fprintf(out, ", pipe of FILE %" PRIu32, pipe->pipe_file_id);
@@ -429,8 +446,10 @@ void print_pipe_record(FILE *out, const void *payload, uint64_t length,
 static const char *lock_kind_name(uint32_t kind)
 {
 	static const char *const names[] = {
-		[CKPT_LOCK_FLOCK] = "flock", [CKPT_LOCK_POSIX] = "POSIX",
-		[CKPT_LOCK_OFD] = "OFD", [CKPT_LOCK_LEASE] = "lease",
+		[CKPT_LOCK_FLOCK] = "flock",
+		[CKPT_LOCK_POSIX] = "POSIX",
+		[CKPT_LOCK_OFD] = "OFD",
+		[CKPT_LOCK_LEASE] = "lease",
 	};
 
 	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
@@ -443,7 +462,8 @@ static void print_lock_range(FILE *out, const struct ckpt_file_lock *lock)
 	else if (lock->length == 0)
 		fprintf(out, "bytes %" PRIu64 " to the end", lock->start);
 	else
-		fprintf(out, "bytes %" PRIu64 " to %" PRIu64, lock->start, lock->start + lock->length - 1);
+		fprintf(out, "bytes %" PRIu64 " to %" PRIu64, lock->start,
+			lock->start + lock->length - 1);
 }
 
 void print_file_lock_record(FILE *out, const void *payload, uint64_t length,
@@ -509,8 +529,9 @@ void print_pty_record(FILE *out, const void *payload, uint64_t length,
 
 	(void)length;
 	(void)context;
-	fprintf(out, "pty %s of /dev/pts/%u (%ux%u)", pty->role == CKPT_PTY_MASTER ? "master" : "slave",
-		pty->index, pty->rows, pty->columns);
+	fprintf(out, "pty %s of /dev/pts/%u (%ux%u)",
+		pty->role == CKPT_PTY_MASTER ? "master" : "slave", pty->index, pty->rows,
+		pty->columns);
 	if (pty->role == CKPT_PTY_MASTER)
 		fprintf(out, ", input %u output %u bytes waiting", pty->input_length,
 			pty->data_length - pty->input_length);

@@ -49,7 +49,8 @@ static int check_header(struct image_reader *reader, const struct ckpt_record_he
 		return fail(reader->err, EINVAL, "bad image: unknown record type %u at byte %llu",
 			    header->type, (unsigned long long)at);
 	if (header->flags != 0 || header->reserved != 0)
-		return fail(reader->err, EINVAL, "bad image: %s record at byte %llu has unknown flags",
+		return fail(reader->err, EINVAL,
+			    "bad image: %s record at byte %llu has unknown flags",
 			    record_type_name(header->type), (unsigned long long)at);
 	if (header->length > record_length_limit(info))
 		return fail(reader->err, EINVAL,
@@ -143,7 +144,8 @@ int image_read_record(struct image_reader *reader, struct image_record *ret_reco
 	crc = crc32c_update(0, &header, 16);
 	crc = crc32c_update(crc, reader->buffer, checked_length(&header, reader->buffer));
 	if (crc != header.checksum)
-		return fail(reader->err, EINVAL, "bad image: checksum mismatch in %s record at byte %llu",
+		return fail(reader->err, EINVAL,
+			    "bad image: checksum mismatch in %s record at byte %llu",
 			    record_type_name(header.type), (unsigned long long)at);
 	ret = validate_record(header.type, reader->buffer, header.length, reader->err);
 	if (ret < 0)

@@ -9,11 +9,13 @@
 /* Any record may claim this much, so that its validator names a wrong size. */
 #define SMALL_RECORD_LIMIT (2 * CKPT_PATH_MAX + 1024)
 
-#define EXACT(type, message) \
-	{ .kind = RECORD_SIZE_EXACT, .fixed = sizeof(type), .wrong_size = (message) }
+#define EXACT(type, message)                                                              \
+	{                                                                                 \
+		.kind = RECORD_SIZE_EXACT, .fixed = sizeof(type), .wrong_size = (message) \
+	}
 
-#define ARRAY(type, count_field, element, limit, message) \
-	.kind = RECORD_SIZE_ARRAY, .fixed = sizeof(type), \
+#define ARRAY(type, count_field, element, limit, message)                       \
+	.kind = RECORD_SIZE_ARRAY, .fixed = sizeof(type),                       \
 	.count_offset = offsetof(type, count_field), .element_size = (element), \
 	.count_limit = (limit), .wrong_size = (message)
 

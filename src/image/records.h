@@ -32,21 +32,21 @@ struct image_tree;
 /* ---- The record table ---- */
 
 enum record_size_kind {
-	RECORD_SIZE_EXACT = 1,	/* exactly `fixed` bytes */
-	RECORD_SIZE_ARRAY,	/* `fixed` bytes, then `count` elements; count is a u32 of the fixed part */
-	RECORD_SIZE_OWN,	/* at least `fixed` bytes; the validator checks the rest (PAGES) */
+	RECORD_SIZE_EXACT = 1, /* exactly `fixed` bytes */
+	RECORD_SIZE_ARRAY, /* `fixed` bytes, then `count` elements; count is a u32 of the fixed part */
+	RECORD_SIZE_OWN, /* at least `fixed` bytes; the validator checks the rest (PAGES) */
 };
 
 struct record_size_rule {
 	enum record_size_kind kind;
-	uint32_t fixed;			/* bytes of the record's struct */
-	uint32_t count_offset;		/* ARRAY: offset of the u32 element count in the struct */
-	uint32_t element_size;		/* ARRAY: bytes of one element */
-	uint32_t count_limit;		/* ARRAY: most elements */
-	uint64_t own_limit;		/* OWN: most bytes after the struct */
-	const char *wrong_size;		/* the message when the size is wrong */
-	const char *over_limit;		/* ARRAY: when the count is above the limit (NULL: wrong_size) */
-	const char *not_string;		/* ARRAY of chars that must be one string: when it is not */
+	uint32_t fixed;		/* bytes of the record's struct */
+	uint32_t count_offset;	/* ARRAY: offset of the u32 element count in the struct */
+	uint32_t element_size;	/* ARRAY: bytes of one element */
+	uint32_t count_limit;	/* ARRAY: most elements */
+	uint64_t own_limit;	/* OWN: most bytes after the struct */
+	const char *wrong_size; /* the message when the size is wrong */
+	const char *over_limit; /* ARRAY: when the count is above the limit (NULL: wrong_size) */
+	const char *not_string; /* ARRAY of chars that must be one string: when it is not */
 };
 
 /*
@@ -72,10 +72,10 @@ typedef void record_printer(FILE *out, const void *payload, uint64_t length,
 
 struct record_type_info {
 	enum ckpt_record_type type;
-	const char *name;		/* "HEAD", "PROCESS", ...: in every message about it */
+	const char *name; /* "HEAD", "PROCESS", ...: in every message about it */
 	struct record_size_rule size;
 	record_validator *validate;
-	record_printer *print;		/* NULL: inspect shows it within another record or not at all */
+	record_printer *print; /* NULL: inspect shows it within another record or not at all */
 };
 
 /* The row of a record type; NULL for a type this ckpt does not know. */
@@ -91,18 +91,18 @@ void print_record(FILE *out, uint32_t type, const void *payload, uint64_t length
 /* ---- The FILE kind table ---- */
 
 enum file_kind_flags {
-	FILE_KIND_ON_DISK = 1u << 0,		/* an absolute path, opened by path at restart */
-	FILE_KIND_EVENT_FILE = 1u << 1,		/* an anonymous-inode event file: eventfd ... epoll */
-	FILE_KIND_MAPPING_ONLY = 1u << 2,	/* no fd may hold it, unless it is a memfd */
-	FILE_KIND_HAS_TARGETS = 1u << 3,	/* EPOLL_TARGET records name it, after all FILEs */
+	FILE_KIND_ON_DISK = 1u << 0,	  /* an absolute path, opened by path at restart */
+	FILE_KIND_EVENT_FILE = 1u << 1,	  /* an anonymous-inode event file: eventfd ... epoll */
+	FILE_KIND_MAPPING_ONLY = 1u << 2, /* no fd may hold it, unless it is a memfd */
+	FILE_KIND_HAS_TARGETS = 1u << 3,  /* EPOLL_TARGET records name it, after all FILEs */
 };
 
 struct file_kind_info {
 	enum ckpt_file_kind kind;
-	const char *name;			/* as inspect shows it: "file", "eventfd", ... */
-	uint32_t flags;				/* enum file_kind_flags */
-	enum ckpt_record_type state_record;	/* right after its FILE record; 0: none */
-	enum ckpt_record_type queue_record;	/* any number after the state record; 0: none */
+	const char *name;		    /* as inspect shows it: "file", "eventfd", ... */
+	uint32_t flags;			    /* enum file_kind_flags */
+	enum ckpt_record_type state_record; /* right after its FILE record; 0: none */
+	enum ckpt_record_type queue_record; /* any number after the state record; 0: none */
 	/* Its FILE record's path and flags; the path is a checked string. */
 	bool (*has_valid_fields)(const struct ckpt_file *file, const char *path);
 	/* Once all FILEs are read: its links to other files (NULL: none); 0 or fails with err. */
@@ -142,14 +142,13 @@ record_validator validate_head_record, validate_process_record, validate_creds_r
 	validate_unix_socket_record, validate_socket_queue_record, validate_seccomp_record,
 	validate_inet_socket_record, validate_inet_datagram_record, validate_pipe_record,
 	validate_file_data_record, validate_file_lock_record, validate_posix_timer_record,
-	validate_inotify_record, validate_inotify_watch_record,
-	validate_tcp_stream_record, validate_tcp_queue_record, validate_pty_record;
+	validate_inotify_record, validate_inotify_watch_record, validate_tcp_stream_record,
+	validate_tcp_queue_record, validate_pty_record;
 
 record_printer print_head_record, print_tree_record, print_process_record, print_thread_record,
 	print_fd_record, print_vma_record, print_epoll_target_record, print_eventfd_record,
-	print_timerfd_record, print_signalfd_record, print_unix_socket_record,
-	print_seccomp_record, print_inet_socket_record, print_pipe_record,
-	print_file_lock_record, print_posix_timer_record, print_inotify_record,
-	print_tcp_stream_record, print_pty_record;
+	print_timerfd_record, print_signalfd_record, print_unix_socket_record, print_seccomp_record,
+	print_inet_socket_record, print_pipe_record, print_file_lock_record,
+	print_posix_timer_record, print_inotify_record, print_tcp_stream_record, print_pty_record;
 
 #endif

@@ -92,12 +92,12 @@ static int flush_fd(struct image_transport *transport, struct ckpt_error *err)
 {
 	(void)transport;
 	(void)err;
-	return 0;	/* nothing is held back */
+	return 0; /* nothing is held back */
 }
 
 static void close_fd(struct image_transport *transport)
 {
-	(void)transport;	/* embedded in its user, and the fd is the caller's */
+	(void)transport; /* embedded in its user, and the fd is the caller's */
 }
 
 static const struct image_transport_ops fd_transport_ops = {

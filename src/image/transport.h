@@ -46,19 +46,19 @@ struct image_transport {
 /* The plain transport: the bytes go to or come from fd as they are. */
 struct fd_transport {
 	struct image_transport base;
-	int fd;				/* the caller's: never closed here */
+	int fd; /* the caller's: never closed here */
 };
 
 void fd_transport_init(struct fd_transport *transport, int fd);
 
-static inline int transport_write(struct image_transport *transport, struct iovec *parts,
-				  int count, struct ckpt_error *err)
+static inline int transport_write(struct image_transport *transport, struct iovec *parts, int count,
+				  struct ckpt_error *err)
 {
 	return transport->ops->write(transport, parts, count, err);
 }
 
-static inline ssize_t transport_read(struct image_transport *transport, void *buffer,
-				     size_t length, int stall_timeout_ms, struct ckpt_error *err)
+static inline ssize_t transport_read(struct image_transport *transport, void *buffer, size_t length,
+				     int stall_timeout_ms, struct ckpt_error *err)
 {
 	return transport->ops->read(transport, buffer, length, stall_timeout_ms, err);
 }

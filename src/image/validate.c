@@ -45,7 +45,8 @@ int validate_head_record(const void *payload, uint64_t length, struct ckpt_error
 		return fail(err, EINVAL, "bad image: format version %u, this ckpt reads version %u",
 			    head->version, CKPT_FORMAT_VERSION);
 	if (head->arch != CKPT_ARCH_X86_64)
-		return fail(err, EINVAL, "bad image: made on architecture %u, this is x86_64", head->arch);
+		return fail(err, EINVAL, "bad image: made on architecture %u, this is x86_64",
+			    head->arch);
 	if (head->page_size != CKPT_PAGE_SIZE)
 		return bad(err, CKPT_RECORD_HEAD, "page size is not 4096");
 	if (head->xstate_size > CKPT_MAX_XSTATE)
@@ -73,7 +74,8 @@ static int validate_process_prctl(const struct ckpt_process *process, struct ckp
 	    process->oom_score_adj > CKPT_OOM_SCORE_ADJ_MAX)
 		return bad(err, CKPT_RECORD_PROCESS, "oom_score_adj out of range");
 	if ((process->membarrier & ~(uint32_t)CKPT_MEMBARRIER_MASK) || process->reserved2 != 0)
-		return bad(err, CKPT_RECORD_PROCESS, "unknown membarrier registrations or reserved field set");
+		return bad(err, CKPT_RECORD_PROCESS,
+			   "unknown membarrier registrations or reserved field set");
 	return 0;
 }
 
@@ -211,7 +213,8 @@ static int validate_thread_prctl(const struct ckpt_thread *thread, struct ckpt_e
 	if (thread->securebits & ~CKPT_SECUREBITS_MASK)
 		return bad(err, CKPT_RECORD_THREAD, "unknown securebits");
 	if (thread->mce_kill_policy > CKPT_MCE_KILL_DEFAULT || thread->reserved3 != 0)
-		return bad(err, CKPT_RECORD_THREAD, "MCE kill policy out of range or reserved field set");
+		return bad(err, CKPT_RECORD_THREAD,
+			   "MCE kill policy out of range or reserved field set");
 	return 0;
 }
 
@@ -229,8 +232,7 @@ static int validate_thread_seccomp(const struct ckpt_thread *thread, struct ckpt
 
 static bool is_known_sched_policy(uint32_t policy)
 {
-	return policy == 0 || policy == 1 || policy == 2 || policy == 3 || policy == 5 ||
-	       policy == 6;
+	return policy == 0 || policy == 1 || policy == 2 || policy == 3 || policy == 5 || policy == 6;
 }
 
 static int validate_thread_sched(const struct ckpt_thread *thread, struct ckpt_error *err)
@@ -316,8 +318,8 @@ int validate_vma_record(const void *payload, uint64_t length, struct ckpt_error 
 	return 0;
 }
 
-static int validate_runs(const struct ckpt_page_run *runs, uint64_t run_count,
-			 uint64_t page_count, struct ckpt_error *err)
+static int validate_runs(const struct ckpt_page_run *runs, uint64_t run_count, uint64_t page_count,
+			 struct ckpt_error *err)
 {
 	uint64_t pages_in_runs = 0;
 	uint64_t previous_end = 0;
@@ -327,10 +329,13 @@ static int validate_runs(const struct ckpt_page_run *runs, uint64_t run_count,
 
 		if (!is_page_aligned(start) || runs[i].pages == 0 || runs[i].pages > page_count)
 			return bad(err, CKPT_RECORD_PAGES, "run not aligned or of bad length");
-		if (!is_user_address(start) || runs[i].pages > (USER_ADDRESS_LIMIT - start) / CKPT_PAGE_SIZE)
-			return bad(err, CKPT_RECORD_PAGES, "run is not canonical (outside the user address range)");
+		if (!is_user_address(start) ||
+		    runs[i].pages > (USER_ADDRESS_LIMIT - start) / CKPT_PAGE_SIZE)
+			return bad(err, CKPT_RECORD_PAGES,
+				   "run is not canonical (outside the user address range)");
 		if (start < previous_end)
-			return bad(err, CKPT_RECORD_PAGES, "runs overlap, are unordered or not canonical");
+			return bad(err, CKPT_RECORD_PAGES,
+				   "runs overlap, are unordered or not canonical");
 		previous_end = start + runs[i].pages * CKPT_PAGE_SIZE;
 		pages_in_runs += runs[i].pages;
 	}
@@ -391,7 +396,8 @@ static bool is_valid_owner(const struct ckpt_tree_entry *entries, uint32_t index
 	for (uint32_t i = 0; i < index; i++) {
 		if (entries[i].pid == entry->ppid)
 			return entries[i].state == CKPT_TREE_ALIVE &&
-			       (entries[i].pid == owner || owner_at(&entries[i], field_offset) == owner);
+			       (entries[i].pid == owner ||
+				owner_at(&entries[i], field_offset) == owner);
 	}
 	return false;
 }
@@ -428,8 +434,9 @@ int validate_tree_record(const void *payload, uint64_t length, struct ckpt_error
 		    entry->exit_signal > CKPT_MAX_SIGNALS || entry->reserved)
 			return bad(err, CKPT_RECORD_TREE, "bad state, exit signal or reserved field");
 		if (!has_valid_owners(entries, i))
-			return bad(err, CKPT_RECORD_TREE,
-				   "a sharing owner is neither its parent nor an earlier live process its parent shares with");
+			return bad(
+				err, CKPT_RECORD_TREE,
+				"a sharing owner is neither its parent nor an earlier live process its parent shares with");
 	}
 	return 0;
 }
@@ -441,7 +448,8 @@ int validate_timers_record(const void *payload, uint64_t length, struct ckpt_err
 
 	(void)length;
 	for (int i = 0; i < 3; i++) {
-		if (timers->itimers[i].interval_us > a_century_us || timers->itimers[i].value_us > a_century_us)
+		if (timers->itimers[i].interval_us > a_century_us ||
+		    timers->itimers[i].value_us > a_century_us)
 			return bad(err, CKPT_RECORD_TIMERS, "timer value out of range");
 	}
 	return 0;
@@ -537,7 +545,8 @@ int validate_unix_socket_record(const void *payload, uint64_t length, struct ckp
 	if (sock->file_id == 0 || sock->reserved)
 		return bad(err, CKPT_RECORD_UNIX_SOCKET, "wrong size, no file or reserved field set");
 	if (!is_unix_socket_type(sock->type))
-		return bad(err, CKPT_RECORD_UNIX_SOCKET, "not a stream, datagram or seqpacket socket");
+		return bad(err, CKPT_RECORD_UNIX_SOCKET,
+			   "not a stream, datagram or seqpacket socket");
 	if (sock->peer_file_id == 0 || sock->peer_file_id == sock->file_id)
 		return bad(err, CKPT_RECORD_UNIX_SOCKET, "no peer, or its own peer");
 	if ((sock->shutdown & ~shutdown_bits) || (sock->flags & ~(uint32_t)CKPT_UNIX_PASSCRED))
@@ -554,7 +563,8 @@ int validate_socket_queue_record(const void *payload, uint64_t length, struct ck
 
 	(void)length;
 	if (queue->file_id == 0)
-		return bad(err, CKPT_RECORD_SOCKET_QUEUE, "no file, or more data than a record holds");
+		return bad(err, CKPT_RECORD_SOCKET_QUEUE,
+			   "no file, or more data than a record holds");
 	return 0;
 }
 
@@ -581,7 +591,8 @@ static bool is_known_inet_state(const struct ckpt_inet_socket *sock)
 		return sock->type == SOCK_STREAM && sock->local_port != 0;
 	if (sock->state == CKPT_INET_ESTABLISHED)
 		return sock->type == SOCK_STREAM && sock->local_port != 0 && sock->remote_port != 0;
-	return sock->state == CKPT_INET_CONNECTED && sock->type == SOCK_DGRAM && sock->remote_port != 0;
+	return sock->state == CKPT_INET_CONNECTED && sock->type == SOCK_DGRAM &&
+	       sock->remote_port != 0;
 }
 
 static bool has_remote_address(const struct ckpt_inet_socket *sock)
@@ -637,7 +648,8 @@ int validate_inet_socket_record(const void *payload, uint64_t length, struct ckp
 
 	(void)length;
 	if (sock->state == CKPT_INET_ESTABLISHED)
-		return bad(err, CKPT_RECORD_INET_SOCKET, "unknown state, or a state its type or ports cannot have");
+		return bad(err, CKPT_RECORD_INET_SOCKET,
+			   "unknown state, or a state its type or ports cannot have");
 	return validate_inet_fields(sock, CKPT_RECORD_INET_SOCKET, err);
 }
 
@@ -659,12 +671,15 @@ int validate_tcp_stream_record(const void *payload, uint64_t length, struct ckpt
 	if (ret < 0)
 		return ret;
 	if (stream->socket.state != CKPT_INET_ESTABLISHED || stream->reserved || stream->reserved2)
-		return bad(err, CKPT_RECORD_TCP_STREAM, "not an established connection, or reserved field set");
-	if (stream->send_queue_length > CKPT_MAX_TCP_QUEUE || stream->recv_queue_length > CKPT_MAX_TCP_QUEUE ||
+		return bad(err, CKPT_RECORD_TCP_STREAM,
+			   "not an established connection, or reserved field set");
+	if (stream->send_queue_length > CKPT_MAX_TCP_QUEUE ||
+	    stream->recv_queue_length > CKPT_MAX_TCP_QUEUE ||
 	    stream->unsent_length > stream->send_queue_length)
 		return bad(err, CKPT_RECORD_TCP_STREAM, "queue lengths out of range");
 	if (!has_valid_tcp_options(stream) || stream->mss == 0 || stream->mss > 65535)
-		return bad(err, CKPT_RECORD_TCP_STREAM, "unknown TCP options, or window scale or MSS out of range");
+		return bad(err, CKPT_RECORD_TCP_STREAM,
+			   "unknown TCP options, or window scale or MSS out of range");
 	return 0;
 }
 
@@ -697,7 +712,8 @@ int validate_pipe_record(const void *payload, uint64_t length, struct ckpt_error
 		return bad(err, CKPT_RECORD_PIPE, "its pipe's first FILE comes after it");
 	if (!is_power_of_two(pipe->pipe_size) || pipe->pipe_size < CKPT_MIN_PIPE_SIZE ||
 	    pipe->pipe_size > CKPT_MAX_PIPE_SIZE)
-		return bad(err, CKPT_RECORD_PIPE, "pipe size is not a power of two from 4096 to 2 GiB");
+		return bad(err, CKPT_RECORD_PIPE,
+			   "pipe size is not a power of two from 4096 to 2 GiB");
 	if (pipe->flags & ~(uint32_t)CKPT_PIPE_PACKETS)
 		return bad(err, CKPT_RECORD_PIPE, "unknown flags");
 	return 0;
@@ -713,7 +729,8 @@ int validate_inet_datagram_record(const void *payload, uint64_t length, struct c
 		return bad(err, CKPT_RECORD_INET_DATAGRAM, "no file or reserved field set");
 	if (!is_inet_family(datagram->source_family) ||
 	    !has_clean_address(datagram->source_family, datagram->source_address))
-		return bad(err, CKPT_RECORD_INET_DATAGRAM, "source address of no IPv4 or IPv6 family");
+		return bad(err, CKPT_RECORD_INET_DATAGRAM,
+			   "source address of no IPv4 or IPv6 family");
 	return 0;
 }
 
@@ -723,7 +740,8 @@ int validate_file_data_record(const void *payload, uint64_t length, struct ckpt_
 
 	(void)length;
 	if (data->file_id == 0 || data->length == 0)
-		return bad(err, CKPT_RECORD_FILE_DATA, "no file, or no data or more than a record holds");
+		return bad(err, CKPT_RECORD_FILE_DATA,
+			   "no file, or no data or more than a record holds");
 	return 0;
 }
 
@@ -769,7 +787,8 @@ int validate_posix_timer_record(const void *payload, uint64_t length, struct ckp
 		return bad(err, CKPT_RECORD_POSIX_TIMER, "signal out of range");
 	if ((timer->notify == CKPT_TIMER_NOTIFY_THREAD_ID) != (timer->thread_id > 0) ||
 	    timer->thread_id < 0)
-		return bad(err, CKPT_RECORD_POSIX_TIMER, "thread set without SIGEV_THREAD_ID or missing with it");
+		return bad(err, CKPT_RECORD_POSIX_TIMER,
+			   "thread set without SIGEV_THREAD_ID or missing with it");
 	if (timer->interval_ns > a_century_ns || timer->remaining_ns > a_century_ns)
 		return bad(err, CKPT_RECORD_POSIX_TIMER, "time out of range");
 	return 0;
@@ -815,13 +834,15 @@ int validate_pty_record(const void *payload, uint64_t length, struct ckpt_error 
 		return bad(err, CKPT_RECORD_PTY, "no file or reserved field set");
 	if (pty->role != CKPT_PTY_MASTER && pty->role != CKPT_PTY_SLAVE)
 		return bad(err, CKPT_RECORD_PTY, "neither a master nor a slave");
-	if (pty->peer_file_id == pty->file_id || (pty->role == CKPT_PTY_SLAVE && pty->peer_file_id == 0))
+	if (pty->peer_file_id == pty->file_id ||
+	    (pty->role == CKPT_PTY_SLAVE && pty->peer_file_id == 0))
 		return bad(err, CKPT_RECORD_PTY, "a slave without its master, or its own other end");
 	if (pty->flags & ~known_flags)
 		return bad(err, CKPT_RECORD_PTY, "unknown flags");
 	if (pty->input_length > pty->data_length || (pty->role == CKPT_PTY_SLAVE && pty->data_length))
 		return bad(err, CKPT_RECORD_PTY, "input longer than its data, or data on a slave");
-	if (pty->session < 0 || pty->foreground_pgrp < 0 || (pty->session == 0 && pty->foreground_pgrp))
+	if (pty->session < 0 || pty->foreground_pgrp < 0 ||
+	    (pty->session == 0 && pty->foreground_pgrp))
 		return bad(err, CKPT_RECORD_PTY, "bad session or foreground process group");
 	return 0;
 }

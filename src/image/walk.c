@@ -21,11 +21,13 @@ static int read_pages_of(struct image_reader *reader, const struct image_process
 		ret = page_cursor_accept(&cursor, record, &runs, &data, reader->err);
 		if (ret == 0 && visitor->visit)
 			ret = visitor->visit(visitor->arg, image, runs,
-					     ((const struct ckpt_pages *)record->payload)->run_count, data);
+					     ((const struct ckpt_pages *)record->payload)->run_count,
+					     data);
 		if (ret == 0)
 			ret = image_read_record(reader, record);
 		if (ret == -ENODATA)
-			return fail(reader->err, EINVAL, "bad image: truncated: stream ends without a tail record");
+			return fail(reader->err, EINVAL,
+				    "bad image: truncated: stream ends without a tail record");
 	}
 	if (ret == 0)
 		ret = page_cursor_finish(&cursor, reader->err);
@@ -42,7 +44,8 @@ static int check_end(struct image_reader *reader, const struct image_tree *tree,
 	for (size_t i = 0; i < tree->entry_count; i++)
 		alive += tree->entries[i].state == CKPT_TREE_ALIVE;
 	if (process_count != alive)
-		return fail(reader->err, EINVAL, "bad image: %zu processes where the tree lists %zu alive",
+		return fail(reader->err, EINVAL,
+			    "bad image: %zu processes where the tree lists %zu alive",
 			    process_count, alive);
 	ret = image_check_tail(reader, record, pages_seen, reader->err);
 	if (ret == 0 && image_read_record(reader, record) != -ENODATA)
@@ -72,7 +75,8 @@ static int read_processes(struct image_reader *reader, struct image_tree *tree,
 			return ret;
 	}
 	if (record->type != CKPT_RECORD_TAIL)
-		return fail(reader->err, EINVAL, "bad image: %s record where PROCESS or TAIL was expected",
+		return fail(reader->err, EINVAL,
+			    "bad image: %s record where PROCESS or TAIL was expected",
 			    record_type_name(record->type));
 	return check_end(reader, tree, record, *count, pages_seen);
 }
@@ -86,8 +90,8 @@ int image_read_all(struct image_reader *reader, struct image_tree *tree,
 }
 
 int image_read_all_visiting(struct image_reader *reader, struct image_tree *tree,
-			    const struct page_visitor *visitor, struct image_process **ret_processes,
-			    size_t *ret_count)
+			    const struct page_visitor *visitor,
+			    struct image_process **ret_processes, size_t *ret_count)
 {
 	struct image_record record;
 	struct image_process *processes = NULL;

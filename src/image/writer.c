@@ -7,7 +7,9 @@
 #include "image/page_hash.h"
 #include "util.h"
 
-enum { MAX_PARTS = 8 };
+enum {
+	MAX_PARTS = 8
+};
 
 void image_writer_init_transport(struct image_writer *writer, struct image_transport *transport,
 				 struct ckpt_error *err)
@@ -46,8 +48,8 @@ static int write_all(struct image_writer *writer, struct iovec *parts, int count
 	return ret;
 }
 
-static uint32_t record_checksum(const struct ckpt_record_header *header,
-				const struct iovec *parts, int part_count)
+static uint32_t record_checksum(const struct ckpt_record_header *header, const struct iovec *parts,
+				int part_count)
 {
 	uint32_t crc = crc32c_update(0, header, 16);
 
@@ -86,8 +88,8 @@ int image_write_record(struct image_writer *writer, enum ckpt_record_type type,
 	return write_framed(writer, type, parts, part_count, NULL);
 }
 
-int image_write_simple(struct image_writer *writer, enum ckpt_record_type type,
-		       const void *payload, size_t length)
+int image_write_simple(struct image_writer *writer, enum ckpt_record_type type, const void *payload,
+		       size_t length)
 {
 	struct iovec part = { readonly_buffer(payload), length };
 

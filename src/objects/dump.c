@@ -149,7 +149,7 @@ static void plan_thread_resume(struct dump_thread *thread)
 	image_regs.orig_rax = (uint64_t)-1;
 	thread->resume_regs = frozen;
 	thread->record.tid = thread->tid;
-	thread->record.flags &= ~CKPT_THREAD_SYSCALL_RESTART;	/* planned again after a signal */
+	thread->record.flags &= ~CKPT_THREAD_SYSCALL_RESTART; /* planned again after a signal */
 	thread->record.interrupted_syscall = 0;
 	if ((int64_t)frozen.orig_rax >= 0 &&
 	    (is_restart_code(frozen.rax) || is_interrupted_epoll_wait(&frozen)))
@@ -165,7 +165,9 @@ static void plan_thread_resume(struct dump_thread *thread)
  * ones stay queued while traced) is settled with every signal blocked
  * after SETTLE_ATTEMPTS, at the price of a swapped-in mask.
  */
-enum { SETTLE_ATTEMPTS = 70 };
+enum {
+	SETTLE_ATTEMPTS = 70
+};
 
 static int settle_thread(struct dump_context *ctx, struct dump_thread *thread)
 {
@@ -175,7 +177,8 @@ static int settle_thread(struct dump_context *ctx, struct dump_thread *thread)
 
 	for (int attempt = 0; ret == 1 && attempt < SETTLE_ATTEMPTS; attempt++) {
 		thread->task.injector.base_regs = thread->frozen_regs;
-		ret = inject_settling_syscall(&thread->task.injector, &thread->frozen_regs, SYS_getpid);
+		ret = inject_settling_syscall(&thread->task.injector, &thread->frozen_regs,
+					      SYS_getpid);
 		if (ret != 1)
 			break;
 		if (ptrace_get_regs(thread->tid, &thread->frozen_regs, ctx->err) < 0)
@@ -237,7 +240,7 @@ static int seize_thread(void *set, pid_t tid)
 	remote_task_init(&thread->task, ctx->pid, tid, ctx->err);
 	ret = freeze_thread(ctx->pid, tid, &thread->frozen_regs, &seized, ctx->err);
 	if (ret == 1)
-		return 0;	/* a thread that just exited */
+		return 0; /* a thread that just exited */
 	thread->seized = seized;
 	ctx->thread_count++;
 	if (ret == 0)
@@ -254,7 +257,7 @@ int freeze_process(struct dump_context *ctx)
 	if (!ctx->shared->frozen_at_ns)
 		ctx->shared->frozen_at_ns = monotonic_ns();
 	if (ret == 0)
-		ret = seize_thread(ctx, ctx->pid);	/* the image lists it first */
+		ret = seize_thread(ctx, ctx->pid); /* the image lists it first */
 	if (ret == 0 && ctx->thread_count == 0)
 		ret = fail(ctx->err, ESRCH, "no process %d", ctx->pid);
 	if (ret == 0)

@@ -34,20 +34,20 @@
 /* One seccomp filter of a thread, as PTRACE_SECCOMP_GET_FILTER gave it. */
 struct dump_seccomp {
 	struct ckpt_seccomp record;
-	uint64_t *program;		/* record.instruction_count struct sock_filter */
+	uint64_t *program; /* record.instruction_count struct sock_filter */
 };
 
 struct dump_thread {
 	pid_t tid;
 	bool seized;
-	struct user_regs_struct frozen_regs;	/* as stopped */
-	struct user_regs_struct resume_regs;	/* set when the original goes on */
-	struct remote_task task;		/* its injector, and in the main thread the scratch area */
+	struct user_regs_struct frozen_regs; /* as stopped */
+	struct user_regs_struct resume_regs; /* set when the original goes on */
+	struct remote_task task; /* its injector, and in the main thread the scratch area */
 	bool injector_ready;
 	struct ckpt_thread record;
 	uint8_t *xstate;
-	long restarted_syscall;	/* what a restart_syscall in progress restarts, or -1 */
-	struct dump_seccomp *seccomp_filters;	/* oldest first */
+	long restarted_syscall; /* what a restart_syscall in progress restarts, or -1 */
+	struct dump_seccomp *seccomp_filters; /* oldest first */
 };
 
 /* An open file description, or the file behind a mapping: one FILE record. */
@@ -55,15 +55,15 @@ struct dump_file {
 	struct ckpt_file record;
 	char *path;
 	bool reusable;
-	pid_t first_pid;		/* the process and fd it was first seen at (0: a mapping) */
+	pid_t first_pid; /* the process and fd it was first seen at (0: a mapping) */
 	int first_fd;
-	void *kind_state;		/* its kind's, owned by its ops (objects/file_kinds.h) */
+	void *kind_state; /* its kind's, owned by its ops (objects/file_kinds.h) */
 };
 
 /* A range of a shared memory object whose pages one VMA carries. */
 struct shmem_claim {
 	uint32_t file_id;
-	uint64_t start;			/* file offsets */
+	uint64_t start; /* file offsets */
 	uint64_t end;
 };
 
@@ -97,9 +97,9 @@ struct dump_shared {
 	size_t file_count;
 	struct fd_owner *fd_owners;
 	size_t fd_owner_count;
-	struct shmem_claim *shmem_claims;	/* every shared memory VMA's file range */
+	struct shmem_claim *shmem_claims; /* every shared memory VMA's file range */
 	size_t shmem_claim_count;
-	struct pipe_census *pipe_census;	/* pipe.c's survey: which pipe ends the tree holds */
+	struct pipe_census *pipe_census; /* pipe.c's survey: which pipe ends the tree holds */
 	uint64_t injected_syscalls;
 	uint64_t frozen_at_ns;
 	uint64_t let_go_at_ns;
@@ -114,8 +114,8 @@ struct dump_context {
 
 	struct dump_thread *threads;
 	size_t thread_count;
-	uint64_t gadget;		/* a syscall instruction in the target */
-	uint64_t batch_trap;		/* where a thread stops after its batch */
+	uint64_t gadget;     /* a syscall instruction in the target */
+	uint64_t batch_trap; /* where a thread stops after its batch */
 	size_t batch_call_count;
 
 	struct ckpt_process process;
@@ -130,24 +130,24 @@ struct dump_context {
 	size_t pending_capacity;
 	struct ckpt_fd *fds;
 	size_t fd_count;
-	struct ckpt_file_lock *locks;	/* objects/locks.c */
+	struct ckpt_file_lock *locks; /* objects/locks.c */
 	size_t lock_count;
-	struct ckpt_posix_timer *posix_timers;	/* objects/posix_timers.c */
+	struct ckpt_posix_timer *posix_timers; /* objects/posix_timers.c */
 	size_t posix_timer_count;
 	struct ckpt_mm mm;
 	uint64_t auxv[CKPT_MAX_AUXV_WORDS];
 	struct dump_vma *vmas;
 	size_t vma_count;
-	bool shares_mm;			/* with an earlier process of the tree (CLONE_VM) */
-	bool shares_files;		/* likewise, its fd table (CLONE_FILES) */
+	bool shares_mm;	   /* with an earlier process of the tree (CLONE_VM) */
+	bool shares_files; /* likewise, its fd table (CLONE_FILES) */
 };
 
 /* The processes of a checkpoint: the root and its descendants, in tree order. */
 struct dump_tree {
 	struct dump_shared shared;
-	struct dump_context *processes;	/* alive ones */
+	struct dump_context *processes; /* alive ones */
 	size_t process_count;
-	struct ckpt_tree_entry *entries;	/* alive and zombies, parents first */
+	struct ckpt_tree_entry *entries; /* alive and zombies, parents first */
 	size_t entry_count;
 };
 
@@ -230,8 +230,7 @@ int prepare_thread_batch(struct dump_context *ctx);
 int collect_thread_status(struct dump_context *ctx);
 /* Adds the prctl queries to a thread batch; returns how many. */
 size_t add_prctl_calls(struct syscall_batch *batch, uint64_t scratch, uint64_t results);
-int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
-		       const int64_t *results);
+int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread, const int64_t *results);
 /* objects/threads.c */
 int write_threads(struct dump_context *ctx);
 /* objects/seccomp.c */

@@ -62,7 +62,8 @@ static bool is_epoll(const struct fd_facts *facts)
 	return strcmp(facts->target, EPOLL_LINK) == 0;
 }
 
-static int collect_epoll(struct dump_context *ctx, const struct fd_facts *facts, struct dump_file *file)
+static int collect_epoll(struct dump_context *ctx, const struct fd_facts *facts,
+			 struct dump_file *file)
 {
 	(void)facts;
 	file->kind_state = calloc(1, sizeof(struct epoll_state));
@@ -111,12 +112,14 @@ static int collect_epoll_line(struct dump_context *ctx, struct dump_file *epoll,
 			    "fd %d of process %d is an epoll watching a file under fd %d, which no longer holds that file: not supported yet",
 			    epoll->first_fd, ctx->pid, target.fd);
 	if (record->file_id == epoll->record.id)
-		return fail(ctx->err, EINVAL, "epoll fd %d of process %d watches itself", epoll->first_fd, ctx->pid);
-	if (record->file_id == 0 && target.fd > 2)	/* taken over, and not from ckpt restart's 0-2 */
+		return fail(ctx->err, EINVAL, "epoll fd %d of process %d watches itself",
+			    epoll->first_fd, ctx->pid);
+	if (record->file_id == 0 && target.fd > 2) /* taken over, and not from ckpt restart's 0-2 */
 		return fail(ctx->err, ENOTSUP,
 			    "fd %d of process %d is an epoll watching fd %d, a %s whose other end is outside the checkpointed tree: not supported yet",
-			    epoll->first_fd, ctx->pid, target.fd, image_inherit_kind_name(record->inherit_kind));
-	target.target_file_id = record->file_id;	/* 0: an fd 0-2 taken over at restart */
+			    epoll->first_fd, ctx->pid, target.fd,
+			    image_inherit_kind_name(record->inherit_kind));
+	target.target_file_id = record->file_id; /* 0: an fd 0-2 taken over at restart */
 	return add_epoll_target(ctx, epoll, &target);
 }
 
@@ -191,8 +194,8 @@ static int write_epoll_targets(struct dump_shared *shared, const struct dump_fil
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < state->target_count; i++)
-		ret = image_write_simple(&shared->writer, CKPT_RECORD_EPOLL_TARGET, &state->targets[i],
-					 sizeof(state->targets[i]));
+		ret = image_write_simple(&shared->writer, CKPT_RECORD_EPOLL_TARGET,
+					 &state->targets[i], sizeof(state->targets[i]));
 	return ret;
 }
 
@@ -225,8 +228,8 @@ static int64_t add_inherited_target(struct restore_context *ctx, int epoll_fd,
 	if (ret < 0)
 		return ret;
 	if (result < 0 && result != -EBADF)
-		return fail(ctx->err, (int)-result, "epoll_ctl(ADD) of inherited fd %d: %s", target->fd,
-			    strerror((int)-result));
+		return fail(ctx->err, (int)-result, "epoll_ctl(ADD) of inherited fd %d: %s",
+			    target->fd, strerror((int)-result));
 	return 0;
 }
 
@@ -234,15 +237,18 @@ static int64_t add_target_in_husk(struct restore_context *ctx, int epoll_fd,
 				  const struct ckpt_epoll_target *target)
 {
 	struct epoll_event event = { .events = target->events, .data.u64 = target->data };
-	const struct ckpt_fd *record = find_fd_record(ctx->image.fds, ctx->image.fd_count, target->fd);
+	const struct ckpt_fd *record =
+		find_fd_record(ctx->image.fds, ctx->image.fd_count, target->fd);
 	bool inherited = record && (record->flags & CKPT_FD_INHERIT);
 	uint64_t address;
 	int ret;
 
-	if (!record || record->file_id != target->target_file_id || (target->target_file_id == 0 && !inherited))
+	if (!record || record->file_id != target->target_file_id ||
+	    (target->target_file_id == 0 && !inherited))
 		return fail(ctx->err, EINVAL,
 			    "bad image: epoll file %u watches fd %d as file %u, which process %d does not hold there",
-			    target->epoll_file_id, target->fd, target->target_file_id, ctx->image.process.pid);
+			    target->epoll_file_id, target->fd, target->target_file_id,
+			    ctx->image.process.pid);
 	ret = husk_put_data(ctx, 0, &event, sizeof(event), &address);
 	if (ret < 0)
 		return ret;

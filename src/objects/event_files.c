@@ -54,8 +54,8 @@ int take_target_file(struct dump_context *ctx, int fd)
 	return taken;
 }
 
-int fdinfo_number(struct dump_context *ctx, const char *text, const char *name, int base,
-		  int fd, uint64_t *ret_value)
+int fdinfo_number(struct dump_context *ctx, const char *text, const char *name, int base, int fd,
+		  uint64_t *ret_value)
 {
 	const char *value = status_field(text, name);
 	char *end;
@@ -66,8 +66,8 @@ int fdinfo_number(struct dump_context *ctx, const char *text, const char *name, 
 	errno = 0;
 	*ret_value = strtoull(value, &end, base);
 	if (errno || end == value)
-		return fail(ctx->err, EINVAL, "fdinfo of fd %d of process %d: bad \"%s\"", fd, ctx->pid,
-			    name);
+		return fail(ctx->err, EINVAL, "fdinfo of fd %d of process %d: bad \"%s\"", fd,
+			    ctx->pid, name);
 	return 0;
 }
 

@@ -14,8 +14,8 @@ struct restore_context;
 /* Whether the fd's link is "anon_inode:[NAME]" for this NAME. */
 bool is_anon_inode_of(const struct fd_facts *facts, const char *name);
 int read_event_fdinfo(struct dump_context *ctx, int fd, char **ret_text);
-int fdinfo_number(struct dump_context *ctx, const char *text, const char *name, int base,
-		  int fd, uint64_t *ret_value);
+int fdinfo_number(struct dump_context *ctx, const char *text, const char *name, int base, int fd,
+		  uint64_t *ret_value);
 int take_target_file(struct dump_context *ctx, int fd);
 /* The lowest fd of an epoll of the process that watches fd, or -1 (for refusal messages). */
 int find_epoll_watching(struct dump_context *ctx, int fd);

@@ -69,7 +69,8 @@ static int create_eventfd(struct restore_context *ctx, const struct file_opener 
 	fd = eventfd(0, flags);
 	if (fd < 0)
 		return fail(ctx->err, errno, "eventfd: %s", strerror(errno));
-	if (state->counter && write(fd, &state->counter, sizeof(state->counter)) != sizeof(state->counter))
+	if (state->counter &&
+	    write(fd, &state->counter, sizeof(state->counter)) != sizeof(state->counter))
 		return fail(ctx->err, errno, "setting an eventfd's counter to %llu: %s",
 			    (unsigned long long)state->counter, strerror(errno));
 	if (fcntl(fd, F_SETFL, (int)(file->file.open_flags & O_NONBLOCK)) < 0)

@@ -30,12 +30,12 @@ struct file_opener;
 /* What /proc says of one fd of the target. */
 struct fd_facts {
 	int fd;
-	char target[PATH_MAX];	/* the /proc/PID/fd/N link: a path, "anon_inode:[eventfd]", ... */
+	char target[PATH_MAX]; /* the /proc/PID/fd/N link: a path, "anon_inode:[eventfd]", ... */
 	struct stat st;
 	uint64_t position;
-	uint32_t flags;		/* fdinfo flags, O_CLOEXEC included */
-	uint64_t fs_magic;	/* statfs f_type of its filesystem (MQUEUE_MAGIC ...); 0: unknown */
-	char socket_protocol[16];	/* a socket's "system.sockprotoname": "TCP", "UDPv6", "UNIX-STREAM", ...; "" */
+	uint32_t flags;	   /* fdinfo flags, O_CLOEXEC included */
+	uint64_t fs_magic; /* statfs f_type of its filesystem (MQUEUE_MAGIC ...); 0: unknown */
+	char socket_protocol[16]; /* a socket's "system.sockprotoname": "TCP", "UDPv6", "UNIX-STREAM", ...; "" */
 };
 
 /*
@@ -86,7 +86,8 @@ struct file_kind_ops {
 	 */
 	int (*add_file)(struct dump_context *ctx, const struct fd_facts *facts);
 	/* The state of a new FILE record for facts: its fields, file->kind_state. */
-	int (*collect)(struct dump_context *ctx, const struct fd_facts *facts, struct dump_file *file);
+	int (*collect)(struct dump_context *ctx, const struct fd_facts *facts,
+		       struct dump_file *file);
 	/* Once every fd of the first process holding it has a FILE: what it names (epoll targets). */
 	int (*collect_links)(struct dump_context *ctx, struct dump_file *file);
 	/* Once the whole tree is collected: links between files (socket peers) and checks. */
@@ -125,8 +126,8 @@ struct file_kind_ops {
 
 /* The rows (the file of each kind defines its own). */
 extern const struct file_kind_ops regular_file_ops, directory_ops, chardev_ops, shmem_ops,
-	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops, pipe_ops, inotify_ops,
-	tcp_stream_ops, pty_ops;
+	eventfd_ops, timerfd_ops, signalfd_ops, epoll_ops, unix_socket_ops, inet_socket_ops,
+	pipe_ops, inotify_ops, tcp_stream_ops, pty_ops;
 
 /* The row of a FILE kind; NULL for a kind this ckpt does not know. */
 const struct file_kind_ops *find_file_kind_ops(uint32_t kind);

@@ -30,7 +30,7 @@
 #include "objects/file_kinds.h"
 #include "util.h"
 
-#define MQUEUE_MAGIC 0x19800202	/* the mqueue filesystem (ipc/mqueue.c; not in the uapi headers) */
+#define MQUEUE_MAGIC 0x19800202 /* the mqueue filesystem (ipc/mqueue.c; not in the uapi headers) */
 
 static bool same_file_identity(const struct dump_file *file, const struct stat *st,
 			       uint32_t open_flags)
@@ -77,7 +77,8 @@ int dump_add_file(struct dump_context *ctx, const char *path, const struct stat 
 		.inode = st->st_ino,
 		.rdev = st->st_rdev,
 		.size = (uint64_t)st->st_size,
-		.mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec,
+		.mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull +
+			    (uint64_t)st->st_mtim.tv_nsec,
 		.path_length = (uint32_t)strlen(path) + 1,
 		.flags = reuse ? CKPT_FILE_MAPPED : 0,
 	};
@@ -142,7 +143,8 @@ static bool is_terminal_device(const struct stat *st)
 {
 	unsigned int major_number = major(st->st_rdev);
 
-	return S_ISCHR(st->st_mode) && (major_number == 136 || major_number == 4 || major_number == 5);
+	return S_ISCHR(st->st_mode) &&
+	       (major_number == 136 || major_number == 4 || major_number == 5);
 }
 
 static bool is_plain_char_device(const char *path)
@@ -258,7 +260,8 @@ static uint32_t shared_file_id(struct dump_context *ctx, const struct fd_facts *
 static int remember_fd_owner(struct dump_context *ctx, int fd, uint32_t file_id)
 {
 	struct dump_shared *shared = ctx->shared;
-	struct fd_owner *grown = realloc(shared->fd_owners, (shared->fd_owner_count + 1) * sizeof(*grown));
+	struct fd_owner *grown =
+		realloc(shared->fd_owners, (shared->fd_owner_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
@@ -283,7 +286,8 @@ static int add_new_file(struct dump_context *ctx, const struct file_kind_ops *ki
 			const struct fd_facts *facts)
 {
 	struct dump_file *file;
-	int id = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC, 0, false);
+	int id = dump_add_file(ctx, facts->target, &facts->st, facts->flags & ~(uint32_t)O_CLOEXEC,
+			       0, false);
 	int ret;
 
 	if (id < 0)
@@ -352,7 +356,8 @@ static int list_fds(struct dump_context *ctx, int **ret_fds, size_t *ret_count)
 	snprintf(path, sizeof(path), "/proc/%d/fd", ctx->pid);
 	dir = opendir(path);
 	if (!dir)
-		return fail(ctx->err, errno, "listing fds of process %d: %s", ctx->pid, strerror(errno));
+		return fail(ctx->err, errno, "listing fds of process %d: %s", ctx->pid,
+			    strerror(errno));
 	for (entry = readdir(dir); entry; entry = readdir(dir)) {
 		int *grown;
 
@@ -424,7 +429,8 @@ int write_fds(struct dump_context *ctx)
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < ctx->fd_count; i++)
-		ret = image_write_simple(ctx->writer, CKPT_RECORD_FD, &ctx->fds[i], sizeof(ctx->fds[i]));
+		ret = image_write_simple(ctx->writer, CKPT_RECORD_FD, &ctx->fds[i],
+					 sizeof(ctx->fds[i]));
 	return ret;
 }
 
@@ -460,8 +466,8 @@ int write_fds(struct dump_context *ctx)
  */
 struct file_opener {
 	bool switched;
-	bool same_boot;		/* the image was written since this host booted */
-	uid_t uid;		/* the image's, when switched */
+	bool same_boot; /* the image was written since this host booted */
+	uid_t uid;	/* the image's, when switched */
 	gid_t gid;
 	uid_t saved_fsuid;
 	gid_t saved_fsgid;
@@ -494,7 +500,8 @@ static int find_files_owner(struct restore_context *ctx, const struct ckpt_tree_
 		else if (entry->uid != owner->uid || entry->gid != owner->gid)
 			return fail(ctx->err, ENOTSUP,
 				    "processes %d (uid %u gid %u) and %d (uid %u gid %u) of the image ran as different users: restart opens the image's files as one user and cannot do that yet",
-				    owner->pid, owner->uid, owner->gid, entry->pid, entry->uid, entry->gid);
+				    owner->pid, owner->uid, owner->gid, entry->pid, entry->uid,
+				    entry->gid);
 	}
 	*ret_owner = owner;
 	return 0;
@@ -551,7 +558,8 @@ static bool is_restarters_own_image(int image_fd)
 
 static bool is_trusted_image(const struct restore_context *ctx)
 {
-	return (ctx->options->flags & CKPT_OPT_TRUST_IMAGE) || is_restarters_own_image(ctx->reader.fd);
+	return (ctx->options->flags & CKPT_OPT_TRUST_IMAGE) ||
+	       is_restarters_own_image(ctx->reader.fd);
 }
 
 static int become_files_owner(struct restore_context *ctx, struct file_opener *opener)
@@ -589,7 +597,8 @@ static void return_to_restarter(struct file_opener *opener)
 /* An fd, or -errno (no message); never through a symlink. */
 static int open_no_symlinks(const char *path, int flags)
 {
-	struct open_how how = { .flags = (uint64_t)(unsigned int)flags, .resolve = RESOLVE_NO_SYMLINKS };
+	struct open_how how = { .flags = (uint64_t)(unsigned int)flags,
+				.resolve = RESOLVE_NO_SYMLINKS };
 	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 
 	return fd < 0 ? -errno : (int)fd;
@@ -645,10 +654,10 @@ static bool same_contents_identity(const struct ckpt_file *file, const struct st
 
 /* How the files of an on-disk kind are found and opened again. */
 struct disk_kind {
-	bool keeps_identity;	/* the same inode while it exists (a device node may be made anew) */
-	bool is_device;		/* the same device number; no offset */
-	bool must_seek;		/* a failed seek to its offset is an error (a directory's is not) */
-	bool is_directory;	/* opened O_RDONLY | O_DIRECTORY */
+	bool keeps_identity; /* the same inode while it exists (a device node may be made anew) */
+	bool is_device;	     /* the same device number; no offset */
+	bool must_seek;	     /* a failed seek to its offset is an error (a directory's is not) */
+	bool is_directory;   /* opened O_RDONLY | O_DIRECTORY */
 };
 
 static const struct disk_kind regular_disk_kind = { .keeps_identity = true, .must_seek = true };
@@ -800,13 +809,14 @@ static int stage_file(struct restore_context *ctx, const struct file_opener *ope
 	int ret;
 
 	if (ctx->staged_fds[index] >= 0)
-		return 0;	/* made with another file (a unix socket's peer) */
+		return 0; /* made with another file (a unix socket's peer) */
 	if (!kind)
-		return fail(ctx->err, EINVAL, "bad image: FILE %u is of kind %u, which this ckpt cannot restart",
+		return fail(ctx->err, EINVAL,
+			    "bad image: FILE %u is of kind %u, which this ckpt cannot restart",
 			    file->file.id, file->file.kind);
 	ret = kind->create(ctx, opener, file, &fd);
 	if (ret < 0 || fd < 0)
-		return ret;	/* no fd and no error: made later (shared memory, by its first mapping) */
+		return ret; /* no fd and no error: made later (shared memory, by its first mapping) */
 	ctx->staged_fds[index] = fcntl(fd, F_DUPFD_CLOEXEC, ctx->stage_base);
 	if (ctx->staged_fds[index] < 0)
 		return fail(ctx->err, errno, "cannot stage %s: %s", file->path, strerror(errno));
@@ -843,10 +853,13 @@ static int make_room_for_fds(struct restore_context *ctx, int highest_needed)
 	if (limit.rlim_cur > (rlim_t)highest_needed)
 		return 0;
 	if (limit.rlim_max <= (rlim_t)highest_needed)
-		return fail(ctx->err, EMFILE, "the image needs fd %d, above this shell's fd limit %llu",
+		return fail(ctx->err, EMFILE,
+			    "the image needs fd %d, above this shell's fd limit %llu",
 			    highest_needed, (unsigned long long)limit.rlim_max);
 	limit.rlim_cur = limit.rlim_max;
-	return setrlimit(RLIMIT_NOFILE, &limit) < 0 ? fail(ctx->err, errno, "setrlimit: %s", strerror(errno)) : 0;
+	return setrlimit(RLIMIT_NOFILE, &limit) < 0
+		       ? fail(ctx->err, errno, "setrlimit: %s", strerror(errno))
+		       : 0;
 }
 
 /* ckpt restart's fds that --inherit-fd names, staged above the image's fds. */
@@ -897,8 +910,8 @@ static int find_wired_fd(struct restore_context *ctx, const struct ckpt_fd *reco
 		return -ENOENT;
 	return fail(ctx->err, ENOTSUP,
 		    "fd %d of process %d was a %s whose other end was outside the checkpointed tree: give it one of yours with ckpt restart --inherit-fd %d=FD",
-		    record->fd, ctx->image.process.pid, image_inherit_kind_name(record->inherit_kind),
-		    record->fd);
+		    record->fd, ctx->image.process.pid,
+		    image_inherit_kind_name(record->inherit_kind), record->fd);
 }
 
 /* Opens every file of the image in ckpt, at fds the husks inherit. */
@@ -960,11 +973,13 @@ static int64_t install_fd(struct restore_context *ctx, const struct ckpt_fd *rec
 		if (ret < 0)
 			return ret;
 		if (open_now < 0)
-			return 0;	/* ckpt restart itself has no such fd */
-		return husk_call(ctx, "fcntl(F_SETFD)", SYS_fcntl, (uint64_t)record->fd, F_SETFD, cloexec, 0, 0, 0);
+			return 0; /* ckpt restart itself has no such fd */
+		return husk_call(ctx, "fcntl(F_SETFD)", SYS_fcntl, (uint64_t)record->fd, F_SETFD,
+				 cloexec, 0, 0, 0);
 	}
 	staged = (uint64_t)ctx->staged_fds[record->file_id - 1];
-	return husk_call(ctx, "dup3", SYS_dup3, staged, (uint64_t)record->fd, cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+	return husk_call(ctx, "dup3", SYS_dup3, staged, (uint64_t)record->fd,
+			 cloexec ? O_CLOEXEC : 0, 0, 0, 0);
 }
 
 /* Closes [from, to) in the husk when not empty. */
@@ -972,7 +987,8 @@ static int64_t close_gap(struct restore_context *ctx, int from, int to)
 {
 	if (from >= to)
 		return 0;
-	return husk_call(ctx, "close_range", SYS_close_range, (uint64_t)from, (uint64_t)(to - 1), 0, 0, 0, 0);
+	return husk_call(ctx, "close_range", SYS_close_range, (uint64_t)from, (uint64_t)(to - 1), 0,
+			 0, 0, 0);
 }
 
 /* Every fd at its number; every other fd below the staged ones closed. */

@@ -53,7 +53,7 @@ struct inet_datagram {
 /* A socket's kind_state. */
 struct inet_socket_state {
 	struct ckpt_inet_socket record;
-	struct inet_datagram *datagrams;	/* its receive queue, oldest first */
+	struct inet_datagram *datagrams; /* its receive queue, oldest first */
 	size_t datagram_count;
 };
 
@@ -96,8 +96,8 @@ static void split_address(const struct sockaddr_storage *address, uint8_t ret_ad
 	*ret_scope = in6->sin6_scope_id;
 }
 
-socklen_t join_address(uint32_t family, const uint8_t address[16], uint16_t port,
-			      uint32_t scope, struct sockaddr_storage *ret)
+socklen_t join_address(uint32_t family, const uint8_t address[16], uint16_t port, uint32_t scope,
+		       struct sockaddr_storage *ret)
 {
 	struct sockaddr_in *in = (void *)ret;
 	struct sockaddr_in6 *in6 = (void *)ret;
@@ -117,7 +117,7 @@ socklen_t join_address(uint32_t family, const uint8_t address[16], uint16_t port
 
 /* "127.0.0.1:80" or "[::1]:80", for messages. */
 const char *address_text(uint32_t family, const uint8_t address[16], uint16_t port,
-				char text[ADDRESS_TEXT_SIZE])
+			 char text[ADDRESS_TEXT_SIZE])
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 
@@ -159,8 +159,8 @@ static int read_option(struct dump_context *ctx, int sock, int level, int name, 
 	socklen_t length = sizeof(value);
 
 	if (getsockopt(sock, level, name, &value, &length) < 0)
-		return fail(ctx->err, errno, "getsockopt(%d, %d) on a socket of process %d: %s", level,
-			    name, ctx->pid, strerror(errno));
+		return fail(ctx->err, errno, "getsockopt(%d, %d) on a socket of process %d: %s",
+			    level, name, ctx->pid, strerror(errno));
 	*ret_value = (uint32_t)value;
 	return 0;
 }
@@ -182,8 +182,8 @@ static int read_device(struct dump_context *ctx, int sock, struct ckpt_inet_sock
 
 	memset(state->device, 0, sizeof(state->device));
 	if (getsockopt(sock, SOL_SOCKET, SO_BINDTODEVICE, state->device, &length) < 0)
-		return fail(ctx->err, errno, "SO_BINDTODEVICE of a socket of process %d: %s", ctx->pid,
-			    strerror(errno));
+		return fail(ctx->err, errno, "SO_BINDTODEVICE of a socket of process %d: %s",
+			    ctx->pid, strerror(errno));
 	state->device[sizeof(state->device) - 1] = '\0';
 	return 0;
 }
@@ -210,11 +210,14 @@ int read_inet_options(struct dump_context *ctx, int sock, struct ckpt_inet_socke
 	int ret = read_flag(ctx, sock, SOL_SOCKET, SO_REUSEADDR, CKPT_INET_REUSEADDR, &state->flags);
 
 	if (ret == 0)
-		ret = read_flag(ctx, sock, SOL_SOCKET, SO_REUSEPORT, CKPT_INET_REUSEPORT, &state->flags);
+		ret = read_flag(ctx, sock, SOL_SOCKET, SO_REUSEPORT, CKPT_INET_REUSEPORT,
+				&state->flags);
 	if (ret == 0)
-		ret = read_flag(ctx, sock, SOL_SOCKET, SO_KEEPALIVE, CKPT_INET_KEEPALIVE, &state->flags);
+		ret = read_flag(ctx, sock, SOL_SOCKET, SO_KEEPALIVE, CKPT_INET_KEEPALIVE,
+				&state->flags);
 	if (ret == 0 && state->family == AF_INET6)
-		ret = read_flag(ctx, sock, IPPROTO_IPV6, IPV6_V6ONLY, CKPT_INET_V6ONLY, &state->flags);
+		ret = read_flag(ctx, sock, IPPROTO_IPV6, IPV6_V6ONLY, CKPT_INET_V6ONLY,
+				&state->flags);
 	if (ret == 0)
 		ret = read_option(ctx, sock, SOL_SOCKET, SO_RCVBUF, &state->rcvbuf);
 	if (ret == 0)
@@ -250,8 +253,9 @@ int read_remote_address(struct dump_context *ctx, int sock, struct ckpt_inet_soc
 	if (getpeername(sock, (struct sockaddr *)&address, &length) < 0 && errno == ENOTCONN)
 		return 0;
 	if (length == 0 || address.ss_family != state->family)
-		return fail(ctx->err, errno ? errno : EIO, "getpeername on a socket of process %d: %s",
-			    ctx->pid, strerror(errno ? errno : EIO));
+		return fail(ctx->err, errno ? errno : EIO,
+			    "getpeername on a socket of process %d: %s", ctx->pid,
+			    strerror(errno ? errno : EIO));
 	split_address(&address, state->remote_address, &state->remote_port, &scope);
 	return 1;
 }
@@ -259,11 +263,15 @@ int read_remote_address(struct dump_context *ctx, int sock, struct ckpt_inet_soc
 static const char *tcp_state_name(int state)
 {
 	static const char *const names[] = {
-		[TCP_ESTABLISHED] = "an established TCP connection", [TCP_SYN_SENT] = "a TCP socket connecting (SYN_SENT)",
-		[TCP_SYN_RECV] = "a TCP socket in SYN_RECV", [TCP_FIN_WAIT1] = "a TCP connection closing (FIN_WAIT1)",
-		[TCP_FIN_WAIT2] = "a TCP connection half-closed (FIN_WAIT2)", [TCP_TIME_WAIT] = "a TCP socket in TIME_WAIT",
+		[TCP_ESTABLISHED] = "an established TCP connection",
+		[TCP_SYN_SENT] = "a TCP socket connecting (SYN_SENT)",
+		[TCP_SYN_RECV] = "a TCP socket in SYN_RECV",
+		[TCP_FIN_WAIT1] = "a TCP connection closing (FIN_WAIT1)",
+		[TCP_FIN_WAIT2] = "a TCP connection half-closed (FIN_WAIT2)",
+		[TCP_TIME_WAIT] = "a TCP socket in TIME_WAIT",
 		[TCP_CLOSE_WAIT] = "a TCP connection half-closed by its peer (CLOSE_WAIT)",
-		[TCP_LAST_ACK] = "a TCP connection closing (LAST_ACK)", [TCP_CLOSING] = "a TCP connection closing (CLOSING)",
+		[TCP_LAST_ACK] = "a TCP connection closing (LAST_ACK)",
+		[TCP_CLOSING] = "a TCP connection closing (CLOSING)",
 	};
 
 	if (state >= 0 && (size_t)state < ARRAY_SIZE(names) && names[state])
@@ -310,7 +318,8 @@ int read_inet_kind(struct dump_context *ctx, int fd, int sock, struct ckpt_inet_
 	if (ret < 0)
 		return ret;
 	if ((family != AF_INET && family != AF_INET6) ||
-	    !((type == SOCK_STREAM && protocol == IPPROTO_TCP) || (type == SOCK_DGRAM && protocol == IPPROTO_UDP)))
+	    !((type == SOCK_STREAM && protocol == IPPROTO_TCP) ||
+	      (type == SOCK_DGRAM && protocol == IPPROTO_UDP)))
 		return refuse(ctx, fd, "an internet socket of a protocol other than TCP or UDP");
 	state->family = (uint16_t)family;
 	state->type = (uint16_t)type;
@@ -320,7 +329,7 @@ int read_inet_kind(struct dump_context *ctx, int fd, int sock, struct ckpt_inet_
 /* ---- checkpoint: a listener's backlog and accept queue (inet_diag) ---- */
 
 struct listener_facts {
-	uint32_t waiting;	/* connections in the accept queue */
+	uint32_t waiting; /* connections in the accept queue */
 	uint32_t backlog;
 	bool found;
 };
@@ -331,9 +340,11 @@ static int ask_listeners(struct dump_context *ctx, int netlink, uint32_t family)
 		struct nlmsghdr header;
 		struct inet_diag_req_v2 request;
 	} question = {
-		.header = { .nlmsg_len = sizeof(question), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		.header = { .nlmsg_len = sizeof(question),
+			    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.request = { .sdiag_family = (uint8_t)family, .sdiag_protocol = IPPROTO_TCP,
+		.request = { .sdiag_family = (uint8_t)family,
+			     .sdiag_protocol = IPPROTO_TCP,
 			     .idiag_states = 1u << TCP_LISTEN },
 	};
 
@@ -343,8 +354,8 @@ static int ask_listeners(struct dump_context *ctx, int netlink, uint32_t family)
 }
 
 /* 1 when the dump is done, 0 for more, or -errno; fills facts when the inode is in this part. */
-static int read_listener_part(struct dump_context *ctx, char *answer, unsigned int length, uint32_t inode,
-			      struct listener_facts *facts)
+static int read_listener_part(struct dump_context *ctx, char *answer, unsigned int length,
+			      uint32_t inode, struct listener_facts *facts)
 {
 	for (struct nlmsghdr *header = (void *)answer; NLMSG_OK(header, length);
 	     header = NLMSG_NEXT(header, length)) {
@@ -366,7 +377,8 @@ static int read_listener_part(struct dump_context *ctx, char *answer, unsigned i
 static int query_listener(struct dump_context *ctx, uint32_t family, uint32_t inode,
 			  struct listener_facts *facts)
 {
-	_cleanup_close_ int netlink = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	_cleanup_close_ int netlink =
+		socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	_cleanup_free_ char *answer = malloc(32768);
 	int ret;
 
@@ -398,7 +410,8 @@ static int collect_listener(struct dump_context *ctx, int fd, struct dump_file *
 			    "fd %d of process %d is a listening TCP socket that sock_diag does not show (another network namespace?): not supported yet",
 			    fd, ctx->pid);
 	if (facts.waiting) {
-		snprintf(what, sizeof(what), "a listening TCP socket with %u connections waiting to be accepted",
+		snprintf(what, sizeof(what),
+			 "a listening TCP socket with %u connections waiting to be accepted",
 			 facts.waiting);
 		return refuse(ctx, fd, what);
 	}
@@ -411,7 +424,8 @@ static int collect_listener(struct dump_context *ctx, int fd, struct dump_file *
 static int add_datagram(struct dump_context *ctx, struct inet_socket_state *state,
 			const struct ckpt_inet_datagram *header, const uint8_t *data)
 {
-	struct inet_datagram *grown = realloc(state->datagrams, (state->datagram_count + 1) * sizeof(*grown));
+	struct inet_datagram *grown =
+		realloc(state->datagrams, (state->datagram_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
@@ -432,7 +446,8 @@ static int refuse_source(struct dump_context *ctx, int fd, const struct ckpt_ine
 	return fail(ctx->err, ENOTSUP,
 		    "fd %d of process %d is a UDP socket with a datagram from %s queued (only datagrams from loopback addresses can be put back): not supported yet",
 		    fd, ctx->pid,
-		    address_text(header->source_family, header->source_address, header->source_port, text));
+		    address_text(header->source_family, header->source_address, header->source_port,
+				 text));
 }
 
 /* One peek at the peek offset: 1 and a datagram, 0 when none is left, or -errno. */
@@ -441,8 +456,9 @@ static int peek_datagram(struct dump_context *ctx, int fd, int sock, uint8_t *bu
 {
 	struct sockaddr_storage source = { 0 };
 	struct iovec part = { buffer, DATAGRAM_BUFFER_SIZE };
-	struct msghdr message = { .msg_name = &source, .msg_namelen = sizeof(source),
-				  .msg_iov = &part, .msg_iovlen = 1 };
+	struct msghdr message = {
+		.msg_name = &source, .msg_namelen = sizeof(source), .msg_iov = &part, .msg_iovlen = 1
+	};
 	ssize_t got = recvmsg(sock, &message, MSG_PEEK | MSG_DONTWAIT);
 	uint32_t scope = 0;
 
@@ -604,8 +620,8 @@ static int restore_option(struct restore_context *ctx, int sock, int level, int 
 	if ((uint32_t)current == wanted)
 		return 0;
 	if (setsockopt(sock, level, name, &value, sizeof(value)) < 0)
-		return fail(ctx->err, errno, "setsockopt(%d, %d, %d) on a new socket: %s", level, name,
-			    value, strerror(errno));
+		return fail(ctx->err, errno, "setsockopt(%d, %d, %d) on a new socket: %s", level,
+			    name, value, strerror(errno));
 	return 0;
 }
 
@@ -616,7 +632,8 @@ static int restore_buffer(struct restore_context *ctx, int sock, int name, uint3
 	socklen_t length = sizeof(current);
 
 	if (getsockopt(sock, SOL_SOCKET, name, &current, &length) < 0)
-		return fail(ctx->err, errno, "getsockopt(%d) on a new socket: %s", name, strerror(errno));
+		return fail(ctx->err, errno, "getsockopt(%d) on a new socket: %s", name,
+			    strerror(errno));
 	if ((uint32_t)current == wanted)
 		return 0;
 	if (setsockopt(sock, SOL_SOCKET, name, &value, sizeof(value)) < 0)
@@ -634,21 +651,25 @@ static int restore_device(struct restore_context *ctx, int sock, const struct ck
 {
 	if (state->device[0] == '\0')
 		return 0;
-	if (setsockopt(sock, SOL_SOCKET, SO_BINDTODEVICE, state->device, (socklen_t)strlen(state->device)) < 0)
-		return fail(ctx->err, errno, "SO_BINDTODEVICE %s on a new %s socket: %s", state->device,
-			    protocol_name(state), strerror(errno));
+	if (setsockopt(sock, SOL_SOCKET, SO_BINDTODEVICE, state->device,
+		       (socklen_t)strlen(state->device)) < 0)
+		return fail(ctx->err, errno, "SO_BINDTODEVICE %s on a new %s socket: %s",
+			    state->device, protocol_name(state), strerror(errno));
 	return 0;
 }
 
 /* What must be set before bind(): the address rules, the device, the buffers. */
 int restore_bind_options(struct restore_context *ctx, int sock, const struct ckpt_inet_socket *state)
 {
-	int ret = restore_option(ctx, sock, SOL_SOCKET, SO_REUSEADDR, flag_value(state, CKPT_INET_REUSEADDR));
+	int ret = restore_option(ctx, sock, SOL_SOCKET, SO_REUSEADDR,
+				 flag_value(state, CKPT_INET_REUSEADDR));
 
 	if (ret == 0)
-		ret = restore_option(ctx, sock, SOL_SOCKET, SO_REUSEPORT, flag_value(state, CKPT_INET_REUSEPORT));
+		ret = restore_option(ctx, sock, SOL_SOCKET, SO_REUSEPORT,
+				     flag_value(state, CKPT_INET_REUSEPORT));
 	if (ret == 0 && state->family == AF_INET6)
-		ret = restore_option(ctx, sock, IPPROTO_IPV6, IPV6_V6ONLY, flag_value(state, CKPT_INET_V6ONLY));
+		ret = restore_option(ctx, sock, IPPROTO_IPV6, IPV6_V6ONLY,
+				     flag_value(state, CKPT_INET_V6ONLY));
 	if (ret == 0)
 		ret = restore_device(ctx, sock, state);
 	if (ret == 0)
@@ -656,18 +677,21 @@ int restore_bind_options(struct restore_context *ctx, int sock, const struct ckp
 	if (ret == 0)
 		ret = restore_buffer(ctx, sock, SO_SNDBUF, state->sndbuf);
 	if (ret == 0)
-		ret = restore_option(ctx, sock, SOL_SOCKET, SO_KEEPALIVE, flag_value(state, CKPT_INET_KEEPALIVE));
+		ret = restore_option(ctx, sock, SOL_SOCKET, SO_KEEPALIVE,
+				     flag_value(state, CKPT_INET_KEEPALIVE));
 	return ret;
 }
 
 int restore_tcp_options(struct restore_context *ctx, int sock, const struct ckpt_inet_socket *state)
 {
-	int ret = restore_option(ctx, sock, IPPROTO_TCP, TCP_NODELAY, flag_value(state, CKPT_INET_NODELAY));
+	int ret = restore_option(ctx, sock, IPPROTO_TCP, TCP_NODELAY,
+				 flag_value(state, CKPT_INET_NODELAY));
 
 	if (ret == 0)
 		ret = restore_option(ctx, sock, IPPROTO_TCP, TCP_KEEPIDLE, state->keepalive_idle);
 	if (ret == 0)
-		ret = restore_option(ctx, sock, IPPROTO_TCP, TCP_KEEPINTVL, state->keepalive_interval);
+		ret = restore_option(ctx, sock, IPPROTO_TCP, TCP_KEEPINTVL,
+				     state->keepalive_interval);
 	if (ret == 0)
 		ret = restore_option(ctx, sock, IPPROTO_TCP, TCP_KEEPCNT, state->keepalive_count);
 	if (ret == 0)
@@ -693,14 +717,16 @@ static int bind_socket(struct restore_context *ctx, int sock, const struct image
 		return 0;
 	address_text(state->family, state->local_address, state->local_port, text);
 	if (errno == EADDRINUSE)
-		return fail(ctx->err, EADDRINUSE,
-			    "cannot bind %s socket %s (FILE %u) to %s: port %u is in use (is the checkpointed process, or another, still holding it?)",
-			    protocol_name(state), file->path, file->file.id, text, state->local_port);
-	return fail(ctx->err, errno, "cannot bind %s socket %s (FILE %u) to %s: %s", protocol_name(state),
-		    file->path, file->file.id, text, strerror(errno));
+		return fail(
+			ctx->err, EADDRINUSE,
+			"cannot bind %s socket %s (FILE %u) to %s: port %u is in use (is the checkpointed process, or another, still holding it?)",
+			protocol_name(state), file->path, file->file.id, text, state->local_port);
+	return fail(ctx->err, errno, "cannot bind %s socket %s (FILE %u) to %s: %s",
+		    protocol_name(state), file->path, file->file.id, text, strerror(errno));
 }
 
-static int listen_or_connect(struct restore_context *ctx, int sock, const struct ckpt_inet_socket *state)
+static int listen_or_connect(struct restore_context *ctx, int sock,
+			     const struct ckpt_inet_socket *state)
 {
 	struct sockaddr_storage address;
 	socklen_t length;
@@ -714,7 +740,8 @@ static int listen_or_connect(struct restore_context *ctx, int sock, const struct
 	length = join_address(state->family, state->remote_address, state->remote_port, 0, &address);
 	if (connect(sock, (struct sockaddr *)&address, length) < 0)
 		return fail(ctx->err, errno, "connecting a new UDP socket to %s: %s",
-			    address_text(state->family, state->remote_address, state->remote_port, text),
+			    address_text(state->family, state->remote_address, state->remote_port,
+					 text),
 			    strerror(errno));
 	return 0;
 }
@@ -746,14 +773,17 @@ static int open_sender(struct restore_context *ctx, uint32_t family, const uint8
 	int offset = 6, sender = socket((int)family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
 
 	if (sender < 0)
-		return fail(ctx->err, errno, "a raw socket to put datagrams back: %s", strerror(errno));
-	if (family == AF_INET6 && setsockopt(sender, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof(offset)) < 0) {
+		return fail(ctx->err, errno, "a raw socket to put datagrams back: %s",
+			    strerror(errno));
+	if (family == AF_INET6 &&
+	    setsockopt(sender, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof(offset)) < 0) {
 		close(sender);
 		return fail(ctx->err, errno, "IPV6_CHECKSUM on a raw socket: %s", strerror(errno));
 	}
 	if (bind(sender, (struct sockaddr *)&address, length) < 0) {
 		close(sender);
-		return fail(ctx->err, errno, "binding a raw socket to a datagram's source: %s", strerror(errno));
+		return fail(ctx->err, errno, "binding a raw socket to a datagram's source: %s",
+			    strerror(errno));
 	}
 	return sender;
 }
@@ -784,7 +814,7 @@ static int send_datagram(struct restore_context *ctx, const struct ckpt_inet_soc
 	header[0] = htons(datagram->source_port);
 	header[1] = htons(state->local_port);
 	header[2] = htons((uint16_t)(UDP_HEADER_SIZE + datagram->length));
-	header[3] = 0;	/* IPv4: no checksum; IPv6: the kernel fills it (IPV6_CHECKSUM) */
+	header[3] = 0; /* IPv4: no checksum; IPv6: the kernel fills it (IPV6_CHECKSUM) */
 	memcpy(packet, header, sizeof(header));
 	memcpy(packet + UDP_HEADER_SIZE, datagram + 1, datagram->length);
 	length = join_address(family, destination, 0, 0, &address);
@@ -828,7 +858,8 @@ static int refill_datagrams(struct restore_context *ctx, int sock, const struct 
 	if (ret < 0)
 		return fail(ctx->err, -ret, "counting the datagrams put back: %s", strerror(-ret));
 	if (arrived != file->queue_count)
-		return fail(ctx->err, EIO, "UDP socket %s (FILE %u): %zu of %zu datagrams arrived when put back",
+		return fail(ctx->err, EIO,
+			    "UDP socket %s (FILE %u): %zu of %zu datagrams arrived when put back",
 			    file->path, file->file.id, arrived, file->queue_count);
 	return 0;
 }
@@ -864,7 +895,8 @@ static int create_inet_socket(struct restore_context *ctx, const struct file_ope
 		return ret;
 	sock = socket(state->family, state->type | SOCK_CLOEXEC, 0);
 	if (sock < 0)
-		return fail(ctx->err, errno, "a new %s socket: %s", protocol_name(state), strerror(errno));
+		return fail(ctx->err, errno, "a new %s socket: %s", protocol_name(state),
+			    strerror(errno));
 	ret = rebuild_socket(ctx, sock, file);
 	if (ret < 0) {
 		close(sock);

@@ -29,7 +29,9 @@
 #include "sys/proc_files.h"
 #include "util.h"
 
-enum { HANDLE_BYTES_MAX = 128 };
+enum {
+	HANDLE_BYTES_MAX = 128
+};
 
 /* One watch as collected: the image record and the path it names. */
 struct inotify_watch {
@@ -39,7 +41,7 @@ struct inotify_watch {
 
 struct inotify_state {
 	struct ckpt_inotify record;
-	struct inotify_watch *watches;	/* by increasing wd */
+	struct inotify_watch *watches; /* by increasing wd */
 };
 
 /* One "inotify wd:..." line of fdinfo, as the kernel prints it (all hex). */
@@ -57,10 +59,11 @@ static bool is_inotify(const struct fd_facts *facts)
 
 static bool parse_watch_line(const char *line, struct watch_line *ret_line)
 {
-	int fields = sscanf(line,
-			    "inotify wd:%x ino:%lx sdev:%x mask:%x ignored_mask:%*x fhandle-bytes:%x fhandle-type:%x f_handle:%256[0-9a-f]",
-			    &ret_line->wd, &ret_line->inode, &ret_line->device, &ret_line->mask,
-			    &ret_line->handle_bytes, &ret_line->handle_type, ret_line->handle_hex);
+	int fields = sscanf(
+		line,
+		"inotify wd:%x ino:%lx sdev:%x mask:%x ignored_mask:%*x fhandle-bytes:%x fhandle-type:%x f_handle:%256[0-9a-f]",
+		&ret_line->wd, &ret_line->inode, &ret_line->device, &ret_line->mask,
+		&ret_line->handle_bytes, &ret_line->handle_type, ret_line->handle_hex);
 
 	return fields == 7 && ret_line->handle_bytes <= HANDLE_BYTES_MAX &&
 	       strlen(ret_line->handle_hex) == 2 * ret_line->handle_bytes;
@@ -190,16 +193,18 @@ static int compare_watches(const void *a, const void *b)
 static int collect_watches(struct dump_context *ctx, int fd, const char *text,
 			   struct inotify_state *state)
 {
-	for (const char *line = strstr(text, "inotify wd:"); line; line = strstr(line + 1, "inotify wd:")) {
+	for (const char *line = strstr(text, "inotify wd:"); line;
+	     line = strstr(line + 1, "inotify wd:")) {
 		struct watch_line parsed;
 		struct inotify_watch *grown;
 		int ret;
 
 		if (!parse_watch_line(line, &parsed))
-			return fail(ctx->err, EINVAL, "fdinfo of fd %d of process %d: bad inotify line",
-				    fd, ctx->pid);
+			return fail(ctx->err, EINVAL,
+				    "fdinfo of fd %d of process %d: bad inotify line", fd, ctx->pid);
 		if (state->record.watch_count >= CKPT_MAX_INOTIFY_WATCHES)
-			return fail(ctx->err, ENOTSUP, "fd %d of process %d is an inotify with more than %u watches: not supported yet",
+			return fail(ctx->err, ENOTSUP,
+				    "fd %d of process %d is an inotify with more than %u watches: not supported yet",
 				    fd, ctx->pid, CKPT_MAX_INOTIFY_WATCHES);
 		grown = realloc(state->watches, (state->record.watch_count + 1) * sizeof(*grown));
 		if (!grown)

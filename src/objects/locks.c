@@ -27,13 +27,13 @@
 
 /* One "lock:" line of fdinfo, or one line of /proc/locks, in its words. */
 struct lock_line {
-	char kind[16];		/* FLOCK, POSIX, OFDLCK, LEASE, ... */
-	char mode[16];		/* ADVISORY; a lease: ACTIVE, BREAKING, BREAKER */
-	char type[16];		/* READ, WRITE */
+	char kind[16]; /* FLOCK, POSIX, OFDLCK, LEASE, ... */
+	char mode[16]; /* ADVISORY; a lease: ACTIVE, BREAKING, BREAKER */
+	char type[16]; /* READ, WRITE */
 	int pid;
 	uint64_t inode;
 	long long start;
-	char end[24];		/* a number or EOF */
+	char end[24]; /* a number or EOF */
 };
 
 /* "1: POSIX  ADVISORY  WRITE 14283 fe:00:10952958 10 14" */
@@ -155,8 +155,9 @@ static int take_lock_line(struct dump_context *ctx, struct lock_inodes *seen,
 	struct lock_line line;
 
 	if (!parse_lock_words(text, &line) || lock_from_line(&line, &lock) < 0)
-		return fail(ctx->err, ENOTSUP, "fd %d of process %d holds a lock ckpt cannot restore: %.60s",
-			    fd->fd, ctx->pid, text);
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d holds a lock ckpt cannot restore: %.60s", fd->fd,
+			    ctx->pid, text);
 	if (fd->file_id == 0)
 		return fail(ctx->err, ENOTSUP,
 			    "fd %d of process %d holds a %s lock, but the fd is taken over from the restarting ckpt: the lock would be lost",

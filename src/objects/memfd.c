@@ -132,7 +132,7 @@ static int check_memfd_covered(struct dump_shared *shared, const struct dump_fil
 		const struct shmem_claim *claim;
 
 		if (data < 0)
-			return 0;	/* ENXIO: no data from offset on */
+			return 0; /* ENXIO: no data from offset on */
 		claim = claim_holding(shared, file->record.id, (uint64_t)data);
 		if (!claim)
 			return fail(shared->err, ENOTSUP,
@@ -145,7 +145,7 @@ static int check_memfd_covered(struct dump_shared *shared, const struct dump_fil
 static int check_shmem_collected(struct dump_shared *shared, struct dump_file *file)
 {
 	if (memfd_object(file) < 0)
-		return 0;	/* shared anonymous memory: its pages are its VMAs' */
+		return 0; /* shared anonymous memory: its pages are its VMAs' */
 	return check_memfd_covered(shared, file);
 }
 

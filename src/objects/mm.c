@@ -53,7 +53,8 @@ static int read_auxv(struct dump_context *ctx)
 		return ret;
 	words = length / sizeof(uint64_t);
 	if (words > CKPT_MAX_AUXV_WORDS)
-		return fail(ctx->err, E2BIG, "auxv of process %d is too long (%zu words)", ctx->pid, words);
+		return fail(ctx->err, E2BIG, "auxv of process %d is too long (%zu words)", ctx->pid,
+			    words);
 	memcpy(ctx->auxv, text, words * sizeof(uint64_t));
 	ctx->mm.auxv_words = (uint32_t)(words & ~(size_t)1);
 	return 0;
@@ -69,11 +70,11 @@ static int read_exe(struct dump_context *ctx)
 	snprintf(link, sizeof(link), "/proc/%d/exe", ctx->pid);
 	length = readlink(link, target, sizeof(target) - 1);
 	if (length < 0)
-		return 0;	/* kernel threads and the like: no exe */
+		return 0; /* kernel threads and the like: no exe */
 	target[length] = '\0';
 	if (stat(link, &st) < 0 || strstr(target, " (deleted)"))
-		return fail(ctx->err, ENOTSUP, "the executable of process %d was deleted: %s", ctx->pid,
-			    target);
+		return fail(ctx->err, ENOTSUP, "the executable of process %d was deleted: %s",
+			    ctx->pid, target);
 	ret = dump_add_file(ctx, target, &st, O_RDONLY, 0, true);
 	if (ret < 0)
 		return ret;
@@ -90,7 +91,7 @@ static bool has_locked_memory(struct dump_context *ctx)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", ctx->pid);
 	if (read_whole_file(path, &text, NULL, &ignored) < 0)
-		return true;	/* look at the scratch mapping anyway */
+		return true; /* look at the scratch mapping anyway */
 	locked = status_field(text, "VmLck");
 	return !locked || strtoull(locked, NULL, 10) != 0;
 }
@@ -145,12 +146,18 @@ static uint32_t record_flags(const struct proc_vma *vma)
 		uint32_t proc_flag;
 		uint32_t record_flag;
 	} map[] = {
-		{ PROC_VMA_GROWSDOWN, CKPT_VMA_GROWSDOWN }, { PROC_VMA_HUGEPAGE, CKPT_VMA_HUGEPAGE },
-		{ PROC_VMA_NOHUGEPAGE, CKPT_VMA_NOHUGEPAGE }, { PROC_VMA_DONTFORK, CKPT_VMA_DONTFORK },
-		{ PROC_VMA_DONTDUMP, CKPT_VMA_DONTDUMP }, { PROC_VMA_WIPEONFORK, CKPT_VMA_WIPEONFORK },
-		{ PROC_VMA_MAYWRITE, CKPT_VMA_MAYWRITE }, { PROC_VMA_NORESERVE, CKPT_VMA_NORESERVE },
-		{ PROC_VMA_MERGEABLE, CKPT_VMA_MERGEABLE }, { PROC_VMA_LOCKED, CKPT_VMA_LOCKED },
-		{ PROC_VMA_LOCKONFAULT, CKPT_VMA_LOCKONFAULT }, { PROC_VMA_DROPPABLE, CKPT_VMA_DROPPABLE },
+		{ PROC_VMA_GROWSDOWN, CKPT_VMA_GROWSDOWN },
+		{ PROC_VMA_HUGEPAGE, CKPT_VMA_HUGEPAGE },
+		{ PROC_VMA_NOHUGEPAGE, CKPT_VMA_NOHUGEPAGE },
+		{ PROC_VMA_DONTFORK, CKPT_VMA_DONTFORK },
+		{ PROC_VMA_DONTDUMP, CKPT_VMA_DONTDUMP },
+		{ PROC_VMA_WIPEONFORK, CKPT_VMA_WIPEONFORK },
+		{ PROC_VMA_MAYWRITE, CKPT_VMA_MAYWRITE },
+		{ PROC_VMA_NORESERVE, CKPT_VMA_NORESERVE },
+		{ PROC_VMA_MERGEABLE, CKPT_VMA_MERGEABLE },
+		{ PROC_VMA_LOCKED, CKPT_VMA_LOCKED },
+		{ PROC_VMA_LOCKONFAULT, CKPT_VMA_LOCKONFAULT },
+		{ PROC_VMA_DROPPABLE, CKPT_VMA_DROPPABLE },
 	};
 	uint32_t flags = 0;
 
@@ -188,7 +195,8 @@ static bool is_shared_memory_name(const char *name)
 
 static int unsupported_vma(struct dump_context *ctx, const struct proc_vma *vma, const char *why)
 {
-	return fail(ctx->err, ENOTSUP, "memory at %#llx-%#llx of process %d (%s) %s: not supported yet",
+	return fail(ctx->err, ENOTSUP,
+		    "memory at %#llx-%#llx of process %d (%s) %s: not supported yet",
 		    (unsigned long long)vma->start, (unsigned long long)vma->end, ctx->pid,
 		    vma->name[0] ? vma->name : "anonymous", why);
 }
@@ -275,8 +283,7 @@ static int add_memfd_mapping(struct dump_context *ctx, const struct proc_vma *vm
 	return 0;
 }
 
-static int classify_vma(struct dump_context *ctx, const struct proc_vma *vma,
-			struct ckpt_vma *record)
+static int classify_vma(struct dump_context *ctx, const struct proc_vma *vma, struct ckpt_vma *record)
 {
 	bool shared = vma->flags & PROC_VMA_SHARED;
 
@@ -326,7 +333,7 @@ int collect_vmas(struct dump_context *ctx)
 
 	for (size_t i = 0; ret == 0 && i < list.count; i++) {
 		if (strcmp(list.vmas[i].name, "[vsyscall]") == 0)
-			continue;	/* fixed by the kernel, cannot be moved */
+			continue; /* fixed by the kernel, cannot be moved */
 		ret = add_vma(ctx, &list.vmas[i]);
 	}
 	proc_vma_list_free(&list);
@@ -361,7 +368,7 @@ int write_vmas(struct dump_context *ctx)
 #include "objects/restore.h"
 
 #ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE 0x08	/* Linux 6.11 */
+#define MAP_DROPPABLE 0x08 /* Linux 6.11 */
 #endif
 
 #define LOWEST_CONTROL_ADDRESS 0x100000ull
@@ -426,7 +433,8 @@ int choose_control_area(struct restore_context *ctx)
 	}
 	proc_vma_list_free(&ours);
 	if (!ctx->control)
-		return fail(ctx->err, ENOMEM, "no room for the restart's control page in the image's layout");
+		return fail(ctx->err, ENOMEM,
+			    "no room for the restart's control page in the image's layout");
 	return 0;
 }
 
@@ -521,7 +529,7 @@ static int place_vdso_mapping(struct restore_context *ctx, const struct ckpt_vma
 			    "this kernel's vDSO differs from the image's (kernel %s): cannot place it at %#llx",
 			    ctx->image.head.kernel_release, (unsigned long long)vma->start);
 	result = husk_mremap(ctx, ours->start, vma->end - vma->start, vma->start);
-	ours->name[0] = '\0';	/* placed */
+	ours->name[0] = '\0'; /* placed */
 	return result < 0 ? (int)result : 0;
 }
 
@@ -540,7 +548,8 @@ int move_vdso(struct restore_context *ctx)
 	for (size_t i = 0; ret == 0 && i < parked.count; i++) {
 		if (is_vdso_family(parked.vmas[i].name)) {
 			int64_t result = husk_call(ctx, "munmap", SYS_munmap, parked.vmas[i].start,
-						   parked.vmas[i].end - parked.vmas[i].start, 0, 0, 0, 0);
+						   parked.vmas[i].end - parked.vmas[i].start, 0, 0,
+						   0, 0);
 
 			ret = result < 0 ? (int)result : 0;
 		}
@@ -580,8 +589,8 @@ static int apply_advice(struct restore_context *ctx, const struct ckpt_vma *vma)
 		uint32_t flag;
 		int advice;
 	} advice[] = {
-		{ CKPT_VMA_HUGEPAGE, MADV_HUGEPAGE },	{ CKPT_VMA_NOHUGEPAGE, MADV_NOHUGEPAGE },
-		{ CKPT_VMA_DONTFORK, MADV_DONTFORK },	{ CKPT_VMA_DONTDUMP, MADV_DONTDUMP },
+		{ CKPT_VMA_HUGEPAGE, MADV_HUGEPAGE },	  { CKPT_VMA_NOHUGEPAGE, MADV_NOHUGEPAGE },
+		{ CKPT_VMA_DONTFORK, MADV_DONTFORK },	  { CKPT_VMA_DONTDUMP, MADV_DONTDUMP },
 		{ CKPT_VMA_WIPEONFORK, MADV_WIPEONFORK }, { CKPT_VMA_MERGEABLE, MADV_MERGEABLE },
 	};
 
@@ -637,8 +646,9 @@ static int64_t map_part_of_new_shared_memory(struct restore_context *ctx,
 			  mapping_prot(vma), MAP_SHARED | MAP_ANONYMOUS, (uint64_t)-1, 0);
 	if (whole < 0)
 		return whole;
-	moved = husk_call(ctx, "mremap (shared memory)", SYS_mremap, (uint64_t)whole + vma->file_offset,
-			  length, length, MREMAP_MAYMOVE | MREMAP_FIXED, vma->start, 0);
+	moved = husk_call(ctx, "mremap (shared memory)", SYS_mremap,
+			  (uint64_t)whole + vma->file_offset, length, length,
+			  MREMAP_MAYMOVE | MREMAP_FIXED, vma->start, 0);
 	if (moved >= 0)
 		moved = unmap_range(ctx, (uint64_t)whole, (uint64_t)whole + vma->file_offset);
 	if (moved >= 0)
@@ -677,8 +687,8 @@ static int64_t map_shared_memory(struct restore_context *ctx, const struct ckpt_
 	fd = open_shared_memory(ctx, owner);
 	if (fd < 0)
 		return fd;
-	result = husk_call(ctx, "mmap (shared memory)", SYS_mmap, vma->start, length, mapping_prot(vma),
-			   MAP_FIXED | MAP_SHARED, (uint64_t)fd, vma->file_offset);
+	result = husk_call(ctx, "mmap (shared memory)", SYS_mmap, vma->start, length,
+			   mapping_prot(vma), MAP_FIXED | MAP_SHARED, (uint64_t)fd, vma->file_offset);
 	husk_call(ctx, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
 	return result;
 }
@@ -695,8 +705,8 @@ static int map_vma(struct restore_context *ctx, const struct ckpt_vma *vma)
 		return apply_advice(ctx, vma);
 	}
 	mapping_flags_and_fd(ctx, vma, &flags, &fd);
-	result = husk_call(ctx, "mmap", SYS_mmap, vma->start, vma->end - vma->start, mapping_prot(vma),
-			   flags, (uint64_t)fd, vma->file_offset);
+	result = husk_call(ctx, "mmap", SYS_mmap, vma->start, vma->end - vma->start,
+			   mapping_prot(vma), flags, (uint64_t)fd, vma->file_offset);
 	if (result < 0)
 		return (int)result;
 	if ((uint64_t)result != vma->start)
@@ -759,7 +769,8 @@ static int remap_write_sealed(struct restore_context *ctx, const struct ckpt_vma
 {
 	char path[64];
 	uint64_t address;
-	int length = snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->staged_fds[vma->file_id - 1]);
+	int length =
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->staged_fds[vma->file_id - 1]);
 	int64_t fd, result = husk_put_data(ctx, 8192, path, (size_t)length + 1, &address);
 
 	if (result < 0)
@@ -768,8 +779,9 @@ static int remap_write_sealed(struct restore_context *ctx, const struct ckpt_vma
 		       O_RDONLY | O_CLOEXEC, 0, 0, 0);
 	if (fd < 0)
 		return (int)fd;
-	result = husk_call(ctx, "mmap (memfd, read-only)", SYS_mmap, vma->start, vma->end - vma->start,
-			   vma->prot, MAP_FIXED | MAP_SHARED, (uint64_t)fd, vma->file_offset);
+	result = husk_call(ctx, "mmap (memfd, read-only)", SYS_mmap, vma->start,
+			   vma->end - vma->start, vma->prot, MAP_FIXED | MAP_SHARED, (uint64_t)fd,
+			   vma->file_offset);
 	husk_call(ctx, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
 	if (result < 0)
 		return (int)result;
@@ -815,8 +827,8 @@ static int lock_future_mappings(struct restore_context *ctx)
 	if (!(lock_future & CKPT_MM_LOCK_FUTURE))
 		return 0;
 	result = husk_call(ctx, "mlockall", SYS_mlockall,
-			   MCL_FUTURE | ((lock_future & CKPT_MM_LOCK_ONFAULT) ? MCL_ONFAULT : 0), 0, 0,
-			   0, 0, 0);
+			   MCL_FUTURE | ((lock_future & CKPT_MM_LOCK_ONFAULT) ? MCL_ONFAULT : 0), 0,
+			   0, 0, 0, 0);
 	return result < 0 ? (int)result : 0;
 }
 

@@ -18,7 +18,9 @@
 #include "sys/kernel.h"
 #include "util.h"
 
-enum { SCAN_REGIONS = 1024 };
+enum {
+	SCAN_REGIONS = 1024
+};
 
 struct pagemap_scanner {
 	struct page_scanner base;
@@ -108,7 +110,7 @@ int open_pagemap_scanner(pid_t pid, struct ckpt_error *err, struct page_scanner 
 struct live_memory {
 	struct process_memory base;
 	pid_t pid;
-	int mem_fd;			/* -1 for a husk */
+	int mem_fd; /* -1 for a husk */
 };
 
 static int read_with_proc_mem(struct live_memory *memory, const struct ckpt_page_run *run,
@@ -138,8 +140,8 @@ static int read_runs_with_proc_mem(struct live_memory *memory, const struct ckpt
 }
 
 /* process_vm_readv over the runs, falling back to /proc/PID/mem. */
-static int read_target(struct process_memory *base, const struct ckpt_page_run *runs,
-		       size_t count, bool readable, void *into, struct ckpt_error *err)
+static int read_target(struct process_memory *base, const struct ckpt_page_run *runs, size_t count,
+		       bool readable, void *into, struct ckpt_error *err)
 {
 	struct live_memory *memory = (struct live_memory *)base;
 	struct iovec local = { into, 0 };
@@ -182,8 +184,8 @@ static int write_husk(struct process_memory *base, const struct page_chunk *chun
 	return 0;
 }
 
-static int read_nothing(struct process_memory *base, const struct ckpt_page_run *runs,
-			size_t count, bool readable, void *into, struct ckpt_error *err)
+static int read_nothing(struct process_memory *base, const struct ckpt_page_run *runs, size_t count,
+			bool readable, void *into, struct ckpt_error *err)
 {
 	(void)base;
 	(void)runs;

@@ -42,7 +42,8 @@ struct page_scanner_ops {
 	 * number of runs or -errno (with a message in err).
 	 */
 	int (*scan)(struct page_scanner *scanner, const struct ckpt_vma *vma, uint64_t *start,
-		    uint64_t end, struct ckpt_page_run *runs, size_t capacity, struct ckpt_error *err);
+		    uint64_t end, struct ckpt_page_run *runs, size_t capacity,
+		    struct ckpt_error *err);
 	void (*close)(struct page_scanner *scanner);
 };
 
@@ -109,8 +110,8 @@ struct page_source {
  */
 struct page_copier;
 
-int open_page_copier(struct process_memory *memory, struct page_sink *sink,
-		     struct ckpt_error *err, struct page_copier **ret_copier);
+int open_page_copier(struct process_memory *memory, struct page_sink *sink, struct ckpt_error *err,
+		     struct page_copier **ret_copier);
 /*
  * Adds one VMA's runs.  readable: the VMA allows reads; zero_is_hole: an
  * all-zero page of it need not be kept (a fresh mapping reads zero).

@@ -32,7 +32,7 @@ static int put_in_stream(struct page_sink *base, const struct page_chunk *chunk,
 {
 	struct stream_sink *sink = (struct stream_sink *)base;
 
-	(void)err;	/* the writer reports into its own, the same one */
+	(void)err; /* the writer reports into its own, the same one */
 	return image_write_pages(sink->writer, chunk->runs, chunk->run_count, chunk->data,
 				 chunk->page_count);
 }
@@ -47,8 +47,7 @@ static const struct page_sink_ops stream_sink_ops = {
 	.close = close_stream_sink,
 };
 
-int open_stream_sink(struct image_writer *writer, struct ckpt_error *err,
-		     struct page_sink **ret_sink)
+int open_stream_sink(struct image_writer *writer, struct ckpt_error *err, struct page_sink **ret_sink)
 {
 	struct stream_sink *sink = calloc(1, sizeof(*sink));
 
@@ -66,15 +65,15 @@ struct page_stream {
 	struct page_source base;
 	struct restore_context *ctx;
 	struct page_cursor cursor;
-	struct ckpt_error err;		/* the reader thread's own */
-	unsigned char *spare;		/* the buffer the reader is not filling */
+	struct ckpt_error err; /* the reader thread's own */
+	unsigned char *spare;  /* the buffer the reader is not filling */
 	size_t spare_size;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	struct page_chunk item;
-	bool item_ready;		/* published, not yet copied by the main thread */
-	bool finished;			/* the reader reached the tail or failed */
-	bool stop;			/* the main thread gave up */
+	bool item_ready; /* published, not yet copied by the main thread */
+	bool finished;	 /* the reader reached the tail or failed */
+	bool stop;	 /* the main thread gave up */
 	int result;
 	pthread_t reader;
 };
@@ -134,7 +133,8 @@ static int read_next(struct page_stream *stream)
 	int ret = image_read_record(&stream->ctx->reader, &stream->ctx->next);
 
 	if (ret == -ENODATA)
-		return fail(&stream->err, EINVAL, "bad image: truncated: stream ends without a tail record");
+		return fail(&stream->err, EINVAL,
+			    "bad image: truncated: stream ends without a tail record");
 	return ret;
 }
 
@@ -219,12 +219,11 @@ static void place_reader(struct restore_context *ctx, pthread_t reader)
 	pthread_setaffinity_np(reader, sizeof(others), &others);
 }
 
-static int stop_reader(struct page_stream *stream, pthread_t reader, int ret,
-		       struct ckpt_error *err)
+static int stop_reader(struct page_stream *stream, pthread_t reader, int ret, struct ckpt_error *err)
 {
 	if (ret < 0) {
 		return_item(stream, true);
-		pthread_cancel(reader);	/* it may sit in read() on a stalled pipe */
+		pthread_cancel(reader); /* it may sit in read() on a stalled pipe */
 	}
 	pthread_join(reader, NULL);
 	stream->ctx->reader.err = stream->ctx->err;

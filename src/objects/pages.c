@@ -22,10 +22,11 @@
 #include "sys/kernel.h"
 #include "util.h"
 
-enum { SCAN_RUNS = 1024 };
+enum {
+	SCAN_RUNS = 1024
+};
 
-static int append_run(struct page_run_list *list, uint64_t start, uint64_t end,
-		      struct ckpt_error *err)
+static int append_run(struct page_run_list *list, uint64_t start, uint64_t end, struct ckpt_error *err)
 {
 	uint64_t pages = (end - start) / CKPT_PAGE_SIZE;
 	struct ckpt_page_run *last = list->count ? &list->runs[list->count - 1] : NULL;
@@ -101,8 +102,9 @@ static int scan_vma(struct dump_context *ctx, struct page_scanner *scanner, stru
 		if (found < 0)
 			return found;
 		if (start <= from)
-			return fail(ctx->err, EIO, "scanning pages of process %d at %#llx: no progress",
-				    ctx->pid, (unsigned long long)from);
+			return fail(ctx->err, EIO,
+				    "scanning pages of process %d at %#llx: no progress", ctx->pid,
+				    (unsigned long long)from);
 		found = keep_runs(vma, found_runs, found, ctx->err);
 		if (found < 0)
 			return found;
@@ -125,7 +127,8 @@ static int scan_shared_range(struct dump_context *ctx, struct dump_vma *vma, int
 			break;
 		hole = lseek(fd, data, SEEK_HOLE);
 		if (hole >= 0)
-			hole = (hole + CKPT_PAGE_SIZE - 1) & ~(off_t)(CKPT_PAGE_SIZE - 1);	/* at an unaligned size */
+			hole = (hole + CKPT_PAGE_SIZE - 1) &
+			       ~(off_t)(CKPT_PAGE_SIZE - 1); /* at an unaligned size */
 		if (hole < 0 || hole > end)
 			hole = end;
 		ret = append_run(&vma->runs, base + (uint64_t)data, base + (uint64_t)hole, ctx->err);
@@ -171,15 +174,15 @@ static int scan_unclaimed(struct dump_context *ctx, struct dump_vma *vma, int fd
 static int claim_shared_range(struct dump_context *ctx, const struct ckpt_vma *vma)
 {
 	struct dump_shared *shared = ctx->shared;
-	struct shmem_claim *grown = realloc(shared->shmem_claims,
-					    (shared->shmem_claim_count + 1) * sizeof(*grown));
+	struct shmem_claim *grown =
+		realloc(shared->shmem_claims, (shared->shmem_claim_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	shared->shmem_claims = grown;
-	grown[shared->shmem_claim_count++] = (struct shmem_claim){
-		vma->file_id, vma->file_offset, vma->file_offset + (vma->end - vma->start)
-	};
+	grown[shared->shmem_claim_count++] =
+		(struct shmem_claim){ vma->file_id, vma->file_offset,
+				      vma->file_offset + (vma->end - vma->start) };
 	return 0;
 }
 
@@ -235,16 +238,16 @@ struct page_copier {
 	struct ckpt_error *err;
 	struct ckpt_page_run runs[CKPT_MAX_PAGE_RUNS];
 	bool readable[CKPT_MAX_PAGE_RUNS];
-	bool zero_is_hole[CKPT_MAX_PAGE_RUNS];	/* an all-zero page reads back as zero */
+	bool zero_is_hole[CKPT_MAX_PAGE_RUNS]; /* an all-zero page reads back as zero */
 	size_t run_count;
 	uint64_t page_count;
-	unsigned char *data;	/* CKPT_PAGES_PER_RECORD pages */
+	unsigned char *data; /* CKPT_PAGES_PER_RECORD pages */
 };
 
 static const size_t copier_data_size = (size_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
 
-int open_page_copier(struct process_memory *memory, struct page_sink *sink,
-		     struct ckpt_error *err, struct page_copier **ret_copier)
+int open_page_copier(struct process_memory *memory, struct page_sink *sink, struct ckpt_error *err,
+		     struct page_copier **ret_copier)
 {
 	struct page_copier *copier = calloc(1, sizeof(*copier));
 
@@ -288,8 +291,7 @@ static bool page_is_zero(const unsigned char *page)
 }
 
 /* Appends one page to the compacted runs; runs never grow across VMAs. */
-static void keep_page(struct page_copier *copier, size_t *run_count, uint64_t address,
-		      bool same_run)
+static void keep_page(struct page_copier *copier, size_t *run_count, uint64_t address, bool same_run)
 {
 	struct ckpt_page_run *last = *run_count ? &copier->runs[*run_count - 1] : NULL;
 
@@ -323,7 +325,8 @@ static void drop_zero_pages(struct page_copier *copier)
 				continue;
 			if (out != in)
 				memmove(out, in, CKPT_PAGE_SIZE);
-			keep_page(copier, &new_count, runs[r].start + p * CKPT_PAGE_SIZE, run_started);
+			keep_page(copier, &new_count, runs[r].start + p * CKPT_PAGE_SIZE,
+				  run_started);
 			run_started = true;
 			out += CKPT_PAGE_SIZE;
 			copier->page_count++;
@@ -389,7 +392,8 @@ static int add_run(struct page_copier *copier, struct ckpt_page_run run, bool re
 		copier->page_count += take;
 		run.start += take * CKPT_PAGE_SIZE;
 		run.pages -= take;
-		if (copier->page_count < CKPT_PAGES_PER_RECORD && copier->run_count < CKPT_MAX_PAGE_RUNS)
+		if (copier->page_count < CKPT_PAGES_PER_RECORD &&
+		    copier->run_count < CKPT_MAX_PAGE_RUNS)
 			continue;
 		ret = page_copier_flush(copier);
 		if (ret < 0)

@@ -34,7 +34,7 @@
 #include "objects/restore.h"
 #include "util.h"
 
-#define PACKET_BUFFER_SIZE 65536	/* more than one pipe buffer holds */
+#define PACKET_BUFFER_SIZE 65536 /* more than one pipe buffer holds */
 
 /* ---- checkpoint side ---- */
 
@@ -84,8 +84,7 @@ static struct pipe_census_entry *find_census_entry(const struct dump_shared *sha
 	return NULL;
 }
 
-static int read_access_mode(struct dump_shared *shared, pid_t pid, int fd,
-			    int *ret_mode)
+static int read_access_mode(struct dump_shared *shared, pid_t pid, int fd, int *ret_mode)
 {
 	char path[64];
 	_cleanup_free_ char *text = NULL;
@@ -112,7 +111,7 @@ static int count_pipe_fd(struct dump_shared *shared, pid_t pid, int fd)
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (stat(path, &st) < 0 || !S_ISFIFO(st.st_mode))
-		return 0;	/* not a pipe, or closed meanwhile: collect_fds sees it again */
+		return 0; /* not a pipe, or closed meanwhile: collect_fds sees it again */
 	ret = read_access_mode(shared, pid, fd, &mode);
 	if (ret < 0)
 		return ret;
@@ -142,7 +141,8 @@ static int count_process_pipes(struct dump_shared *shared, pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	dir = opendir(path);
 	if (!dir)
-		return fail(shared->err, errno, "listing fds of process %d: %s", pid, strerror(errno));
+		return fail(shared->err, errno, "listing fds of process %d: %s", pid,
+			    strerror(errno));
 	for (entry = readdir(dir); ret == 0 && entry; entry = readdir(dir)) {
 		if (entry->d_name[0] != '.')
 			ret = count_pipe_fd(shared, pid, atoi(entry->d_name));
@@ -194,8 +194,8 @@ static bool is_outside_pipe(struct dump_context *ctx, const struct fd_facts *fac
 
 static int refuse(struct dump_context *ctx, int fd, const char *target, const char *what)
 {
-	return fail(ctx->err, ENOTSUP, "fd %d of process %d is %s (%s): not supported", fd, ctx->pid,
-		    what, target);
+	return fail(ctx->err, ENOTSUP, "fd %d of process %d is %s (%s): not supported", fd,
+		    ctx->pid, what, target);
 }
 
 /* The pipe's first FILE: an earlier one of the same pipe, or this one. */
@@ -244,15 +244,16 @@ static int open_pipe_again(struct dump_context *ctx, int fd, const char *target)
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, fd);
 	copy = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (copy < 0)
-		return fail(ctx->err, errno, "opening fd %d of process %d (%s) again: %s", fd, ctx->pid,
-			    target, strerror(errno));
+		return fail(ctx->err, errno, "opening fd %d of process %d (%s) again: %s", fd,
+			    ctx->pid, target, strerror(errno));
 	return copy;
 }
 
 static int add_packet(struct dump_context *ctx, struct pipe_state *state, const char *data,
 		      size_t length)
 {
-	struct pipe_packet *grown = realloc(state->packets, (state->packet_count + 1) * sizeof(*grown));
+	struct pipe_packet *grown =
+		realloc(state->packets, (state->packet_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
@@ -296,8 +297,9 @@ static int copy_pipe_data(struct dump_context *ctx, int fd, int copy, struct dum
 	copied = ret == 0 ? tee(copy, private_pipe[1], (size_t)in_flight, SPLICE_F_NONBLOCK) : 0;
 	if (ret == 0 && copied != in_flight)
 		ret = fail(ctx->err, copied < 0 ? errno : EIO,
-			   "copying the %d bytes in flight in fd %d of process %d (%s): %s", in_flight,
-			   fd, ctx->pid, file->path, copied < 0 ? strerror(errno) : "short tee");
+			   "copying the %d bytes in flight in fd %d of process %d (%s): %s",
+			   in_flight, fd, ctx->pid, file->path,
+			   copied < 0 ? strerror(errno) : "short tee");
 	close(private_pipe[1]);
 	if (ret == 0)
 		ret = take_buffers(ctx, state, private_pipe[0]);
@@ -316,8 +318,8 @@ static int collect_pipe_contents(struct dump_context *ctx, int fd, struct dump_f
 		return copy;
 	size = fcntl(copy, F_GETPIPE_SZ);
 	if (size < 0 || ioctl(copy, FIONREAD, &in_flight) < 0)
-		return fail(ctx->err, errno, "F_GETPIPE_SZ or FIONREAD on fd %d of process %d: %s", fd,
-			    ctx->pid, strerror(errno));
+		return fail(ctx->err, errno, "F_GETPIPE_SZ or FIONREAD on fd %d of process %d: %s",
+			    fd, ctx->pid, strerror(errno));
 	ret = check_pipe_size(ctx, fd, file->path, size);
 	if (ret < 0)
 		return ret;
@@ -327,8 +329,7 @@ static int collect_pipe_contents(struct dump_context *ctx, int fd, struct dump_f
 	return copy_pipe_data(ctx, fd, copy, file, in_flight);
 }
 
-static int collect_pipe(struct dump_context *ctx, const struct fd_facts *facts,
-			struct dump_file *file)
+static int collect_pipe(struct dump_context *ctx, const struct fd_facts *facts, struct dump_file *file)
 {
 	const struct pipe_state *first;
 	struct pipe_state *state;
@@ -466,7 +467,8 @@ static int open_fifo(struct restore_context *ctx, const struct image_file *file,
 		     struct pipe_maker *maker)
 {
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
-	_cleanup_close_ int path_fd = (int)syscall(SYS_openat2, AT_FDCWD, file->path, &how, sizeof(how));
+	_cleanup_close_ int path_fd =
+		(int)syscall(SYS_openat2, AT_FDCWD, file->path, &how, sizeof(how));
 	struct stat st;
 	int in_flight = 0;
 
@@ -490,8 +492,8 @@ static int set_pipe_size(struct restore_context *ctx, const struct image_file *f
 {
 	if (fcntl(fd, F_GETPIPE_SZ) == (int)size || fcntl(fd, F_SETPIPE_SZ, (int)size) >= 0)
 		return 0;
-	return fail(ctx->err, errno, "cannot make pipe %s %u bytes big (F_SETPIPE_SZ): %s", file->path,
-		    size, strerror(errno));
+	return fail(ctx->err, errno, "cannot make pipe %s %u bytes big (F_SETPIPE_SZ): %s",
+		    file->path, size, strerror(errno));
 }
 
 /* Writes the bytes in flight back, each packet with its own write in packet mode. */
@@ -501,7 +503,8 @@ static int refill_pipe(struct restore_context *ctx, const struct image_file *fil
 	int status = packets ? O_NONBLOCK | O_DIRECT : O_NONBLOCK;
 
 	if (fcntl(writer, F_SETFL, status) < 0)
-		return fail(ctx->err, errno, "fcntl(F_SETFL) on pipe %s: %s", file->path, strerror(errno));
+		return fail(ctx->err, errno, "fcntl(F_SETFL) on pipe %s: %s", file->path,
+			    strerror(errno));
 	for (size_t i = 0; i < file->queue_count; i++) {
 		const struct ckpt_socket_queue *data = file->queue[i];
 		ssize_t written = write(writer, data + 1, data->length);
@@ -554,10 +557,12 @@ static int open_end(struct restore_context *ctx, const struct image_file *file,
 	if (fd < 0)
 		fd = open_via_proc(maker->holder, (int)(flags & O_ACCMODE) | O_NONBLOCK);
 	if (fd < 0)
-		return fail(ctx->err, -fd, "cannot open an end of pipe %s: %s", file->path, strerror(-fd));
+		return fail(ctx->err, -fd, "cannot open an end of pipe %s: %s", file->path,
+			    strerror(-fd));
 	if (fcntl(fd, F_SETFL, (int)(flags & (O_NONBLOCK | O_DIRECT))) < 0) {
 		close(fd);
-		return fail(ctx->err, errno, "fcntl(F_SETFL) on pipe %s: %s", file->path, strerror(errno));
+		return fail(ctx->err, errno, "fcntl(F_SETFL) on pipe %s: %s", file->path,
+			    strerror(errno));
 	}
 	return fd;
 }
@@ -589,7 +594,8 @@ static int create_pipe_end(struct restore_context *ctx, const struct file_opener
 	if (state->pipe_file_id == file->file.id)
 		ret = make_pipe(ctx, file, maker);
 	if (ret == 0 && maker->holder < 0)
-		ret = fail(ctx->err, EINVAL, "bad image: pipe FILE %u comes before its pipe's first FILE",
+		ret = fail(ctx->err, EINVAL,
+			   "bad image: pipe FILE %u comes before its pipe's first FILE",
 			   file->file.id);
 	if (ret == 0)
 		ret = open_end(ctx, file, maker);

@@ -67,7 +67,8 @@ static const char *parse_timer(const char *text, struct ckpt_posix_timer *ret_ti
 
 	if (sscanf(text, "ID: %d\nsignal: %d/%llx\nnotify: %15[a-z]/%7[a-z].%d\nClockID: %d\n%n",
 		   &ret_timer->id, &signal, &value, name, target, &notify_pid, &ret_timer->clock_id,
-		   &consumed) != 7 || consumed == 0)
+		   &consumed) != 7 ||
+	    consumed == 0)
 		return NULL;
 	if (notify_mode(name, target, &ret_timer->notify) < 0 || signal < 0)
 		return NULL;
@@ -75,7 +76,7 @@ static const char *parse_timer(const char *text, struct ckpt_posix_timer *ret_ti
 	ret_timer->signal = (uint32_t)signal;
 	ret_timer->thread_id = ret_timer->notify & CKPT_TIMER_NOTIFY_THREAD_ID ? notify_pid : 0;
 	if (ret_timer->notify == CKPT_TIMER_NOTIFY_NONE && signal > (int)CKPT_MAX_SIGNALS)
-		ret_timer->signal = 0;	/* never sent: any number was accepted */
+		ret_timer->signal = 0; /* never sent: any number was accepted */
 	return text + consumed;
 }
 
@@ -95,8 +96,9 @@ static bool is_calling_thread_clock(int32_t clock_id)
 static int check_restorable(const struct dump_context *ctx, const struct ckpt_posix_timer *timer)
 {
 	if (timer->notify != CKPT_TIMER_NOTIFY_THREAD_ID && timer->notify > CKPT_TIMER_NOTIFY_THREAD)
-		return fail(ctx->err, ENOTSUP, "POSIX timer %d of process %d: unknown notification %u",
-			    timer->id, ctx->pid, timer->notify);
+		return fail(ctx->err, ENOTSUP,
+			    "POSIX timer %d of process %d: unknown notification %u", timer->id,
+			    ctx->pid, timer->notify);
 	if (is_calling_thread_clock(timer->clock_id) && ctx->thread_count > 1)
 		return fail(ctx->err, ENOTSUP,
 			    "POSIX timer %d of process %d counts the CPU time of the thread that created it (CLOCK_THREAD_CPUTIME_ID), which /proc does not name: not supported with several threads",
@@ -178,8 +180,8 @@ int collect_posix_timers(struct dump_context *ctx)
 int write_posix_timers(struct dump_context *ctx)
 {
 	for (size_t i = 0; i < ctx->posix_timer_count; i++) {
-		int ret = image_write_simple(ctx->writer, CKPT_RECORD_POSIX_TIMER, &ctx->posix_timers[i],
-					     sizeof(ctx->posix_timers[i]));
+		int ret = image_write_simple(ctx->writer, CKPT_RECORD_POSIX_TIMER,
+					     &ctx->posix_timers[i], sizeof(ctx->posix_timers[i]));
 
 		if (ret < 0)
 			return ret;
@@ -189,7 +191,11 @@ int write_posix_timers(struct dump_context *ctx)
 
 /* ---- restart side ---- */
 
-enum { TIMER_DATA = 8192, TIMER_ID_DATA = TIMER_DATA + 64, TIMER_SETTING_DATA = TIMER_DATA + 128 };
+enum {
+	TIMER_DATA = 8192,
+	TIMER_ID_DATA = TIMER_DATA + 64,
+	TIMER_SETTING_DATA = TIMER_DATA + 128
+};
 
 static int create_timer(struct restore_context *ctx, const struct ckpt_posix_timer *timer)
 {
@@ -229,16 +235,18 @@ static int arm_timer(struct restore_context *ctx, const struct ckpt_posix_timer 
 		return 0;
 	ret = husk_put_data(ctx, TIMER_SETTING_DATA, &setting, sizeof(setting), &address);
 	if (ret == 0)
-		ret = husk_call(ctx, "timer_settime", SYS_timer_settime, (uint64_t)timer->id, 0, address,
-				0, 0, 0);
+		ret = husk_call(ctx, "timer_settime", SYS_timer_settime, (uint64_t)timer->id, 0,
+				address, 0, 0, 0);
 	return ret < 0 ? (int)ret : 0;
 }
 
 /* EINVAL before Linux 6.17: inject's message names the call and the version. */
 static int set_restore_ids(struct restore_context *ctx, uint64_t mode)
 {
-	int64_t ret = husk_call(ctx, "prctl(PR_TIMER_CREATE_RESTORE_IDS, Linux 6.17 or later) to recreate POSIX timers with their ids",
-				SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS, mode, 0, 0, 0, 0);
+	int64_t ret = husk_call(
+		ctx,
+		"prctl(PR_TIMER_CREATE_RESTORE_IDS, Linux 6.17 or later) to recreate POSIX timers with their ids",
+		SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS, mode, 0, 0, 0, 0);
 
 	return ret < 0 ? (int)ret : 0;
 }

@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define SCRATCH_PDEATH_SIGNAL 2400
-#define SCRATCH_CHILD_SUBREAPER (SCRATCH_PDEATH_SIGNAL + 4)	/* read with it */
+#define SCRATCH_CHILD_SUBREAPER (SCRATCH_PDEATH_SIGNAL + 4) /* read with it */
 
 /* The prctl calls of the batch, in order; results[i] is what call i returned. */
 enum prctl_call {
@@ -34,9 +34,8 @@ enum prctl_call {
 };
 
 static const char *const prctl_call_names[PRCTL_CALL_COUNT] = {
-	"prctl(PR_GET_TIMERSLACK)",	 "prctl(PR_GET_PDEATHSIG)",
-	"prctl(PR_GET_SECUREBITS)",	 "prctl(PR_MCE_KILL_GET)",
-	"prctl(PR_GET_CHILD_SUBREAPER)", "prctl(PR_GET_THP_DISABLE)",
+	"prctl(PR_GET_TIMERSLACK)", "prctl(PR_GET_PDEATHSIG)",	     "prctl(PR_GET_SECUREBITS)",
+	"prctl(PR_MCE_KILL_GET)",   "prctl(PR_GET_CHILD_SUBREAPER)", "prctl(PR_GET_THP_DISABLE)",
 	"prctl(PR_GET_DUMPABLE)",
 };
 
@@ -47,7 +46,8 @@ size_t add_prctl_calls(struct syscall_batch *batch, uint64_t scratch, uint64_t r
 		[PRCTL_PDEATHSIG] = { PR_GET_PDEATHSIG, scratch + SCRATCH_PDEATH_SIGNAL },
 		[PRCTL_SECUREBITS] = { PR_GET_SECUREBITS },
 		[PRCTL_MCE_KILL] = { PR_MCE_KILL_GET },
-		[PRCTL_CHILD_SUBREAPER] = { PR_GET_CHILD_SUBREAPER, scratch + SCRATCH_CHILD_SUBREAPER },
+		[PRCTL_CHILD_SUBREAPER] = { PR_GET_CHILD_SUBREAPER,
+					    scratch + SCRATCH_CHILD_SUBREAPER },
 		[PRCTL_THP_DISABLE] = { PR_GET_THP_DISABLE },
 		[PRCTL_DUMPABLE] = { PR_GET_DUMPABLE },
 	};
@@ -76,10 +76,9 @@ static void take_process_prctl(struct dump_context *ctx, const int64_t *results,
 	ctx->process.dumpable = (uint32_t)results[PRCTL_DUMPABLE];
 }
 
-int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread,
-		       const int64_t *results)
+int take_prctl_results(struct dump_context *ctx, struct dump_thread *thread, const int64_t *results)
 {
-	int32_t outputs[2] = { 0, 0 };	/* pdeath signal, child subreaper */
+	int32_t outputs[2] = { 0, 0 }; /* pdeath signal, child subreaper */
 	int ret = check_prctl_results(ctx, thread->tid, results);
 
 	if (ret == 0)
@@ -146,7 +145,7 @@ int collect_thread_status(struct dump_context *ctx)
 static int64_t restore_timer_slack(struct restore_context *ctx, size_t index)
 {
 	uint64_t slack = ctx->image.threads[index].thread.timer_slack_ns;
-	int ours = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);	/* the husk inherited ours */
+	int ours = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0); /* the husk inherited ours */
 
 	if (slack == 0 || (ours >= 0 && slack == (uint64_t)ours))
 		return 0;
@@ -196,8 +195,8 @@ static int64_t restore_parent_death_signal(struct restore_context *ctx, size_t i
 		signal = 0;
 	if (signal == 0 && index > 0)
 		return 0;
-	return thread_call(ctx, index, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, signal,
-			   0, 0);
+	return thread_call(ctx, index, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG,
+			   signal, 0, 0);
 }
 
 static int restore_one_thread_prctl(struct restore_context *ctx, size_t index)

@@ -28,10 +28,12 @@ static int read_cwd(struct dump_context *ctx)
 	snprintf(path, sizeof(path), "/proc/%d/cwd", ctx->pid);
 	length = readlink(path, target, sizeof(target) - 1);
 	if (length < 0)
-		return fail(ctx->err, errno, "reading the cwd of process %d: %s", ctx->pid, strerror(errno));
+		return fail(ctx->err, errno, "reading the cwd of process %d: %s", ctx->pid,
+			    strerror(errno));
 	target[length] = '\0';
 	if (strstr(target, " (deleted)"))
-		return fail(ctx->err, ENOTSUP, "the cwd of process %d was deleted: %s", ctx->pid, target);
+		return fail(ctx->err, ENOTSUP, "the cwd of process %d was deleted: %s", ctx->pid,
+			    target);
 	ctx->cwd = strdup(target);
 	if (!ctx->cwd)
 		return fail(ctx->err, ENOMEM, "out of memory");
@@ -59,7 +61,7 @@ static int read_comm_and_personality(struct dump_context *ctx)
 
 int collect_process(struct dump_context *ctx)
 {
-	uint64_t ids[3];	/* ppid, pgrp, session: fields 4-6 */
+	uint64_t ids[3]; /* ppid, pgrp, session: fields 4-6 */
 	_cleanup_free_ char *status = NULL;
 	const char *umask_text;
 	int ret;
@@ -164,7 +166,7 @@ static int read_limits_file(struct dump_context *ctx)
 
 	if (ret < 0)
 		return ret;
-	line = strchr(text, '\n');	/* skip the header */
+	line = strchr(text, '\n'); /* skip the header */
 	while (line && resource < CKPT_MAX_RLIMITS) {
 		char soft[32], hard[32];
 
@@ -187,11 +189,12 @@ int collect_rlimits(struct dump_context *ctx)
 	for (unsigned resource = 0; resource < CKPT_MAX_RLIMITS; resource++) {
 		struct rlimit limit;
 
-		if (prlimit(ctx->pid, (__rlimit_resource_t)resource, NULL, &limit) < 0 && errno == EPERM)
+		if (prlimit(ctx->pid, (__rlimit_resource_t)resource, NULL, &limit) < 0 &&
+		    errno == EPERM)
 			return read_limits_file(ctx);
 		if (prlimit(ctx->pid, (__rlimit_resource_t)resource, NULL, &limit) < 0)
-			return fail(ctx->err, errno, "reading rlimit %u of process %d: %s", resource,
-				    ctx->pid, strerror(errno));
+			return fail(ctx->err, errno, "reading rlimit %u of process %d: %s",
+				    resource, ctx->pid, strerror(errno));
 		ctx->rlimits.limits[resource].soft = limit.rlim_cur;
 		ctx->rlimits.limits[resource].hard = limit.rlim_max;
 	}
@@ -265,7 +268,7 @@ static int check_privilege(struct restore_context *ctx, const struct ckpt_tree_e
 			    "process %d of the image holds capabilities the caller does not (%#llx vs %#llx)",
 			    entry->pid, (unsigned long long)entry->capabilities,
 			    (unsigned long long)caller_caps);
-	if (caller_caps & (1ull << 7))	/* CAP_SETUID */
+	if (caller_caps & (1ull << 7)) /* CAP_SETUID */
 		return 0;
 	if (entry->uid != getuid() || entry->gid != getgid())
 		return fail(ctx->err, EPERM,
@@ -287,10 +290,11 @@ static int check_cpu(struct restore_context *ctx)
 	char names[160];
 
 	if (missing)
-		return fail(ctx->err, ENOTSUP,
-			    "the image's CPU state uses %s, which this CPU lacks (image features %#llx, this CPU %#llx)",
-			    describe_xfeatures(missing, names, sizeof(names)),
-			    (unsigned long long)head->xfeatures, (unsigned long long)cpu_xfeatures());
+		return fail(
+			ctx->err, ENOTSUP,
+			"the image's CPU state uses %s, which this CPU lacks (image features %#llx, this CPU %#llx)",
+			describe_xfeatures(missing, names, sizeof(names)),
+			(unsigned long long)head->xfeatures, (unsigned long long)cpu_xfeatures());
 	if (head->xfeatures == cpu_xfeatures() && head->xstate_size == cpu_xstate_size())
 		return 0;
 	return saved_xstate_layout(head->xfeatures, head->xstate_size, &saved, ctx->err);
@@ -328,7 +332,8 @@ static int check_rlimits(struct restore_context *ctx)
 			continue;
 		if (ctx->image.rlimits.limits[resource].hard > ours.rlim_max)
 			return fail(ctx->err, EPERM,
-				    "the image's hard limit %u (%llu) is above the caller's (%llu)", resource,
+				    "the image's hard limit %u (%llu) is above the caller's (%llu)",
+				    resource,
 				    (unsigned long long)ctx->image.rlimits.limits[resource].hard,
 				    (unsigned long long)ours.rlim_max);
 	}
@@ -352,9 +357,10 @@ int check_restart_allowed(struct restore_context *ctx)
 	uint64_t caps = creds->cap_permitted | creds->cap_effective | creds->cap_inheritable |
 			creds->cap_ambient;
 
-	if (!entry || highest_id(creds->uid) != entry->uid || highest_id(creds->gid) != entry->gid ||
-	    caps != entry->capabilities)
-		return fail(ctx->err, EINVAL, "bad image: the credentials of process %d differ from its tree entry",
+	if (!entry || highest_id(creds->uid) != entry->uid ||
+	    highest_id(creds->gid) != entry->gid || caps != entry->capabilities)
+		return fail(ctx->err, EINVAL,
+			    "bad image: the credentials of process %d differ from its tree entry",
 			    ctx->image.process.pid);
 	return check_rlimits(ctx);
 }
@@ -371,7 +377,8 @@ int restore_process_attributes(struct restore_context *ctx)
 	if (ret >= 0)
 		ret = husk_call(ctx, "prctl(PR_SET_NAME)", SYS_prctl, PR_SET_NAME, comm, 0, 0, 0, 0);
 	if (ret >= 0)
-		ret = husk_call(ctx, "personality", SYS_personality, process->personality, 0, 0, 0, 0, 0);
+		ret = husk_call(ctx, "personality", SYS_personality, process->personality, 0, 0, 0,
+				0, 0);
 	return ret < 0 ? (int)ret : 0;
 }
 
@@ -398,7 +405,8 @@ int restore_rlimits(struct restore_context *ctx)
 		};
 
 		if (prlimit(ctx->husk, (__rlimit_resource_t)resource, &limit, NULL) < 0)
-			return fail(ctx->err, errno, "setting rlimit %u: %s", resource, strerror(errno));
+			return fail(ctx->err, errno, "setting rlimit %u: %s", resource,
+				    strerror(errno));
 	}
 	return 0;
 }
@@ -426,8 +434,10 @@ static int restore_groups(struct restore_context *ctx)
 	if (same_groups(&ctx->image))
 		return 0;
 	if (creds->group_count * sizeof(uint32_t) > CONTROL_DATA_SIZE)
-		return fail(ctx->err, E2BIG, "too many supplementary groups (%u)", creds->group_count);
-	ret = husk_put_data(ctx, 0, ctx->image.groups, creds->group_count * sizeof(uint32_t), &address);
+		return fail(ctx->err, E2BIG, "too many supplementary groups (%u)",
+			    creds->group_count);
+	ret = husk_put_data(ctx, 0, ctx->image.groups, creds->group_count * sizeof(uint32_t),
+			    &address);
 	if (ret < 0)
 		return ret;
 	return (int)all_threads_call(ctx, "setgroups", SYS_setgroups, creds->group_count, address, 0);
@@ -446,8 +456,8 @@ static int restore_bounding_set(struct restore_context *ctx)
 		bool ours = prctl(PR_CAPBSET_READ, capability, 0, 0, 0) == 1;
 
 		if (ours && !((image_bounding >> capability) & 1))
-			ret = all_threads_call(ctx, "prctl(PR_CAPBSET_DROP)", SYS_prctl, PR_CAPBSET_DROP,
-					       capability, 0);
+			ret = all_threads_call(ctx, "prctl(PR_CAPBSET_DROP)", SYS_prctl,
+					       PR_CAPBSET_DROP, capability, 0);
 	}
 	return ret < 0 ? (int)ret : 0;
 }
@@ -474,22 +484,24 @@ static int restore_uids(struct restore_context *ctx)
 	int64_t ret = 0;
 
 	if (keep)
-		ret = all_threads_call(ctx, "prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 1, 0);
+		ret = all_threads_call(ctx, "prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 1,
+				       0);
 	if (ret >= 0)
 		ret = all_threads_call(ctx, "setresuid", SYS_setresuid, creds->uid[CKPT_ID_REAL],
 				       creds->uid[CKPT_ID_EFFECTIVE], creds->uid[CKPT_ID_SAVED]);
 	if (ret >= 0)
 		ret = all_threads_call(ctx, "setfsuid", SYS_setfsuid, creds->uid[CKPT_ID_FS], 0, 0);
 	if (ret >= 0 && keep)
-		ret = all_threads_call(ctx, "prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 0, 0);
+		ret = all_threads_call(ctx, "prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 0,
+				       0);
 	return ret < 0 ? (int)ret : 0;
 }
 
 static int restore_ambient_set(struct restore_context *ctx)
 {
 	uint64_t ambient = ctx->image.creds.cap_ambient;
-	int64_t ret = all_threads_call(ctx, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", SYS_prctl, PR_CAP_AMBIENT,
-				       PR_CAP_AMBIENT_CLEAR_ALL, 0);
+	int64_t ret = all_threads_call(ctx, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", SYS_prctl,
+				       PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0);
 
 	for (unsigned long capability = 0; ret >= 0 && capability < 64; capability++) {
 		if ((ambient >> capability) & 1)

@@ -47,9 +47,9 @@
 enum {
 	PTMX_MAJOR = 5,
 	PTMX_MINOR = 2,
-	PTS_FIRST_MAJOR = 136,	/* UNIX98_PTY_SLAVE_MAJOR, 8 majors of 256 */
+	PTS_FIRST_MAJOR = 136, /* UNIX98_PTY_SLAVE_MAJOR, 8 majors of 256 */
 	PTS_MAJOR_COUNT = 8,
-	PTY_SETTLE_MS = 5000,	/* how long the line discipline may take to take bytes in */
+	PTY_SETTLE_MS = 5000, /* how long the line discipline may take to take bytes in */
 	PTY_CHUNK = 4096,
 };
 
@@ -76,16 +76,17 @@ struct pty_state {
 
 /* The bytes in flight of one pair, as a master's record keeps them. */
 struct pty_bytes {
-	uint8_t *input;			/* the slave side's unread input */
+	uint8_t *input; /* the slave side's unread input */
 	size_t input_length;
-	uint8_t *output;		/* what the slave side wrote, unread by the master */
+	uint8_t *output; /* what the slave side wrote, unread by the master */
 	size_t output_length;
-	bool literal_eof;		/* a canonical line holds VEOF as data (after VLNEXT) */
+	bool literal_eof; /* a canonical line holds VEOF as data (after VLNEXT) */
 };
 
 static bool is_master_device(const struct stat *st)
 {
-	return S_ISCHR(st->st_mode) && major(st->st_rdev) == PTMX_MAJOR && minor(st->st_rdev) == PTMX_MINOR;
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == PTMX_MAJOR &&
+	       minor(st->st_rdev) == PTMX_MINOR;
 }
 
 static bool is_slave_device(const struct stat *st)
@@ -126,8 +127,12 @@ static void termios_to_record(const struct kernel_termios2 *termios, struct ckpt
 static void record_to_termios(const struct ckpt_pty *record, struct kernel_termios2 *termios)
 {
 	*termios = (struct kernel_termios2){
-		.c_iflag = record->iflag, .c_oflag = record->oflag, .c_cflag = record->cflag,
-		.c_lflag = record->lflag, .c_line = record->line, .c_ispeed = record->ispeed,
+		.c_iflag = record->iflag,
+		.c_oflag = record->oflag,
+		.c_cflag = record->cflag,
+		.c_lflag = record->lflag,
+		.c_line = record->line,
+		.c_ispeed = record->ispeed,
 		.c_ospeed = record->ospeed,
 	};
 	memcpy(termios->c_cc, record->cc, sizeof(termios->c_cc));
@@ -174,14 +179,16 @@ static int find_unused_byte(const struct ckpt_pty *record, const struct pty_byte
  */
 static struct kernel_termios2 writing_termios(const struct ckpt_pty *record, uint8_t unused)
 {
-	static const int editing[] = { VINTR, VQUIT, VERASE, VKILL, VSTART, VSTOP, VSUSP,
-				       VREPRINT, VDISCARD, VWERASE, VLNEXT, VSWTC };
+	static const int editing[] = { VINTR, VQUIT,	VERASE,	  VKILL,   VSTART, VSTOP,
+				       VSUSP, VREPRINT, VDISCARD, VWERASE, VLNEXT, VSWTC };
 	struct kernel_termios2 termios;
 
 	record_to_termios(record, &termios);
-	termios.c_lflag &= ~(uint32_t)(ISIG | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | NOFLSH);
+	termios.c_lflag &=
+		~(uint32_t)(ISIG | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | NOFLSH);
 	termios.c_lflag |= ECHO;
-	termios.c_iflag &= ~(uint32_t)(INLCR | IGNCR | ICRNL | IUCLC | ISTRIP | PARMRK | IXOFF | IMAXBEL);
+	termios.c_iflag &=
+		~(uint32_t)(INLCR | IGNCR | ICRNL | IUCLC | ISTRIP | PARMRK | IXOFF | IMAXBEL);
 	termios.c_oflag &= ~(uint32_t)OPOST;
 	if (!(record->flags & CKPT_PTY_PACKET))
 		termios.c_iflag &= ~(uint32_t)IXON;
@@ -212,7 +219,8 @@ static int wait_readable(struct ckpt_error *err, int fd, const char *what)
 		ready = poll(&waiting, 1, PTY_SETTLE_MS);
 	} while (ready < 0 && errno == EINTR);
 	if (ready <= 0)
-		return fail(err, ready < 0 ? errno : ETIMEDOUT, "a terminal did not give back %s", what);
+		return fail(err, ready < 0 ? errno : ETIMEDOUT, "a terminal did not give back %s",
+			    what);
 	return 0;
 }
 
@@ -225,7 +233,7 @@ static ssize_t read_master_once(int master, bool packet, uint8_t *buffer)
 	if (got <= 0 || !packet)
 		return got < 0 ? -errno : got;
 	if (chunk[0] != 0)
-		return 0;	/* a status byte (TIOCPKT_*), which ckpt's own settings changes queued */
+		return 0; /* a status byte (TIOCPKT_*), which ckpt's own settings changes queued */
 	memcpy(buffer, chunk + 1, (size_t)got - 1);
 	return got - 1;
 }
@@ -244,7 +252,8 @@ static int swallow_echo(struct ckpt_error *err, int master, bool packet, size_t 
 			return ret;
 		got = read_master_once(master, packet, buffer);
 		if (got < 0 && got != -EAGAIN)
-			return fail(err, (int)-got, "reading a terminal's echo: %s", strerror((int)-got));
+			return fail(err, (int)-got, "reading a terminal's echo: %s",
+				    strerror((int)-got));
 		seen += got > 0 ? (size_t)got : 0;
 	}
 	if (seen != expected)
@@ -262,13 +271,17 @@ static int wait_master_holds(struct ckpt_error *err, int master, size_t expected
 		if (ioctl(master, FIONREAD, &held) < 0)
 			return fail(err, errno, "FIONREAD on a terminal master: %s", strerror(errno));
 		if ((size_t)held >= expected)
-			return (size_t)held == expected ? 0 : fail(err, EIO, "a terminal master holds %d bytes, not %zu", held, expected);
+			return (size_t)held == expected
+				       ? 0
+				       : fail(err, EIO, "a terminal master holds %d bytes, not %zu",
+					      held, expected);
 		nanosleep(&pause, NULL);
 	}
 	return fail(err, ETIMEDOUT, "a terminal master took in %d of %zu bytes", held, expected);
 }
 
-static int write_all(struct ckpt_error *err, int fd, const uint8_t *data, size_t length, const char *what)
+static int write_all(struct ckpt_error *err, int fd, const uint8_t *data, size_t length,
+		     const char *what)
 {
 	while (length > 0) {
 		ssize_t wrote = write(fd, data, length);
@@ -276,9 +289,11 @@ static int write_all(struct ckpt_error *err, int fd, const uint8_t *data, size_t
 		if (wrote < 0 && errno == EAGAIN)
 			wrote = 0;
 		if (wrote < 0)
-			return fail(err, errno, "writing %s into a terminal: %s", what, strerror(errno));
+			return fail(err, errno, "writing %s into a terminal: %s", what,
+				    strerror(errno));
 		if (wrote == 0)
-			return fail(err, EIO, "a terminal took no more of %s (output stopped?)", what);
+			return fail(err, EIO, "a terminal took no more of %s (output stopped?)",
+				    what);
 		data += wrote;
 		length -= (size_t)wrote;
 	}
@@ -301,7 +316,8 @@ static void drop_own_status(int master, const struct ckpt_pty *record)
 	struct pollfd status = { .fd = master, .events = POLLPRI };
 	uint8_t byte;
 
-	if ((record->flags & CKPT_PTY_PACKET) && poll(&status, 1, 0) == 1 && (status.revents & POLLPRI))
+	if ((record->flags & CKPT_PTY_PACKET) && poll(&status, 1, 0) == 1 &&
+	    (status.revents & POLLPRI))
 		(void)!read(master, &byte, 1);
 }
 
@@ -309,8 +325,8 @@ static void drop_own_status(int master, const struct ckpt_pty *record)
  * Puts the bytes into the pair (master and slave both non-blocking, the
  * master's line discipline empty), then the saved termios.
  */
-static int put_bytes_in_flight(struct ckpt_error *err, int master, int slave, const struct ckpt_pty *record,
-			       const struct pty_bytes *bytes)
+static int put_bytes_in_flight(struct ckpt_error *err, int master, int slave,
+			       const struct ckpt_pty *record, const struct pty_bytes *bytes)
 {
 	bool packet = record->flags & CKPT_PTY_PACKET;
 	struct kernel_termios2 saved, writing;
@@ -340,13 +356,15 @@ static int put_bytes_in_flight(struct ckpt_error *err, int master, int slave, co
 
 static int refuse(struct dump_context *ctx, int fd, const char *what)
 {
-	return fail(ctx->err, ENOTSUP, "fd %d of process %d is %s: not supported yet", fd, ctx->pid, what);
+	return fail(ctx->err, ENOTSUP, "fd %d of process %d is %s: not supported yet", fd, ctx->pid,
+		    what);
 }
 
 /* The tree whose processes share `shared` (ckpt_checkpoint() keeps it inside its dump_tree). */
 static const struct dump_tree *tree_of(const struct dump_shared *shared)
 {
-	return (const struct dump_tree *)(const void *)((const char *)shared - offsetof(struct dump_tree, shared));
+	return (const struct dump_tree *)(const void *)((const char *)shared -
+							offsetof(struct dump_tree, shared));
 }
 
 static bool names_master(int pid, const char *name, uint32_t index)
@@ -527,7 +545,8 @@ static int read_slave_all(struct ckpt_error *err, int slave, struct pty_bytes *b
 		else if (got == 0)
 			break;
 		else
-			ret = append_bytes(err, bytes->input, &bytes->input_length, buffer, (size_t)got);
+			ret = append_bytes(err, bytes->input, &bytes->input_length, buffer,
+					   (size_t)got);
 	}
 	if (ret == 0 && got < 0 && errno != EAGAIN)
 		ret = fail(err, errno, "reading a terminal slave: %s", strerror(errno));
@@ -559,17 +578,21 @@ static int take_input(struct ckpt_error *err, int master, int slave, const struc
 	return ret;
 }
 
-static int refuse_pending_status(struct dump_context *ctx, int fd, int master, const struct ckpt_pty *record)
+static int refuse_pending_status(struct dump_context *ctx, int fd, int master,
+				 const struct ckpt_pty *record)
 {
 	struct pollfd status = { .fd = master, .events = POLLPRI };
 
-	if (!(record->flags & CKPT_PTY_PACKET) || poll(&status, 1, 0) != 1 || !(status.revents & POLLPRI))
+	if (!(record->flags & CKPT_PTY_PACKET) || poll(&status, 1, 0) != 1 ||
+	    !(status.revents & POLLPRI))
 		return 0;
-	return refuse(ctx, fd, "a terminal master in packet mode with a status change (TIOCPKT) not yet read");
+	return refuse(ctx, fd,
+		      "a terminal master in packet mode with a status change (TIOCPKT) not yet read");
 }
 
 /* Takes the bytes in flight, keeps a copy, and puts them back: the target notices nothing. */
-static int copy_bytes_in_flight(struct dump_context *ctx, int master, int slave, struct pty_state *state)
+static int copy_bytes_in_flight(struct dump_context *ctx, int master, int slave,
+				struct pty_state *state)
 {
 	struct pty_bytes bytes = { 0 };
 	_cleanup_free_ uint8_t *output = malloc(CKPT_MAX_PTY_DATA / 2);
@@ -587,8 +610,9 @@ static int copy_bytes_in_flight(struct dump_context *ctx, int master, int slave,
 	if (ret < 0 || put < 0)
 		return ret < 0 ? ret : put;
 	if (bytes.literal_eof)
-		return fail(ctx->err, ENOTSUP,
-			    "a terminal whose input holds a literal end-of-file character (typed after VLNEXT): not supported yet");
+		return fail(
+			ctx->err, ENOTSUP,
+			"a terminal whose input holds a literal end-of-file character (typed after VLNEXT): not supported yet");
 	memcpy(state->data + bytes.input_length, output, bytes.output_length);
 	state->record.input_length = (uint32_t)bytes.input_length;
 	state->record.data_length = (uint32_t)(bytes.input_length + bytes.output_length);
@@ -612,15 +636,17 @@ static int collect_master(struct dump_context *ctx, int fd, struct pty_state *st
 	if (slave < 0)
 		return slave;
 	if (ioctl(slave, TIOCGEXCL, &exclusive) < 0)
-		return fail(ctx->err, errno, "TIOCGEXCL on the slave of fd %d of process %d: %s", fd, ctx->pid,
-			    strerror(errno));
+		return fail(ctx->err, errno, "TIOCGEXCL on the slave of fd %d of process %d: %s",
+			    fd, ctx->pid, strerror(errno));
 	state->record.flags |= exclusive ? CKPT_PTY_EXCLUSIVE : 0;
 	flags = fcntl(master, F_GETFL);
 	if (flags < 0 || fcntl(master, F_SETFL, flags | O_NONBLOCK) < 0)
-		return fail(ctx->err, errno, "fcntl on fd %d of process %d: %s", fd, ctx->pid, strerror(errno));
+		return fail(ctx->err, errno, "fcntl on fd %d of process %d: %s", fd, ctx->pid,
+			    strerror(errno));
 	ret = copy_bytes_in_flight(ctx, master, slave, state);
 	if (fcntl(master, F_SETFL, flags) < 0 && ret == 0)
-		ret = fail(ctx->err, errno, "fcntl on fd %d of process %d: %s", fd, ctx->pid, strerror(errno));
+		ret = fail(ctx->err, errno, "fcntl on fd %d of process %d: %s", fd, ctx->pid,
+			   strerror(errno));
 	return ret;
 }
 
@@ -689,9 +715,10 @@ static int check_session(struct dump_shared *shared, const struct dump_file *mas
 			    "terminal /dev/pts/%u (fd %d of process %d) is a controlling terminal that no process of the tree holds open: not supported",
 			    record->index, master->first_fd, master->first_pid);
 	if (record->foreground_pgrp && !has_group(tree, record->session, record->foreground_pgrp))
-		return fail(shared->err, ENOTSUP,
-			    "terminal /dev/pts/%u (fd %d of process %d) has its foreground process group %d outside the tree: not supported",
-			    record->index, master->first_fd, master->first_pid, record->foreground_pgrp);
+		return fail(
+			shared->err, ENOTSUP,
+			"terminal /dev/pts/%u (fd %d of process %d) has its foreground process group %d outside the tree: not supported",
+			record->index, master->first_fd, master->first_pid, record->foreground_pgrp);
 	return 0;
 }
 
@@ -729,7 +756,8 @@ static int write_pty(struct dump_shared *shared, const struct dump_file *file)
 		{ state->data, record.data_length },
 	};
 
-	return image_write_record(&shared->writer, CKPT_RECORD_PTY, parts, record.data_length ? 2 : 1);
+	return image_write_record(&shared->writer, CKPT_RECORD_PTY, parts,
+				  record.data_length ? 2 : 1);
 }
 
 static void free_pty(struct dump_file *file)
@@ -747,7 +775,8 @@ static int open_slave_of(struct restore_context *ctx, int master, uint32_t open_
 	int slave = ioctl(master, TIOCGPTPEER, flags);
 
 	if (slave < 0)
-		return fail(ctx->err, errno, "opening the slave of a new terminal: %s", strerror(errno));
+		return fail(ctx->err, errno, "opening the slave of a new terminal: %s",
+			    strerror(errno));
 	return slave;
 }
 
@@ -794,11 +823,13 @@ static int set_modes(struct restore_context *ctx, int master, int slave, const s
 	return 0;
 }
 
-static int fill_new_pair(struct restore_context *ctx, int master, int slave, const struct image_file *file)
+static int fill_new_pair(struct restore_context *ctx, int master, int slave,
+			 const struct image_file *file)
 {
 	const struct ckpt_pty *record = image_file_pty(file);
 	uint8_t *data = (uint8_t *)(uintptr_t)(record + 1);
-	struct pty_bytes bytes = { .input = data, .input_length = record->input_length,
+	struct pty_bytes bytes = { .input = data,
+				   .input_length = record->input_length,
 				   .output = data + record->input_length,
 				   .output_length = record->data_length - record->input_length };
 	struct kernel_termios2 saved;
@@ -858,7 +889,9 @@ static int create_pty(struct restore_context *ctx, const struct file_opener *ope
 	(void)opener;
 	*ret_fd = -1;
 	if (ctx->staged_fds[master_id - 1] >= 0)
-		return fail(ctx->err, EINVAL, "bad image: terminal FILE %u is not staged with its master", file->file.id);
+		return fail(ctx->err, EINVAL,
+			    "bad image: terminal FILE %u is not staged with its master",
+			    file->file.id);
 	return make_pair(ctx, &ctx->tree.files[master_id - 1]);
 }
 
@@ -903,7 +936,8 @@ static int connect_ptys(struct restore_context *ctx)
 	ret = husk_put_data(ctx, 0, &group, sizeof(group), &address);
 	if (ret == 0)
 		ret = husk_call(ctx, "ioctl(TIOCSPGRP)", SYS_ioctl,
-				(uint64_t)ctx->staged_fds[record->peer_file_id - 1], TIOCSPGRP, address, 0, 0, 0);
+				(uint64_t)ctx->staged_fds[record->peer_file_id - 1], TIOCSPGRP,
+				address, 0, 0, 0);
 	return ret < 0 ? (int)ret : 0;
 }
 

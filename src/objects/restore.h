@@ -39,40 +39,40 @@ struct restore_context {
 	struct ckpt_error *err;
 	struct image_reader reader;
 	struct image_tree tree;
-	struct image_record next;	/* the record after what was read last */
+	struct image_record next; /* the record after what was read last */
 
-	int *staged_fds;		/* per FILE id - 1, in ckpt and then in the husks */
-	int stage_base;			/* staged fds are at or above this */
-	int report_fd;			/* husks -> ckpt: setup results */
-	pid_t root;			/* the husk of tree entry 0, as ckpt sees it */
-	pid_t namespace_init;		/* with --pidns: ckpt's child, PID 1 inside */
-	int go_fd;			/* with --pidns: a byte here lets the init go */
-	pid_t *outer_pids;		/* per tree entry: the PID as ckpt sees it */
-	pid_t *thread_tids;		/* per thread of the process being rebuilt, as ckpt sees it */
-	bool *seized;			/* per tree entry */
-	pid_t *handover_tids;		/* every rebuilt thread, detached at the end */
+	int *staged_fds;      /* per FILE id - 1, in ckpt and then in the husks */
+	int stage_base;	      /* staged fds are at or above this */
+	int report_fd;	      /* husks -> ckpt: setup results */
+	pid_t root;	      /* the husk of tree entry 0, as ckpt sees it */
+	pid_t namespace_init; /* with --pidns: ckpt's child, PID 1 inside */
+	int go_fd;	      /* with --pidns: a byte here lets the init go */
+	pid_t *outer_pids;    /* per tree entry: the PID as ckpt sees it */
+	pid_t *thread_tids;   /* per thread of the process being rebuilt, as ckpt sees it */
+	bool *seized;	      /* per tree entry */
+	pid_t *handover_tids; /* every rebuilt thread, detached at the end */
 	size_t handover_count;
-	struct shmem_owner *shmem_owners;	/* per file id - 1 */
-	bool *epolls_filled;		/* per file id - 1: its registrations are made */
-	struct pipe_maker *pipe_makers;	/* pipe.c: per file id - 1, a pipe being staged */
-	int *wired_fds;			/* per options->inherit_fds entry, staged (files.c) */
+	struct shmem_owner *shmem_owners; /* per file id - 1 */
+	bool *epolls_filled;		  /* per file id - 1: its registrations are made */
+	struct pipe_maker *pipe_makers;	  /* pipe.c: per file id - 1, a pipe being staged */
+	int *wired_fds;			  /* per options->inherit_fds entry, staged (files.c) */
 
 	/* the process being rebuilt */
 	struct image_process image;
 	pid_t husk;
 	union {
-		struct remote_task task;	/* the main thread: the control area is its area */
-		struct injector injector;	/* task.injector, under the name older code uses */
+		struct remote_task task;  /* the main thread: the control area is its area */
+		struct injector injector; /* task.injector, under the name older code uses */
 	};
-	struct remote_task *thread_tasks;	/* per image thread; [0] unused */
-	uint64_t control;		/* where the control area goes in the husk */
-	uint64_t vdso_parking;		/* free area where vDSO mappings wait */
+	struct remote_task *thread_tasks; /* per image thread; [0] unused */
+	uint64_t control;		  /* where the control area goes in the husk */
+	uint64_t vdso_parking;		  /* free area where vDSO mappings wait */
 	uint64_t vdso_parking_size;
 	cpu_set_t saved_affinity;
 	bool affinity_changed;
-	bool *merge_guarded;		/* per VMA: VM_DONTDUMP while filling */
+	bool *merge_guarded; /* per VMA: VM_DONTDUMP while filling */
 	uint64_t pages_restored;
-	uint64_t pages_before;		/* pages of the processes rebuilt before */
+	uint64_t pages_before; /* pages of the processes rebuilt before */
 	uint64_t vma_total;
 	uint64_t injected_syscalls;
 	uint64_t memory_ns;

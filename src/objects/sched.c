@@ -29,7 +29,7 @@
 #endif
 #define SCHED_FLAG_UTIL_CLAMP_MIN_V1 0x20
 #define SCHED_FLAG_UTIL_CLAMP_MAX_V1 0x40
-#define MEMBARRIER_CMD_GET_REGISTRATIONS_V1 (1 << 9)	/* Linux 6.3 */
+#define MEMBARRIER_CMD_GET_REGISTRATIONS_V1 (1 << 9) /* Linux 6.3 */
 #define LOGINUID_UNSET 4294967295u
 
 /* struct sched_attr of the kernel's uapi (SCHED_ATTR_SIZE_VER1). */
@@ -54,10 +54,11 @@ static int collect_thread_sched(struct dump_context *ctx, struct dump_thread *th
 	if (syscall(SYS_sched_getattr, thread->tid, &attr, sizeof(attr), 0) < 0)
 		return fail(ctx->err, errno, "sched_getattr of thread %d: %s", thread->tid,
 			    strerror(errno));
-	if (syscall(SYS_sched_getaffinity, thread->tid, sizeof(record->affinity), record->affinity) < 0)
+	if (syscall(SYS_sched_getaffinity, thread->tid, sizeof(record->affinity), record->affinity) <
+	    0)
 		return fail(ctx->err, errno, "sched_getaffinity of thread %d: %s", thread->tid,
 			    strerror(errno));
-	record->sched_policy = attr.sched_policy & 0xff;	/* without SCHED_RESET_ON_FORK */
+	record->sched_policy = attr.sched_policy & 0xff; /* without SCHED_RESET_ON_FORK */
 	record->sched_flags = (uint32_t)attr.sched_flags & CKPT_SCHED_FLAG_MASK;
 	record->sched_nice = attr.sched_nice;
 	record->sched_priority = attr.sched_priority;
@@ -87,7 +88,8 @@ static int read_proc_number(struct dump_context *ctx, const char *name, long lon
 static int collect_membarrier(struct dump_context *ctx)
 {
 	int64_t registrations = dump_inject(ctx, &ctx->threads[0], "membarrier(GET_REGISTRATIONS)",
-					    SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS_V1, 0, 0, 0);
+					    SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS_V1, 0,
+					    0, 0);
 
 	if (registrations == -EINVAL) {
 		ctx->err->code = 0;
@@ -96,7 +98,8 @@ static int collect_membarrier(struct dump_context *ctx)
 	if (registrations < 0)
 		return (int)registrations;
 	if ((uint64_t)registrations & ~(uint64_t)CKPT_MEMBARRIER_MASK)
-		return fail(ctx->err, ENOTSUP, "process %d has membarrier registrations %#llx not known to ckpt",
+		return fail(ctx->err, ENOTSUP,
+			    "process %d has membarrier registrations %#llx not known to ckpt",
 			    ctx->pid, (unsigned long long)registrations);
 	ctx->process.membarrier = (uint32_t)registrations;
 	return 0;
@@ -122,7 +125,6 @@ int collect_sched(struct dump_context *ctx)
 }
 
 /* ---- restart side ---- */
-
 
 #define DATA_LOGINUID 12288
 
@@ -154,8 +156,8 @@ static int write_husk_loginuid(struct restore_context *ctx, uint32_t loginuid)
 		ret = husk_put_data(ctx, DATA_LOGINUID + 64, text, (size_t)length, &text_address);
 	if (ret < 0)
 		return ret;
-	fd = husk_call(ctx, "open /proc/self/loginuid", SYS_openat, (uint64_t)AT_FDCWD, path_address,
-		       O_WRONLY | O_CLOEXEC, 0, 0, 0);
+	fd = husk_call(ctx, "open /proc/self/loginuid", SYS_openat, (uint64_t)AT_FDCWD,
+		       path_address, O_WRONLY | O_CLOEXEC, 0, 0, 0);
 	if (fd < 0)
 		return (int)fd;
 	written = husk_call(ctx, "write loginuid", SYS_write, (uint64_t)fd, text_address,
@@ -163,7 +165,8 @@ static int write_husk_loginuid(struct restore_context *ctx, uint32_t loginuid)
 	husk_call(ctx, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
 	if (written == -EPERM || written == -EACCES) {
 		ctx->err->code = 0;
-		return fail(ctx->err, EPERM, "process %d had loginuid %u: setting it needs CAP_AUDIT_CONTROL",
+		return fail(ctx->err, EPERM,
+			    "process %d had loginuid %u: setting it needs CAP_AUDIT_CONTROL",
 			    ctx->image.process.pid, loginuid);
 	}
 	return written < 0 ? (int)written : 0;
@@ -204,7 +207,8 @@ static int restore_oom_score_adj(struct restore_context *ctx)
 	if (write(fd, text, (size_t)length) == length)
 		return 0;
 	if (errno == EACCES)
-		return fail(ctx->err, EACCES, "process %d had oom_score_adj %d: lowering it needs CAP_SYS_RESOURCE",
+		return fail(ctx->err, EACCES,
+			    "process %d had oom_score_adj %d: lowering it needs CAP_SYS_RESOURCE",
 			    ctx->image.process.pid, value);
 	return fail(ctx->err, errno, "setting oom_score_adj %d of process %d: %s", value,
 		    ctx->image.process.pid, strerror(errno));
@@ -239,7 +243,8 @@ static void describe_cpus(const uint64_t *affinity, char *out, size_t capacity)
 			snprintf(out + used, capacity - used, ", ...");
 			return;
 		}
-		used += (size_t)snprintf(out + used, capacity - used, "%s%u", listed ? ", " : "CPU ", cpu);
+		used += (size_t)snprintf(out + used, capacity - used, "%s%u",
+					 listed ? ", " : "CPU ", cpu);
 		listed++;
 	}
 }
@@ -271,8 +276,9 @@ static int restore_thread_affinity(struct restore_context *ctx, size_t index)
 		char cpus[64];
 
 		describe_cpus(thread->affinity, cpus, sizeof(cpus));
-		return fail(ctx->err, EINVAL, "thread %d ran only on CPUs that this machine lacks (%s)",
-			    thread->tid, cpus);
+		return fail(ctx->err, EINVAL,
+			    "thread %d ran only on CPUs that this machine lacks (%s)", thread->tid,
+			    cpus);
 	}
 	return fail(ctx->err, errno, "sched_setaffinity of thread %d: %s", thread->tid,
 		    strerror(errno));
@@ -314,13 +320,14 @@ static int restore_thread_sched(struct restore_context *ctx, size_t index)
 		return ret;
 	if (syscall(SYS_sched_getattr, ctx->thread_tids[index], &current, sizeof(current), 0) == 0 &&
 	    is_same_sched(&current, &attr))
-		return 0;	/* nothing to ask for: an unprivileged restarter may not */
+		return 0; /* nothing to ask for: an unprivileged restarter may not */
 	if (!has_default_clamp(thread))
 		attr.sched_flags |= SCHED_FLAG_UTIL_CLAMP_MIN_V1 | SCHED_FLAG_UTIL_CLAMP_MAX_V1;
 	ret = set_idle_thread_nice(ctx->thread_tids[index], &attr);
 	if (ret == 0 && syscall(SYS_sched_setattr, ctx->thread_tids[index], &attr, 0) == 0)
 		return 0;
-	return fail(ctx->err, errno, "setting the scheduling policy %u (nice %d, priority %u) of thread %d: %s",
+	return fail(ctx->err, errno,
+		    "setting the scheduling policy %u (nice %d, priority %u) of thread %d: %s",
 		    thread->sched_policy, thread->sched_nice, thread->sched_priority, thread->tid,
 		    strerror(errno));
 }

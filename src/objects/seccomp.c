@@ -57,10 +57,11 @@ static int suspend_seccomp(pid_t tid, long options, struct ckpt_error *err)
 	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(options | PTRACE_O_SUSPEND_SECCOMP)) == 0)
 		return 0;
 	if (errno == EPERM)
-		return fail(err, EPERM, "thread %d runs under seccomp: checkpoint and restart of seccomp need CAP_SYS_ADMIN, and ckpt itself not under seccomp",
+		return fail(err, EPERM,
+			    "thread %d runs under seccomp: checkpoint and restart of seccomp need CAP_SYS_ADMIN, and ckpt itself not under seccomp",
 			    tid);
-	return fail(err, errno, "suspending seccomp of thread %d (PTRACE_O_SUSPEND_SECCOMP): %s", tid,
-		    strerror(errno));
+	return fail(err, errno, "suspending seccomp of thread %d (PTRACE_O_SUSPEND_SECCOMP): %s",
+		    tid, strerror(errno));
 }
 
 /* Whether the filter can return SECCOMP_RET_USER_NOTIF: a listener ckpt cannot make again. */
@@ -72,7 +73,7 @@ static bool may_notify_listener(const struct sock_filter *program, uint32_t coun
 		if (BPF_CLASS(insn->code) != BPF_RET)
 			continue;
 		if (BPF_RVAL(insn->code) != BPF_K)
-			return true;	/* the action is computed: it could be */
+			return true; /* the action is computed: it could be */
 		if ((insn->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
 			return true;
 	}
@@ -84,14 +85,16 @@ static int read_filter_flags(struct dump_context *ctx, pid_t tid, long index, ui
 	struct seccomp_metadata_v1 metadata = { .filter_off = (uint64_t)index };
 
 	if (ptrace(PTRACE_SECCOMP_GET_METADATA, tid, (void *)sizeof(metadata), &metadata) < 0)
-		return fail(ctx->err, errno, "reading the flags of seccomp filter %ld of thread %d: %s",
-			    index, tid, strerror(errno));
+		return fail(ctx->err, errno,
+			    "reading the flags of seccomp filter %ld of thread %d: %s", index, tid,
+			    strerror(errno));
 	*ret_flags = metadata.flags & SECCOMP_FILTER_FLAG_LOG ? CKPT_SECCOMP_LOG : 0;
 	return 0;
 }
 
 /* Filter `index` (0: the oldest) into *ret_filter; -ENOENT past the newest. */
-static int read_filter(struct dump_context *ctx, pid_t tid, long index, struct dump_seccomp *ret_filter)
+static int read_filter(struct dump_context *ctx, pid_t tid, long index,
+		       struct dump_seccomp *ret_filter)
 {
 	long count = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)index, NULL);
 	_cleanup_free_ uint64_t *program = NULL;
@@ -99,8 +102,9 @@ static int read_filter(struct dump_context *ctx, pid_t tid, long index, struct d
 	if (count < 0 && errno == ENOENT)
 		return -ENOENT;
 	if (count < 0)
-		return fail(ctx->err, errno, "reading seccomp filter %ld of thread %d of process %d: %s",
-			    index, tid, ctx->pid, strerror(errno));
+		return fail(ctx->err, errno,
+			    "reading seccomp filter %ld of thread %d of process %d: %s", index, tid,
+			    ctx->pid, strerror(errno));
 	if (count == 0 || count > CKPT_MAX_SECCOMP_INSTRUCTIONS)
 		return fail(ctx->err, EINVAL, "seccomp filter %ld of thread %d has %ld instructions",
 			    index, tid, count);
@@ -108,12 +112,14 @@ static int read_filter(struct dump_context *ctx, pid_t tid, long index, struct d
 	if (!program)
 		return fail(ctx->err, ENOMEM, "out of memory");
 	if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)index, program) != count)
-		return fail(ctx->err, EIO, "seccomp filter %ld of thread %d changed while read", index, tid);
+		return fail(ctx->err, EIO, "seccomp filter %ld of thread %d changed while read",
+			    index, tid);
 	if (may_notify_listener((const struct sock_filter *)program, (uint32_t)count))
 		return fail(ctx->err, ENOTSUP,
 			    "thread %d of process %d has a seccomp filter that may notify a listener (SECCOMP_RET_USER_NOTIF): not supported",
 			    tid, ctx->pid);
-	ret_filter->record = (struct ckpt_seccomp){ .tid = tid, .instruction_count = (uint32_t)count };
+	ret_filter->record =
+		(struct ckpt_seccomp){ .tid = tid, .instruction_count = (uint32_t)count };
 	ret_filter->program = program;
 	program = NULL;
 	return read_filter_flags(ctx, tid, index, &ret_filter->record.flags);
@@ -152,7 +158,8 @@ static int read_filters(struct dump_context *ctx, struct dump_thread *thread)
 			return ret;
 		}
 		if (++index > (long)CKPT_MAX_SECCOMP_FILTERS)
-			return fail(ctx->err, E2BIG, "thread %d has too many seccomp filters", thread->tid);
+			return fail(ctx->err, E2BIG, "thread %d has too many seccomp filters",
+				    thread->tid);
 	}
 	return 0;
 }
@@ -178,7 +185,8 @@ int collect_thread_seccomp(struct dump_context *ctx, struct dump_thread *thread,
 		return 0;
 	ret = read_filters(ctx, thread);
 	if (ret == 0 && thread->record.seccomp_filter_count == 0)
-		ret = fail(ctx->err, EIO, "thread %d is in seccomp filter mode with no filter", thread->tid);
+		ret = fail(ctx->err, EIO, "thread %d is in seccomp filter mode with no filter",
+			   thread->tid);
 	return ret;
 }
 
@@ -191,7 +199,8 @@ int write_seccomp_filters(struct dump_context *ctx)
 			struct dump_seccomp *filter = &thread->seccomp_filters[k];
 			struct iovec parts[2] = {
 				{ &filter->record, sizeof(filter->record) },
-				{ filter->program, filter->record.instruction_count * sizeof(uint64_t) },
+				{ filter->program,
+				  filter->record.instruction_count * sizeof(uint64_t) },
 			};
 			int ret = image_write_record(ctx->writer, CKPT_RECORD_SECCOMP, parts, 2);
 
@@ -212,9 +221,8 @@ void free_thread_seccomp(struct dump_thread *thread)
 
 /* ---- restart side ---- */
 
-
-#define DATA_SECCOMP_PROG 16384		/* struct sock_fprog */
-#define DATA_SECCOMP_CODE 24576		/* up to 32 KiB of instructions */
+#define DATA_SECCOMP_PROG 16384 /* struct sock_fprog */
+#define DATA_SECCOMP_CODE 24576 /* up to 32 KiB of instructions */
 
 /* The filters of thread `index`, oldest first, and how many. */
 static const struct image_seccomp *thread_filters(const struct image_process *image, size_t index,
@@ -255,7 +263,8 @@ static size_t shared_filter_count(const struct image_process *image)
 		size_t count, same = 0;
 		const struct image_seccomp *filters = thread_filters(image, i, &count);
 
-		while (same < shared && same < count && same_filter(&main_filters[same], &filters[same]))
+		while (same < shared && same < count &&
+		       same_filter(&main_filters[same], &filters[same]))
 			same++;
 		shared = same;
 	}
@@ -275,23 +284,23 @@ static int install_filter(struct restore_context *ctx, size_t index,
 			  const struct image_seccomp *filter, unsigned int extra_flags)
 {
 	uint32_t count = filter->filter.instruction_count;
-	unsigned int flags = extra_flags | (filter->filter.flags & CKPT_SECCOMP_LOG ?
-						    SECCOMP_FILTER_FLAG_LOG : 0);
+	unsigned int flags = extra_flags |
+			     (filter->filter.flags & CKPT_SECCOMP_LOG ? SECCOMP_FILTER_FLAG_LOG : 0);
 	struct {
 		uint16_t len;
 		uint16_t pad[3];
 		uint64_t filter;
 	} prog = { .len = (uint16_t)count };
 	uint64_t prog_address;
-	int64_t ret = husk_put_data(ctx, DATA_SECCOMP_CODE, filter->program, count * sizeof(uint64_t),
-				    &prog.filter);
+	int64_t ret = husk_put_data(ctx, DATA_SECCOMP_CODE, filter->program,
+				    count * sizeof(uint64_t), &prog.filter);
 
 	if (ret == 0)
 		ret = husk_put_data(ctx, DATA_SECCOMP_PROG, &prog, sizeof(prog), &prog_address);
 	if (ret == 0)
 		ret = thread_call(ctx, index, "seccomp(SECCOMP_SET_MODE_FILTER)", SYS_seccomp,
 				  SECCOMP_SET_MODE_FILTER, flags, prog_address, 0);
-	if (ret > 0)	/* TSYNC: the thread that could not be synced */
+	if (ret > 0) /* TSYNC: the thread that could not be synced */
 		return fail(ctx->err, EBUSY, "seccomp TSYNC failed at thread %lld", (long long)ret);
 	return ret < 0 ? (int)ret : 0;
 }

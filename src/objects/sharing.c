@@ -23,7 +23,13 @@
 #include "fault.h"
 #include "util.h"
 
-enum sharing_kind { SHARING_MM, SHARING_FILES, SHARING_FS, SHARING_SIGHAND, SHARING_KIND_COUNT };
+enum sharing_kind {
+	SHARING_MM,
+	SHARING_FILES,
+	SHARING_FS,
+	SHARING_SIGHAND,
+	SHARING_KIND_COUNT
+};
 
 static const struct {
 	int kcmp_type;
@@ -66,10 +72,10 @@ static bool same_object(pid_t first, pid_t second, enum sharing_kind kind)
 /* One live process in the sort by kernel object. */
 struct sharing_slot {
 	pid_t pid;
-	size_t index;		/* in tree order */
+	size_t index; /* in tree order */
 };
 
-static int sort_kcmp_type;	/* for the qsort() comparator below */
+static int sort_kcmp_type; /* for the qsort() comparator below */
 
 /* kcmp orders kernel objects: sharers end up side by side, first in tree order first. */
 static int compare_by_object(const void *a, const void *b)
@@ -210,7 +216,8 @@ static int check_restorable(struct dump_tree *tree, struct dump_context *ctx,
 	if (ret == 0 && shares_with_other(entry->sighand_owner, entry->pid) &&
 	    !shares_with_other(entry->mm_owner, entry->pid))
 		ret = fail(tree->shared.err, ENOTSUP,
-			   "process %d shares its signal handlers but not its memory: not supported", ctx->pid);
+			   "process %d shares its signal handlers but not its memory: not supported",
+			   ctx->pid);
 	ctx->shares_mm = shares_with_other(entry->mm_owner, entry->pid);
 	ctx->shares_files = shares_with_other(entry->files_owner, entry->pid);
 	return ret;
@@ -227,7 +234,8 @@ static int list_entries(struct dump_tree *tree, struct ckpt_tree_entry ***ret_en
 		entries[i] = entry_with_pid(tree, tree->processes[i].pid);
 		if (!entries[i]) {
 			free(entries);
-			return fail(tree->shared.err, EINVAL, "internal: process %d is not in the tree",
+			return fail(tree->shared.err, EINVAL,
+				    "internal: process %d is not in the tree",
 				    tree->processes[i].pid);
 		}
 	}

@@ -61,8 +61,8 @@ static int create_signalfd(struct restore_context *ctx, const struct file_opener
 		return ret;
 	fd = (int)syscall(SYS_signalfd4, -1, &mask, sizeof(mask), flags);
 	if (fd < 0)
-		return fail(ctx->err, errno, "signalfd with mask %#llx: %s", (unsigned long long)mask,
-			    strerror(errno));
+		return fail(ctx->err, errno, "signalfd with mask %#llx: %s",
+			    (unsigned long long)mask, strerror(errno));
 	*ret_fd = fd;
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include "util.h"
 
 #define SCRATCH_ITIMERS 3072
-#define SCRATCH_SIGNAL_RESULTS 3200	/* up to 3200 + 8 * 67 */
+#define SCRATCH_SIGNAL_RESULTS 3200 /* up to 3200 + 8 * 67 */
 
 /*
  * rt_sigaction of every signal and getitimer of the three timers, as one
@@ -27,15 +27,17 @@ static void add_signal_calls(const struct dump_context *ctx, struct syscall_batc
 	uint64_t results = scratch_data(ctx) + SCRATCH_SIGNAL_RESULTS;
 
 	for (uint64_t signal = 1; signal <= CKPT_MAX_SIGNALS; signal++) {
-		const uint64_t args[4] = { signal, 0,
-					   scratch_data(ctx) + (signal - 1) * sizeof(struct ckpt_sigaction), 8 };
+		const uint64_t args[4] = {
+			signal, 0, scratch_data(ctx) + (signal - 1) * sizeof(struct ckpt_sigaction), 8
+		};
 
 		if (signal == SIGKILL || signal == SIGSTOP)
 			continue;
 		syscall_batch_add(batch, SYS_rt_sigaction, args, results + 8 * batch->call_count);
 	}
 	for (uint64_t which = 0; which < 3; which++) {
-		const uint64_t args[4] = { which, scratch_data(ctx) + SCRATCH_ITIMERS + which * 2 * sizeof(struct timeval) };
+		const uint64_t args[4] = { which, scratch_data(ctx) + SCRATCH_ITIMERS +
+							  which * 2 * sizeof(struct timeval) };
 
 		syscall_batch_add(batch, SYS_getitimer, args, results + 8 * batch->call_count);
 	}
@@ -96,15 +98,15 @@ int collect_sigactions(struct dump_context *ctx)
 /* getitimer() for the three interval timers, run by collect_sigactions' batch. */
 int collect_timers(struct dump_context *ctx)
 {
-	struct timeval values[3][2];	/* it_interval, it_value */
+	struct timeval values[3][2]; /* it_interval, it_value */
 
 	if (dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_ITIMERS, values, sizeof(values)) < 0)
 		return ctx->err->code;
 	for (int which = 0; which < 3; which++) {
-		ctx->timers.itimers[which].interval_us =
-			(uint64_t)values[which][0].tv_sec * 1000000 + (uint64_t)values[which][0].tv_usec;
-		ctx->timers.itimers[which].value_us =
-			(uint64_t)values[which][1].tv_sec * 1000000 + (uint64_t)values[which][1].tv_usec;
+		ctx->timers.itimers[which].interval_us = (uint64_t)values[which][0].tv_sec * 1000000 +
+							 (uint64_t)values[which][0].tv_usec;
+		ctx->timers.itimers[which].value_us = (uint64_t)values[which][1].tv_sec * 1000000 +
+						      (uint64_t)values[which][1].tv_usec;
 	}
 	return 0;
 }
@@ -132,7 +134,9 @@ static int add_pending(struct dump_context *ctx, int32_t tid, const void *info)
  * time: each PTRACE_PEEKSIGINFO walks the queue from its head, and a queue
  * can hold as many signals as RLIMIT_SIGPENDING allows.
  */
-enum { PEEK_CHUNK = 1024 };
+enum {
+	PEEK_CHUNK = 1024
+};
 
 static int peek_queue(struct dump_context *ctx, pid_t tid, bool shared)
 {
@@ -223,11 +227,12 @@ static int64_t queue_to_thread(struct restore_context *ctx, const struct ckpt_si
 	ssize_t index = thread_index(&ctx->image, pending->tid);
 
 	if (index < 0)
-		return fail(ctx->err, EINVAL, "bad image: a pending signal for thread %d, not in the image",
+		return fail(ctx->err, EINVAL,
+			    "bad image: a pending signal for thread %d, not in the image",
 			    pending->tid);
 	return thread_call(ctx, (size_t)index, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo,
-			   (uint64_t)ctx->image.process.pid, (uint64_t)pending->tid, (uint64_t)signal,
-			   info_address);
+			   (uint64_t)ctx->image.process.pid, (uint64_t)pending->tid,
+			   (uint64_t)signal, info_address);
 }
 
 /*
@@ -243,7 +248,8 @@ int restore_pending_signals(struct restore_context *ctx)
 		const struct ckpt_siginfo *pending = &ctx->image.pending[i];
 		int32_t signal;
 		uint64_t address;
-		int64_t ret = husk_put_data(ctx, 8192, pending->info, sizeof(pending->info), &address);
+		int64_t ret =
+			husk_put_data(ctx, 8192, pending->info, sizeof(pending->info), &address);
 
 		memcpy(&signal, pending->info, sizeof(signal));
 		if (ret == 0 && pending->tid)
@@ -274,7 +280,8 @@ int restore_timers(struct restore_context *ctx)
 			continue;
 		ret = husk_put_data(ctx, 8192, value, sizeof(value), &address);
 		if (ret == 0)
-			ret = husk_call(ctx, "setitimer", SYS_setitimer, (uint64_t)which, address, 0, 0, 0, 0);
+			ret = husk_call(ctx, "setitimer", SYS_setitimer, (uint64_t)which, address,
+					0, 0, 0, 0);
 		if (ret < 0)
 			return (int)ret;
 	}
@@ -300,7 +307,8 @@ int restore_sigactions(struct restore_context *ctx)
 			continue;
 		ret = husk_put_data(ctx, 8192, action, sizeof(*action), &address);
 		if (ret == 0)
-			ret = husk_call(ctx, "rt_sigaction", SYS_rt_sigaction, signal, address, 0, 8, 0, 0);
+			ret = husk_call(ctx, "rt_sigaction", SYS_rt_sigaction, signal, address, 0,
+					8, 0, 0);
 		if (ret < 0)
 			return (int)ret;
 	}

@@ -50,10 +50,10 @@
 /* A connection's kind_state. */
 struct tcp_stream_state {
 	struct ckpt_tcp_stream record;
-	uint8_t *received;	/* recv_queue_length bytes */
-	uint8_t *sending;	/* send_queue_length bytes */
-	int sock;		/* ckpt's copy: with --kill, closed in repair mode after the kill */
-	int pidfd;		/* the process that showed it: still running at the end means let go */
+	uint8_t *received; /* recv_queue_length bytes */
+	uint8_t *sending;  /* send_queue_length bytes */
+	int sock;	   /* ckpt's copy: with --kill, closed in repair mode after the kill */
+	int pidfd;	   /* the process that showed it: still running at the end means let go */
 	bool repairing;
 };
 
@@ -63,7 +63,8 @@ static struct tcp_stream_state *stream_state(const struct dump_file *file)
 }
 
 /* "127.0.0.1:5000 to 127.0.0.1:41000", for messages. */
-static const char *connection_text(const struct ckpt_inet_socket *sock, char text[2 * ADDRESS_TEXT_SIZE + 4])
+static const char *connection_text(const struct ckpt_inet_socket *sock,
+				   char text[2 * ADDRESS_TEXT_SIZE + 4])
 {
 	char local[ADDRESS_TEXT_SIZE], remote[ADDRESS_TEXT_SIZE];
 
@@ -80,7 +81,8 @@ static int set_repair(int sock, int mode)
 
 static int select_queue(int sock, int queue)
 {
-	return setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)) < 0 ? -errno : 0;
+	return setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)) < 0 ? -errno
+											  : 0;
 }
 
 /* Leaving repair mode clears SO_REUSEADDR: set it again when the program had it. */
@@ -98,8 +100,8 @@ static int end_repair(int sock, int mode, const struct ckpt_inet_socket *state)
 
 static int stream_fail(struct dump_context *ctx, int fd, int error, const char *what)
 {
-	return fail(ctx->err, error, "fd %d of process %d (an established TCP connection): %s: %s", fd,
-		    ctx->pid, what, strerror(error));
+	return fail(ctx->err, error, "fd %d of process %d (an established TCP connection): %s: %s",
+		    fd, ctx->pid, what, strerror(error));
 }
 
 static int start_repair(struct dump_context *ctx, int fd, struct tcp_stream_state *state)
@@ -165,7 +167,8 @@ static int peek_queue(struct dump_context *ctx, int fd, int sock, int queue, uin
 	if (got < 0)
 		return stream_fail(ctx, fd, errno, "peeking its queue");
 	if ((uint32_t)got != length)
-		return fail(ctx->err, EIO, "fd %d of process %d: peeked %zd bytes of a TCP queue of %u", fd,
+		return fail(ctx->err, EIO,
+			    "fd %d of process %d: peeked %zd bytes of a TCP queue of %u", fd,
 			    ctx->pid, got, length);
 	return 0;
 }
@@ -190,7 +193,9 @@ static int read_queues(struct dump_context *ctx, int fd, struct tcp_stream_state
 		ret = peek_queue(ctx, fd, state->sock, TCP_SEND_QUEUE, record->send_queue_length,
 				 &state->sending);
 	if (ret == 0)
-		ret = select_queue(state->sock, TCP_NO_QUEUE) < 0 ? stream_fail(ctx, fd, errno, "TCP_NO_QUEUE") : 0;
+		ret = select_queue(state->sock, TCP_NO_QUEUE) < 0
+			      ? stream_fail(ctx, fd, errno, "TCP_NO_QUEUE")
+			      : 0;
 	return ret;
 }
 
@@ -243,10 +248,12 @@ static int read_window(struct dump_context *ctx, int fd, struct tcp_stream_state
 	state->record.max_window = window.max_window;
 	state->record.rcv_wnd = window.rcv_wnd;
 	state->record.rcv_wup = window.rcv_wup;
-	return read_int_option(ctx, fd, state->sock, TCP_TIMESTAMP, "TCP_TIMESTAMP", &state->record.timestamp);
+	return read_int_option(ctx, fd, state->sock, TCP_TIMESTAMP, "TCP_TIMESTAMP",
+			       &state->record.timestamp);
 }
 
-static int read_socket(struct dump_context *ctx, int fd, int sock, struct ckpt_inet_socket *socket_record)
+static int read_socket(struct dump_context *ctx, int fd, int sock,
+		       struct ckpt_inet_socket *socket_record)
 {
 	int ret = read_inet_kind(ctx, fd, sock, socket_record);
 
@@ -255,10 +262,12 @@ static int read_socket(struct dump_context *ctx, int fd, int sock, struct ckpt_i
 	if (ret == 0)
 		ret = read_remote_address(ctx, sock, socket_record);
 	if (ret == 0)
-		return fail(ctx->err, ENOTSUP, "fd %d of process %d is a TCP connection without a peer: not supported yet",
+		return fail(ctx->err, ENOTSUP,
+			    "fd %d of process %d is a TCP connection without a peer: not supported yet",
 			    fd, ctx->pid);
 	if (ret > 0)
-		ret = read_inet_options(ctx, sock, socket_record);	/* before repair mode, which changes SO_REUSEADDR */
+		ret = read_inet_options(
+			ctx, sock, socket_record); /* before repair mode, which changes SO_REUSEADDR */
 	socket_record->state = CKPT_INET_ESTABLISHED;
 	return ret;
 }
@@ -273,7 +282,8 @@ static int read_stream(struct dump_context *ctx, int fd, struct tcp_stream_state
 		ret = read_queues(ctx, fd, state);
 	if (ret == 0)
 		ret = read_window(ctx, fd, state);
-	if (state->repairing && end_repair(state->sock, TCP_REPAIR_OFF_NO_WP, &state->record.socket) == 0)
+	if (state->repairing &&
+	    end_repair(state->sock, TCP_REPAIR_OFF_NO_WP, &state->record.socket) == 0)
 		state->repairing = false;
 	if (ret == 0 && state->repairing)
 		ret = stream_fail(ctx, fd, EIO, "leaving repair mode");
@@ -310,7 +320,8 @@ static int write_queue(struct dump_shared *shared, uint32_t file_id, uint32_t qu
 	int ret = 0;
 
 	for (uint32_t done = 0; ret == 0 && done < length;) {
-		uint32_t part = length - done < CKPT_MAX_SOCKET_DATA ? length - done : CKPT_MAX_SOCKET_DATA;
+		uint32_t part = length - done < CKPT_MAX_SOCKET_DATA ? length - done
+								     : CKPT_MAX_SOCKET_DATA;
 		struct ckpt_tcp_queue header = { .file_id = file_id, .length = part, .queue = queue };
 		struct iovec parts[2] = { { &header, sizeof(header) }, { data + done, part } };
 
@@ -325,14 +336,15 @@ static int write_tcp_stream(struct dump_shared *shared, const struct dump_file *
 {
 	struct tcp_stream_state *state = stream_state(file);
 	const struct ckpt_tcp_stream *record = &state->record;
-	int ret = image_write_simple(&shared->writer, CKPT_RECORD_TCP_STREAM, record, sizeof(*record));
+	int ret =
+		image_write_simple(&shared->writer, CKPT_RECORD_TCP_STREAM, record, sizeof(*record));
 
 	if (ret == 0)
-		ret = write_queue(shared, record->socket.file_id, CKPT_TCP_RECV_QUEUE, state->received,
-				  record->recv_queue_length);
+		ret = write_queue(shared, record->socket.file_id, CKPT_TCP_RECV_QUEUE,
+				  state->received, record->recv_queue_length);
 	if (ret == 0)
-		ret = write_queue(shared, record->socket.file_id, CKPT_TCP_SEND_QUEUE, state->sending,
-				  record->send_queue_length);
+		ret = write_queue(shared, record->socket.file_id, CKPT_TCP_SEND_QUEUE,
+				  state->sending, record->send_queue_length);
 	if (ret < 0 || !(shared->options->flags & CKPT_OPT_KILL))
 		return ret;
 	ret = set_repair(state->sock, TCP_REPAIR_ON);
@@ -375,8 +387,8 @@ static int restore_fail(struct restore_context *ctx, const struct image_file *fi
 	char text[2 * ADDRESS_TEXT_SIZE + 4];
 
 	return fail(ctx->err, error, "restoring TCP connection %s (FILE %u): %s: %s",
-		    connection_text(&image_file_tcp_stream(file)->socket, text), file->file.id, what,
-		    strerror(error));
+		    connection_text(&image_file_tcp_stream(file)->socket, text), file->file.id,
+		    what, strerror(error));
 }
 
 static int set_queue_seq(int sock, int queue, uint32_t seq)
@@ -398,8 +410,8 @@ static int bind_and_connect(struct restore_context *ctx, int sock, const struct 
 
 	if (bind(sock, (struct sockaddr *)&address, length) < 0)
 		return restore_fail(ctx, file, errno, "bind");
-	length = join_address(state->family, state->remote_address, state->remote_port, state->scope_id,
-			      &address);
+	length = join_address(state->family, state->remote_address, state->remote_port,
+			      state->scope_id, &address);
 	if (connect(sock, (struct sockaddr *)&address, length) == 0)
 		return 0;
 	if (errno == EADDRNOTAVAIL)
@@ -418,13 +430,15 @@ static int restore_agreed_options(struct restore_context *ctx, int sock, const s
 
 	options[count++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, stream->mss };
 	if (stream->options & CKPT_TCP_WSCALE)
-		options[count++] = (struct tcp_repair_opt){ TCPOPT_WINDOW,
-							    stream->snd_wscale | ((uint32_t)stream->rcv_wscale << 16) };
+		options[count++] = (struct tcp_repair_opt){
+			TCPOPT_WINDOW, stream->snd_wscale | ((uint32_t)stream->rcv_wscale << 16)
+		};
 	if (stream->options & CKPT_TCP_SACK)
 		options[count++] = (struct tcp_repair_opt){ TCPOPT_SACK_PERMITTED, 0 };
 	if (stream->options & CKPT_TCP_TIMESTAMPS)
 		options[count++] = (struct tcp_repair_opt){ TCPOPT_TIMESTAMP, 0 };
-	if (setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_OPTIONS, options, (socklen_t)(count * sizeof(options[0]))) < 0)
+	if (setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_OPTIONS, options,
+		       (socklen_t)(count * sizeof(options[0]))) < 0)
 		return restore_fail(ctx, file, errno, "TCP_REPAIR_OPTIONS");
 	if (setsockopt(sock, IPPROTO_TCP, TCP_TIMESTAMP, &timestamp, sizeof(timestamp)) < 0)
 		return restore_fail(ctx, file, errno, "TCP_TIMESTAMP");
@@ -445,11 +459,12 @@ static int send_queue_range(struct restore_context *ctx, int sock, const struct 
 			continue;
 		end = offset + part->length < to ? offset + part->length : to;
 		for (; start < end;) {
-			ssize_t sent = send(sock, (const uint8_t *)(part + 1) + (start - offset), end - start,
-					    MSG_DONTWAIT | MSG_NOSIGNAL);
+			ssize_t sent = send(sock, (const uint8_t *)(part + 1) + (start - offset),
+					    end - start, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 			if (sent <= 0)
-				return restore_fail(ctx, file, sent < 0 ? errno : EIO, "putting its queued bytes back");
+				return restore_fail(ctx, file, sent < 0 ? errno : EIO,
+						    "putting its queued bytes back");
 			start += (uint64_t)sent;
 		}
 		offset += part->length;
@@ -479,8 +494,11 @@ static int restore_window(struct restore_context *ctx, int sock, const struct im
 {
 	const struct ckpt_tcp_stream *stream = image_file_tcp_stream(file);
 	struct tcp_repair_window window = {
-		.snd_wl1 = stream->snd_wl1, .snd_wnd = stream->snd_wnd, .max_window = stream->max_window,
-		.rcv_wnd = stream->rcv_wnd, .rcv_wup = stream->rcv_wup,
+		.snd_wl1 = stream->snd_wl1,
+		.snd_wnd = stream->snd_wnd,
+		.max_window = stream->max_window,
+		.rcv_wnd = stream->rcv_wnd,
+		.rcv_wup = stream->rcv_wup,
 	};
 
 	if (setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_WINDOW, &window, sizeof(window)) < 0)
@@ -494,8 +512,8 @@ static int restore_window(struct restore_context *ctx, int sock, const struct im
  * and room for the kernel's overhead (twice the bytes), which the FORCE
  * options give (CAP_NET_ADMIN, as repair mode needs).
  */
-static int force_buffer(struct restore_context *ctx, int sock, const struct image_file *file, int name,
-			int force_name, uint32_t wanted, uint32_t queued)
+static int force_buffer(struct restore_context *ctx, int sock, const struct image_file *file,
+			int name, int force_name, uint32_t wanted, uint32_t queued)
 {
 	int current = 0, value = (int)(wanted / 2 > queued ? wanted / 2 : queued);
 	socklen_t length = sizeof(current);
@@ -512,27 +530,30 @@ static int force_buffer(struct restore_context *ctx, int sock, const struct imag
 static int rebuild_stream(struct restore_context *ctx, int sock, const struct image_file *file)
 {
 	const struct ckpt_tcp_stream *stream = image_file_tcp_stream(file);
-	int ret = restore_bind_options(ctx, sock, &stream->socket);	/* SO_REUSEADDR first: repair mode overrides it */
+	int ret = restore_bind_options(
+		ctx, sock, &stream->socket); /* SO_REUSEADDR first: repair mode overrides it */
 
 	if (ret == 0)
 		ret = restore_tcp_options(ctx, sock, &stream->socket);
 	if (ret == 0)
-		ret = force_buffer(ctx, sock, file, SO_SNDBUF, SO_SNDBUFFORCE, stream->socket.sndbuf,
-				   stream->send_queue_length);
+		ret = force_buffer(ctx, sock, file, SO_SNDBUF, SO_SNDBUFFORCE,
+				   stream->socket.sndbuf, stream->send_queue_length);
 	if (ret == 0)
-		ret = force_buffer(ctx, sock, file, SO_RCVBUF, SO_RCVBUFFORCE, stream->socket.rcvbuf,
-				   stream->recv_queue_length);
+		ret = force_buffer(ctx, sock, file, SO_RCVBUF, SO_RCVBUFFORCE,
+				   stream->socket.rcvbuf, stream->recv_queue_length);
 	if (ret < 0)
 		return ret;
 	ret = set_repair(sock, TCP_REPAIR_ON);
 	if (ret == -EPERM)
-		return fail(ctx->err, EPERM, "restoring TCP connection FILE %u needs CAP_NET_ADMIN (TCP_REPAIR)",
+		return fail(ctx->err, EPERM,
+			    "restoring TCP connection FILE %u needs CAP_NET_ADMIN (TCP_REPAIR)",
 			    file->file.id);
 	if (ret < 0)
 		return restore_fail(ctx, file, -ret, "TCP_REPAIR");
 	if (set_queue_seq(sock, TCP_RECV_QUEUE, stream->recv_seq - stream->recv_queue_length) < 0)
 		ret = restore_fail(ctx, file, errno, "TCP_QUEUE_SEQ");
-	if (ret == 0 && set_queue_seq(sock, TCP_SEND_QUEUE, stream->send_seq - stream->send_queue_length) < 0)
+	if (ret == 0 &&
+	    set_queue_seq(sock, TCP_SEND_QUEUE, stream->send_seq - stream->send_queue_length) < 0)
 		ret = restore_fail(ctx, file, errno, "TCP_QUEUE_SEQ");
 	if (ret == 0)
 		ret = bind_and_connect(ctx, sock, file);
@@ -557,7 +578,8 @@ static int create_tcp_stream(struct restore_context *ctx, const struct file_open
 		return ret;
 	sock = socket(stream->socket.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (sock < 0)
-		return fail(ctx->err, errno, "a new %s socket: %s", protocol_name(&stream->socket), strerror(errno));
+		return fail(ctx->err, errno, "a new %s socket: %s", protocol_name(&stream->socket),
+			    strerror(errno));
 	ret = rebuild_stream(ctx, sock, file);
 	if (ret < 0) {
 		close(sock);
@@ -576,7 +598,8 @@ static int finish_stream(struct restore_context *ctx, int sock, const struct ima
 	if (ret < 0)
 		return restore_fail(ctx, file, -ret, "leaving repair mode");
 	ret = send_queue_range(ctx, sock, file, CKPT_TCP_SEND_QUEUE,
-			       stream->send_queue_length - stream->unsent_length, stream->send_queue_length);
+			       stream->send_queue_length - stream->unsent_length,
+			       stream->send_queue_length);
 	if (ret == 0 && fcntl(sock, F_SETFL, (int)(file->file.open_flags & O_NONBLOCK)) < 0)
 		ret = restore_fail(ctx, file, errno, "fcntl(F_SETFL)");
 	return ret;
@@ -598,14 +621,16 @@ static int seal_tcp_streams(struct restore_context *ctx)
 /* 0 when the connection's four-tuple is free here, or fails naming it: a socket in repair mode tries it, silently. */
 static int check_connection_free(struct restore_context *ctx, const struct image_file *file)
 {
-	int sock = socket(image_file_tcp_stream(file)->socket.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	int sock = socket(image_file_tcp_stream(file)->socket.family, SOCK_STREAM | SOCK_CLOEXEC,
+			  IPPROTO_TCP);
 	int ret;
 
 	if (sock < 0)
 		return restore_fail(ctx, file, errno, "socket");
 	ret = set_repair(sock, TCP_REPAIR_ON);
 	if (ret == -EPERM)
-		ret = fail(ctx->err, EPERM, "restoring TCP connection FILE %u needs CAP_NET_ADMIN (TCP_REPAIR)",
+		ret = fail(ctx->err, EPERM,
+			   "restoring TCP connection FILE %u needs CAP_NET_ADMIN (TCP_REPAIR)",
 			   file->file.id);
 	else if (ret < 0)
 		ret = restore_fail(ctx, file, -ret, "TCP_REPAIR");
@@ -629,7 +654,7 @@ static int check_tcp_streams(struct restore_context *ctx)
 const struct file_kind_ops tcp_stream_ops = {
 	.kind = CKPT_FILE_TCP_STREAM,
 	.inherited_as = CKPT_INHERIT_SOCKET,
-	.recognise = NULL,	/* inet_socket.c hands established connections over */
+	.recognise = NULL, /* inet_socket.c hands established connections over */
 	.write_state = write_tcp_stream,
 	.free_state = free_tcp_stream,
 	.check = check_tcp_streams,

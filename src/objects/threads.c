@@ -19,8 +19,7 @@
 
 #define SCRATCH_ALTSTACK 2048
 #define SCRATCH_TID_ADDRESS 2080
-#define SCRATCH_BATCH_RESULTS 2304	/* up to 2400: the prctl outputs follow */
-
+#define SCRATCH_BATCH_RESULTS 2304 /* up to 2400: the prctl outputs follow */
 
 /* The batch's calls before the prctl ones; results[i] is what call i returned. */
 enum thread_batch_call {
@@ -30,9 +29,10 @@ enum thread_batch_call {
 	BATCH_PRCTL_FIRST,
 };
 
-
 static const char *const thread_batch_names[BATCH_PRCTL_FIRST] = {
-	"mprotect (scratch)", "sigaltstack", "prctl(PR_GET_TID_ADDRESS)",
+	"mprotect (scratch)",
+	"sigaltstack",
+	"prctl(PR_GET_TID_ADDRESS)",
 };
 
 /*
@@ -44,7 +44,8 @@ int prepare_thread_batch(struct dump_context *ctx)
 {
 	uint64_t results = scratch_data(ctx) + SCRATCH_BATCH_RESULTS;
 	const uint64_t calls[BATCH_PRCTL_FIRST][4] = {
-		[BATCH_UNPROTECT_SCRATCH] = { scratch_data(ctx), CKPT_PAGE_SIZE, PROT_READ | PROT_WRITE },
+		[BATCH_UNPROTECT_SCRATCH] = { scratch_data(ctx), CKPT_PAGE_SIZE,
+					      PROT_READ | PROT_WRITE },
 		[BATCH_SIGALTSTACK] = { 0, scratch_data(ctx) + SCRATCH_ALTSTACK },
 		[BATCH_TID_ADDRESS] = { PR_GET_TID_ADDRESS, scratch_data(ctx) + SCRATCH_TID_ADDRESS },
 	};
@@ -92,7 +93,7 @@ static int run_thread_batch(struct dump_context *ctx, struct dump_thread *thread
 
 static int collect_injected_state(struct dump_context *ctx, struct dump_thread *thread)
 {
-	uint64_t altstack[3];	/* ss_sp, ss_flags (int + pad), ss_size */
+	uint64_t altstack[3]; /* ss_sp, ss_flags (int + pad), ss_size */
 	uint64_t tid_address = 0;
 	int64_t results[THREAD_BATCH_MAX_CALLS];
 	int ret = run_thread_batch(ctx, thread, results);
@@ -100,7 +101,8 @@ static int collect_injected_state(struct dump_context *ctx, struct dump_thread *
 	if (ret == 0)
 		ret = take_prctl_results(ctx, thread, results + BATCH_PRCTL_FIRST);
 	if (ret == 0)
-		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_ALTSTACK, altstack, sizeof(altstack));
+		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_ALTSTACK, altstack,
+				       sizeof(altstack));
 	if (ret == 0)
 		ret = dump_read_memory(ctx, scratch_data(ctx) + SCRATCH_TID_ADDRESS, &tid_address, 8);
 	if (ret < 0)
@@ -119,7 +121,8 @@ static int collect_rseq_and_robust_list(struct dump_context *ctx, struct dump_th
 	size_t length = 0;
 
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, thread->tid, (void *)sizeof(rseq), &rseq) < 0)
-		return fail(ctx->err, errno, "reading rseq of task %d: %s", thread->tid, strerror(errno));
+		return fail(ctx->err, errno, "reading rseq of task %d: %s", thread->tid,
+			    strerror(errno));
 	thread->record.rseq_address = rseq.rseq_abi_pointer;
 	thread->record.rseq_length = rseq.rseq_abi_size;
 	thread->record.rseq_signature = rseq.signature;
@@ -253,8 +256,8 @@ static int restore_comm(struct restore_context *ctx, size_t index)
 
 	if (ret < 0)
 		return ret;
-	return (int)thread_call(ctx, index, "prctl(PR_SET_NAME)", SYS_prctl, PR_SET_NAME, address, 0,
-				0);
+	return (int)thread_call(ctx, index, "prctl(PR_SET_NAME)", SYS_prctl, PR_SET_NAME, address,
+				0, 0);
 }
 
 static int restore_one_thread_state(struct restore_context *ctx, size_t index)
@@ -263,8 +266,8 @@ static int restore_one_thread_state(struct restore_context *ctx, size_t index)
 	int64_t ret = restore_comm(ctx, index);
 
 	if (ret >= 0 && thread->robust_list)
-		ret = thread_call(ctx, index, "set_robust_list", SYS_set_robust_list, thread->robust_list,
-				  thread->robust_list_length, 0, 0);
+		ret = thread_call(ctx, index, "set_robust_list", SYS_set_robust_list,
+				  thread->robust_list, thread->robust_list_length, 0, 0);
 	if (ret >= 0)
 		ret = thread_call(ctx, index, "set_tid_address", SYS_set_tid_address,
 				  thread->clear_child_tid, 0, 0, 0);
@@ -304,7 +307,8 @@ static int clone_thread(struct restore_context *ctx, size_t index)
 	pid_t tid = ctx->image.threads[index].thread.tid;
 	uint64_t tid_address, args_address;
 	struct clone_args args = {
-		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			 CLONE_SYSVSEM,
 		.set_tid_size = 1,
 	};
 	struct remote_task *task;
@@ -317,7 +321,8 @@ static int clone_thread(struct restore_context *ctx, size_t index)
 		ret = husk_put_data(ctx, 4096 + 64, &args, sizeof(args), &args_address);
 	if (ret < 0)
 		return ret;
-	created = husk_call(ctx, "clone3 (thread)", SYS_clone3, args_address, sizeof(args), 0, 0, 0, 0);
+	created = husk_call(ctx, "clone3 (thread)", SYS_clone3, args_address, sizeof(args), 0, 0, 0,
+			    0);
 	if (created < 0)
 		return (int)created;
 	ctx->thread_tids[index] = outer_tid(ctx, ctx->husk, tid);

@@ -34,15 +34,18 @@ static uint64_t timespec_ns(const struct timespec *time)
 
 static struct timespec ns_timespec(uint64_t ns)
 {
-	return (struct timespec){ .tv_sec = (time_t)(ns / NS_PER_SECOND), .tv_nsec = (long)(ns % NS_PER_SECOND) };
+	return (struct timespec){ .tv_sec = (time_t)(ns / NS_PER_SECOND),
+				  .tv_nsec = (long)(ns % NS_PER_SECOND) };
 }
 
 static uint64_t clock_now_ns(clockid_t clock_id)
 {
 	struct timespec now;
 
-	clock_gettime(clock_id == CLOCK_REALTIME_ALARM ? CLOCK_REALTIME :
-		      clock_id == CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME : clock_id, &now);
+	clock_gettime(clock_id == CLOCK_REALTIME_ALARM	 ? CLOCK_REALTIME
+		      : clock_id == CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME
+							 : clock_id,
+		      &now);
 	return timespec_ns(&now);
 }
 
@@ -52,10 +55,12 @@ static int count_ticks(struct dump_context *ctx, int fd, int timer, uint64_t *re
 	uint64_t ticks = 0;
 
 	if (read(timer, &ticks, sizeof(ticks)) != sizeof(ticks))
-		return fail(ctx->err, errno, "reading the expirations of timerfd %d of process %d: %s",
-			    fd, ctx->pid, strerror(errno));
+		return fail(ctx->err, errno,
+			    "reading the expirations of timerfd %d of process %d: %s", fd, ctx->pid,
+			    strerror(errno));
 	if (ioctl(timer, TFD_IOC_SET_TICKS, &ticks) < 0)
-		return fail(ctx->err, errno, "giving back %llu expirations to timerfd %d of process %d: %s",
+		return fail(ctx->err, errno,
+			    "giving back %llu expirations to timerfd %d of process %d: %s",
 			    (unsigned long long)ticks, fd, ctx->pid, strerror(errno));
 	*ret_ticks = ticks;
 	return 0;
@@ -76,13 +81,13 @@ static int read_timer(struct dump_context *ctx, int fd, const char *fdinfo, stru
 	if (ret < 0)
 		return ret;
 	if (timerfd_gettime(timer, &setting) < 0)
-		return fail(ctx->err, errno, "timerfd_gettime on fd %d of process %d: %s", fd, ctx->pid,
-			    strerror(errno));
+		return fail(ctx->err, errno, "timerfd_gettime on fd %d of process %d: %s", fd,
+			    ctx->pid, strerror(errno));
 	state->ticks = ticks;
 	state->interval_ns = timespec_ns(&setting.it_interval);
 	state->remaining_ns = timespec_ns(&setting.it_value);
 	if (state->remaining_ns == 0 && state->interval_ns != 0)
-		state->remaining_ns = 1;	/* armed, due now */
+		state->remaining_ns = 1; /* armed, due now */
 	if (state->settime_flags & CKPT_TIMERFD_ABSTIME)
 		state->expiry_ns = clock_now_ns(state->clock_id) + state->remaining_ns;
 	return 0;
@@ -115,7 +120,8 @@ static int collect_timerfd(struct dump_context *ctx, const struct fd_facts *fact
 	*state = (struct ckpt_timerfd){
 		.file_id = file->record.id,
 		.clock_id = (int32_t)clock_id,
-		.settime_flags = (uint32_t)settime_flags & (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET),
+		.settime_flags = (uint32_t)settime_flags &
+				 (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET),
 	};
 	return read_timer(ctx, fd, text, state);
 }
@@ -140,7 +146,8 @@ static struct itimerspec restarted_setting(const struct ckpt_timerfd *state)
 	uint64_t next = state->remaining_ns;
 
 	if (next && (state->settime_flags & CKPT_TIMERFD_ABSTIME))
-		next = is_wall_clock(state->clock_id) ? state->expiry_ns : clock_now_ns(state->clock_id) + next;
+		next = is_wall_clock(state->clock_id) ? state->expiry_ns
+						      : clock_now_ns(state->clock_id) + next;
 	setting.it_value = ns_timespec(next);
 	return setting;
 }
@@ -170,7 +177,8 @@ static int create_timerfd(struct restore_context *ctx, const struct file_opener 
 		return ret;
 	fd = timerfd_create(state->clock_id, flags);
 	if (fd < 0)
-		return fail(ctx->err, errno, "timerfd_create(clock %d): %s", state->clock_id, strerror(errno));
+		return fail(ctx->err, errno, "timerfd_create(clock %d): %s", state->clock_id,
+			    strerror(errno));
 	ret = arm_timer(ctx, state, fd);
 	if (ret < 0) {
 		close(fd);

@@ -84,7 +84,8 @@ static int read_tree_entry(pid_t pid, struct ckpt_tree_entry *entry, struct ckpt
 static int add_entry(struct dump_tree *tree, const struct ckpt_tree_entry *entry,
 		     struct ckpt_error *err)
 {
-	struct ckpt_tree_entry *grown = realloc(tree->entries, (tree->entry_count + 1) * sizeof(*grown));
+	struct ckpt_tree_entry *grown =
+		realloc(tree->entries, (tree->entry_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(err, ENOMEM, "out of memory");
@@ -128,7 +129,8 @@ static int list_children(const struct dump_context *ctx, pid_t **ret_children, s
 		char *at, *end;
 		int ret;
 
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", ctx->pid, ctx->threads[i].tid);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", ctx->pid,
+			 ctx->threads[i].tid);
 		ret = read_whole_file(path, &text, NULL, err);
 		if (ret < 0) {
 			free(children);
@@ -214,7 +216,7 @@ static int add_child(struct dump_tree *tree, pid_t parent, pid_t child, struct c
 	int ret = read_tree_entry(child, &entry, err);
 
 	if (ret == -ENOENT || ret == -ESRCH || (ret == 0 && entry.ppid != parent)) {
-		err->code = 0;	/* reaped meanwhile (and its PID maybe taken again) */
+		err->code = 0; /* reaped meanwhile (and its PID maybe taken again) */
 		return 0;
 	}
 	if (ret == 0)

@@ -26,7 +26,7 @@
 #include "objects/restore.h"
 #include "util.h"
 
-#define PEEK_BUFFER_SIZE CKPT_MAX_SOCKET_DATA	/* one SOCKET_QUEUE record at most */
+#define PEEK_BUFFER_SIZE CKPT_MAX_SOCKET_DATA /* one SOCKET_QUEUE record at most */
 
 /* A datagram, packet or run of stream bytes waiting in a unix socket. */
 struct socket_message {
@@ -37,8 +37,8 @@ struct socket_message {
 /* A socket's kind_state. */
 struct unix_socket_state {
 	struct ckpt_unix_socket record;
-	uint32_t peer_inode;		/* matched to the peer's FILE once the tree is collected */
-	struct socket_message *messages;	/* its receive queue */
+	uint32_t peer_inode;		 /* matched to the peer's FILE once the tree is collected */
+	struct socket_message *messages; /* its receive queue */
 	size_t message_count;
 };
 
@@ -65,9 +65,12 @@ static int ask_sock_diag(struct dump_context *ctx, int netlink, uint32_t inode)
 		struct nlmsghdr header;
 		struct unix_diag_req request;
 	} question = {
-		.header = { .nlmsg_len = sizeof(question), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		.header = { .nlmsg_len = sizeof(question),
+			    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			    .nlmsg_flags = NLM_F_REQUEST },
-		.request = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = inode,
+		.request = { .sdiag_family = AF_UNIX,
+			     .udiag_states = ~0u,
+			     .udiag_ino = inode,
 			     .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME,
 			     .udiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
 	};
@@ -100,7 +103,8 @@ static void read_diag_attributes(const struct nlmsghdr *header, struct diag_fact
 /* The peer's inode, the shutdown bits and whether it has an address, from sock_diag. */
 static int query_sock_diag(struct dump_context *ctx, uint32_t inode, struct diag_facts *facts)
 {
-	_cleanup_close_ int netlink = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	_cleanup_close_ int netlink =
+		socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	_Alignas(struct nlmsghdr) char answer[8192];
 	const struct nlmsghdr *header = (const void *)answer;
 	ssize_t got;
@@ -113,8 +117,8 @@ static int query_sock_diag(struct dump_context *ctx, uint32_t inode, struct diag
 		return ret;
 	got = recv(netlink, answer, sizeof(answer), 0);
 	if (got < (ssize_t)sizeof(*header) || !NLMSG_OK(header, (size_t)got))
-		return fail(ctx->err, got < 0 ? errno : EIO, "sock_diag answer for socket %u unreadable",
-			    inode);
+		return fail(ctx->err, got < 0 ? errno : EIO,
+			    "sock_diag answer for socket %u unreadable", inode);
 	if (header->nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *error = (const void *)((const char *)header + NLMSG_HDRLEN);
 
@@ -164,7 +168,8 @@ static int check_socket_kind(struct dump_context *ctx, int fd, int sock, int *re
 static int add_message(struct dump_context *ctx, struct unix_socket_state *state, const void *data,
 		       size_t length)
 {
-	struct socket_message *grown = realloc(state->messages, (state->message_count + 1) * sizeof(*grown));
+	struct socket_message *grown =
+		realloc(state->messages, (state->message_count + 1) * sizeof(*grown));
 
 	if (!grown)
 		return fail(ctx->err, ENOMEM, "out of memory");
@@ -201,7 +206,9 @@ static ssize_t peek_once(struct dump_context *ctx, int fd, int sock, char *buffe
 {
 	char control[CMSG_SPACE(64 * sizeof(int))];
 	struct iovec part = { buffer, PEEK_BUFFER_SIZE };
-	struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1, .msg_control = control,
+	struct msghdr message = { .msg_iov = &part,
+				  .msg_iovlen = 1,
+				  .msg_control = control,
 				  .msg_controllen = sizeof(control) };
 	ssize_t got = recvmsg(sock, &message, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
@@ -324,7 +331,8 @@ static int collect_unix_socket(struct dump_context *ctx, const struct fd_facts *
 	state->type = (uint32_t)type;
 	ret = read_queue(ctx, fd, sock, socket_state(file));
 	if (ret == 0 && (state->flags & CKPT_UNIX_PASSCRED) && socket_state(file)->message_count)
-		return refuse(ctx, fd, "a unix socket with SO_PASSCRED and messages (credentials) in flight");
+		return refuse(ctx, fd,
+			      "a unix socket with SO_PASSCRED and messages (credentials) in flight");
 	return ret;
 }
 
@@ -381,7 +389,8 @@ static void free_unix_socket(struct dump_file *file)
 static int set_option(struct restore_context *ctx, int sock, int name, int value)
 {
 	if (setsockopt(sock, SOL_SOCKET, name, &value, sizeof(value)) < 0)
-		return fail(ctx->err, errno, "setsockopt(%d) on a unix socket: %s", name, strerror(errno));
+		return fail(ctx->err, errno, "setsockopt(%d) on a unix socket: %s", name,
+			    strerror(errno));
 	return 0;
 }
 
@@ -392,7 +401,8 @@ static int restore_buffer(struct restore_context *ctx, int sock, int name, uint3
 	socklen_t length = sizeof(current);
 
 	if (getsockopt(sock, SOL_SOCKET, name, &current, &length) < 0)
-		return fail(ctx->err, errno, "getsockopt(%d) on a unix socket: %s", name, strerror(errno));
+		return fail(ctx->err, errno, "getsockopt(%d) on a unix socket: %s", name,
+			    strerror(errno));
 	if ((uint32_t)current == wanted)
 		return 0;
 	return set_option(ctx, sock, name, (int)(wanted / 2));
@@ -416,8 +426,8 @@ static int refill_queue(struct restore_context *ctx, int sender, const struct im
 
 		if (sent != (ssize_t)queue->length)
 			return fail(ctx->err, sent < 0 ? errno : EIO,
-				    "refilling the queue of unix socket FILE %u: %s", receiver->file.id,
-				    sent < 0 ? strerror(errno) : "short send");
+				    "refilling the queue of unix socket FILE %u: %s",
+				    receiver->file.id, sent < 0 ? strerror(errno) : "short send");
 	}
 	return 0;
 }
@@ -442,8 +452,8 @@ static int finish_end(struct restore_context *ctx, int sock, const struct image_
 	return 0;
 }
 
-static int rebuild_pair(struct restore_context *ctx, const int pair[2], const struct image_file *end,
-			const struct image_file *peer)
+static int rebuild_pair(struct restore_context *ctx, const int pair[2],
+			const struct image_file *end, const struct image_file *peer)
 {
 	int ret = restore_buffers(ctx, pair[0], image_file_unix_socket(end));
 
@@ -477,7 +487,8 @@ static int create_unix_socket(struct restore_context *ctx, const struct file_ope
 	if (ret == 0) {
 		ctx->staged_fds[peer_index] = fcntl(pair[1], F_DUPFD_CLOEXEC, ctx->stage_base);
 		if (ctx->staged_fds[peer_index] < 0)
-			ret = fail(ctx->err, errno, "cannot stage a unix socket: %s", strerror(errno));
+			ret = fail(ctx->err, errno, "cannot stage a unix socket: %s",
+				   strerror(errno));
 	}
 	close(pair[1]);
 	if (ret < 0) {

@@ -30,11 +30,13 @@
 #include "sys/proc_files.h"
 #include "util.h"
 
-enum { HUSK_START_TIMEOUT_MS = 30000 };
+enum {
+	HUSK_START_TIMEOUT_MS = 30000
+};
 
 struct husk_report {
 	int32_t pid;
-	int32_t error;		/* negative errno, 0 when ready */
+	int32_t error; /* negative errno, 0 when ready */
 	char step[56];
 };
 
@@ -62,7 +64,10 @@ static void die_with_creator(pid_t creator)
 		_exit(127);
 }
 
-enum { ADOPTION_POLL_US = 1000, ADOPTION_LIMIT_POLLS = 30000 };
+enum {
+	ADOPTION_POLL_US = 1000,
+	ADOPTION_LIMIT_POLLS = 30000
+};
 
 /*
  * A child created by a session stand-in, which exits at once: a
@@ -113,7 +118,9 @@ static uint64_t sharing_clone_flags(const struct ckpt_tree_entry *child)
 	return flags;
 }
 
-enum { SHARER_STACK_SIZE = 256 * 1024 };
+enum {
+	SHARER_STACK_SIZE = 256 * 1024
+};
 
 struct sharer_start {
 	const struct restore_context *ctx;
@@ -223,9 +230,9 @@ static void clone_child(const struct restore_context *ctx, size_t index)
 	const struct ckpt_tree_entry *child = &ctx->tree.entries[index];
 	uint64_t flags = sharing_clone_flags(child);
 	pid_t creator = getpid();
-	pid_t pid = (flags & CLONE_VM) ?
-			    clone_sharing_memory(ctx, index, flags) :
-			    clone_with_pid_and_flags(child->pid, child->exit_signal, flags);
+	pid_t pid = (flags & CLONE_VM)
+			    ? clone_sharing_memory(ctx, index, flags)
+			    : clone_with_pid_and_flags(child->pid, child->exit_signal, flags);
 
 	if (pid == 0 && child->state == CKPT_TREE_ZOMBIE)
 		become_zombie(child);
@@ -254,7 +261,8 @@ static void clone_through_session_stand_in(const struct restore_context *ctx, si
 	if (stand_in == 0) {
 		die_with_creator(creator);
 		if (setsid() < 0) {
-			report_to_ckpt(ctx->report_fd, session, -errno, "starting the session of its exited leader");
+			report_to_ckpt(ctx->report_fd, session, -errno,
+				       "starting the session of its exited leader");
 			_exit(127);
 		}
 		for (size_t i = index + 1; i < tree->entry_count; i++) {
@@ -266,7 +274,8 @@ static void clone_through_session_stand_in(const struct restore_context *ctx, si
 		_exit(0);
 	}
 	if (stand_in < 0) {
-		report_to_ckpt(ctx->report_fd, session, -errno, "creating a stand-in for an exited session leader");
+		report_to_ckpt(ctx->report_fd, session, -errno,
+			       "creating a stand-in for an exited session leader");
 		_exit(127);
 	}
 	waitpid(stand_in, NULL, 0);
@@ -346,7 +355,8 @@ static pid_t start_group_stand_in(const struct restore_context *ctx, pid_t group
 			pause();
 	}
 	if (stand_in < 0 || setpgid(stand_in, stand_in) < 0) {
-		report_to_ckpt(ctx->report_fd, group, -errno, "creating a stand-in for an exited group leader");
+		report_to_ckpt(ctx->report_fd, group, -errno,
+			       "creating a stand-in for an exited group leader");
 		_exit(127);
 	}
 	return stand_in;
@@ -373,7 +383,8 @@ static void place_in_orphaned_group(const struct restore_context *ctx, size_t in
 	pid_t stand_in = start_group_stand_in(ctx, group);
 
 	for (size_t i = index + 1; i < tree->entry_count; i++) {
-		if (joins_other_group(tree, index, &tree->entries[i]) && tree->entries[i].pgid == group)
+		if (joins_other_group(tree, index, &tree->entries[i]) &&
+		    tree->entries[i].pgid == group)
 			join_group(ctx, &tree->entries[i]);
 	}
 	end_stand_in(stand_in);
@@ -414,12 +425,14 @@ static void place_children_in_groups(const struct restore_context *ctx, size_t i
 		}
 		leader = child_with_pid(tree, index, child->pgid);
 		if (leader && leader->sid != leader->pid)
-			setpgid(leader->pid, leader->pid);	/* fails once it is a zombie: it did it */
+			setpgid(leader->pid, leader->pid); /* fails once it is a zombie: it did it */
 		join_group(ctx, child);
 	}
 }
 
-enum { OWN_GROUP_POLLS = 100000 };	/* of 100 us: 10 s */
+enum {
+	OWN_GROUP_POLLS = 100000
+}; /* of 100 us: 10 s */
 
 /*
  * A husk that its parent moves into another group waits for that before it
@@ -439,7 +452,8 @@ static void wait_for_own_group(const struct restore_context *ctx, size_t index)
 	for (int poll = 0; poll < OWN_GROUP_POLLS && getpgrp() != self->pgid; poll++)
 		nanosleep(&pause, NULL);
 	if (getpgrp() != self->pgid) {
-		report_to_ckpt(ctx->report_fd, self->pid, -ETIMEDOUT, "waiting to be placed in its group");
+		report_to_ckpt(ctx->report_fd, self->pid, -ETIMEDOUT,
+			       "waiting to be placed in its group");
 		_exit(127);
 	}
 }
@@ -498,7 +512,8 @@ static int clone_error(struct restore_context *ctx, pid_t pid, int error)
 		return fail(ctx->err, EEXIST, "PID %d is in use", pid);
 	if (error == EPERM)
 		return fail(ctx->err, EPERM,
-			    "creating a process with PID %d needs CAP_CHECKPOINT_RESTORE (or root)", pid);
+			    "creating a process with PID %d needs CAP_CHECKPOINT_RESTORE (or root)",
+			    pid);
 	return fail(ctx->err, error, "creating the process %d: %s", pid, strerror(error));
 }
 
@@ -529,8 +544,8 @@ static int read_report(struct restore_context *ctx, int read_fd, struct husk_rep
 	    (report->error == -EEXIST || report->error == -EPERM))
 		return clone_error(ctx, report->pid, -report->error);
 	if (report->error < 0)
-		return fail(ctx->err, report->error, "the new process %d failed %s: %s", report->pid,
-			    report->step, strerror(-report->error));
+		return fail(ctx->err, report->error, "the new process %d failed %s: %s",
+			    report->pid, report->step, strerror(-report->error));
 	return 0;
 }
 
@@ -556,11 +571,11 @@ static void hold_on_to_ckpt(int go_fd)
 {
 	char released = 0;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);	/* had ckpt died before, read sees EOF */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* had ckpt died before, read sees EOF */
 	if (read(go_fd, &released, 1) != 1)
 		_exit(127);
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	if (write(go_fd, &released, 1) != 1)	/* now ckpt may exit */
+	if (write(go_fd, &released, 1) != 1) /* now ckpt may exit */
 		_exit(127);
 	close(go_fd);
 }
@@ -634,14 +649,14 @@ static int clone_first(struct restore_context *ctx)
 {
 	bool in_namespace = ctx->options->flags & CKPT_OPT_PIDNS;
 	bool root_is_init = ctx->tree.entries[0].pid == 1;
-	pid_t creator = in_namespace ? 0 : getpid();	/* a new namespace's init sees no parent */
+	pid_t creator = in_namespace ? 0 : getpid(); /* a new namespace's init sees no parent */
 	pid_t pid;
 
 	if (in_namespace && !root_is_init)
 		pid = clone_init_and_root(ctx);
 	else
-		pid = in_namespace ? clone_namespace_init() :
-				     clone_with_pid(ctx->tree.entries[0].pid, SIGCHLD);
+		pid = in_namespace ? clone_namespace_init()
+				   : clone_with_pid(ctx->tree.entries[0].pid, SIGCHLD);
 	if (pid == 0)
 		husk_main(ctx, 0, creator);
 	if (pid < 0)
@@ -678,7 +693,8 @@ static int map_outer_pids(struct restore_context *ctx)
 		ctx->outer_pids[i] = tree->entries[i].pid;
 		if (!ctx->namespace_init || tree->entries[i].state != CKPT_TREE_ALIVE)
 			continue;
-		ctx->outer_pids[i] = proc_find_by_inner_pid(ctx->namespace_init, "/proc", tree->entries[i].pid);
+		ctx->outer_pids[i] =
+			proc_find_by_inner_pid(ctx->namespace_init, "/proc", tree->entries[i].pid);
 		if (!ctx->outer_pids[i])
 			return fail(ctx->err, ESRCH, "cannot find process %d of the new namespace",
 				    tree->entries[i].pid);
@@ -699,7 +715,8 @@ static const struct ckpt_tree_entry *entry_of(const struct image_tree *tree, pid
 	return NULL;
 }
 
-static int check_session(struct restore_context *ctx, size_t parent, const struct ckpt_tree_entry *entry)
+static int check_session(struct restore_context *ctx, size_t parent,
+			 const struct ckpt_tree_entry *entry)
 {
 	const struct image_tree *tree = &ctx->tree;
 
@@ -796,7 +813,9 @@ int create_husk_tree(struct restore_context *ctx)
 	return ret;
 }
 
-enum { REAP_POLLS = 1000 };	/* of 10 ms: a busy machine may take seconds */
+enum {
+	REAP_POLLS = 1000
+}; /* of 10 ms: a busy machine may take seconds */
 
 /*
  * Collects a killed husk, once it has died.  Husks are reaped parents
@@ -834,7 +853,7 @@ static void find_our_husks(const struct restore_context *ctx, bool *ours)
 	for (size_t i = 1; i < tree->entry_count; i++) {
 		pid_t parent = parent_of(tree->entries[i].pid);
 
-		if (parent == getpid()) {	/* its husk parent died: it came to us */
+		if (parent == getpid()) { /* its husk parent died: it came to us */
 			ours[i] = true;
 			continue;
 		}
@@ -856,7 +875,7 @@ void kill_husk_tree(struct restore_context *ctx)
 		ctx->go_fd = -1;
 	}
 	if (ctx->namespace_init) {
-		kill(ctx->namespace_init, SIGKILL);	/* takes the whole namespace */
+		kill(ctx->namespace_init, SIGKILL); /* takes the whole namespace */
 		reap(ctx->namespace_init);
 		ctx->namespace_init = 0;
 		ctx->root = 0;
@@ -871,7 +890,7 @@ void kill_husk_tree(struct restore_context *ctx)
 		if (ours ? ours[i] : i == 0)
 			kill(ctx->tree.entries[i].pid, SIGKILL);
 	}
-	for (size_t i = 0; i < ctx->tree.entry_count; i++) {	/* parents first: see reap() */
+	for (size_t i = 0; i < ctx->tree.entry_count; i++) { /* parents first: see reap() */
 		if (ours ? ours[i] : i == 0)
 			reap(ctx->tree.entries[i].pid);
 	}

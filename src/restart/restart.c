@@ -103,8 +103,8 @@ static int seize_husks(struct restore_context *ctx)
 	for (size_t i = 0; ret == 0 && i < ctx->tree.entry_count; i++) {
 		if (ctx->tree.entries[i].state != CKPT_TREE_ALIVE)
 			continue;
-		ret = ptrace_seize_and_stop(ctx->outer_pids[i], PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE,
-					    ctx->err);
+		ret = ptrace_seize_and_stop(ctx->outer_pids[i],
+					    PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE, ctx->err);
 		if (ret >= 0)
 			ctx->seized[i] = true;
 	}
@@ -118,8 +118,8 @@ static int setup_control_area(struct restore_context *ctx)
 	int ret = choose_control_area(ctx);
 
 	if (ret == 0)
-		ret = remote_map_area(&ctx->task, ctx->control, CONTROL_CODE_SIZE, CONTROL_DATA_SIZE,
-				      code, sizeof(code));
+		ret = remote_map_area(&ctx->task, ctx->control, CONTROL_CODE_SIZE,
+				      CONTROL_DATA_SIZE, code, sizeof(code));
 	if (ret == 0)
 		remote_set_gadget(&ctx->task, ctx->task.area.code);
 	return ret;
@@ -276,12 +276,14 @@ static int rebuild_all(struct restore_context *ctx)
 	while (ret == 0 && ctx->next.type == CKPT_RECORD_PROCESS)
 		ret = rebuild_process(ctx);
 	if (ret == 0 && ctx->next.type != CKPT_RECORD_TAIL)
-		ret = fail(ctx->err, EINVAL, "bad image: %s record where PROCESS or TAIL was expected",
+		ret = fail(ctx->err, EINVAL,
+			   "bad image: %s record where PROCESS or TAIL was expected",
 			   record_type_name(ctx->next.type));
 	if (ret == 0 && ctx->reader.record_count && ctx->tree.next_entry < ctx->tree.entry_count) {
 		for (size_t i = ctx->tree.next_entry; i < ctx->tree.entry_count; i++) {
 			if (ctx->tree.entries[i].state == CKPT_TREE_ALIVE)
-				return fail(ctx->err, EINVAL, "bad image: process %d of the tree is missing",
+				return fail(ctx->err, EINVAL,
+					    "bad image: process %d of the tree is missing",
 					    ctx->tree.entries[i].pid);
 		}
 	}
@@ -340,7 +342,7 @@ int ckpt_restart(int fd, struct ckpt_options *options, pid_t *ret_pid)
 
 	ctx.options = options ? options : &no_options;
 	prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper, 0, 0, 0);
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);	/* orphaned husks come back to us */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); /* orphaned husks come back to us */
 	ret = prepare(&ctx, fd);
 	if (ret == 0)
 		ret = create_husk_tree(&ctx);

@@ -30,12 +30,12 @@ static const struct {
 	uint32_t offset;
 	uint32_t size;
 } fixed_components[] = {
-	[2] = { 576, 256 },	/* AVX: upper halves of ymm0-15 */
-	[3] = { 960, 64 },	/* MPX bound registers */
-	[4] = { 1024, 64 },	/* MPX BNDCFGU, BNDSTATUS */
-	[5] = { 1088, 64 },	/* AVX-512 opmask k0-7 */
-	[6] = { 1152, 512 },	/* AVX-512 upper halves of zmm0-15 */
-	[7] = { 1664, 1024 },	/* AVX-512 zmm16-31 */
+	[2] = { 576, 256 },   /* AVX: upper halves of ymm0-15 */
+	[3] = { 960, 64 },    /* MPX bound registers */
+	[4] = { 1024, 64 },   /* MPX BNDCFGU, BNDSTATUS */
+	[5] = { 1088, 64 },   /* AVX-512 opmask k0-7 */
+	[6] = { 1152, 512 },  /* AVX-512 upper halves of zmm0-15 */
+	[7] = { 1664, 1024 }, /* AVX-512 zmm16-31 */
 };
 
 static const struct {
@@ -43,15 +43,9 @@ static const struct {
 	unsigned last;
 	const char *name;
 } feature_names[] = {
-	{ 0, 0, "x87" },
-	{ 1, 1, "SSE" },
-	{ 2, 2, "AVX" },
-	{ 3, 4, "MPX" },
-	{ 5, 7, "AVX-512" },
-	{ 9, 9, "PKRU" },
-	{ 11, 12, "CET" },
-	{ 17, 18, "AMX" },
-	{ 19, 19, "APX" },
+	{ 0, 0, "x87" },   { 1, 1, "SSE" },	{ 2, 2, "AVX" },
+	{ 3, 4, "MPX" },   { 5, 7, "AVX-512" }, { 9, 9, "PKRU" },
+	{ 11, 12, "CET" }, { 17, 18, "AMX" },	{ 19, 19, "APX" },
 };
 
 static uint64_t read_u64(const uint8_t *bytes)
@@ -113,8 +107,7 @@ static int place_component(struct xstate_layout *layout, unsigned component, str
 
 	if (component == PKRU_COMPONENT)
 		return place_pkru(layout, err);
-	if (component >= ARRAY_SIZE(fixed_components) ||
-	    fixed_components[component].size == 0)
+	if (component >= ARRAY_SIZE(fixed_components) || fixed_components[component].size == 0)
 		return fail(err, ENOTSUP,
 			    "the image's CPU state holds %s, whose place differs between CPUs: it restarts only on a CPU with the same features",
 			    describe_xfeatures(1ull << component, name, sizeof(name)));
@@ -136,7 +129,8 @@ int saved_xstate_layout(uint64_t features, uint32_t size, struct xstate_layout *
 			return ret;
 		if (layout.offsets[i] + layout.sizes[i] > size)
 			return fail(err, EINVAL,
-				    "bad image: xstate of %u bytes is too small for component %u", size, i);
+				    "bad image: xstate of %u bytes is too small for component %u",
+				    size, i);
 	}
 	*ret_layout = layout;
 	return 0;
@@ -155,7 +149,8 @@ static int copy_component(const uint8_t *saved, const struct xstate_layout *from
 		return fail(err, ENOTSUP,
 			    "xstate component %u is %u bytes in the image and %u bytes on this CPU",
 			    component, from->sizes[component], to->sizes[component]);
-	memcpy(out + to->offsets[component], saved + from->offsets[component], from->sizes[component]);
+	memcpy(out + to->offsets[component], saved + from->offsets[component],
+	       from->sizes[component]);
 	return 0;
 }
 
@@ -171,14 +166,15 @@ int convert_xstate(const uint8_t *saved, const struct xstate_layout *from, uint8
 	memset(out, 0, to->size);
 	memcpy(out, saved, XSAVE_LEGACY_SIZE);
 	for (unsigned i = 2; i < XSTATE_COMPONENTS; i++) {
-		int ret = has_feature(saved_components, i) ?
-			  copy_component(saved, from, out, to, i, err) : 0;
+		int ret = has_feature(saved_components, i)
+				  ? copy_component(saved, from, out, to, i, err)
+				  : 0;
 
 		if (ret < 0)
 			return ret;
 	}
 	write_u64(out + XSTATE_BV_OFFSET, saved_components & to->features);
-	write_u64(out + XCOMP_BV_OFFSET, 0);	/* the standard format */
+	write_u64(out + XCOMP_BV_OFFSET, 0); /* the standard format */
 	return 0;
 }
 

@@ -12,16 +12,16 @@
 
 #include "error.h"
 
-#define XSAVE_LEGACY_SIZE 512u		/* x87 and SSE state (the FXSAVE layout) */
-#define XSAVE_HEADER_SIZE 64u		/* XSTATE_BV, XCOMP_BV, reserved */
+#define XSAVE_LEGACY_SIZE 512u /* x87 and SSE state (the FXSAVE layout) */
+#define XSAVE_HEADER_SIZE 64u  /* XSTATE_BV, XCOMP_BV, reserved */
 #define XSAVE_MIN_SIZE (XSAVE_LEGACY_SIZE + XSAVE_HEADER_SIZE)
 #define XSTATE_COMPONENTS 64
 
 /* Where each state component sits in a standard-format (non-compacted)
  * XSAVE area; components 0 and 1 live in the legacy region. */
 struct xstate_layout {
-	uint64_t features;		/* the XCR0 bits this area holds */
-	uint32_t size;			/* bytes of the whole area */
+	uint64_t features; /* the XCR0 bits this area holds */
+	uint32_t size;	   /* bytes of the whole area */
 	uint32_t offsets[XSTATE_COMPONENTS];
 	uint32_t sizes[XSTATE_COMPONENTS];
 };

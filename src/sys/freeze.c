@@ -17,10 +17,10 @@ int freeze_thread(pid_t pid, pid_t tid, struct user_regs_struct *ret_regs, bool 
 
 	*ret_seized = false;
 	if (ret < 0 && tid != pid && ret == -ESRCH) {
-		err->code = 0;	/* a thread that just exited */
+		err->code = 0; /* a thread that just exited */
 		return 1;
 	}
-	*ret_seized = true;	/* seized even if the stop failed: detach it */
+	*ret_seized = true; /* seized even if the stop failed: detach it */
 	if (ret < 0)
 		return ret;
 	return ptrace_get_regs(tid, ret_regs, err);
@@ -57,7 +57,7 @@ static void resend_deferred_signals(const struct remote_task *task)
 }
 
 void let_go_of_frozen_thread(const struct remote_task *task,
-			   const struct user_regs_struct *unhomed_regs)
+			     const struct user_regs_struct *unhomed_regs)
 {
 	struct ckpt_error ignored = { 0 };
 	const struct injector *injector = &task->injector;
@@ -75,7 +75,9 @@ void let_go_of_frozen_thread(const struct remote_task *task,
 	resend_deferred_signals(task);
 }
 
-enum { LET_GO_POLLS = 1000 };	/* of 1 ms: a dying thread's exit shows well within */
+enum {
+	LET_GO_POLLS = 1000
+}; /* of 1 ms: a dying thread's exit shows well within */
 
 void let_go_of_ending_thread(const struct remote_task *task)
 {
@@ -91,7 +93,7 @@ void let_go_of_ending_thread(const struct remote_task *task)
 		}
 		got = waitpid(task->tid, &status, __WALL | WNOHANG);
 		if ((got < 0 && errno != EINTR) || (got > 0 && !WIFSTOPPED(status)))
-			return;	/* its exit collected, or not ours to collect */
+			return; /* its exit collected, or not ours to collect */
 		if (got == 0)
 			nanosleep(&pause, NULL);
 	}

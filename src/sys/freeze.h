@@ -40,7 +40,7 @@ int freeze_new_threads(pid_t pid, const struct thread_set *set, struct ckpt_erro
  * nothing was injected).  A SIGSTOP held back meanwhile is sent again.
  */
 void let_go_of_frozen_thread(const struct remote_task *task,
-			   const struct user_regs_struct *unhomed_regs);
+			     const struct user_regs_struct *unhomed_regs);
 /*
  * Detaches a frozen thread of a process that is ending, or collects its
  * exit: a traced thread's exit goes to the tracer first, and its process

@@ -66,13 +66,13 @@ static uint32_t parse_vm_flags(const char *line)
 		char name[3];
 		uint32_t flag;
 	} known[] = {
-		{ "sh", PROC_VMA_SHARED },	{ "gd", PROC_VMA_GROWSDOWN },
-		{ "hg", PROC_VMA_HUGEPAGE },	{ "nh", PROC_VMA_NOHUGEPAGE },
-		{ "dc", PROC_VMA_DONTFORK },	{ "dd", PROC_VMA_DONTDUMP },
-		{ "wf", PROC_VMA_WIPEONFORK },	{ "mw", PROC_VMA_MAYWRITE },
-		{ "lo", PROC_VMA_LOCKED },	{ "io", PROC_VMA_IO },
-		{ "pf", PROC_VMA_IO },		{ "nr", PROC_VMA_NORESERVE },
-		{ "mg", PROC_VMA_MERGEABLE },	{ "lf", PROC_VMA_LOCKONFAULT },
+		{ "sh", PROC_VMA_SHARED },     { "gd", PROC_VMA_GROWSDOWN },
+		{ "hg", PROC_VMA_HUGEPAGE },   { "nh", PROC_VMA_NOHUGEPAGE },
+		{ "dc", PROC_VMA_DONTFORK },   { "dd", PROC_VMA_DONTDUMP },
+		{ "wf", PROC_VMA_WIPEONFORK }, { "mw", PROC_VMA_MAYWRITE },
+		{ "lo", PROC_VMA_LOCKED },     { "io", PROC_VMA_IO },
+		{ "pf", PROC_VMA_IO },	       { "nr", PROC_VMA_NORESERVE },
+		{ "mg", PROC_VMA_MERGEABLE },  { "lf", PROC_VMA_LOCKONFAULT },
 		{ "dp", PROC_VMA_DROPPABLE },
 	};
 	uint32_t flags = 0;
@@ -208,8 +208,7 @@ int proc_vma_flags_at(pid_t pid, uint64_t address, uint32_t *ret_flags, struct c
 	return ret;
 }
 
-int proc_stat_fields(pid_t pid, uint64_t *values, int first_field, int count,
-		     struct ckpt_error *err)
+int proc_stat_fields(pid_t pid, uint64_t *values, int first_field, int count, struct ckpt_error *err)
 {
 	char path[64];
 	_cleanup_free_ char *text = NULL;
@@ -220,10 +219,10 @@ int proc_stat_fields(pid_t pid, uint64_t *values, int first_field, int count,
 	ret = read_whole_file(path, &text, NULL, err);
 	if (ret < 0)
 		return ret;
-	at = strrchr(text, ')');	/* comm may hold spaces and parentheses */
+	at = strrchr(text, ')'); /* comm may hold spaces and parentheses */
 	if (!at)
 		return fail(err, EINVAL, "cannot parse %s", path);
-	at += 2;			/* field 3 starts here */
+	at += 2; /* field 3 starts here */
 	for (int field = 3; field < first_field + count; field++) {
 		char *end;
 		unsigned long long value = strtoull(at, &end, 10);
@@ -330,8 +329,7 @@ pid_t proc_find_by_inner_pid(pid_t namespace_member, const char *directory, pid_
 		if (outer <= 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%d/status", directory, outer);
-		if (innermost_pid(path) == inner &&
-		    pid_namespace_of(outer) == namespace)
+		if (innermost_pid(path) == inner && pid_namespace_of(outer) == namespace)
 			found = outer;
 	}
 	if (dir)

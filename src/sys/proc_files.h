@@ -23,11 +23,11 @@ enum proc_vma_flag {
 	PROC_VMA_WIPEONFORK = 1u << 6,
 	PROC_VMA_MAYWRITE = 1u << 7,
 	PROC_VMA_LOCKED = 1u << 8,
-	PROC_VMA_IO = 1u << 9,	/* io / pfnmap: device memory */
+	PROC_VMA_IO = 1u << 9, /* io / pfnmap: device memory */
 	PROC_VMA_NORESERVE = 1u << 10,
-	PROC_VMA_MERGEABLE = 1u << 11,	/* mg: MADV_MERGEABLE (KSM) */
-	PROC_VMA_LOCKONFAULT = 1u << 12,	/* lf: locked as pages fault in */
-	PROC_VMA_DROPPABLE = 1u << 13,	/* dp: MAP_DROPPABLE */
+	PROC_VMA_MERGEABLE = 1u << 11,	 /* mg: MADV_MERGEABLE (KSM) */
+	PROC_VMA_LOCKONFAULT = 1u << 12, /* lf: locked as pages fault in */
+	PROC_VMA_DROPPABLE = 1u << 13,	 /* dp: MAP_DROPPABLE */
 };
 
 struct proc_vma {
@@ -35,11 +35,11 @@ struct proc_vma {
 	uint64_t end;
 	uint64_t offset;
 	uint32_t prot;
-	uint32_t flags;		/* enum proc_vma_flag */
+	uint32_t flags; /* enum proc_vma_flag */
 	uint64_t inode;
 	unsigned int dev_major;
 	unsigned int dev_minor;
-	char *name;		/* path or [heap], [stack], [vdso], ...; "" for anonymous */
+	char *name; /* path or [heap], [stack], [vdso], ...; "" for anonymous */
 };
 
 struct proc_vma_list {
@@ -57,8 +57,7 @@ void proc_vma_list_free(struct proc_vma_list *list);
 int proc_vma_flags_at(pid_t pid, uint64_t address, uint32_t *ret_flags, struct ckpt_error *err);
 
 /* Field number `field` (1-based as in proc(5)) of /proc/PID/stat. */
-int proc_stat_fields(pid_t pid, uint64_t *values, int first_field, int count,
-		     struct ckpt_error *err);
+int proc_stat_fields(pid_t pid, uint64_t *values, int first_field, int count, struct ckpt_error *err);
 
 /* "Name:\tvalue..." line of /proc/PID/status; *ret_value points into text. */
 const char *status_field(const char *status_text, const char *name);

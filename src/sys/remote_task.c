@@ -47,8 +47,9 @@ int remote_read(const struct remote_task *task, uint64_t address, void *buffer, 
 	struct iovec remote = { (void *)(uintptr_t)address, length };
 
 	if (process_vm_readv(task->pid, &local, 1, &remote, 1, 0) != (ssize_t)length)
-		return fail(task->err, errno ? errno : EIO, "reading memory of process %d at %#llx: %s",
-			    task->pid, (unsigned long long)address, strerror(errno));
+		return fail(task->err, errno ? errno : EIO,
+			    "reading memory of process %d at %#llx: %s", task->pid,
+			    (unsigned long long)address, strerror(errno));
 	return 0;
 }
 
@@ -61,8 +62,7 @@ static bool write_bytes(const struct remote_task *task, uint64_t address, const 
 	return !length || process_vm_writev(task->pid, &local, 1, &remote, 1, 0) == (ssize_t)length;
 }
 
-int remote_write(const struct remote_task *task, uint64_t address, const void *data,
-		 size_t length)
+int remote_write(const struct remote_task *task, uint64_t address, const void *data, size_t length)
 {
 	if (!write_bytes(task, address, data, length))
 		return fail(task->err, errno ? errno : EIO, "writing into process %d at %#llx: %s",
@@ -70,8 +70,7 @@ int remote_write(const struct remote_task *task, uint64_t address, const void *d
 	return 0;
 }
 
-int remote_poke_code(const struct remote_task *task, uint64_t address, const void *code,
-		     size_t length)
+int remote_poke_code(const struct remote_task *task, uint64_t address, const void *code, size_t length)
 {
 	return poke_code(task->tid, address, code, length, task->err);
 }
@@ -94,7 +93,9 @@ int remote_get_data(const struct remote_task *task, uint64_t offset, void *buffe
 	return remote_read(task, task->area.data + offset, buffer, length);
 }
 
-enum { VDSO_MAX_SIZE = 8192 };
+enum {
+	VDSO_MAX_SIZE = 8192
+};
 
 static int find_syscall_instruction(const struct remote_task *task, const struct proc_vma *vdso,
 				    uint64_t *ret_gadget)
@@ -127,7 +128,8 @@ int remote_find_vdso_gadget(const struct remote_task *task, uint64_t *ret_gadget
 	}
 	proc_vma_list_free(&list);
 	if (ret == 0 && !gadget)
-		return fail(task->err, ENOTSUP, "process %d has no vDSO to run syscalls in", task->pid);
+		return fail(task->err, ENOTSUP, "process %d has no vDSO to run syscalls in",
+			    task->pid);
 	if (ret == 0)
 		*ret_gadget = gadget;
 	return ret;
@@ -136,7 +138,8 @@ int remote_find_vdso_gadget(const struct remote_task *task, uint64_t *ret_gadget
 static int64_t map_part_at(struct remote_task *task, uint64_t address, uint64_t size)
 {
 	int64_t result = remote_call(task, "mmap", SYS_mmap, address, size, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0);
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+				     (uint64_t)-1, 0);
 
 	if (result >= 0 && (uint64_t)result != address)
 		return fail(task->err, EEXIST, "control area at %#llx is taken",

@@ -19,9 +19,9 @@
 
 /* ckpt's area in a remote task: code pages, then data pages. */
 struct remote_area {
-	uint64_t code;			/* the first code page, 0 when none is mapped */
+	uint64_t code; /* the first code page, 0 when none is mapped */
 	uint64_t code_size;
-	uint64_t data;			/* right after the code */
+	uint64_t data; /* right after the code */
 	uint64_t data_size;
 };
 
@@ -31,8 +31,8 @@ struct remote_area {
  */
 struct remote_task {
 	struct injector injector;
-	pid_t pid;			/* its process, whose memory is read and written */
-	pid_t tid;			/* the thread the syscalls run in */
+	pid_t pid; /* its process, whose memory is read and written */
+	pid_t tid; /* the thread the syscalls run in */
 	struct remote_area area;
 	struct ckpt_error *err;
 };
@@ -59,8 +59,7 @@ int remote_run_batch(struct remote_task *task, uint64_t code_address, uint64_t t
 
 /* Bytes at any address of the task's process (process_vm_readv / writev). */
 int remote_read(const struct remote_task *task, uint64_t address, void *buffer, size_t length);
-int remote_write(const struct remote_task *task, uint64_t address, const void *data,
-		 size_t length);
+int remote_write(const struct remote_task *task, uint64_t address, const void *data, size_t length);
 /* Writes code with PTRACE_POKETEXT: works on a page that is not writable. */
 int remote_poke_code(const struct remote_task *task, uint64_t address, const void *code,
 		     size_t length);

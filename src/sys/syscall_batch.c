@@ -3,7 +3,9 @@
 
 #include "sys/syscall_batch.h"
 
-enum { LONGEST_CALL = 5 + 4 * 10 + 2 + 10 };
+enum {
+	LONGEST_CALL = 5 + 4 * 10 + 2 + 10
+};
 
 static void emit_bytes(struct syscall_batch *batch, const void *bytes, size_t length)
 {
@@ -51,12 +53,12 @@ void syscall_batch_add(struct syscall_batch *batch, long number, const uint64_t 
 		batch->overflowed = 1;
 		return;
 	}
-	if (batch->length == 0)	/* arguments 5 and 6 stay 0 (syscalls keep r8, r9) */
+	if (batch->length == 0) /* arguments 5 and 6 stay 0 (syscalls keep r8, r9) */
 		emit_bytes(batch, clear_r8_r9, sizeof(clear_r8_r9));
 	emit_number(batch, number);
 	emit_arguments(batch, args);
 	emit_bytes(batch, syscall_instruction, sizeof(syscall_instruction));
-	emit_with_imm64(batch, 0x48, 0xa3, result_address);	/* movabs [imm64], rax */
+	emit_with_imm64(batch, 0x48, 0xa3, result_address); /* movabs [imm64], rax */
 	batch->call_count++;
 }
 

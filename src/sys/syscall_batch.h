@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYSCALL_BATCH_MAX_CODE 4096u	/* one page: about 70 calls */
+#define SYSCALL_BATCH_MAX_CODE 4096u /* one page: about 70 calls */
 
 struct syscall_batch {
 	unsigned char code[SYSCALL_BATCH_MAX_CODE];

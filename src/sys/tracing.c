@@ -30,8 +30,8 @@ __asm__(".pushsection .text\n"
 static int exited_message(pid_t tid, int status, struct ckpt_error *err)
 {
 	if (WIFEXITED(status))
-		return fail(err, ESRCH, "process %d exited (status %d) while being checkpointed", tid,
-			    WEXITSTATUS(status));
+		return fail(err, ESRCH, "process %d exited (status %d) while being checkpointed",
+			    tid, WEXITSTATUS(status));
 	return fail(err, ESRCH, "process %d was killed by signal %d while stopped", tid,
 		    WTERMSIG(status));
 }
@@ -225,7 +225,7 @@ int ptrace_get_xstate(pid_t tid, void *buffer, size_t size, struct ckpt_error *e
 enum {
 	XSTATE_PROBE_SIZE = 64 << 10,
 	SW_BYTES_OFFSET = 464,
-	SW_MAGIC1 = 0x46505853,	/* "XSFP" */
+	SW_MAGIC1 = 0x46505853, /* "XSFP" */
 };
 
 struct xstate_sw_bytes {
@@ -264,14 +264,16 @@ int ptrace_set_xstate(pid_t tid, const void *buffer, size_t size, struct ckpt_er
 int ptrace_get_sigmask(pid_t tid, uint64_t *ret_mask, struct ckpt_error *err)
 {
 	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(*ret_mask), ret_mask) < 0)
-		return fail(err, errno, "reading the signal mask of task %d: %s", tid, strerror(errno));
+		return fail(err, errno, "reading the signal mask of task %d: %s", tid,
+			    strerror(errno));
 	return 0;
 }
 
 int ptrace_set_sigmask(pid_t tid, uint64_t mask, struct ckpt_error *err)
 {
 	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
-		return fail(err, errno, "setting the signal mask of task %d: %s", tid, strerror(errno));
+		return fail(err, errno, "setting the signal mask of task %d: %s", tid,
+			    strerror(errno));
 	return 0;
 }
 
@@ -342,11 +344,10 @@ static int load_home(struct injector *injector)
 	return ret;
 }
 
-int injector_set_home(struct injector *injector, const struct user_regs_struct *regs,
-		      uint64_t sigmask)
+int injector_set_home(struct injector *injector, const struct user_regs_struct *regs, uint64_t sigmask)
 {
 	injector->home_regs = *regs;
-	injector->home_regs.orig_rax = (uint64_t)-1;	/* no restart logic on the way out */
+	injector->home_regs.orig_rax = (uint64_t)-1; /* no restart logic on the way out */
 	injector->home_sigmask = sigmask;
 	injector->has_home = true;
 	return load_home(injector);
@@ -409,11 +410,11 @@ static int run_to_syscall_exit(struct injector *injector, long number, const uin
 	if (ret == 0)
 		ret = ptrace_set_regs(injector->tid, &regs, injector->err);
 	if (ret == 0)
-		ret = resume_to_syscall_stop(injector);	/* entry */
+		ret = resume_to_syscall_stop(injector); /* entry */
 	if (ret < 0)
 		return ret;
 	injector->call_count++;
-	return resume_to_syscall_stop(injector);	/* exit */
+	return resume_to_syscall_stop(injector); /* exit */
 }
 
 /*
@@ -452,17 +453,17 @@ int inject_settling_syscall(struct injector *injector, const struct user_regs_st
 	note_injected(injector);
 	ret = ptrace_set_regs(injector->tid, &regs, injector->err);
 	if (ret == 0 && ptrace(PTRACE_SYSCALL, injector->tid, NULL, NULL) < 0)
-		ret = fail(injector->err, errno, "resuming task %d: %s", injector->tid, strerror(errno));
+		ret = fail(injector->err, errno, "resuming task %d: %s", injector->tid,
+			   strerror(errno));
 	if (ret == 0)
 		ret = settle_to_entry(injector, frozen);
 	if (ret != 0)
 		return ret;
 	injector->call_count++;
-	return resume_to_syscall_stop(injector);	/* exit */
+	return resume_to_syscall_stop(injector); /* exit */
 }
 
-int inject_syscall(struct injector *injector, long number, const uint64_t args[6],
-		   int64_t *ret_result)
+int inject_syscall(struct injector *injector, long number, const uint64_t args[6], int64_t *ret_result)
 {
 	struct user_regs_struct regs;
 	int ret = run_to_syscall_exit(injector, number, args);
@@ -477,8 +478,8 @@ int inject_syscall(struct injector *injector, long number, const uint64_t args[6
 	return 0;
 }
 
-int64_t inject(struct injector *injector, const char *what, long number, uint64_t a0,
-	       uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+int64_t inject(struct injector *injector, const char *what, long number, uint64_t a0, uint64_t a1,
+	       uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
 	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
 	int64_t result;
@@ -537,7 +538,8 @@ static int leave_trap_stop(struct injector *injector)
 		ret = deliver_and_stop(injector->tid, 0, injector->err);
 	}
 	if (ret > 0)
-		return fail(injector->err, EPROTO, "task %d stopped for signal %d with every signal blocked",
+		return fail(injector->err, EPROTO,
+			    "task %d stopped for signal %d with every signal blocked",
 			    injector->tid, ret);
 	return ret;
 }
@@ -562,17 +564,17 @@ int inject_batch(struct injector *injector, uint64_t code_address, uint64_t trap
 	return ret;
 }
 
-int poke_code(pid_t tid, uint64_t address, const void *code, size_t length,
-	      struct ckpt_error *err)
+int poke_code(pid_t tid, uint64_t address, const void *code, size_t length, struct ckpt_error *err)
 {
 	const unsigned char *bytes = code;
 
 	for (size_t at = 0; at < length; at += 8) {
-		uint64_t word = 0xccccccccccccccccull;	/* int3 after the end */
+		uint64_t word = 0xccccccccccccccccull; /* int3 after the end */
 
 		memcpy(&word, bytes + at, length - at < 8 ? length - at : 8);
 		if (ptrace(PTRACE_POKETEXT, tid, (void *)(uintptr_t)(address + at), (void *)word) < 0)
-			return fail(err, errno, "writing code into task %d: %s", tid, strerror(errno));
+			return fail(err, errno, "writing code into task %d: %s", tid,
+				    strerror(errno));
 	}
 	return 0;
 }

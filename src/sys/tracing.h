@@ -33,8 +33,7 @@ int ptrace_get_xstate(pid_t tid, void *buffer, size_t size, struct ckpt_error *e
  * The XSAVE size and enabled features the kernel uses for tid's xstate:
  * the truth, where CPUID inside ckpt may be an emulator's (valgrind).
  */
-int ptrace_probe_xstate(pid_t tid, size_t *ret_size, uint64_t *ret_features,
-			struct ckpt_error *err);
+int ptrace_probe_xstate(pid_t tid, size_t *ret_size, uint64_t *ret_features, struct ckpt_error *err);
 int ptrace_set_xstate(pid_t tid, const void *buffer, size_t size, struct ckpt_error *err);
 int ptrace_get_sigmask(pid_t tid, uint64_t *ret_mask, struct ckpt_error *err);
 int ptrace_set_sigmask(pid_t tid, uint64_t mask, struct ckpt_error *err);
@@ -62,14 +61,14 @@ uint64_t cpu_xfeatures(void);
 struct injector {
 	pid_t tid;
 	uint64_t gadget;
-	struct user_regs_struct base_regs;	/* template for each call */
+	struct user_regs_struct base_regs; /* template for each call */
 	bool has_home;
-	struct user_regs_struct home_regs;	/* the tracee's own, between injections */
+	struct user_regs_struct home_regs; /* the tracee's own, between injections */
 	uint64_t home_sigmask;
-	uint64_t deferred_signals;		/* bit n-1: signal n arrived */
+	uint64_t deferred_signals; /* bit n-1: signal n arrived */
 	uint64_t call_count;
-	uint64_t injected_ns;			/* time with injected state in place */
-	uint64_t injected_since;		/* when it was put in place, or 0 */
+	uint64_t injected_ns;	 /* time with injected state in place */
+	uint64_t injected_since; /* when it was put in place, or 0 */
 	struct ckpt_error *err;
 };
 
@@ -92,8 +91,8 @@ int inject_settling_syscall(struct injector *injector, const struct user_regs_st
 int inject_syscall(struct injector *injector, long number, const uint64_t args[6],
 		   int64_t *ret_result);
 /* Convenience: result, or a failure message naming the syscall. */
-int64_t inject(struct injector *injector, const char *what, long number, uint64_t a0,
-	       uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+int64_t inject(struct injector *injector, const char *what, long number, uint64_t a0, uint64_t a1,
+	       uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 /* Runs one last syscall and leaves the tracee at its syscall-exit stop. */
 int inject_final_syscall(struct injector *injector, long number, const uint64_t args[6]);
 
@@ -105,8 +104,7 @@ int inject_final_syscall(struct injector *injector, long number, const uint64_t 
  */
 int inject_batch(struct injector *injector, uint64_t code_address, uint64_t trap_address);
 /* Writes code into the tracee with PTRACE_POKETEXT (works on a read+exec page). */
-int poke_code(pid_t tid, uint64_t address, const void *code, size_t length,
-	      struct ckpt_error *err);
+int poke_code(pid_t tid, uint64_t address, const void *code, size_t length, struct ckpt_error *err);
 
 /* A syscall instruction inside ckpt itself (for a forked husk). */
 extern const char ckpt_syscall_gadget[];

@@ -114,7 +114,8 @@ static void check_files_and_fds(const struct image_process *image)
 		bool named_by_path = file_kind_has(image->files[i].file.kind, FILE_KIND_ON_DISK) ||
 				     file_kind_has(image->files[i].file.kind, FILE_KIND_MAPPING_ONLY);
 
-		if (image->files[i].file.id != i + 1 || (named_by_path && image->files[i].path[0] != '/'))
+		if (image->files[i].file.id != i + 1 ||
+		    (named_by_path && image->files[i].path[0] != '/'))
 			die("accepted a FILE record out of sequence or with a relative path");
 	}
 	for (size_t i = 0; i < image->fd_count; i++) {

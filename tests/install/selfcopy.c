@@ -19,7 +19,9 @@
 
 #include <ckpt.h>
 
-enum { CHILD_CARRIED_ON = 42 };
+enum {
+	CHILD_CARRIED_ON = 42
+};
 
 static volatile sig_atomic_t go_received;
 static long global_value = 1;
@@ -40,7 +42,7 @@ static int run_child(pid_t parent)
 
 	if (!heap_value)
 		return 1;
-	close_range(3, ~0u, 0);	/* only fds 0-2, which a restart takes over */
+	close_range(3, ~0u, 0); /* only fds 0-2, which a restart takes over */
 	*heap_value = 0x4ea9;
 	global_value = 0x610ba1;
 	signal(SIGUSR1, note_go);
@@ -74,7 +76,9 @@ static int checkpoint_child(pid_t child, const char *image_path)
 {
 	char error[512] = "";
 	struct ckpt_options options = {
-		.flags = CKPT_OPT_KILL | CKPT_OPT_SYNC, .error = error, .error_size = sizeof(error),
+		.flags = CKPT_OPT_KILL | CKPT_OPT_SYNC,
+		.error = error,
+		.error_size = sizeof(error),
 	};
 	int fd = open(image_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int ret;
@@ -136,7 +140,8 @@ int main(int argc, char **argv)
 	kill(restored, SIGUSR1);
 	if (waitpid(restored, &status, 0) != restored || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != CHILD_CARRIED_ON) {
-		fprintf(stderr, "selfcopy: the restarted child did not carry on (status %#x)\n", status);
+		fprintf(stderr, "selfcopy: the restarted child did not carry on (status %#x)\n",
+			status);
 		return 1;
 	}
 	printf("selfcopy: child %d checkpointed, restarted and carried on\n", (int)restored);

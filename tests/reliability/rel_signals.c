@@ -32,7 +32,11 @@
  * reading a queue costs ckpt time quadratic in its length
  * (PTRACE_PEEKSIGINFO walks it from the head for every entry).
  */
-enum { MAX_VALUES = 1 << 21, DATA_MIB = 64, WAIT_MS = 10000 };
+enum {
+	MAX_VALUES = 1 << 21,
+	DATA_MIB = 64,
+	WAIT_MS = 10000
+};
 
 static unsigned char arrivals[MAX_VALUES];
 static volatile unsigned long arrival_count;
@@ -67,7 +71,8 @@ static void count_signal(int signal, siginfo_t *info, void *context)
 static void hold_data(void)
 {
 	size_t length = (size_t)DATA_MIB << 20;
-	uint64_t *words = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *words =
+		mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (words == MAP_FAILED)
 		state_setup_fail("mmap: %s", strerror(errno));
@@ -102,7 +107,7 @@ static void answer(unsigned long exact, bool strict)
 	}
 	if (missing || doubled || extra || stray_count)
 		say("fail: %lu missing, %lu twice, %lu unexpected, %lu stray (first value %lu) of %lu\n",
-			  missing, doubled, extra, (unsigned long)stray_count, first_bad, exact);
+		    missing, doubled, extra, (unsigned long)stray_count, first_bad, exact);
 	else
 		state_say("pass\n");
 }
@@ -130,7 +135,8 @@ static void limit_queue(unsigned long limit)
 
 static int run_target(unsigned long queue_limit)
 {
-	struct sigaction action = { .sa_sigaction = count_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+	struct sigaction action = { .sa_sigaction = count_signal,
+				    .sa_flags = SA_SIGINFO | SA_RESTART };
 	char line[64];
 
 	if (queue_limit)
@@ -213,7 +219,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "target") == 0)
 		return run_target(argc == 3 ? strtoul(argv[2], NULL, 10) : 0);
 	if (argc >= 3 && argc <= 4 && strcmp(argv[1], "send") == 0)
-		return run_sender((pid_t)atoi(argv[2]), argc == 4 ? strtoul(argv[3], NULL, 10) : MAX_VALUES);
+		return run_sender((pid_t)atoi(argv[2]),
+				  argc == 4 ? strtoul(argv[3], NULL, 10) : MAX_VALUES);
 	fprintf(stderr, "usage: rel_signals target [LIMIT] | send PID [COUNT]\n");
 	return 2;
 }

@@ -66,8 +66,8 @@ struct options {
 	const char *file_path;
 	bool append_only;
 	bool sharer;
-	bool socketpair;		/* --socketpair 1 */
-	unsigned child_count;		/* --children N */
+	bool socketpair;      /* --socketpair 1 */
+	unsigned child_count; /* --children N */
 };
 
 struct worker {
@@ -92,7 +92,7 @@ static int file_fd = -1;
 static int append_fd = -1;
 static struct stat file_stat_before;
 static pid_t sharer_pid;
-static pid_t sharer_parent;		/* our PID, as the sharer saw it at start */
+static pid_t sharer_parent; /* our PID, as the sharer saw it at start */
 static volatile bool sharer_may_leave;
 static uint64_t file_hash_before;
 
@@ -120,9 +120,11 @@ static void parse_options(int argc, char **argv)
 		if (strcmp(argv[i], "--mib") == 0)
 			options.data_mib = parse_count(argv[++i], 4096, "--mib");
 		else if (strcmp(argv[i], "--threads") == 0)
-			options.worker_count = (unsigned)parse_count(argv[++i], MAX_WORKERS, "--threads");
+			options.worker_count =
+				(unsigned)parse_count(argv[++i], MAX_WORKERS, "--threads");
 		else if (strcmp(argv[i], "--children") == 0)
-			options.child_count = (unsigned)parse_count(argv[++i], MAX_CHILDREN, "--children");
+			options.child_count =
+				(unsigned)parse_count(argv[++i], MAX_CHILDREN, "--children");
 		else if (strcmp(argv[i], "--socketpair") == 0)
 			options.socketpair = parse_count(argv[++i], 1, "--socketpair") == 1;
 		else if (strcmp(argv[i], "--file") == 0)
@@ -130,8 +132,7 @@ static void parse_options(int argc, char **argv)
 		else if (strcmp(argv[i], "--append-file") == 0) {
 			options.file_path = argv[++i];
 			options.append_only = true;
-		}
-		else
+		} else
 			state_setup_fail("unknown option %s", argv[i]);
 	}
 }
@@ -192,7 +193,9 @@ static void open_file(void)
 
 /* ---- Event files -------------------------------------------------------- */
 
-enum { EVENT_COUNT = 42 };
+enum {
+	EVENT_COUNT = 42
+};
 
 static int event_fd = -1;
 static int epoll_fd = -1;
@@ -239,7 +242,8 @@ static void check_socketpair(void)
 	char buffer[64] = { 0 };
 	ssize_t got = recv(socket_ends[1], buffer, sizeof(buffer), MSG_PEEK | MSG_DONTWAIT);
 
-	state_expect(got == sizeof(socket_queued) && memcmp(buffer, socket_queued, sizeof(socket_queued)) == 0,
+	state_expect(got == sizeof(socket_queued) &&
+			     memcmp(buffer, socket_queued, sizeof(socket_queued)) == 0,
 		     "the socketpair's queue changed (%zd bytes)", got);
 }
 
@@ -476,7 +480,8 @@ static void ask_worker(unsigned index)
 	if (waited != 0)
 		state_expect(false, "worker %u (tid %d) does not answer", index, worker->tid);
 	else
-		state_expect(worker->intact, "worker %u (tid %d): stack or tid changed", index, worker->tid);
+		state_expect(worker->intact, "worker %u (tid %d): stack or tid changed", index,
+			     worker->tid);
 }
 
 static unsigned count_threads(void)
@@ -554,7 +559,7 @@ int main(int argc, char **argv)
 	state_init();
 	state_ignore_go_signal();
 	parse_options(argc, argv);
-	start_children();	/* first: they do not share the big data */
+	start_children(); /* first: they do not share the big data */
 	fill_data();
 	fill_heap();
 	open_file();

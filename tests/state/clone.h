@@ -18,11 +18,13 @@
 #include <sched.h>
 #include <sys/mman.h>
 
-enum { CLONE_STACK_SIZE = 256 * 1024 };
+enum {
+	CLONE_STACK_SIZE = 256 * 1024
+};
 
 /* clone(start, flags | SIGCHLD) on a fresh stack. */
 static inline __attribute__((unused)) pid_t clone_start(int (*start)(void *), int flags,
-							 void *argument)
+							void *argument)
 {
 	char *stack = mmap(NULL, CLONE_STACK_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -67,7 +69,7 @@ static inline __attribute__((unused)) bool clone_same_object(pid_t first, pid_t 
 
 /* In the root: whether `other` shares (or not) the object of that kcmp type with `self`. */
 static inline __attribute__((unused)) void clone_expect_shared(pid_t self, pid_t other, int type,
-								bool expected, const char *what)
+							       bool expected, const char *what)
 {
 	bool same = clone_same_object(self, other, type);
 

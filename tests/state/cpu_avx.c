@@ -6,7 +6,10 @@
  */
 #include "state.h"
 
-enum { YMM_COUNT = 16, YMM_BYTES = 32 };
+enum {
+	YMM_COUNT = 16,
+	YMM_BYTES = 32
+};
 
 static unsigned char loaded[YMM_COUNT][YMM_BYTES] __attribute__((aligned(32)));
 static unsigned char observed[YMM_COUNT][YMM_BYTES] __attribute__((aligned(32)));
@@ -69,11 +72,10 @@ static void hold_ymm_until_go(void)
 		"vmovdqa %%ymm15, 480(%[out])\n\t"
 		"vzeroupper\n\t"
 		: [write_result] "=m"(ready_write_result)
-		: [in] "r"(loaded), [out] "r"(observed), [flag] "m"(state_go_signal_count),
-		  [text] "m"(ready_text)
-		: "rax", "rcx", "rdx", "rsi", "rdi", "r11", "xmm0", "xmm1", "xmm2", "xmm3",
-		  "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-		  "xmm13", "xmm14", "xmm15", "memory", "cc");
+		: [in] "r"(loaded), [out] "r"(observed), [flag] "m"(state_go_signal_count), [text] "m"(ready_text)
+		: "rax", "rcx", "rdx", "rsi", "rdi", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
+		  "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
+		  "xmm14", "xmm15", "memory", "cc");
 }
 
 int main(void)

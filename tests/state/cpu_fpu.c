@@ -96,8 +96,7 @@ static void hold_x87_stack_until_go(void)
 		"fstpt 96(%[out])\n\t"
 		"fstpt 112(%[out])\n\t"
 		: [write_result] "=m"(ready_write_result)
-		: [in] "r"(loaded), [out] "r"(observed), [flag] "m"(state_go_signal_count),
-		  [text] "m"(ready_text)
+		: [in] "r"(loaded), [out] "r"(observed), [flag] "m"(state_go_signal_count), [text] "m"(ready_text)
 		: "rax", "rcx", "rdx", "rsi", "rdi", "r11", "st", "st(1)", "st(2)", "st(3)",
 		  "st(4)", "st(5)", "st(6)", "st(7)", "memory", "cc");
 }

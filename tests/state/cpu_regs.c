@@ -8,7 +8,9 @@
  */
 #include "state.h"
 
-enum { REGISTER_COUNT = 14 };
+enum {
+	REGISTER_COUNT = 14
+};
 
 static const char *const register_names[REGISTER_COUNT] = {
 	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8",
@@ -16,10 +18,9 @@ static const char *const register_names[REGISTER_COUNT] = {
 };
 
 static const uint64_t expected[REGISTER_COUNT] = {
-	0x0123456789abcdefULL, 0x1111111111111111ULL, 0xfedcba9876543210ULL,
-	0x2222222222222222ULL, 0xdeadbeefcafebabeULL, 0x3333333333333333ULL,
-	0x8888888888888888ULL, 0x9999999999999999ULL, 0xa0a0a0a0a0a0a0a0ULL,
-	0xb1b1b1b1b1b1b1b1ULL, 0xc2c2c2c2c2c2c2c2ULL, 0xd3d3d3d3d3d3d3d3ULL,
+	0x0123456789abcdefULL, 0x1111111111111111ULL, 0xfedcba9876543210ULL, 0x2222222222222222ULL,
+	0xdeadbeefcafebabeULL, 0x3333333333333333ULL, 0x8888888888888888ULL, 0x9999999999999999ULL,
+	0xa0a0a0a0a0a0a0a0ULL, 0xb1b1b1b1b1b1b1b1ULL, 0xc2c2c2c2c2c2c2c2ULL, 0xd3d3d3d3d3d3d3d3ULL,
 	0xe4e4e4e4e4e4e4e4ULL, 0xf5f5f5f5f5f5f5f5ULL,
 };
 
@@ -48,8 +49,8 @@ static void hold_registers_until_go(void)
 		"movabs $0xd3d3d3d3d3d3d3d3, %%r13\n\t"
 		"movabs $0xe4e4e4e4e4e4e4e4, %%r14\n\t"
 		"movabs $0xf5f5f5f5f5f5f5f5, %%r15\n\t"
-		"mov $1, %%eax\n\t"            /* SYS_write */
-		"mov $1, %%edi\n\t"            /* fd 1 */
+		"mov $1, %%eax\n\t" /* SYS_write */
+		"mov $1, %%edi\n\t" /* fd 1 */
 		"lea %[text], %%rsi\n\t"
 		"mov $6, %%edx\n\t"
 		"syscall\n\t"
@@ -81,12 +82,11 @@ static void hold_registers_until_go(void)
 		: [out0] "=m"(observed[0]), [out1] "=m"(observed[1]), [out2] "=m"(observed[2]),
 		  [out3] "=m"(observed[3]), [out4] "=m"(observed[4]), [out5] "=m"(observed[5]),
 		  [out6] "=m"(observed[6]), [out7] "=m"(observed[7]), [out8] "=m"(observed[8]),
-		  [out9] "=m"(observed[9]), [out10] "=m"(observed[10]),
-		  [out11] "=m"(observed[11]), [out12] "=m"(observed[12]),
-		  [out13] "=m"(observed[13]), [write_result] "=m"(ready_write_result)
+		  [out9] "=m"(observed[9]), [out10] "=m"(observed[10]), [out11] "=m"(observed[11]),
+		  [out12] "=m"(observed[12]), [out13] "=m"(observed[13]), [write_result] "=m"(ready_write_result)
 		: [flag] "m"(state_go_signal_count), [text] "m"(ready_text)
-		: "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12",
-		  "r13", "r14", "r15", "memory", "cc");
+		: "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+		  "r14", "r15", "memory", "cc");
 }
 
 int main(void)

@@ -9,7 +9,12 @@
 
 #include <sys/sysmacros.h>
 
-enum { NULL_FD = 10, ZERO_FD = 11, URANDOM_FD = 12, DEVICE_COUNT = 3 };
+enum {
+	NULL_FD = 10,
+	ZERO_FD = 11,
+	URANDOM_FD = 12,
+	DEVICE_COUNT = 3
+};
 
 struct device_fd {
 	const char *path;
@@ -52,8 +57,8 @@ static void check_device(const struct device_fd *device)
 		     device->path, major(status.st_rdev), minor(status.st_rdev),
 		     major(device->device_number), minor(device->device_number));
 	state_expect(fcntl(device->fd, F_GETFL) == device->status_flags,
-		     "%s: F_GETFL is %#x, was %#x", device->path, (unsigned)fcntl(device->fd, F_GETFL),
-		     (unsigned)device->status_flags);
+		     "%s: F_GETFL is %#x, was %#x", device->path,
+		     (unsigned)fcntl(device->fd, F_GETFL), (unsigned)device->status_flags);
 }
 
 static bool all_bytes_equal(const unsigned char *bytes, size_t length)

@@ -9,7 +9,11 @@
 
 #include <dirent.h>
 
-enum { FILE_COUNT = 40, NAMES_MAX = 64, READ_BUFFER_BYTES = 512 };
+enum {
+	FILE_COUNT = 40,
+	NAMES_MAX = 64,
+	READ_BUFFER_BYTES = 512
+};
 
 struct linux_dirent64_header {
 	uint64_t inode;
@@ -116,7 +120,8 @@ static void check_directory_fd(void)
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir_fd);
 	readlink(link, path, sizeof(path) - 1);
 	state_expect_equal_text(path, scratch_dir, "directory fd path");
-	state_expect(fstat(dir_fd, &status_after) == 0 && status_after.st_ino == status_before.st_ino &&
+	state_expect(fstat(dir_fd, &status_after) == 0 &&
+			     status_after.st_ino == status_before.st_ino &&
 			     status_after.st_dev == status_before.st_dev,
 		     "directory fd is a different directory");
 	state_expect(fcntl(dir_fd, F_GETFL) == flags_before, "directory F_GETFL is %#x, was %#x",

@@ -16,8 +16,15 @@
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 
-enum { OUTER_FD = 7, COUNTER_FD = 8, TIMER_FD = 9, ONESHOT_FD = 11, WRITABLE_FD = 12,
-       INNER_FD = 13, INNER_COUNTER_FD = 14 };
+enum {
+	OUTER_FD = 7,
+	COUNTER_FD = 8,
+	TIMER_FD = 9,
+	ONESHOT_FD = 11,
+	WRITABLE_FD = 12,
+	INNER_FD = 13,
+	INNER_COUNTER_FD = 14
+};
 
 static char outer_before[4096], inner_before[4096];
 
@@ -102,7 +109,7 @@ static void build(void)
 	watch(OUTER_FD, ONESHOT_FD, EPOLLIN | EPOLLONESHOT, 0x3333);
 	watch(OUTER_FD, WRITABLE_FD, EPOLLOUT | EPOLLEXCLUSIVE, 0x4444);
 	watch(OUTER_FD, INNER_FD, EPOLLIN, 0x6666);
-	watch(OUTER_FD, STDOUT_FILENO, EPOLLOUT, 0x8888);	/* taken over at restart */
+	watch(OUTER_FD, STDOUT_FILENO, EPOLLOUT, 0x8888); /* taken over at restart */
 	wait_timer_fired();
 	watched_list(OUTER_FD, outer_before, sizeof(outer_before));
 	watched_list(INNER_FD, inner_before, sizeof(inner_before));
@@ -139,7 +146,8 @@ static void check_events(void)
 
 	state_expect(ready == expected, "ready set %#x, expected %#x", ready, expected);
 	state_expect(ready_set(INNER_FD) == 1u << 5, "inner epoll does not report its eventfd");
-	state_expect(write(ONESHOT_FD, &one, sizeof(one)) == sizeof(one), "write: %s", strerror(errno));
+	state_expect(write(ONESHOT_FD, &one, sizeof(one)) == sizeof(one), "write: %s",
+		     strerror(errno));
 	ready = ready_set(OUTER_FD);
 	state_expect(ready & (1u << 3), "the one-shot did not report after a write (%#x)", ready);
 	ready = ready_set(OUTER_FD);

@@ -10,7 +10,13 @@
 
 #include <sys/eventfd.h>
 
-enum { COUNTER_FD = 7, DUP_FD = 8, SEMAPHORE_FD = 9, BIG_FD = 10, EMPTY_FD = 11 };
+enum {
+	COUNTER_FD = 7,
+	DUP_FD = 8,
+	SEMAPHORE_FD = 9,
+	BIG_FD = 10,
+	EMPTY_FD = 11
+};
 
 static const uint64_t big_value = (1ull << 40) + 7;
 
@@ -52,8 +58,8 @@ static void expect_empty(int fd)
 	uint64_t value = 0;
 	ssize_t got = read(fd, &value, sizeof(value));
 
-	state_expect(got < 0 && errno == EAGAIN, "fd %d: read of an empty eventfd gave %zd (%s)", fd,
-		     got, got < 0 ? strerror(errno) : "data");
+	state_expect(got < 0 && errno == EAGAIN, "fd %d: read of an empty eventfd gave %zd (%s)",
+		     fd, got, got < 0 ? strerror(errno) : "data");
 }
 
 static void expect_flags(int fd, int status, int fd_flags)
@@ -79,7 +85,8 @@ static void expect_shared_counter(void)
 	uint64_t one = 1;
 
 	expect_read(DUP_FD, 5);
-	state_expect(write(COUNTER_FD, &one, sizeof(one)) == sizeof(one), "write: %s", strerror(errno));
+	state_expect(write(COUNTER_FD, &one, sizeof(one)) == sizeof(one), "write: %s",
+		     strerror(errno));
 	expect_read(DUP_FD, 1);
 }
 

@@ -46,8 +46,8 @@ static void check(void)
 		state_expect(fstat(fd, &fd_st) == 0 && fd_st.st_ino == path_st.st_ino &&
 				     S_ISFIFO(fd_st.st_mode),
 			     "fd %d is not the FIFO", fd);
-		state_expect(fcntl(fd, F_GETFL) == flags_before[fd], "fd %d: F_GETFL %#x, was %#x", fd,
-			     fcntl(fd, F_GETFL), flags_before[fd]);
+		state_expect(fcntl(fd, F_GETFL) == flags_before[fd], "fd %d: F_GETFL %#x, was %#x",
+			     fd, fcntl(fd, F_GETFL), flags_before[fd]);
 	}
 	state_expect(read(6, got, sizeof(got)) == 5 && memcmp(got, "hello", 5) == 0,
 		     "the FIFO did not hold \"hello\"");

@@ -13,7 +13,12 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 
-enum { INOTIFY_FD = 7, EMPTY_FD = 8, EPOLL_FD = 9, EPOLL_DATA = 0x1707 };
+enum {
+	INOTIFY_FD = 7,
+	EMPTY_FD = 8,
+	EPOLL_FD = 9,
+	EPOLL_DATA = 0x1707
+};
 
 static char scratch_dir[256];
 static char watch_lines[2048];
@@ -77,7 +82,8 @@ static void build_watches(void)
 	move_fd(inotify_init1(IN_NONBLOCK), INOTIFY_FD);
 	move_fd(inotify_init1(0), EMPTY_FD);
 	move_fd(epoll_create1(0), EPOLL_FD);
-	if (watch("", IN_CREATE | IN_DELETE) != 1 || watch("modified", IN_MODIFY | IN_EXCL_UNLINK) != 2)
+	if (watch("", IN_CREATE | IN_DELETE) != 1 ||
+	    watch("modified", IN_MODIFY | IN_EXCL_UNLINK) != 2)
 		state_setup_fail("inotify_add_watch: %s", strerror(errno));
 	removed = watch("removed", IN_OPEN);
 	if (removed != 3 || inotify_rm_watch(INOTIFY_FD, removed) < 0)
@@ -107,12 +113,12 @@ static void expect_event(int wd, uint32_t mask, const char *name)
 			  got < 0 ? strerror(errno) : "short read"))
 		return;
 	state_expect(event->wd == wd && event->mask == mask,
-		     "inotify event wd %d mask %#x, expected wd %d mask %#x", event->wd, event->mask,
-		     wd, mask);
+		     "inotify event wd %d mask %#x, expected wd %d mask %#x", event->wd,
+		     event->mask, wd, mask);
 	if (name)
 		state_expect(event->len > 0 && strcmp(event->name, name) == 0,
-			     "inotify event name \"%s\", expected \"%s\"", event->len ? event->name : "",
-			     name);
+			     "inotify event name \"%s\", expected \"%s\"",
+			     event->len ? event->name : "", name);
 }
 
 static void expect_epoll_wakes(void)

@@ -22,7 +22,13 @@
 
 #include "tree.h"
 
-enum { LOCKED_FD = 10, CHILD_FD = 11, CHILD_FLOCK_FD = 12, FLOCK_FD = 13, WAIT_SECONDS = 10 };
+enum {
+	LOCKED_FD = 10,
+	CHILD_FD = 11,
+	CHILD_FLOCK_FD = 12,
+	FLOCK_FD = 13,
+	WAIT_SECONDS = 10
+};
 
 static char path[PATH_MAX], flock_path[PATH_MAX];
 static int got_lock_fd, got_flock_fd;
@@ -112,11 +118,13 @@ __attribute__((noreturn)) static void run_child(void)
 {
 	open_at(CHILD_FD);
 	open_path_at(flock_path, CHILD_FLOCK_FD);
-	if (set_lock(CHILD_FD, F_SETLK, F_WRLCK, 0, 10) != 0 || flock(CHILD_FLOCK_FD, LOCK_EX | LOCK_NB) != 0)
+	if (set_lock(CHILD_FD, F_SETLK, F_WRLCK, 0, 10) != 0 ||
+	    flock(CHILD_FLOCK_FD, LOCK_EX | LOCK_NB) != 0)
 		state_setup_fail("child lock: %s", strerror(errno));
 	tree_report_ready();
 	state_wait_go_signal();
-	state_expect(set_lock(CHILD_FD, F_SETLK, F_UNLCK, 0, 10) == 0, "child unlock: %s", strerror(errno));
+	state_expect(set_lock(CHILD_FD, F_SETLK, F_UNLCK, 0, 10) == 0, "child unlock: %s",
+		     strerror(errno));
 	state_expect(flock(CHILD_FLOCK_FD, LOCK_UN) == 0, "child flock unlock: %s", strerror(errno));
 	tree_child_finish(STATE_EXIT_PASS);
 }
@@ -127,8 +135,8 @@ static void expect_lock_taken(void)
 	char fdinfo[64], text[2048];
 
 	state_expect(poll(&wanted, 1, WAIT_SECONDS * 1000) == 1, "the thread never got the lock");
-	state_expect(atomic_load(&lock_result) == 0, "F_SETLKW returned %d: %s", atomic_load(&lock_result),
-		     strerror(atomic_load(&lock_errno)));
+	state_expect(atomic_load(&lock_result) == 0, "F_SETLKW returned %d: %s",
+		     atomic_load(&lock_result), strerror(atomic_load(&lock_errno)));
 	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", LOCKED_FD);
 	state_read_file(fdinfo, text, sizeof(text));
 	state_expect(strstr(text, "POSIX  ADVISORY  WRITE") && strstr(text, " 5 14\n"),
@@ -140,9 +148,10 @@ static void expect_flock_taken(void)
 	struct pollfd wanted = { .fd = got_flock_fd, .events = POLLIN };
 	char fdinfo[64], text[2048];
 
-	state_expect(poll(&wanted, 1, WAIT_SECONDS * 1000) == 1, "the flock thread never got the lock");
-	state_expect(atomic_load(&flock_result) == 0, "flock returned %d: %s", atomic_load(&flock_result),
-		     strerror(atomic_load(&flock_errno)));
+	state_expect(poll(&wanted, 1, WAIT_SECONDS * 1000) == 1,
+		     "the flock thread never got the lock");
+	state_expect(atomic_load(&flock_result) == 0, "flock returned %d: %s",
+		     atomic_load(&flock_result), strerror(atomic_load(&flock_errno)));
 	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", FLOCK_FD);
 	state_read_file(fdinfo, text, sizeof(text));
 	state_expect(strstr(text, "FLOCK  ADVISORY  WRITE") != NULL,

@@ -21,10 +21,19 @@
 
 #include "tree.h"
 
-enum { FILE_A_FD = 10, FILE_B_FD = 11, FILE_C_FD = 12, FILE_D_FD = 13, LEASE_FD = 14, WRITE_LEASE_FD = 15,
-       CHILD_B_FD = 20,
-       CHILD_E_FD = 21 };
-enum { FDINFO_MAX = 1024 };
+enum {
+	FILE_A_FD = 10,
+	FILE_B_FD = 11,
+	FILE_C_FD = 12,
+	FILE_D_FD = 13,
+	LEASE_FD = 14,
+	WRITE_LEASE_FD = 15,
+	CHILD_B_FD = 20,
+	CHILD_E_FD = 21
+};
+enum {
+	FDINFO_MAX = 1024
+};
 
 static char directory[PATH_MAX - 16];
 static const int root_fds[] = { FILE_A_FD, FILE_B_FD, FILE_C_FD, FILE_D_FD, LEASE_FD, WRITE_LEASE_FD };
@@ -102,8 +111,8 @@ static void expect_same_lines(const int *fds, size_t count, char lines[][FDINFO_
 		char now[FDINFO_MAX];
 
 		lock_lines(fds[i], now, sizeof(now));
-		state_expect(strcmp(now, lines[i]) == 0, "%s fd %d: lock lines \"%s\", were \"%s\"", who,
-			     fds[i], now, lines[i]);
+		state_expect(strcmp(now, lines[i]) == 0, "%s fd %d: lock lines \"%s\", were \"%s\"",
+			     who, fds[i], now, lines[i]);
 	}
 }
 
@@ -139,7 +148,8 @@ static void expect_holder(int fd, int command, short type, off_t start, off_t le
 
 	if (!state_expect(fcntl(fd, command, &probe) == 0, "checker: %s: %s", what, strerror(errno)))
 		return;
-	state_expect(probe.l_type == held, "checker: %s: lock type %d, expected %d", what, probe.l_type, held);
+	state_expect(probe.l_type == held, "checker: %s: lock type %d, expected %d", what,
+		     probe.l_type, held);
 	if (held != F_UNLCK)
 		state_expect(probe.l_pid == holder, "checker: %s: held by %d, expected %d", what,
 			     (int)probe.l_pid, (int)holder);

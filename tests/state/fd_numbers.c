@@ -8,7 +8,10 @@
  */
 #include "state.h"
 
-enum { FD_SCAN_LIMIT = 1024, FILE_COUNT = 3 };
+enum {
+	FD_SCAN_LIMIT = 1024,
+	FILE_COUNT = 3
+};
 
 struct fd_identity {
 	int fd;

@@ -7,7 +7,9 @@
  */
 #include "state.h"
 
-enum { QUEUED_BYTES = 3000 };
+enum {
+	QUEUED_BYTES = 3000
+};
 
 static int pipe_ends[2];
 static int read_flags_before;
@@ -31,8 +33,7 @@ static void check_pipe(void)
 	ssize_t length;
 
 	state_expect(fcntl(pipe_ends[0], F_GETFL) == read_flags_before, "read end F_GETFL differs");
-	state_expect(fcntl(pipe_ends[1], F_GETFL) == write_flags_before,
-		     "write end F_GETFL differs");
+	state_expect(fcntl(pipe_ends[1], F_GETFL) == write_flags_before, "write end F_GETFL differs");
 	state_expect(write(pipe_ends[1], "tail", 4) == 4, "write to the pipe: %s", strerror(errno));
 	length = read(pipe_ends[0], got, sizeof(got));
 	state_expect(length == QUEUED_BYTES + 4, "read %zd bytes from the pipe, expected %d",

@@ -9,7 +9,12 @@
 
 #include <sys/epoll.h>
 
-enum { PIPE_READ = 5, PIPE_WRITE = 6, EPOLL_FD = 7, QUEUED = 100 };
+enum {
+	PIPE_READ = 5,
+	PIPE_WRITE = 6,
+	EPOLL_FD = 7,
+	QUEUED = 100
+};
 
 static unsigned char queued[QUEUED];
 

@@ -11,7 +11,10 @@
 
 #include <stdlib.h>
 
-enum { TOKEN_READ = 10, TOKEN_WRITE = 11 };
+enum {
+	TOKEN_READ = 10,
+	TOKEN_WRITE = 11
+};
 
 #include "tree.h"
 
@@ -40,7 +43,8 @@ __attribute__((noreturn)) static void run_child(char mark)
 
 	tree_report_ready();
 	state_wait_go_signal();
-	state_expect(read(TOKEN_READ, &token, 1) == 1, "child %c: no token: %s", mark, strerror(errno));
+	state_expect(read(TOKEN_READ, &token, 1) == 1, "child %c: no token: %s", mark,
+		     strerror(errno));
 	state_expect(token >= 'a' && token <= 'c', "child %c: token '%c'", mark, token);
 	state_expect(write(TOKEN_WRITE, &token, 1) == 1 && write(TOKEN_WRITE, &mark, 1) == 1,
 		     "child %c: putting the token back: %s", mark, strerror(errno));

@@ -7,7 +7,11 @@
  */
 #include "state.h"
 
-enum { BIG_SIZE = 256 * 1024, BIG_DATA = 200000, SMALL_DATA = 10 };
+enum {
+	BIG_SIZE = 256 * 1024,
+	BIG_DATA = 200000,
+	SMALL_DATA = 10
+};
 
 static unsigned char big[BIG_DATA];
 static unsigned char page[4096];
@@ -63,8 +67,8 @@ static void check(void)
 	ssize_t length;
 
 	for (int fd = 5; fd <= 10; fd++)
-		state_expect(fcntl(fd, F_GETFL) == flags_before[fd], "fd %d: F_GETFL %#x, was %#x", fd,
-			     fcntl(fd, F_GETFL), flags_before[fd]);
+		state_expect(fcntl(fd, F_GETFL) == flags_before[fd], "fd %d: F_GETFL %#x, was %#x",
+			     fd, fcntl(fd, F_GETFL), flags_before[fd]);
 	state_expect_equal_long(fcntl(5, F_GETPIPE_SZ), BIG_SIZE, "F_GETPIPE_SZ of the big pipe");
 	fcntl(5, F_SETFL, O_NONBLOCK);
 	while ((length = read(5, got + total, sizeof(got) - total)) > 0)

@@ -17,8 +17,16 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 
-enum { MASTER_A = 5, SLAVE_A, MASTER_B, SLAVE_B };
-enum { INPUT_A = 300, OUTPUT_A = 1000 };
+enum {
+	MASTER_A = 5,
+	SLAVE_A,
+	MASTER_B,
+	SLAVE_B
+};
+enum {
+	INPUT_A = 300,
+	OUTPUT_A = 1000
+};
 
 static const char lines_b[] = "line one\nline two\npartial";
 static const char echo_b[] = "line one\r\nline two\r\npartial";
@@ -113,8 +121,9 @@ static void expect_same_termios(int fd, const struct termios *saved)
 	tcgetattr(fd, &now);
 	state_expect(now.c_iflag == saved->c_iflag && now.c_oflag == saved->c_oflag &&
 			     now.c_cflag == saved->c_cflag && now.c_lflag == saved->c_lflag,
-		     "fd %d: termios flags %o %o %o %o, expected %o %o %o %o", fd, now.c_iflag, now.c_oflag,
-		     now.c_cflag, now.c_lflag, saved->c_iflag, saved->c_oflag, saved->c_cflag, saved->c_lflag);
+		     "fd %d: termios flags %o %o %o %o, expected %o %o %o %o", fd, now.c_iflag,
+		     now.c_oflag, now.c_cflag, now.c_lflag, saved->c_iflag, saved->c_oflag,
+		     saved->c_cflag, saved->c_lflag);
 	state_expect_equal_bytes(now.c_cc, saved->c_cc, sizeof(now.c_cc), "termios c_cc");
 	state_expect(cfgetospeed(&now) == cfgetospeed(saved), "fd %d: speed changed", fd);
 }
@@ -133,8 +142,8 @@ static void expect_bytes(int fd, size_t length, uint64_t seed, bool packet, cons
 	char buffer[OUTPUT_A + 1];
 	ssize_t got = read(fd, buffer, length + packet);
 
-	if (!state_expect(got == (ssize_t)(length + packet), "%s: read gave %zd, expected %zu", what, got,
-			  length + packet))
+	if (!state_expect(got == (ssize_t)(length + packet), "%s: read gave %zd, expected %zu",
+			  what, got, length + packet))
 		return;
 	state_expect(!packet || buffer[0] == 0, "%s: packet header %d", what, buffer[0]);
 	state_expect_pattern(buffer + packet, length, seed, what);
@@ -147,10 +156,13 @@ static void check_a(void)
 
 	expect_same_termios(SLAVE_A, &termios_a);
 	ioctl(SLAVE_A, TIOCGWINSZ, &size);
-	state_expect(size.ws_row == 33 && size.ws_col == 111 && size.ws_xpixel == 7 && size.ws_ypixel == 9,
-		     "window size %dx%d (%d, %d)", size.ws_row, size.ws_col, size.ws_xpixel, size.ws_ypixel);
+	state_expect(size.ws_row == 33 && size.ws_col == 111 && size.ws_xpixel == 7 &&
+			     size.ws_ypixel == 9,
+		     "window size %dx%d (%d, %d)", size.ws_row, size.ws_col, size.ws_xpixel,
+		     size.ws_ypixel);
 	state_expect(ioctl_value(MASTER_A, TIOCGPKT) == 1, "pair A lost packet mode");
-	state_expect(queued(SLAVE_A) == INPUT_A, "pair A: %d bytes of input, expected %d", queued(SLAVE_A), INPUT_A);
+	state_expect(queued(SLAVE_A) == INPUT_A, "pair A: %d bytes of input, expected %d",
+		     queued(SLAVE_A), INPUT_A);
 	state_expect(read(SLAVE_A, input, sizeof(input)) == INPUT_A, "pair A: short read of input");
 	state_fill(expected, INPUT_A, 1);
 	expected[10] = 0x03;
@@ -159,7 +171,8 @@ static void check_a(void)
 	state_expect_equal_bytes(input, expected, INPUT_A, "pair A input");
 	expect_bytes(MASTER_A, OUTPUT_A, 2, true, "pair A output");
 	write_exactly(MASTER_A, "x", 1);
-	state_expect(read(SLAVE_A, input, 1) == 1 && input[0] == 'x', "pair A: no byte from the master");
+	state_expect(read(SLAVE_A, input, 1) == 1 && input[0] == 'x',
+		     "pair A: no byte from the master");
 	write_exactly(SLAVE_A, "y", 1);
 	state_expect(read(MASTER_A, input, 2) == 2 && input[0] == 0 && input[1] == 'y',
 		     "pair A: no byte from the slave");
@@ -170,8 +183,8 @@ static void expect_line(int fd, const char *line)
 	char buffer[64] = { 0 };
 	ssize_t got = read(fd, buffer, sizeof(buffer) - 1);
 
-	state_expect(got == (ssize_t)strlen(line) && strcmp(buffer, line) == 0, "pair B: read %zd \"%s\", expected \"%s\"",
-		     got, got > 0 ? buffer : "", line);
+	state_expect(got == (ssize_t)strlen(line) && strcmp(buffer, line) == 0,
+		     "pair B: read %zd \"%s\", expected \"%s\"", got, got > 0 ? buffer : "", line);
 }
 
 static void check_b(void)

@@ -7,9 +7,18 @@
  */
 #include "state.h"
 
-enum { FILE_BYTES = 64 * 1024, OPEN_COUNT = 6 };
+enum {
+	FILE_BYTES = 64 * 1024,
+	OPEN_COUNT = 6
+};
 
-enum file_name { FILE_READ, FILE_WRITE, FILE_BOTH, FILE_LOG, FILE_NAME_COUNT };
+enum file_name {
+	FILE_READ,
+	FILE_WRITE,
+	FILE_BOTH,
+	FILE_LOG,
+	FILE_NAME_COUNT
+};
 
 struct open_file {
 	const char *label;

@@ -11,7 +11,10 @@
 #include <poll.h>
 #include <sys/signalfd.h>
 
-enum { BOTH_FD = 7, WINCH_FD = 8 };
+enum {
+	BOTH_FD = 7,
+	WINCH_FD = 8
+};
 
 static uint64_t mask_bits(const sigset_t *set)
 {
@@ -67,7 +70,7 @@ static void expect_signal(int signal_number, int value)
 	ssize_t got = read(BOTH_FD, &info, sizeof(info));
 
 	state_expect(got == sizeof(info) && (int)info.ssi_signo == signal_number &&
-		     (value == 0 || info.ssi_int == value),
+			     (value == 0 || info.ssi_int == value),
 		     "read signalfd: %zd bytes, signal %u value %d, expected %d value %d", got,
 		     info.ssi_signo, info.ssi_int, signal_number, value);
 }
@@ -90,7 +93,8 @@ static void check(void)
 	expect_signal(SIGUSR2, 0);
 	expect_signal(SIGRTMIN + 3, 11);
 	expect_signal(SIGRTMIN + 3, 22);
-	state_expect(read(WINCH_FD, &info, sizeof(info)) < 0 && errno == EAGAIN, "fd %d: a signal", WINCH_FD);
+	state_expect(read(WINCH_FD, &info, sizeof(info)) < 0 && errno == EAGAIN, "fd %d: a signal",
+		     WINCH_FD);
 	state_expect(poll(&wanted, 1, 0) == 0, "fd %d still readable", BOTH_FD);
 }
 

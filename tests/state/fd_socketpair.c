@@ -11,7 +11,16 @@
 
 #include <sys/socket.h>
 
-enum { STREAM_A = 5, STREAM_B, DGRAM_A, DGRAM_B, PACKET_A, PACKET_B, SHUT_A, SHUT_B };
+enum {
+	STREAM_A = 5,
+	STREAM_B,
+	DGRAM_A,
+	DGRAM_B,
+	PACKET_A,
+	PACKET_B,
+	SHUT_A,
+	SHUT_B
+};
 
 static const size_t datagram_sizes[] = { 1, 100, 3000 };
 static const size_t packet_sizes[] = { 17, 200 };
@@ -61,8 +70,8 @@ static void expect_message(int fd, size_t length, uint64_t seed)
 	char buffer[8192];
 	ssize_t got = recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
 
-	if (state_expect(got == (ssize_t)length, "fd %d: recv gave %zd (%s), expected %zu bytes", fd, got,
-			 got < 0 ? strerror(errno) : "data", length))
+	if (state_expect(got == (ssize_t)length, "fd %d: recv gave %zd (%s), expected %zu bytes",
+			 fd, got, got < 0 ? strerror(errno) : "data", length))
 		state_expect_pattern(buffer, length, seed, "message");
 }
 
@@ -85,8 +94,8 @@ static void expect_drained(int fd)
 	char byte;
 	ssize_t got = recv(fd, &byte, 1, MSG_DONTWAIT);
 
-	state_expect(got < 0 && errno == EAGAIN, "fd %d: recv after the queue gave %zd (%s)", fd, got,
-		     got < 0 ? strerror(errno) : "data or end of file");
+	state_expect(got < 0 && errno == EAGAIN, "fd %d: recv after the queue gave %zd (%s)", fd,
+		     got, got < 0 ? strerror(errno) : "data or end of file");
 }
 
 static void expect_type(int fd, int type)
@@ -104,8 +113,8 @@ static void expect_still_talking(int from, int to)
 
 	state_expect(send(from, &byte, 1, 0) == 1, "send on fd %d: %s", from, strerror(errno));
 	byte = 0;
-	state_expect(recv(to, &byte, 1, MSG_DONTWAIT) == 1 && byte == 'x', "fd %d: no byte from fd %d",
-		     to, from);
+	state_expect(recv(to, &byte, 1, MSG_DONTWAIT) == 1 && byte == 'x',
+		     "fd %d: no byte from fd %d", to, from);
 }
 
 static void check_queues(void)
@@ -125,8 +134,8 @@ static void check_queues(void)
 		expect_message(PACKET_A, packet_sizes[i], 20 + i);
 	expect_drained(PACKET_A);
 	expect_stream(SHUT_B, 3, 30);
-	state_expect(recv(SHUT_B, buffer, 1, MSG_DONTWAIT) == 0, "fd %d: no end of file after shutdown",
-		     SHUT_B);
+	state_expect(recv(SHUT_B, buffer, 1, MSG_DONTWAIT) == 0,
+		     "fd %d: no end of file after shutdown", SHUT_B);
 	state_expect(send(SHUT_A, "z", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE,
 		     "fd %d: send after SHUT_WR did not fail with EPIPE", SHUT_A);
 }
@@ -137,7 +146,8 @@ static void check(void)
 	expect_type(DGRAM_B, SOCK_DGRAM);
 	expect_type(PACKET_A, SOCK_SEQPACKET);
 	state_expect((fcntl(PACKET_A, F_GETFL) & O_NONBLOCK) != 0, "fd %d lost O_NONBLOCK", PACKET_A);
-	state_expect((fcntl(STREAM_A, F_GETFL) & O_NONBLOCK) == 0, "fd %d became O_NONBLOCK", STREAM_A);
+	state_expect((fcntl(STREAM_A, F_GETFL) & O_NONBLOCK) == 0, "fd %d became O_NONBLOCK",
+		     STREAM_A);
 	state_expect(fcntl(PACKET_B, F_GETFD) == FD_CLOEXEC, "fd %d lost FD_CLOEXEC", PACKET_B);
 	check_queues();
 	expect_still_talking(STREAM_A, STREAM_B);

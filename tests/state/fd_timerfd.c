@@ -15,7 +15,13 @@
 #include <poll.h>
 #include <sys/timerfd.h>
 
-enum { PERIODIC_FD = 7, FIRED_FD = 8, FAR_FD = 9, ABSOLUTE_FD = 10, DISARMED_FD = 11 };
+enum {
+	PERIODIC_FD = 7,
+	FIRED_FD = 8,
+	FAR_FD = 9,
+	ABSOLUTE_FD = 10,
+	DISARMED_FD = 11
+};
 
 #define MS 1000000ll
 #define HOUR_NS (3600ll * 1000 * MS)
@@ -35,7 +41,8 @@ static int64_t time_ns(struct timespec time)
 static void make_timer(int wanted_fd, clockid_t clock, int create_flags, int settime_flags,
 		       int64_t value_ns, int64_t interval_ns)
 {
-	struct itimerspec setting = { .it_interval = ns_time(interval_ns), .it_value = ns_time(value_ns) };
+	struct itimerspec setting = { .it_interval = ns_time(interval_ns),
+				      .it_value = ns_time(value_ns) };
 	int fd = timerfd_create(clock, create_flags);
 
 	if (fd < 0 || dup2(fd, wanted_fd) != wanted_fd)
@@ -80,7 +87,8 @@ static struct itimerspec setting_of(int fd)
 {
 	struct itimerspec setting = { 0 };
 
-	state_expect(timerfd_gettime(fd, &setting) == 0, "timerfd_gettime(%d): %s", fd, strerror(errno));
+	state_expect(timerfd_gettime(fd, &setting) == 0, "timerfd_gettime(%d): %s", fd,
+		     strerror(errno));
 	return setting;
 }
 
@@ -97,8 +105,8 @@ static void expect_remaining(int fd, int64_t most_ns, int64_t least_ns)
 {
 	int64_t left = time_ns(setting_of(fd).it_value);
 
-	state_expect(left <= most_ns && left >= least_ns, "fd %d: %lld ns left, expected %lld..%lld", fd,
-		     (long long)left, (long long)least_ns, (long long)most_ns);
+	state_expect(left <= most_ns && left >= least_ns, "fd %d: %lld ns left, expected %lld..%lld",
+		     fd, (long long)left, (long long)least_ns, (long long)most_ns);
 }
 
 static void check_flags(void)
@@ -109,7 +117,8 @@ static void check_flags(void)
 	expect_fdinfo(ABSOLUTE_FD, "settime flags: 01");
 	expect_fdinfo(PERIODIC_FD, "settime flags: 00");
 	state_expect((fcntl(FAR_FD, F_GETFL) & O_NONBLOCK) != 0, "fd %d lost O_NONBLOCK", FAR_FD);
-	state_expect((fcntl(PERIODIC_FD, F_GETFL) & O_NONBLOCK) == 0, "fd %d gained O_NONBLOCK", PERIODIC_FD);
+	state_expect((fcntl(PERIODIC_FD, F_GETFL) & O_NONBLOCK) == 0, "fd %d gained O_NONBLOCK",
+		     PERIODIC_FD);
 	state_expect(fcntl(DISARMED_FD, F_GETFD) == FD_CLOEXEC, "fd %d lost FD_CLOEXEC", DISARMED_FD);
 	state_expect(fcntl(PERIODIC_FD, F_GETFD) == 0, "fd %d gained FD_CLOEXEC", PERIODIC_FD);
 }

@@ -8,7 +8,10 @@
 
 #include <sys/mman.h>
 
-enum { REGION_COUNT = 6, LINES_MAX = 1024 };
+enum {
+	REGION_COUNT = 6,
+	LINES_MAX = 1024
+};
 
 struct anon_region {
 	const char *name;
@@ -72,8 +75,8 @@ static void record_region(struct anon_region *region)
 {
 	uintptr_t start = (uintptr_t)region->bytes;
 
-	state_maps_lines_in(start, start + region->pages * STATE_PAGE_SIZE,
-			    region->maps_lines, sizeof(region->maps_lines));
+	state_maps_lines_in(start, start + region->pages * STATE_PAGE_SIZE, region->maps_lines,
+			    sizeof(region->maps_lines));
 	smaps_vm_flags(region->bytes, region->vm_flags, sizeof(region->vm_flags));
 }
 

@@ -25,9 +25,9 @@ enum {
 struct past_eof_mapping {
 	const char *name;
 	int sharing;
-	size_t file_bytes;	/* after setup */
+	size_t file_bytes; /* after setup */
 	unsigned char *bytes;
-	unsigned char expected[MAPPED_BYTES];	/* up to the end of the last page with data */
+	unsigned char expected[MAPPED_BYTES]; /* up to the end of the last page with data */
 	char maps_line[LINES_MAX];
 	char path[300];
 };
@@ -38,7 +38,9 @@ static struct past_eof_mapping mappings[] = {
 	{ "truncated", MAP_SHARED, TRUNCATED_BYTES, NULL, { 0 }, "", "" },
 };
 
-enum { MAPPING_COUNT = sizeof(mappings) / sizeof(mappings[0]) };
+enum {
+	MAPPING_COUNT = sizeof(mappings) / sizeof(mappings[0])
+};
 
 static char scratch_dir[256];
 
@@ -61,7 +63,7 @@ static void map_file(struct past_eof_mapping *mapping, uint64_t seed)
 	mapping->bytes = mmap(NULL, MAPPED_BYTES, PROT_READ | PROT_WRITE, mapping->sharing, fd, 0);
 	if (mapping->bytes == MAP_FAILED)
 		state_setup_fail("mmap %s: %s", mapping->name, strerror(errno));
-	memset(mapping->bytes, 0x5a, 100);	/* a private copy, or into the file */
+	memset(mapping->bytes, 0x5a, 100); /* a private copy, or into the file */
 	memset(mapping->bytes + STATE_PAGE_SIZE + 7, 0xa5, 9);
 	if (mapping->file_bytes < FILE_BYTES && ftruncate(fd, (off_t)mapping->file_bytes) != 0)
 		state_setup_fail("ftruncate %s: %s", mapping->path, strerror(errno));
@@ -76,7 +78,8 @@ static void record_mapping(struct past_eof_mapping *mapping)
 	state_maps_lines_in(start, start + MAPPED_BYTES, mapping->maps_line, LINES_MAX);
 	for (size_t page = pages_with_data(mapping); page < MAPPED_PAGES; page++) {
 		if (!state_access_faults(mapping->bytes + page * STATE_PAGE_SIZE, false))
-			state_setup_fail("%s page %zu past the end does not fault", mapping->name, page);
+			state_setup_fail("%s page %zu past the end does not fault", mapping->name,
+					 page);
 	}
 }
 

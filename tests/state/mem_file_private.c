@@ -9,7 +9,11 @@
 
 #include <sys/mman.h>
 
-enum { FILE_PAGES = 16, MAP_OFFSET_PAGES = 2, MAPPED_PAGES = 12 };
+enum {
+	FILE_PAGES = 16,
+	MAP_OFFSET_PAGES = 2,
+	MAPPED_PAGES = 12
+};
 
 static char scratch_dir[256];
 static char file_path[300];
@@ -53,19 +57,19 @@ static void map_file(void)
 	file_fd = open(file_path, O_RDWR | O_CLOEXEC);
 	if (file_fd < 0)
 		state_setup_fail("open %s: %s", file_path, strerror(errno));
-	mapping = mmap(NULL, MAPPED_PAGES * STATE_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE, file_fd, MAP_OFFSET_PAGES * STATE_PAGE_SIZE);
+	mapping = mmap(NULL, MAPPED_PAGES * STATE_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		       file_fd, MAP_OFFSET_PAGES * STATE_PAGE_SIZE);
 	if (mapping == MAP_FAILED)
 		state_setup_fail("mmap: %s", strerror(errno));
 	for (size_t page = 0; page < MAPPED_PAGES; page++) {
 		if (page_is_written(page))
-			state_fill(mapping + page * STATE_PAGE_SIZE, STATE_PAGE_SIZE, copy_seed(page));
+			state_fill(mapping + page * STATE_PAGE_SIZE, STATE_PAGE_SIZE,
+				   copy_seed(page));
 		if (page_is_read(page))
 			state_touch_read(mapping + page * STATE_PAGE_SIZE + 17);
 	}
-	state_maps_lines_in((uintptr_t)mapping,
-			    (uintptr_t)mapping + MAPPED_PAGES * STATE_PAGE_SIZE, maps_before,
-			    sizeof(maps_before));
+	state_maps_lines_in((uintptr_t)mapping, (uintptr_t)mapping + MAPPED_PAGES * STATE_PAGE_SIZE,
+			    maps_before, sizeof(maps_before));
 }
 
 static void check_mapping(void)
@@ -73,9 +77,8 @@ static void check_mapping(void)
 	char maps_after[512];
 	char what[64];
 
-	state_maps_lines_in((uintptr_t)mapping,
-			    (uintptr_t)mapping + MAPPED_PAGES * STATE_PAGE_SIZE, maps_after,
-			    sizeof(maps_after));
+	state_maps_lines_in((uintptr_t)mapping, (uintptr_t)mapping + MAPPED_PAGES * STATE_PAGE_SIZE,
+			    maps_after, sizeof(maps_after));
 	state_expect_equal_text(maps_after, maps_before, "maps line of the private mapping");
 	for (size_t page = 0; page < MAPPED_PAGES; page++) {
 		uint64_t seed = page_is_written(page) ? copy_seed(page)

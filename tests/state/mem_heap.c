@@ -65,8 +65,7 @@ static void check_blocks(void)
 			continue;
 		snprintf(what, sizeof(what), "malloc block %u (%zu bytes)", index,
 			 blocks[index].length);
-		state_expect_pattern(blocks[index].bytes, blocks[index].length, 1000 + index,
-				     what);
+		state_expect_pattern(blocks[index].bytes, blocks[index].length, 1000 + index, what);
 	}
 }
 
@@ -74,8 +73,7 @@ static void check_break(void)
 {
 	void *break_now = sbrk(0);
 
-	state_expect(break_now == break_before, "sbrk(0) is %p, was %p", break_now,
-		     break_before);
+	state_expect(break_now == break_before, "sbrk(0) is %p, was %p", break_now, break_before);
 	state_expect_pattern(sbrk_region, SBRK_GROWTH, 77, "sbrk-grown region");
 }
 

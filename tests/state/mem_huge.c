@@ -9,7 +9,9 @@
 
 #define HUGE_LENGTH ((size_t)256 << 20)
 
-enum { TOUCHED_COUNT = 9 };
+enum {
+	TOUCHED_COUNT = 9
+};
 
 static const size_t touched_pages[TOUCHED_COUNT] = {
 	0, 1, 255, 4096, 12345, 32768, 50000, 65534, 65535,
@@ -21,14 +23,14 @@ static char maps_before[512];
 
 static void map_huge_region(void)
 {
-	huge_region = mmap(NULL, HUGE_LENGTH, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	huge_region =
+		mmap(NULL, HUGE_LENGTH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (huge_region == MAP_FAILED)
 		state_setup_fail("mmap 256 MiB: %s", strerror(errno));
 	madvise(huge_region, HUGE_LENGTH, MADV_NOHUGEPAGE);
 	for (unsigned index = 0; index < TOUCHED_COUNT; index++)
-		state_fill(huge_region + touched_pages[index] * STATE_PAGE_SIZE,
-			   STATE_PAGE_SIZE, 7000 + touched_pages[index]);
+		state_fill(huge_region + touched_pages[index] * STATE_PAGE_SIZE, STATE_PAGE_SIZE,
+			   7000 + touched_pages[index]);
 	state_maps_lines_in((uintptr_t)huge_region, (uintptr_t)huge_region + HUGE_LENGTH,
 			    maps_before, sizeof(maps_before));
 }
@@ -48,12 +50,10 @@ static void check_huge_region(void)
 		state_expect_pattern(huge_region + page * STATE_PAGE_SIZE, STATE_PAGE_SIZE,
 				     7000 + page, what);
 	}
-	for (size_t index = 0; index < sizeof(untouched_pages) / sizeof(untouched_pages[0]);
-	     index++) {
+	for (size_t index = 0; index < sizeof(untouched_pages) / sizeof(untouched_pages[0]); index++) {
 		size_t page = untouched_pages[index];
 
-		state_expect(state_is_all_zero(huge_region + page * STATE_PAGE_SIZE,
-					       STATE_PAGE_SIZE),
+		state_expect(state_is_all_zero(huge_region + page * STATE_PAGE_SIZE, STATE_PAGE_SIZE),
 			     "untouched page %zu is not zero", page);
 	}
 }

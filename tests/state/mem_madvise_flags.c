@@ -14,17 +14,21 @@
 #define MADV_WIPEONFORK 18
 #endif
 
-enum { REGION_PAGES = 4, SLOT_PAGES = REGION_PAGES + 1, FLAGS_MAX = 160 };
+enum {
+	REGION_PAGES = 4,
+	SLOT_PAGES = REGION_PAGES + 1,
+	FLAGS_MAX = 160
+};
 
 struct advised_region {
 	const char *name;
-	int advice[3];		/* 0 ends the list */
+	int advice[3]; /* 0 ends the list */
 	bool shared;
 	bool filled;
-	bool read_only;		/* mprotect(PROT_READ) after filling */
+	bool read_only; /* mprotect(PROT_READ) after filling */
 	unsigned char *bytes;
 	char vm_flags[FLAGS_MAX];
-	char guard_flags[FLAGS_MAX];	/* the PROT_NONE page after the region */
+	char guard_flags[FLAGS_MAX]; /* the PROT_NONE page after the region */
 };
 
 static struct advised_region regions[] = {
@@ -39,14 +43,22 @@ static struct advised_region regions[] = {
 	{ "mergeable untouched", { MADV_MERGEABLE }, false, false, false, NULL, "", "" },
 	{ "mergeable dontdump", { MADV_MERGEABLE, MADV_DONTDUMP }, false, true, false, NULL, "", "" },
 	{ "mergeable read-only", { MADV_MERGEABLE }, false, true, true, NULL, "", "" },
-	{ "dontfork wipeonfork nohugepage", { MADV_DONTFORK, MADV_WIPEONFORK, MADV_NOHUGEPAGE },
-	  false, true, false, NULL, "", "" },
+	{ "dontfork wipeonfork nohugepage",
+	  { MADV_DONTFORK, MADV_WIPEONFORK, MADV_NOHUGEPAGE },
+	  false,
+	  true,
+	  false,
+	  NULL,
+	  "",
+	  "" },
 	{ "dontdump read-only", { MADV_DONTDUMP }, false, true, true, NULL, "", "" },
 	{ "shared dontdump", { MADV_DONTDUMP }, true, true, false, NULL, "", "" },
 	{ "shared hugepage dontfork", { MADV_HUGEPAGE, MADV_DONTFORK }, true, true, false, NULL, "", "" },
 };
 
-enum { REGION_COUNT = sizeof(regions) / sizeof(regions[0]) };
+enum {
+	REGION_COUNT = sizeof(regions) / sizeof(regions[0])
+};
 
 static void advise_region(struct advised_region *region, size_t length)
 {
@@ -64,8 +76,8 @@ static void map_region(struct advised_region *region, unsigned char *at, uint64_
 {
 	size_t length = REGION_PAGES * STATE_PAGE_SIZE;
 	int sharing = region->shared ? MAP_SHARED : MAP_PRIVATE;
-	void *address = mmap(at, length, PROT_READ | PROT_WRITE,
-			     MAP_FIXED | MAP_ANONYMOUS | sharing, -1, 0);
+	void *address =
+		mmap(at, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_ANONYMOUS | sharing, -1, 0);
 
 	if (address == MAP_FAILED)
 		state_setup_fail("mmap region %s: %s", region->name, strerror(errno));

@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 
 enum {
-	OPEN_PAGES = 6,		/* the held memfd: 6 pages and TAIL_BYTES */
+	OPEN_PAGES = 6, /* the held memfd: 6 pages and TAIL_BYTES */
 	TAIL_BYTES = 100,
 	FD_POSITION = 1234,
-	PART_OBJECT_PAGES = 8,	/* the closed memfd: pages [PART_FIRST, +PART_PAGES) mapped */
+	PART_OBJECT_PAGES = 8, /* the closed memfd: pages [PART_FIRST, +PART_PAGES) mapped */
 	PART_FIRST = 2,
 	PART_PAGES = 3,
 	SEALED_PAGES = 2,
@@ -40,8 +40,7 @@ static void record_maps(char *out, size_t capacity)
 {
 	char part[512], sealed[512];
 
-	state_maps_lines_in((uintptr_t)open_view, (uintptr_t)open_view + OPEN_MAPPED, out,
-			    capacity);
+	state_maps_lines_in((uintptr_t)open_view, (uintptr_t)open_view + OPEN_MAPPED, out, capacity);
 	state_maps_lines_in((uintptr_t)part_view,
 			    (uintptr_t)part_view + PART_PAGES * STATE_PAGE_SIZE, part, sizeof(part));
 	state_maps_lines_in((uintptr_t)sealed_view, (uintptr_t)sealed_view + SEALED_SIZE, sealed,
@@ -124,7 +123,8 @@ static void expect_fd_facts(int fd, const char *name, off_t size, int seals, off
 		     (long long)st.st_size);
 	state_expect_equal_long(fcntl(fd, F_GET_SEALS), seals, "seals of the memfd");
 	state_expect_equal_long(lseek(fd, 0, SEEK_CUR), position, "position of the memfd fd");
-	state_expect_equal_long(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR, "access mode of the memfd fd");
+	state_expect_equal_long(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR,
+				"access mode of the memfd fd");
 }
 
 static void expect_file_pattern(int fd, size_t length, uint64_t seed, const char *what)
@@ -142,7 +142,8 @@ static void check_open_memfd(void)
 	state_expect_pattern(open_view, OPEN_SIZE, 700, "mapping of the held memfd");
 	expect_file_pattern(open_memfd, OPEN_SIZE, 700, "the held memfd through its fd");
 	state_fill(open_view, OPEN_SIZE, 730);
-	expect_file_pattern(open_memfd, OPEN_SIZE, 730, "the held memfd after a store to its mapping");
+	expect_file_pattern(open_memfd, OPEN_SIZE, 730,
+			    "the held memfd after a store to its mapping");
 	state_expect(ftruncate(open_memfd, (off_t)OPEN_SIZE * 2) != 0 && errno == EPERM,
 		     "a memfd sealed against growing grew");
 }

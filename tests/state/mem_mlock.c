@@ -21,16 +21,27 @@
 #define MCL_ONFAULT 4
 #endif
 
-enum { REGION_PAGES = 6, REGION_BYTES = REGION_PAGES * STATE_PAGE_SIZE, FLAGS_MAX = 160 };
-enum { LOCKS_MAX = 1 << 16 };
+enum {
+	REGION_PAGES = 6,
+	REGION_BYTES = REGION_PAGES * STATE_PAGE_SIZE,
+	FLAGS_MAX = 160
+};
+enum {
+	LOCKS_MAX = 1 << 16
+};
 
-enum lock_kind { LOCK_FULL, LOCK_ON_FAULT, UNLOCKED, LOCK_MIDDLE_ON_FAULT };
+enum lock_kind {
+	LOCK_FULL,
+	LOCK_ON_FAULT,
+	UNLOCKED,
+	LOCK_MIDDLE_ON_FAULT
+};
 
 struct locked_region {
 	const char *name;
 	enum lock_kind kind;
 	unsigned char *bytes;
-	char vm_flags[3][FLAGS_MAX];	/* the region's VMAs: 1, or 3 for LOCK_MIDDLE_ON_FAULT */
+	char vm_flags[3][FLAGS_MAX]; /* the region's VMAs: 1, or 3 for LOCK_MIDDLE_ON_FAULT */
 };
 
 static struct locked_region regions[] = {
@@ -40,7 +51,9 @@ static struct locked_region regions[] = {
 	{ "middle on fault", LOCK_MIDDLE_ON_FAULT, NULL, { "" } },
 };
 
-enum { REGION_COUNT = sizeof(regions) / sizeof(regions[0]) };
+enum {
+	REGION_COUNT = sizeof(regions) / sizeof(regions[0])
+};
 
 static char locks_before[LOCKS_MAX];
 static long long locked_kib_before;
@@ -72,14 +85,14 @@ static void lock_region(struct locked_region *region)
 
 static void make_region(struct locked_region *region, uint64_t seed)
 {
-	void *address = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *address =
+		mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (address == MAP_FAILED)
 		state_setup_fail("mmap region %s: %s", region->name, strerror(errno));
 	region->bytes = address;
 	lock_region(region);
-	state_fill(region->bytes, STATE_PAGE_SIZE, seed);	/* the first page */
+	state_fill(region->bytes, STATE_PAGE_SIZE, seed); /* the first page */
 	if (region->kind == LOCK_FULL)
 		state_fill(region->bytes, REGION_BYTES, seed);
 }
@@ -123,7 +136,8 @@ static void read_lock_flags(char *out, size_t capacity)
 		if (line_end)
 			*line_end = '\0';
 		if (strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(entry, sizeof(entry), "%s%s\n", vm_flags_have(line, "lo") ? " lo" : "",
+			snprintf(entry, sizeof(entry), "%s%s\n",
+				 vm_flags_have(line, "lo") ? " lo" : "",
 				 vm_flags_have(line, "lf") ? " lf" : "");
 			state_append_text(out, capacity, entry, strlen(entry));
 		} else if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') &&
@@ -154,8 +168,8 @@ static void expect_same_lock_flags(const char *now, const char *before)
 		size_t before_length = strcspn(before, "\n");
 
 		if (now_length != before_length || memcmp(now, before, now_length) != 0) {
-			state_expect(false, "VMA lock flags: \"%.*s\", were \"%.*s\"", (int)now_length,
-				     now, (int)before_length, before);
+			state_expect(false, "VMA lock flags: \"%.*s\", were \"%.*s\"",
+				     (int)now_length, now, (int)before_length, before);
 			return;
 		}
 		now += now_length + (now[now_length] == '\n');

@@ -12,7 +12,10 @@
 
 #define MARK_VARIABLE "CKPT_STATE_MARK"
 
-enum { PROC_FILE_MAX = 1 << 16, STAT_FIELD_COUNT = 10 };
+enum {
+	PROC_FILE_MAX = 1 << 16,
+	STAT_FIELD_COUNT = 10
+};
 
 struct mm_snapshot {
 	char cmdline[PROC_FILE_MAX];
@@ -36,8 +39,8 @@ static struct mm_snapshot after;
 
 static void reexec_with_arguments(char *program)
 {
-	char *const arguments[] = { program, (char *)(uintptr_t)"first argument",
-				    (char *)(uintptr_t)"", (char *)(uintptr_t)"x=y z", NULL };
+	char *const arguments[] = { program, (char *)(uintptr_t) "first argument",
+				    (char *)(uintptr_t) "", (char *)(uintptr_t) "x=y z", NULL };
 
 	setenv(MARK_VARIABLE, "checkpoint me, then restart me", 1);
 	setenv("CKPT_STATE_EMPTY", "", 1);
@@ -71,10 +74,10 @@ static void take_snapshot(struct mm_snapshot *snapshot)
 	const char *execfn = (const char *)getauxval(AT_EXECFN);
 	ssize_t exe_length;
 
-	snapshot->cmdline_length = state_read_file("/proc/self/cmdline", snapshot->cmdline,
-						   PROC_FILE_MAX);
-	snapshot->environ_length = state_read_file("/proc/self/environ", snapshot->environ,
-						   PROC_FILE_MAX);
+	snapshot->cmdline_length =
+		state_read_file("/proc/self/cmdline", snapshot->cmdline, PROC_FILE_MAX);
+	snapshot->environ_length =
+		state_read_file("/proc/self/environ", snapshot->environ, PROC_FILE_MAX);
 	snapshot->auxv_length = state_read_file("/proc/self/auxv", snapshot->auxv, PROC_FILE_MAX);
 	snapshot->phdr = getauxval(AT_PHDR);
 	memcpy(snapshot->random_bytes, (const void *)getauxval(AT_RANDOM), 16);
@@ -99,8 +102,7 @@ static void check_proc_files(void)
 
 static void check_auxv_values(void)
 {
-	state_expect(after.phdr == before.phdr, "AT_PHDR is %#lx, was %#lx", after.phdr,
-		     before.phdr);
+	state_expect(after.phdr == before.phdr, "AT_PHDR is %#lx, was %#lx", after.phdr, before.phdr);
 	state_expect_equal_bytes(after.random_bytes, before.random_bytes, 16, "AT_RANDOM bytes");
 	state_expect_equal_text(after.execfn, before.execfn, "AT_EXECFN");
 	state_expect_equal_text(after.exe, before.exe, "/proc/self/exe");

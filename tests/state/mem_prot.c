@@ -8,7 +8,10 @@
 
 #include <sys/mman.h>
 
-enum { READONLY_PAGES = 6, NONE_PAGES = 4 };
+enum {
+	READONLY_PAGES = 6,
+	NONE_PAGES = 4
+};
 
 static unsigned char *readonly_region;
 static unsigned char *none_region;
@@ -18,8 +21,8 @@ static char none_maps_before[512];
 static unsigned char *map_filled(size_t pages, uint64_t seed, int final_protection)
 {
 	size_t length = pages * STATE_PAGE_SIZE;
-	unsigned char *region = mmap(NULL, length, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *region =
+		mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (region == MAP_FAILED)
 		state_setup_fail("mmap: %s", strerror(errno));
@@ -31,8 +34,8 @@ static unsigned char *map_filled(size_t pages, uint64_t seed, int final_protecti
 
 static void record_maps(const unsigned char *region, size_t pages, char *out, size_t capacity)
 {
-	state_maps_lines_in((uintptr_t)region, (uintptr_t)region + pages * STATE_PAGE_SIZE,
-			    out, capacity);
+	state_maps_lines_in((uintptr_t)region, (uintptr_t)region + pages * STATE_PAGE_SIZE, out,
+			    capacity);
 }
 
 static void build_regions(void)

@@ -8,9 +8,16 @@
 
 #include <sys/mman.h>
 
-enum { SHARED_PAGES = 10, MEMFD_PAGES = 4 };
+enum {
+	SHARED_PAGES = 10,
+	MEMFD_PAGES = 4
+};
 /* Pages of an object of which only [PART_FIRST, PART_END) stays mapped. */
-enum { PART_OBJECT_PAGES = 8, PART_FIRST = 2, PART_END = 7 };
+enum {
+	PART_OBJECT_PAGES = 8,
+	PART_FIRST = 2,
+	PART_END = 7
+};
 
 static unsigned char *shared_anon;
 static unsigned char *memfd_view_one;
@@ -21,8 +28,7 @@ static char anon_maps_before[512];
 static char part_maps_before[512];
 static char memfd_maps_before[1024];
 
-static void record_maps(char *anon_out, size_t anon_capacity, char *memfd_out,
-			size_t memfd_capacity)
+static void record_maps(char *anon_out, size_t anon_capacity, char *memfd_out, size_t memfd_capacity)
 {
 	char second[512];
 
@@ -52,8 +58,8 @@ static void record_part_maps(char *out, size_t capacity)
 /* Shared anonymous memory whose head and tail were unmapped: its offset is not 0. */
 static void build_shared_part(void)
 {
-	unsigned char *whole = mmap(NULL, PART_OBJECT_PAGES * STATE_PAGE_SIZE, PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned char *whole = mmap(NULL, PART_OBJECT_PAGES * STATE_PAGE_SIZE,
+				    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (whole == MAP_FAILED)
 		state_setup_fail("mmap: %s", strerror(errno));

@@ -8,7 +8,9 @@
 
 #include <sys/mman.h>
 
-enum { FILE_PAGES = 8 };
+enum {
+	FILE_PAGES = 8
+};
 
 #define FILE_LENGTH ((size_t)FILE_PAGES * STATE_PAGE_SIZE)
 

@@ -11,7 +11,9 @@
 #define SPARSE_LENGTH ((size_t)1 << 30)
 #define SPARSE_PAGES (SPARSE_LENGTH / STATE_PAGE_SIZE)
 
-enum { TOUCHED_COUNT = 8 };
+enum {
+	TOUCHED_COUNT = 8
+};
 
 static const size_t touched_pages[TOUCHED_COUNT] = {
 	0, 513, 1024, 77777, 131072, 200000, 262142, 262143,
@@ -52,8 +54,8 @@ static void map_sparse_region(void)
 	if (madvise(sparse_region, SPARSE_LENGTH, MADV_NOHUGEPAGE) != 0)
 		state_setup_fail("madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
 	for (unsigned index = 0; index < TOUCHED_COUNT; index++)
-		state_fill(sparse_region + touched_pages[index] * STATE_PAGE_SIZE,
-			   STATE_PAGE_SIZE, 9000 + index);
+		state_fill(sparse_region + touched_pages[index] * STATE_PAGE_SIZE, STATE_PAGE_SIZE,
+			   9000 + index);
 	if (first_wrong_residency() != -1)
 		state_setup_fail("mincore before checkpoint: page %lld", first_wrong_residency());
 }

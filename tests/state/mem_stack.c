@@ -38,7 +38,8 @@ static void expect_same_stack(const char *after, const char *before)
 	const char *rest_before = strchr(before, ' ');
 
 	if (sscanf(after, "%lx-%lx", &start_after, &end_after) != 2 ||
-	    sscanf(before, "%lx-%lx", &start_before, &end_before) != 2 || !rest_after || !rest_before) {
+	    sscanf(before, "%lx-%lx", &start_before, &end_before) != 2 || !rest_after ||
+	    !rest_before) {
 		state_expect_equal_text(after, before, "[stack] maps line");
 		return;
 	}
@@ -113,8 +114,7 @@ int main(void)
 	state_expect(frames_damaged == 0, "%lu stack frames damaged, first at depth %lu",
 		     frames_damaged, first_damaged_depth);
 	state_expect(descend_sum == expected_descend_sum(), "stack sum %llu, expected %llu",
-		     (unsigned long long)descend_sum,
-		     (unsigned long long)expected_descend_sum());
+		     (unsigned long long)descend_sum, (unsigned long long)expected_descend_sum());
 	state_maps_line_named("[stack]", stack_line_after, sizeof(stack_line_after));
 	expect_same_stack(stack_line_after, stack_line_before);
 	grow_sum = grow(1);

@@ -9,7 +9,9 @@
 #include <sys/auxv.h>
 #include <sys/time.h>
 
-enum { LINE_MAX_BYTES = 256 };
+enum {
+	LINE_MAX_BYTES = 256
+};
 
 static const char *const vdso_names[] = { "[vdso]", "[vvar]", "[vvar_vclock]" };
 
@@ -24,8 +26,8 @@ static int64_t boottime_before;
 static void record_vdso(void)
 {
 	for (size_t index = 0; index < VDSO_NAME_COUNT; index++)
-		present_before[index] = state_maps_line_named(vdso_names[index], lines_before[index],
-							      LINE_MAX_BYTES);
+		present_before[index] = state_maps_line_named(vdso_names[index],
+							      lines_before[index], LINE_MAX_BYTES);
 	if (!present_before[0] || !present_before[1])
 		state_setup_fail("no [vdso] or [vvar] in /proc/self/maps");
 	realtime_before = state_now_ns(CLOCK_REALTIME);

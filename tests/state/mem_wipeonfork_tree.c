@@ -21,12 +21,16 @@
 #define MAP_DROPPABLE 0x08
 #endif
 
-enum { REGION_PAGES = 4, REGION_BYTES = REGION_PAGES * STATE_PAGE_SIZE, FLAGS_MAX = 160 };
+enum {
+	REGION_PAGES = 4,
+	REGION_BYTES = REGION_PAGES * STATE_PAGE_SIZE,
+	FLAGS_MAX = 160
+};
 
 #include "tree.h"
 
 static unsigned char *wipe_region;
-static unsigned char *droppable_region;	/* NULL: the kernel has no MAP_DROPPABLE */
+static unsigned char *droppable_region; /* NULL: the kernel has no MAP_DROPPABLE */
 static char wipe_flags[FLAGS_MAX];
 static char droppable_flags[FLAGS_MAX];
 
@@ -64,8 +68,8 @@ static void expect_pages(const unsigned char *region, unsigned pages_mask, bool 
 
 static void map_regions(void)
 {
-	void *address = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *address =
+		mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (address == MAP_FAILED || madvise(address, REGION_BYTES, MADV_WIPEONFORK) != 0)
 		state_setup_fail("wipe-on-fork region: %s", strerror(errno));

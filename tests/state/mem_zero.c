@@ -8,7 +8,10 @@
 
 #include <sys/mman.h>
 
-enum { REGION_PAGES = 64, READONLY_PAGES = 16 };
+enum {
+	REGION_PAGES = 64,
+	READONLY_PAGES = 16
+};
 
 static unsigned char *mixed_region;
 static const unsigned char *readonly_region;

@@ -19,17 +19,23 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-enum { LISTENER = 5, CLIENT4, SERVER4, CLIENT6, SERVER6 };
+enum {
+	LISTENER = 5,
+	CLIENT4,
+	SERVER4,
+	CLIENT6,
+	SERVER6
+};
 
-#define UP_TOTAL (96u << 10)		/* client to server, sent before the checkpoint */
-#define UP_READ (16u << 10)		/* of which the server read this much */
-#define DOWN_CAPACITY (4u << 20)	/* server to client: as much as fits */
-#define MORE 50000u			/* after restart, each way */
+#define UP_TOTAL (96u << 10)	 /* client to server, sent before the checkpoint */
+#define UP_READ (16u << 10)	 /* of which the server read this much */
+#define DOWN_CAPACITY (4u << 20) /* server to client: as much as fits */
+#define MORE 50000u		 /* after restart, each way */
 
 struct pair {
 	int client, server;
 	uint64_t seed_up, seed_down;
-	size_t down_sent;		/* bytes the server sent before the checkpoint */
+	size_t down_sent; /* bytes the server sent before the checkpoint */
 	struct sockaddr_storage client_address, server_address;
 };
 
@@ -121,7 +127,7 @@ static size_t fill_down(int server)
 		}
 		if (sent < 0 && errno != EAGAIN)
 			state_setup_fail("send on fd %d: %s", server, strerror(errno));
-		if (poll(&wait, 1, 200) == 0)	/* nothing freed: the pipe is full */
+		if (poll(&wait, 1, 200) == 0) /* nothing freed: the pipe is full */
 			return sent_total;
 	}
 }
@@ -205,23 +211,29 @@ static void check_pair(struct pair *pair)
 
 	expect_same_address(pair->client, &pair->client_address);
 	expect_same_address(pair->server, &pair->server_address);
-	state_expect((fcntl(pair->server, F_GETFL) & O_NONBLOCK) != 0, "fd %d lost O_NONBLOCK", pair->server);
-	if (!state_expect(read_exactly(pair->server, got, up_left), "fd %d: the %zu bytes in flight up did not arrive",
-			  pair->server, up_left))
+	state_expect((fcntl(pair->server, F_GETFL) & O_NONBLOCK) != 0, "fd %d lost O_NONBLOCK",
+		     pair->server);
+	if (!state_expect(read_exactly(pair->server, got, up_left),
+			  "fd %d: the %zu bytes in flight up did not arrive", pair->server, up_left))
 		return;
-	state_expect(memcmp(got, up_data + UP_READ, up_left) == 0, "fd %d: the bytes in flight up differ", pair->server);
-	if (!state_expect(read_exactly(pair->client, got, pair->down_sent), "fd %d: the %zu bytes in flight down did not arrive",
-			  pair->client, pair->down_sent))
+	state_expect(memcmp(got, up_data + UP_READ, up_left) == 0,
+		     "fd %d: the bytes in flight up differ", pair->server);
+	if (!state_expect(read_exactly(pair->client, got, pair->down_sent),
+			  "fd %d: the %zu bytes in flight down did not arrive", pair->client,
+			  pair->down_sent))
 		return;
-	state_expect(memcmp(got, down_data, pair->down_sent) == 0, "fd %d: the bytes in flight down differ", pair->client);
+	state_expect(memcmp(got, down_data, pair->down_sent) == 0,
+		     "fd %d: the bytes in flight down differ", pair->client);
 	send_all(pair->client, up_data + UP_TOTAL, MORE);
-	state_expect(read_exactly(pair->server, got, MORE) && memcmp(got, up_data + UP_TOTAL, MORE) == 0,
+	state_expect(read_exactly(pair->server, got, MORE) &&
+			     memcmp(got, up_data + UP_TOTAL, MORE) == 0,
 		     "fd %d: new bytes up lost", pair->server);
 	send_all(pair->server, down_data + pair->down_sent, MORE);
-	state_expect(read_exactly(pair->client, got, MORE) && memcmp(got, down_data + pair->down_sent, MORE) == 0,
+	state_expect(read_exactly(pair->client, got, MORE) &&
+			     memcmp(got, down_data + pair->down_sent, MORE) == 0,
 		     "fd %d: new bytes down lost", pair->client);
-	state_expect(recv(pair->client, got, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN, "fd %d: a byte too many",
-		     pair->client);
+	state_expect(recv(pair->client, got, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN,
+		     "fd %d: a byte too many", pair->client);
 	free(got);
 }
 
@@ -232,7 +244,8 @@ static void check_listener(void)
 	int client = socket(AF_INET, SOCK_STREAM, 0), accepted;
 
 	getsockname(LISTENER, (struct sockaddr *)&address, &length);
-	state_expect(connect(client, (struct sockaddr *)&address, length) == 0, "the listener refuses a client");
+	state_expect(connect(client, (struct sockaddr *)&address, length) == 0,
+		     "the listener refuses a client");
 	accepted = accept(LISTENER, NULL, NULL);
 	state_expect(accepted >= 0, "the listener accepts nothing");
 	close(accepted);

@@ -22,7 +22,14 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-enum { LISTEN4 = 5, LISTEN6, REUSE_A, REUSE_B, DUAL, CHILD_WAKE = 10 };
+enum {
+	LISTEN4 = 5,
+	LISTEN6,
+	REUSE_A,
+	REUSE_B,
+	DUAL,
+	CHILD_WAKE = 10
+};
 
 struct option_probe {
 	int level, name;
@@ -30,12 +37,18 @@ struct option_probe {
 };
 
 static const struct option_probe probes[] = {
-	{ SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR" }, { SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT" },
-	{ SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE" }, { SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF" },
-	{ SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF" }, { SOL_SOCKET, SO_ACCEPTCONN, "SO_ACCEPTCONN" },
-	{ IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY" }, { IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE" },
-	{ IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL" }, { IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT" },
-	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT" }, { IPPROTO_TCP, TCP_FASTOPEN, "TCP_FASTOPEN" },
+	{ SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR" },
+	{ SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT" },
+	{ SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE" },
+	{ SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF" },
+	{ SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF" },
+	{ SOL_SOCKET, SO_ACCEPTCONN, "SO_ACCEPTCONN" },
+	{ IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY" },
+	{ IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE" },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL" },
+	{ IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT" },
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT" },
+	{ IPPROTO_TCP, TCP_FASTOPEN, "TCP_FASTOPEN" },
 };
 
 #define PROBE_COUNT (sizeof(probes) / sizeof(probes[0]))
@@ -100,7 +113,8 @@ static void listen_at(int wanted, int family, const char *host, uint16_t port, i
 		set_int(wanted, IPPROTO_IPV6, IPV6_V6ONLY, wanted == LISTEN6);
 	if (wanted == LISTEN4 && setsockopt(wanted, SOL_SOCKET, SO_BINDTODEVICE, "lo", 2) < 0)
 		state_setup_fail("SO_BINDTODEVICE: %s", strerror(errno));
-	if (bind(wanted, (struct sockaddr *)&address, sizeof(address)) < 0 || listen(wanted, backlog) < 0)
+	if (bind(wanted, (struct sockaddr *)&address, sizeof(address)) < 0 ||
+	    listen(wanted, backlog) < 0)
 		state_setup_fail("bind/listen fd %d: %s", wanted, strerror(errno));
 }
 
@@ -167,7 +181,8 @@ static bool serve_one(int listener, const char *line)
 	ready.fd = server;
 	poll(&ready, 1, 20000);
 	recv(server, buffer, sizeof(buffer) - 1, 0);
-	state_expect(strcmp(buffer, line) == 0, "fd %d: a connection sent \"%s\", expected \"%s\"", listener, buffer, line);
+	state_expect(strcmp(buffer, line) == 0, "fd %d: a connection sent \"%s\", expected \"%s\"",
+		     listener, buffer, line);
 	send(server, "ok", 2, 0);
 	close(server);
 	return true;
@@ -221,12 +236,15 @@ static void expect_snapshot(int fd, const struct snapshot *old)
 
 	take_snapshot(fd, &now);
 	for (size_t i = 0; i < PROBE_COUNT; i++)
-		state_expect(now.options[i] == old->options[i], "fd %d: %s is %d, was %d", fd, probes[i].what,
-			     now.options[i], old->options[i]);
-	state_expect(now.v6only == old->v6only, "fd %d: IPV6_V6ONLY is %d, was %d", fd, now.v6only, old->v6only);
-	state_expect(strcmp(now.device, old->device) == 0, "fd %d: SO_BINDTODEVICE \"%s\", was \"%s\"", fd, now.device, old->device);
+		state_expect(now.options[i] == old->options[i], "fd %d: %s is %d, was %d", fd,
+			     probes[i].what, now.options[i], old->options[i]);
+	state_expect(now.v6only == old->v6only, "fd %d: IPV6_V6ONLY is %d, was %d", fd, now.v6only,
+		     old->v6only);
+	state_expect(strcmp(now.device, old->device) == 0,
+		     "fd %d: SO_BINDTODEVICE \"%s\", was \"%s\"", fd, now.device, old->device);
 	state_expect(now.address_length == old->address_length &&
-		     memcmp(&now.address, &old->address, now.address_length) == 0, "fd %d: address changed", fd);
+			     memcmp(&now.address, &old->address, now.address_length) == 0,
+		     "fd %d: address changed", fd);
 	state_expect(now.status_flags == old->status_flags, "fd %d: status flags %#x, were %#x", fd,
 		     now.status_flags, old->status_flags);
 }
@@ -234,13 +252,15 @@ static void expect_snapshot(int fd, const struct snapshot *old)
 static void expect_reuseport_group(void)
 {
 	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(port_of(REUSE_A)) };
-	int third = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), plain = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int third = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	    plain = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
 	setsockopt(third, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	state_expect(bind(third, (struct sockaddr *)&address, sizeof(address)) == 0,
 		     "a third SO_REUSEPORT socket cannot bind the pair's port: %s", strerror(errno));
-	state_expect(bind(plain, (struct sockaddr *)&address, sizeof(address)) < 0 && errno == EADDRINUSE,
+	state_expect(bind(plain, (struct sockaddr *)&address, sizeof(address)) < 0 &&
+			     errno == EADDRINUSE,
 		     "a plain socket could bind the SO_REUSEPORT pair's port");
 	close(third);
 	close(plain);
@@ -253,7 +273,8 @@ static void expect_child_shares(void)
 	state_expect(syscall(SYS_kcmp, getpid(), child, KCMP_FILE, LISTEN4, LISTEN4) == 0,
 		     "the child's fd 5 is not the parent's listener");
 	state_expect(write(CHILD_WAKE, &(uint64_t){ 1 }, 8) == 8, "cannot wake the child");
-	state_expect(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	state_expect(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+			     WEXITSTATUS(status) == 0,
 		     "the child failed to accept on the shared listener (status %#x)", status);
 }
 
@@ -266,7 +287,7 @@ static void check(void)
 		expect_snapshot(LISTEN4 + i, &before[i]);
 	for (int i = 0; i < LISTENER_COUNT; i++) {
 		if (LISTEN4 + i == REUSE_B)
-			continue;	/* the kernel picks one socket of the pair */
+			continue; /* the kernel picks one socket of the pair */
 		client = connect_to(LISTEN4 + i, families[i], "hello");
 		if (LISTEN4 + i == REUSE_A) {
 			struct pollfd ready[2] = { { REUSE_A, POLLIN, 0 }, { REUSE_B, POLLIN, 0 } };

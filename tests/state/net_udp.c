@@ -12,14 +12,22 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-enum { BOUND = 5, CONNECTED, SENDER_A, SENDER_B, PEER };
+enum {
+	BOUND = 5,
+	CONNECTED,
+	SENDER_A,
+	SENDER_B,
+	PEER
+};
 
 struct datagram {
 	int from;
 	size_t length;
 };
 
-static const struct datagram bound_queue[] = { { SENDER_A, 1 }, { SENDER_B, 0 }, { SENDER_A, 1500 }, { SENDER_B, 9000 } };
+static const struct datagram bound_queue[] = {
+	{ SENDER_A, 1 }, { SENDER_B, 0 }, { SENDER_A, 1500 }, { SENDER_B, 9000 }
+};
 static const struct datagram connected_queue[] = { { PEER, 20 }, { PEER, 700 } };
 
 static struct sockaddr_storage addresses[PEER + 1];
@@ -50,7 +58,8 @@ static void send_datagram(int from, int to, size_t length, uint64_t seed)
 	static char buffer[9000];
 
 	state_fill(buffer, length, seed);
-	if (sendto(from, buffer, length, 0, (struct sockaddr *)&addresses[to], address_lengths[to]) != (ssize_t)length)
+	if (sendto(from, buffer, length, 0, (struct sockaddr *)&addresses[to],
+		   address_lengths[to]) != (ssize_t)length)
 		state_setup_fail("sendto from fd %d: %s", from, strerror(errno));
 }
 
@@ -81,14 +90,16 @@ static void expect_datagram(int fd, const struct datagram *expected, uint64_t se
 	static char buffer[10000];
 	struct sockaddr_storage source = { 0 };
 	socklen_t length = sizeof(source);
-	ssize_t got = recvfrom(fd, buffer, sizeof(buffer), MSG_DONTWAIT, (struct sockaddr *)&source, &length);
+	ssize_t got = recvfrom(fd, buffer, sizeof(buffer), MSG_DONTWAIT, (struct sockaddr *)&source,
+			       &length);
 
-	if (!state_expect(got == (ssize_t)expected->length, "fd %d: datagram of %zd bytes (%s), expected %zu",
-			  fd, got, got < 0 ? strerror(errno) : "data", expected->length))
+	if (!state_expect(got == (ssize_t)expected->length,
+			  "fd %d: datagram of %zd bytes (%s), expected %zu", fd, got,
+			  got < 0 ? strerror(errno) : "data", expected->length))
 		return;
 	state_expect_pattern(buffer, expected->length, seed, "datagram");
 	state_expect(length == address_lengths[expected->from] &&
-		     memcmp(&source, &addresses[expected->from], length) == 0,
+			     memcmp(&source, &addresses[expected->from], length) == 0,
 		     "fd %d: a datagram of %zu bytes came from another address than fd %d's", fd,
 		     expected->length, expected->from);
 }
@@ -110,7 +121,7 @@ static void expect_address(int fd, bool peer)
 	int reference = peer ? PEER : fd;
 
 	state_expect(ret == 0 && length == address_lengths[reference] &&
-		     memcmp(&now, &addresses[reference], length) == 0,
+			     memcmp(&now, &addresses[reference], length) == 0,
 		     "fd %d: its %s address changed", fd, peer ? "peer" : "own");
 }
 
@@ -121,8 +132,8 @@ static void expect_still_talking(void)
 	send_datagram(SENDER_A, BOUND, 1, 99);
 	send(CONNECTED, "y", 1, 0);
 	state_expect(recv(BOUND, &byte, 1, MSG_DONTWAIT) == 1, "fd %d: no new datagram", BOUND);
-	state_expect(recv(PEER, &byte, 1, MSG_DONTWAIT) == 1 && byte == 'y', "fd %d: nothing from fd %d", PEER,
-		     CONNECTED);
+	state_expect(recv(PEER, &byte, 1, MSG_DONTWAIT) == 1 && byte == 'y',
+		     "fd %d: nothing from fd %d", PEER, CONNECTED);
 }
 
 static void check(void)
@@ -136,7 +147,8 @@ static void check(void)
 	getsockopt(BOUND, SOL_SOCKET, SO_REUSEADDR, &reuse, &length);
 	getsockopt(BOUND, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &length);
 	state_expect(reuse == 1, "fd %d lost SO_REUSEADDR", BOUND);
-	state_expect(rcvbuf == rcvbuf_before, "fd %d: SO_RCVBUF %d, was %d", BOUND, rcvbuf, rcvbuf_before);
+	state_expect(rcvbuf == rcvbuf_before, "fd %d: SO_RCVBUF %d, was %d", BOUND, rcvbuf,
+		     rcvbuf_before);
 	state_expect((fcntl(BOUND, F_GETFL) & O_NONBLOCK) != 0, "fd %d lost O_NONBLOCK", BOUND);
 	for (size_t i = 0; i < sizeof(bound_queue) / sizeof(bound_queue[0]); i++)
 		expect_datagram(BOUND, &bound_queue[i], 10 + i);

@@ -12,7 +12,9 @@
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 
-enum { GROUPS_MAX = 64 };
+enum {
+	GROUPS_MAX = 64
+};
 
 struct credentials {
 	uid_t uids[3];
@@ -70,8 +72,8 @@ static void compare_groups_and_capabilities(const struct credentials *now,
 	state_expect_equal_long(now->group_count, then->group_count, "number of groups");
 	state_expect_equal_bytes(now->groups, then->groups, sizeof(now->groups),
 				 "supplementary groups");
-	state_expect_equal_bytes(now->capabilities, then->capabilities,
-				 sizeof(now->capabilities), "capability sets");
+	state_expect_equal_bytes(now->capabilities, then->capabilities, sizeof(now->capabilities),
+				 "capability sets");
 	state_expect_equal_long(now->dumpable, then->dumpable, "PR_GET_DUMPABLE");
 }
 

@@ -9,11 +9,12 @@
 
 #include <sys/time.h>
 
-enum { TIMER_COUNT = 3 };
+enum {
+	TIMER_COUNT = 3
+};
 
 static const int timer_kinds[TIMER_COUNT] = { ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF };
-static const char *const timer_names[TIMER_COUNT] = { "ITIMER_REAL", "ITIMER_VIRTUAL",
-						      "ITIMER_PROF" };
+static const char *const timer_names[TIMER_COUNT] = { "ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF" };
 
 static int64_t microseconds(const struct timeval *time)
 {

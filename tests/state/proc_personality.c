@@ -9,7 +9,9 @@
 #include <sys/personality.h>
 #include <sys/utsname.h>
 
-enum { CHOSEN_PERSONALITY = PER_LINUX | UNAME26 | ADDR_NO_RANDOMIZE | ADDR_COMPAT_LAYOUT };
+enum {
+	CHOSEN_PERSONALITY = PER_LINUX | UNAME26 | ADDR_NO_RANDOMIZE | ADDR_COMPAT_LAYOUT
+};
 
 int main(void)
 {
@@ -31,7 +33,7 @@ int main(void)
 	state_expect(persona_after == persona_before, "personality is %#x, was %#x",
 		     (unsigned)persona_after, (unsigned)persona_before);
 	uname(&names);
-	state_expect(strncmp(names.release, "2.6.", 4) == 0,
-		     "uname release is %s, UNAME26 lost", names.release);
+	state_expect(strncmp(names.release, "2.6.", 4) == 0, "uname release is %s, UNAME26 lost",
+		     names.release);
 	state_finish();
 }

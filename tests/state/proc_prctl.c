@@ -7,7 +7,9 @@
 
 #include <sys/prctl.h>
 
-enum { CHOSEN_TIMER_SLACK_NS = 123456 };
+enum {
+	CHOSEN_TIMER_SLACK_NS = 123456
+};
 
 struct prctl_values {
 	int no_new_privs;

@@ -9,7 +9,10 @@
 
 #include <sys/resource.h>
 
-enum { LIMIT_COUNT = RLIM_NLIMITS, LOW_NOFILE = 64 };
+enum {
+	LIMIT_COUNT = RLIM_NLIMITS,
+	LOW_NOFILE = 64
+};
 
 static struct rlimit limits_before[LIMIT_COUNT];
 

@@ -15,7 +15,9 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-enum { THREADS = 4 };
+enum {
+	THREADS = 4
+};
 
 #define RESET_ON_FORK 0x01
 #define GET_REGISTRATIONS (1 << 9)
@@ -38,7 +40,7 @@ struct plan {
 	int nice;
 	uint32_t priority;
 	uint64_t flags;
-	int cpu;		/* 0: the first CPU, 1: the last, -1: all */
+	int cpu; /* 0: the first CPU, 1: the last, -1: all */
 };
 
 static const struct plan plans[THREADS] = {
@@ -88,8 +90,11 @@ static int apply(int index)
 {
 	const struct plan *plan = &plans[index];
 	struct sched_attr_v1 attr = {
-		.size = sizeof(attr), .sched_policy = plan->policy, .sched_flags = plan->flags,
-		.sched_nice = plan->nice, .sched_priority = plan->priority,
+		.size = sizeof(attr),
+		.sched_policy = plan->policy,
+		.sched_flags = plan->flags,
+		.sched_nice = plan->nice,
+		.sched_priority = plan->priority,
 	};
 	cpu_set_t one;
 
@@ -124,8 +129,7 @@ static void read_state(pid_t tid, struct sched_state *state)
 	sched_getaffinity(tid, sizeof(state->cpus), &state->cpus);
 }
 
-static void compare_state(int index, const struct sched_state *before,
-			  const struct sched_state *after)
+static void compare_state(int index, const struct sched_state *before, const struct sched_state *after)
 {
 	const struct sched_attr_v1 *a = &before->attr, *b = &after->attr;
 
@@ -133,8 +137,8 @@ static void compare_state(int index, const struct sched_state *before,
 		     "thread %d: setup: policy %u nice %d", index, a->sched_policy, a->sched_nice);
 	state_expect(b->sched_policy == a->sched_policy && b->sched_flags == a->sched_flags &&
 			     b->sched_nice == a->sched_nice && b->sched_priority == a->sched_priority,
-		     "thread %d: policy %u flags %#llx nice %d priority %u, was %u %#llx %d %u", index,
-		     b->sched_policy, (unsigned long long)b->sched_flags, b->sched_nice,
+		     "thread %d: policy %u flags %#llx nice %d priority %u, was %u %#llx %d %u",
+		     index, b->sched_policy, (unsigned long long)b->sched_flags, b->sched_nice,
 		     b->sched_priority, a->sched_policy, (unsigned long long)a->sched_flags,
 		     a->sched_nice, a->sched_priority);
 	state_expect(b->sched_runtime == a->sched_runtime && b->sched_util_min == a->sched_util_min &&
@@ -142,8 +146,9 @@ static void compare_state(int index, const struct sched_state *before,
 		     "thread %d: slice %llu, clamp %u-%u, was %llu, %u-%u", index,
 		     (unsigned long long)b->sched_runtime, b->sched_util_min, b->sched_util_max,
 		     (unsigned long long)a->sched_runtime, a->sched_util_min, a->sched_util_max);
-	state_expect(CPU_EQUAL(&before->cpus, &after->cpus), "thread %d: CPU affinity changed (%d CPUs, was %d)",
-		     index, CPU_COUNT(&after->cpus), CPU_COUNT(&before->cpus));
+	state_expect(CPU_EQUAL(&before->cpus, &after->cpus),
+		     "thread %d: CPU affinity changed (%d CPUs, was %d)", index,
+		     CPU_COUNT(&after->cpus), CPU_COUNT(&before->cpus));
 }
 
 static long read_number(const char *path)

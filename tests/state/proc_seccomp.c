@@ -122,7 +122,7 @@ static void *work(void *argument)
 	count_up(&checked_count);
 	if (self->own_filter)
 		return NULL;
-	wait_for(&check_round, 2);	/* stays, to be synced by TSYNC */
+	wait_for(&check_round, 2); /* stays, to be synced by TSYNC */
 	return NULL;
 }
 
@@ -135,8 +135,8 @@ static void compare_outcome(const char *who, const struct outcome *before,
 			    const struct outcome *after, const struct outcome *wanted)
 {
 	state_expect(before->getppid == wanted->getppid && before->getpgrp == wanted->getpgrp &&
-		     (before->getsid < 0) == (wanted->getsid < 0) &&
-		     (wanted->getsid > 0 || before->getsid == wanted->getsid),
+			     (before->getsid < 0) == (wanted->getsid < 0) &&
+			     (wanted->getsid > 0 || before->getsid == wanted->getsid),
 		     "%s: setup: getppid %ld, getpgrp %ld, getsid %ld", who, before->getppid,
 		     before->getpgrp, before->getsid);
 	expect_result(who, "getppid", after->getppid, before->getppid);
@@ -189,7 +189,8 @@ int main(void)
 	count_up(&check_round);
 	wait_for(&checked_count, 2);
 	compare_outcome("main", &main_before, &main_after, &wanted_main);
-	compare_outcome("thread with its own filter", &workers[0].before, &workers[0].after, &wanted_own);
+	compare_outcome("thread with its own filter", &workers[0].before, &workers[0].after,
+			&wanted_own);
 	compare_outcome("thread without", &workers[1].before, &workers[1].after, &wanted_main);
 	state_expect_equal_text(main_lines_before, "mode 2 filters 2", "main thread status");
 	state_expect_equal_text(workers[0].status_before, "mode 2 filters 3", "own filter status");

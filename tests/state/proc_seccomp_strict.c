@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-static int ends[2];	/* main's end, the thread's end */
+static int ends[2]; /* main's end, the thread's end */
 static volatile pid_t strict_tid;
 
 /* From the prctl on, only raw read, write and exit. */
@@ -71,13 +71,15 @@ int main(void)
 		state_setup_fail("the thread could not enter strict mode");
 	state_expect_equal_long(ask('a'), 'b', "answer before the checkpoint");
 	state_expect_equal_long(seccomp_mode_of(strict_tid), 1, "the thread's seccomp mode");
-	state_expect_equal_long(seccomp_mode_of((pid_t)syscall(SYS_gettid)), 0, "main's seccomp mode");
+	state_expect_equal_long(seccomp_mode_of((pid_t)syscall(SYS_gettid)), 0,
+				"main's seccomp mode");
 	state_ready();
 	state_wait_go_signal();
 
 	state_check_identity();
 	state_expect_equal_long(seccomp_mode_of(strict_tid), 1, "the thread's seccomp mode after");
-	state_expect_equal_long(seccomp_mode_of((pid_t)syscall(SYS_gettid)), 0, "main's seccomp mode after");
+	state_expect_equal_long(seccomp_mode_of((pid_t)syscall(SYS_gettid)), 0,
+				"main's seccomp mode after");
 	state_expect_equal_long(ask('x'), 'y', "answer after");
 	state_expect_equal_long(ask('0'), '1', "second answer after");
 	if (write(ends[0], "q", 1) != 1)

@@ -70,7 +70,8 @@ static void check_bits_still_act(void)
 		     "PR_CAP_AMBIENT_RAISE returned %d (%s), expected EPERM", raised,
 		     strerror(raise_error));
 	state_expect(changed == -1 && errno == EPERM,
-		     "PR_SET_SECUREBITS(0) returned %d (%s), expected EPERM", changed, strerror(errno));
+		     "PR_SET_SECUREBITS(0) returned %d (%s), expected EPERM", changed,
+		     strerror(errno));
 }
 
 int main(void)

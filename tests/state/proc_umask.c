@@ -5,7 +5,9 @@
  */
 #include "state.h"
 
-enum { CHOSEN_UMASK = 027 };
+enum {
+	CHOSEN_UMASK = 027
+};
 
 static char scratch_dir[256];
 
@@ -23,9 +25,9 @@ static void check_umask(void)
 	state_expect(strstr(status, "Umask:\t0027\n") != NULL, "/proc/self/status Umask differs");
 	state_path_in(path, sizeof(path), scratch_dir, "masked");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-	state_expect(fd >= 0 && fstat(fd, &file_status) == 0 &&
-			     (file_status.st_mode & 07777) == 0640,
-		     "new file has mode %04o, expected 0640", (unsigned)(file_status.st_mode & 07777));
+	state_expect(fd >= 0 && fstat(fd, &file_status) == 0 && (file_status.st_mode & 07777) == 0640,
+		     "new file has mode %04o, expected 0640",
+		     (unsigned)(file_status.st_mode & 07777));
 	close(fd);
 	unlink(path);
 }

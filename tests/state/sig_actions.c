@@ -8,7 +8,9 @@
  */
 #include "state.h"
 
-enum { SIGNAL_LIMIT = 65 };
+enum {
+	SIGNAL_LIMIT = 65
+};
 
 struct action_record {
 	bool valid;
@@ -89,9 +91,8 @@ static void compare_action(int signal_number, const struct action_record *now,
 
 	state_expect(now->valid == then->valid, "signal %d: sigaction valid %d, was %d",
 		     signal_number, now->valid, then->valid);
-	state_expect(a->sa_handler == b->sa_handler, "signal %d: handler %p, was %p",
-		     signal_number, (void *)(uintptr_t)a->sa_handler,
-		     (void *)(uintptr_t)b->sa_handler);
+	state_expect(a->sa_handler == b->sa_handler, "signal %d: handler %p, was %p", signal_number,
+		     (void *)(uintptr_t)a->sa_handler, (void *)(uintptr_t)b->sa_handler);
 	state_expect(a->sa_flags == b->sa_flags, "signal %d: flags %#x, was %#x", signal_number,
 		     (unsigned)a->sa_flags, (unsigned)b->sa_flags);
 	state_expect(a->sa_restorer == b->sa_restorer, "signal %d: restorer %p, was %p",

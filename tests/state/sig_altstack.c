@@ -7,7 +7,9 @@
 
 #include <sys/mman.h>
 
-enum { ALT_STACK_BYTES = 64 * 1024 };
+enum {
+	ALT_STACK_BYTES = 64 * 1024
+};
 
 static unsigned char *alt_stack;
 static volatile uintptr_t handler_stack_address;
@@ -24,8 +26,8 @@ static void install_alt_stack(void)
 	stack_t alt = { .ss_flags = 0, .ss_size = ALT_STACK_BYTES };
 	struct sigaction action;
 
-	alt_stack = mmap(NULL, ALT_STACK_BYTES, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	alt_stack = mmap(NULL, ALT_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
 	if (alt_stack == MAP_FAILED)
 		state_setup_fail("mmap: %s", strerror(errno));
 	alt.ss_sp = alt_stack;

@@ -16,7 +16,7 @@ static void on_usr2(int signal_number)
 
 static void block_signals(void)
 {
-	static const int blocked_signals[] = { SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGQUIT,
+	static const int blocked_signals[] = { SIGUSR2, SIGTERM,  SIGHUP,  SIGINT, SIGQUIT,
 					       SIGCHLD, SIGWINCH, SIGPROF, SIGIO };
 	sigset_t blocked;
 

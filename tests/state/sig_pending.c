@@ -8,7 +8,9 @@
  */
 #include "state.h"
 
-enum { DELIVERY_MAX = 8 };
+enum {
+	DELIVERY_MAX = 8
+};
 
 struct delivery {
 	int signal_number;

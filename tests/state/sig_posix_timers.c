@@ -24,7 +24,12 @@
 #define MS 1000000ll
 #define HOUR_NS (3600ll * 1000 * MS)
 
-enum { PROCESS_VALUE = 0x1111, THREAD_VALUE = 0x2222, NONE_VALUE = 0x3333, CPU_VALUE = 0x4444 };
+enum {
+	PROCESS_VALUE = 0x1111,
+	THREAD_VALUE = 0x2222,
+	NONE_VALUE = 0x3333,
+	CPU_VALUE = 0x4444
+};
 
 static timer_t periodic_timer, thread_timer, none_timer, cpu_timer, disarmed_timer, deleted_timer;
 static int process_signal, thread_signal;
@@ -52,7 +57,8 @@ static int timer_number(timer_t timer)
 static void make_timer(timer_t *ret_timer, clockid_t clock, struct sigevent *event,
 		       int64_t value_ns, int64_t interval_ns)
 {
-	struct itimerspec setting = { .it_interval = ns_time(interval_ns), .it_value = ns_time(value_ns) };
+	struct itimerspec setting = { .it_interval = ns_time(interval_ns),
+				      .it_value = ns_time(value_ns) };
 
 	if (timer_create(clock, event, ret_timer) != 0)
 		state_setup_fail("timer_create(clock %d): %s", (int)clock, strerror(errno));
@@ -104,11 +110,14 @@ static void block_timer_signals(void)
 
 static void build_timers(void)
 {
-	struct sigevent process_event = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = process_signal,
+	struct sigevent process_event = { .sigev_notify = SIGEV_SIGNAL,
+					  .sigev_signo = process_signal,
 					  .sigev_value.sival_int = PROCESS_VALUE };
-	struct sigevent none_event = { .sigev_notify = SIGEV_NONE, .sigev_signo = SIGUSR2,
+	struct sigevent none_event = { .sigev_notify = SIGEV_NONE,
+				       .sigev_signo = SIGUSR2,
 				       .sigev_value.sival_int = NONE_VALUE };
-	struct sigevent cpu_event = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 4,
+	struct sigevent cpu_event = { .sigev_notify = SIGEV_SIGNAL,
+				      .sigev_signo = SIGRTMIN + 4,
 				      .sigev_value.sival_int = CPU_VALUE };
 	make_timer(&periodic_timer, CLOCK_MONOTONIC, &process_event, 5 * MS, 5 * MS);
 	make_timer(&deleted_timer, CLOCK_MONOTONIC, &none_event, 0, 0);
@@ -122,7 +131,8 @@ static void build_timers(void)
 /* Thread 2 exists before its timer; the timer then fires every 5 ms. */
 static void build_thread_timer(void)
 {
-	struct sigevent event = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = thread_signal,
+	struct sigevent event = { .sigev_notify = SIGEV_THREAD_ID,
+				  .sigev_signo = thread_signal,
 				  .sigev_value.sival_int = THREAD_VALUE };
 	pthread_t thread;
 	uint64_t fired = 0;
@@ -147,7 +157,8 @@ static void take_one_process_signal(void)
 
 	sigemptyset(&set);
 	sigaddset(&set, process_signal);
-	if (sigwaitinfo(&set, &info) != process_signal || !is_our_signal(&info, periodic_timer, PROCESS_VALUE))
+	if (sigwaitinfo(&set, &info) != process_signal ||
+	    !is_our_signal(&info, periodic_timer, PROCESS_VALUE))
 		state_setup_fail("the periodic timer's signal is not what was set");
 }
 
@@ -171,7 +182,8 @@ static void expect_same_timer_list(void)
 
 		if (next)
 			*next = '\0';
-		state_expect(strstr(now, block) != NULL, "/proc/self/timers lacks \"%s\"; it has: %s", block, now);
+		state_expect(strstr(now, block) != NULL,
+			     "/proc/self/timers lacks \"%s\"; it has: %s", block, now);
 		if (next)
 			*next = saved;
 		block = next;
@@ -183,12 +195,13 @@ static void expect_time_left(timer_t timer, const struct itimerspec *before, con
 	struct itimerspec now;
 	int64_t left, was;
 
-	if (!state_expect(timer_gettime(timer, &now) == 0, "%s: timer_gettime: %s", name, strerror(errno)))
+	if (!state_expect(timer_gettime(timer, &now) == 0, "%s: timer_gettime: %s", name,
+			  strerror(errno)))
 		return;
 	left = time_ns(now.it_value);
 	was = time_ns(before->it_value);
-	state_expect(left <= was && left > was - 600 * 1000 * MS,
-		     "%s: %lld ns left, was %lld ns", name, (long long)left, (long long)was);
+	state_expect(left <= was && left > was - 600 * 1000 * MS, "%s: %lld ns left, was %lld ns",
+		     name, (long long)left, (long long)was);
 	state_expect(time_ns(now.it_interval) == time_ns(before->it_interval),
 		     "%s: interval %lld ns, was %lld ns", name, (long long)time_ns(now.it_interval),
 		     (long long)time_ns(before->it_interval));
@@ -216,12 +229,14 @@ static void expect_process_signals(void)
 		siginfo_t info;
 		int got = sigtimedwait(&set, &info, &timeout);
 
-		if (!state_expect(got == process_signal, "periodic timer signal %d: %s", i, strerror(errno)))
+		if (!state_expect(got == process_signal, "periodic timer signal %d: %s", i,
+				  strerror(errno)))
 			return;
 		state_expect(is_our_signal(&info, periodic_timer, PROCESS_VALUE),
-			     "periodic timer signal %d: code %d timer %d value %#x", i, info.si_code,
-			     info.si_timerid, info.si_value.sival_int);
-		state_expect(info.si_overrun >= 0, "periodic timer signal %d: overrun %d", i, info.si_overrun);
+			     "periodic timer signal %d: code %d timer %d value %#x", i,
+			     info.si_code, info.si_timerid, info.si_value.sival_int);
+		state_expect(info.si_overrun >= 0, "periodic timer signal %d: overrun %d", i,
+			     info.si_overrun);
 	}
 }
 
@@ -235,8 +250,8 @@ static void expect_thread_signals(void)
 		return;
 	state_expect(read(thread_done_fd, &done, sizeof(done)) == sizeof(done),
 		     "reading the thread's eventfd: %s", strerror(errno));
-	state_expect(atomic_load(&thread_mismatches) == 0, "the thread got %d signals not from its timer",
-		     atomic_load(&thread_mismatches));
+	state_expect(atomic_load(&thread_mismatches) == 0,
+		     "the thread got %d signals not from its timer", atomic_load(&thread_mismatches));
 }
 
 static void expect_overruns_readable(void)

@@ -73,9 +73,8 @@ static inline void state_say(const char *line)
 	state_write_all(STDOUT_FILENO, line, strlen(line));
 }
 
-__attribute__((noreturn, format(printf, 3, 0)))
-static inline void state_say_and_exit(int status, const char *prefix,
-				      const char *format, va_list arguments)
+__attribute__((noreturn, format(printf, 3, 0))) static inline void
+state_say_and_exit(int status, const char *prefix, const char *format, va_list arguments)
 {
 	char line[STATE_MESSAGE_MAX + 32];
 	size_t used = (size_t)snprintf(line, sizeof(line), "%s", prefix);
@@ -87,8 +86,8 @@ static inline void state_say_and_exit(int status, const char *prefix,
 }
 
 /* The state could not even be built: say so instead of "ready". */
-__attribute__((noreturn, format(printf, 1, 2)))
-static inline void state_setup_fail(const char *format, ...)
+__attribute__((noreturn, format(printf, 1, 2))) static inline void
+state_setup_fail(const char *format, ...)
 {
 	va_list arguments;
 
@@ -97,8 +96,7 @@ static inline void state_setup_fail(const char *format, ...)
 }
 
 /* This machine lacks something the program needs: say "skip" instead of "ready". */
-__attribute__((noreturn, format(printf, 1, 2)))
-static inline void state_skip(const char *format, ...)
+__attribute__((noreturn, format(printf, 1, 2))) static inline void state_skip(const char *format, ...)
 {
 	va_list arguments;
 
@@ -109,8 +107,7 @@ static inline void state_skip(const char *format, ...)
 /* ---- Checks ---------------------------------------------------------- */
 
 /* Records a failed check; returns ok so callers can stop early if they need to. */
-__attribute__((format(printf, 2, 3)))
-static inline bool state_expect(bool ok, const char *format, ...)
+__attribute__((format(printf, 2, 3))) static inline bool state_expect(bool ok, const char *format, ...)
 {
 	va_list arguments;
 
@@ -120,28 +117,25 @@ static inline bool state_expect(bool ok, const char *format, ...)
 	if (state_findings.failure_count > 1)
 		return false;
 	va_start(arguments, format);
-	vsnprintf(state_findings.first_failure, sizeof(state_findings.first_failure),
-		  format, arguments);
+	vsnprintf(state_findings.first_failure, sizeof(state_findings.first_failure), format,
+		  arguments);
 	va_end(arguments);
 	return false;
 }
 
-static inline bool state_expect_equal_long(long long actual, long long expected,
-					   const char *what)
+static inline bool state_expect_equal_long(long long actual, long long expected, const char *what)
 {
-	return state_expect(actual == expected, "%s is %lld, was %lld", what,
+	return state_expect(actual == expected, "%s is %lld, was %lld", what, actual, expected);
+}
+
+static inline bool state_expect_equal_text(const char *actual, const char *expected, const char *what)
+{
+	return state_expect(strcmp(actual, expected) == 0, "%s is \"%.160s\", was \"%.160s\"", what,
 			    actual, expected);
 }
 
-static inline bool state_expect_equal_text(const char *actual, const char *expected,
-					   const char *what)
-{
-	return state_expect(strcmp(actual, expected) == 0, "%s is \"%.160s\", was \"%.160s\"",
-			    what, actual, expected);
-}
-
-static inline bool state_expect_equal_bytes(const void *actual, const void *expected,
-					    size_t length, const char *what)
+static inline bool state_expect_equal_bytes(const void *actual, const void *expected, size_t length,
+					    const char *what)
 {
 	const unsigned char *now = actual;
 	const unsigned char *before = expected;
@@ -161,8 +155,7 @@ static inline void state_check_identity(void)
 }
 
 /* Says "pass" or "fail: <first difference>" and exits 0 or 1. */
-__attribute__((noreturn))
-static inline void state_finish(void)
+__attribute__((noreturn)) static inline void state_finish(void)
 {
 	char line[STATE_MESSAGE_MAX + 64];
 
@@ -284,8 +277,7 @@ static inline void state_fill(void *buffer, size_t length, uint64_t seed)
 }
 
 /* Offset of the first byte that is not the pattern, or -1 when all match. */
-static inline long long state_find_mismatch(const void *buffer, size_t length,
-					    uint64_t seed)
+static inline long long state_find_mismatch(const void *buffer, size_t length, uint64_t seed)
 {
 	const unsigned char *bytes = buffer;
 
@@ -301,8 +293,7 @@ static inline bool state_expect_pattern(const void *buffer, size_t length, uint6
 {
 	long long mismatch = state_find_mismatch(buffer, length, seed);
 
-	return state_expect(mismatch < 0, "%s differs from its pattern at byte %lld",
-			    what, mismatch);
+	return state_expect(mismatch < 0, "%s differs from its pattern at byte %lld", what, mismatch);
 }
 
 static inline bool state_is_all_zero(const void *buffer, size_t length)
@@ -371,8 +362,7 @@ static inline void state_write_file(const char *path, const void *data, size_t l
 	close(fd);
 }
 
-static inline void state_append_text(char *out, size_t capacity, const char *text,
-				     size_t length)
+static inline void state_append_text(char *out, size_t capacity, const char *text, size_t length)
 {
 	size_t used = strlen(out);
 
@@ -383,8 +373,7 @@ static inline void state_append_text(char *out, size_t capacity, const char *tex
 }
 
 /* Copies the /proc/self/maps lines that overlap [start, end) into out. */
-static inline void state_maps_lines_in(uintptr_t start, uintptr_t end, char *out,
-				       size_t capacity)
+static inline void state_maps_lines_in(uintptr_t start, uintptr_t end, char *out, size_t capacity)
 {
 	static char maps[1 << 17];
 	char *line = maps;
@@ -480,8 +469,7 @@ static inline void state_make_scratch_dir(char *out, size_t capacity)
 		state_setup_fail("mkdtemp in %s: %s", parent, strerror(errno));
 }
 
-static inline void state_path_in(char *out, size_t capacity, const char *directory,
-				 const char *name)
+static inline void state_path_in(char *out, size_t capacity, const char *directory, const char *name)
 {
 	snprintf(out, capacity, "%s/%s", directory, name);
 }
@@ -504,12 +492,14 @@ static inline int64_t state_now_ns(clockid_t clock)
  * wait for "go" on stdin so that their answer comes after the harness has
  * finished restarting them.
  */
-enum { STATE_SLEEP_SECONDS = 3 };
+enum {
+	STATE_SLEEP_SECONDS = 3
+};
 
 #define STATE_SLEEP_NS ((int64_t)STATE_SLEEP_SECONDS * 1000000000LL)
 
 static inline void state_check_sleep_result(int result, int error, int64_t deadline_ns,
-				      clockid_t clock, const char *call)
+					    clockid_t clock, const char *call)
 {
 	int64_t woke_ns = state_now_ns(clock);
 

@@ -33,14 +33,13 @@ int main(void)
 	state_ready();
 	monotonic_deadline = deadline_after(CLOCK_MONOTONIC, STATE_SLEEP_NS);
 	realtime_deadline = deadline_after(CLOCK_REALTIME, STATE_SLEEP_NS + 500000000);
-	monotonic_result = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &monotonic_deadline,
-					   NULL);
+	monotonic_result = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &monotonic_deadline, NULL);
 	state_expect(monotonic_result == 0, "clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): %s",
 		     strerror(monotonic_result));
 	state_expect(state_now_ns(CLOCK_MONOTONIC) >= timespec_ns(&monotonic_deadline),
 		     "monotonic absolute sleep ended before its deadline");
 	realtime_result = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &realtime_deadline, NULL);
 	state_check_sleep_result(realtime_result, realtime_result, timespec_ns(&realtime_deadline),
-			   CLOCK_REALTIME, "clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME)");
+				 CLOCK_REALTIME, "clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME)");
 	state_finish();
 }

@@ -16,6 +16,6 @@ int main(void)
 	deadline_ns = state_now_ns(CLOCK_MONOTONIC) + STATE_SLEEP_NS + 250000000;
 	result = clock_nanosleep(CLOCK_MONOTONIC, 0, &duration, NULL);
 	state_check_sleep_result(result, result, deadline_ns, CLOCK_MONOTONIC,
-			   "clock_nanosleep (relative)");
+				 "clock_nanosleep (relative)");
 	state_finish();
 }

@@ -10,7 +10,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
-enum { WAIT_TIMEOUT_MS = 30000, STDIN_DATA = 0x5d1, EVENTFD_DATA = 0xef };
+enum {
+	WAIT_TIMEOUT_MS = 30000,
+	STDIN_DATA = 0x5d1,
+	EVENTFD_DATA = 0xef
+};
 
 static int make_epoll(void)
 {

@@ -52,21 +52,20 @@ static long pause_unless_signalled(void)
 {
 	long result;
 
-	__asm__ volatile(
-		"lea 1f(%%rip), %%rcx\n\t"
-		"mov %%rcx, %[start]\n\t"
-		"lea 2f(%%rip), %%rcx\n\t"
-		"mov %%rcx, %[end]\n\t"
-		"mov $-4, %%rax\n\t" /* -EINTR, the result when the syscall is skipped */
-		"1:\n\t"
-		"cmpl $0, %[flag]\n\t"
-		"jne 2f\n\t"
-		"mov %[pause_number], %%eax\n\t"
-		"syscall\n\t"
-		"2:\n\t"
-		: "=a"(result), [start] "=m"(region_start), [end] "=m"(region_end)
-		: [flag] "m"(state_go_signal_count), [pause_number] "i"(SYS_pause)
-		: "rcx", "r11", "memory", "cc");
+	__asm__ volatile("lea 1f(%%rip), %%rcx\n\t"
+			 "mov %%rcx, %[start]\n\t"
+			 "lea 2f(%%rip), %%rcx\n\t"
+			 "mov %%rcx, %[end]\n\t"
+			 "mov $-4, %%rax\n\t" /* -EINTR, the result when the syscall is skipped */
+			 "1:\n\t"
+			 "cmpl $0, %[flag]\n\t"
+			 "jne 2f\n\t"
+			 "mov %[pause_number], %%eax\n\t"
+			 "syscall\n\t"
+			 "2:\n\t"
+			 : "=a"(result), [start] "=m"(region_start), [end] "=m"(region_end)
+			 : [flag] "m"(state_go_signal_count), [pause_number] "i"(SYS_pause)
+			 : "rcx", "r11", "memory", "cc");
 	return result;
 }
 

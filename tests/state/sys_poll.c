@@ -7,7 +7,9 @@
 
 #include <poll.h>
 
-enum { POLL_TIMEOUT_MS = 30000 };
+enum {
+	POLL_TIMEOUT_MS = 30000
+};
 
 int main(void)
 {

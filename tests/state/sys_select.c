@@ -7,7 +7,9 @@
 
 #include <sys/select.h>
 
-enum { SELECT_TIMEOUT_SECONDS = 30 };
+enum {
+	SELECT_TIMEOUT_SECONDS = 30
+};
 
 int main(void)
 {

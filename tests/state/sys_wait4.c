@@ -9,7 +9,9 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-enum { CHILD_EXIT_CODE = 42 };
+enum {
+	CHILD_EXIT_CODE = 42
+};
 
 static pid_t start_child(void)
 {

@@ -61,8 +61,8 @@ static pid_t current_tid(void)
 	return (pid_t)syscall(SYS_gettid);
 }
 
-__attribute__((format(printf, 2, 3)))
-static void note_failure(struct blocked_thread *self, const char *format, ...)
+__attribute__((format(printf, 2, 3))) static void note_failure(struct blocked_thread *self,
+							       const char *format, ...)
 {
 	va_list arguments;
 
@@ -170,7 +170,8 @@ static void block_in_spin(struct blocked_thread *self)
 		note_failure(self, "spin: %llu hash chain blocks ended wrong",
 			     (unsigned long long)bad_blocks);
 	else if (hash_chain(seed, rounds) != value)
-		note_failure(self, "spin: chain of %llu rounds ends wrong", (unsigned long long)rounds);
+		note_failure(self, "spin: chain of %llu rounds ends wrong",
+			     (unsigned long long)rounds);
 }
 
 static void *run_blocked_thread(void *argument)

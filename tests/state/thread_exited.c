@@ -22,7 +22,12 @@ enum {
 	TLS_INITIAL = 0x1e1e2e2e,
 };
 
-enum gone_kind { GONE_JOINED, GONE_DETACHED, GONE_UNJOINED, GONE_COUNT };
+enum gone_kind {
+	GONE_JOINED,
+	GONE_DETACHED,
+	GONE_UNJOINED,
+	GONE_COUNT
+};
 
 static const char *const gone_names[GONE_COUNT] = { "joined", "detached", "unjoined" };
 
@@ -198,8 +203,7 @@ static void check_new_thread(const struct new_thread *created, unsigned index, v
 {
 	state_expect(result == (void *)(uintptr_t)(0xa000 + 2 * index + TLS_INITIAL),
 		     "new thread %u returned %p", index, result);
-	state_expect(created->pid == getpid(), "new thread %u sees pid %d", index,
-		     (int)created->pid);
+	state_expect(created->pid == getpid(), "new thread %u sees pid %d", index, (int)created->pid);
 	state_expect(created->tid != getpid() && created->listed,
 		     "new thread %u has tid %d, not a task of its own", index, (int)created->tid);
 	state_expect(created->tls_seen == TLS_INITIAL, "new thread %u __thread is %#llx, not %#x",

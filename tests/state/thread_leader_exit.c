@@ -12,7 +12,10 @@
 #include <pthread.h>
 #include <sched.h>
 
-enum { STACK_BYTES = 1024, EXIT_TIMEOUT_SECONDS = 10 };
+enum {
+	STACK_BYTES = 1024,
+	EXIT_TIMEOUT_SECONDS = 10
+};
 
 static __thread uint64_t tls_word;
 
@@ -73,8 +76,7 @@ static void *run_survivor(void *argument)
 	state_expect(leader_state() == 'Z', "the leader is in state %c, not a zombie",
 		     leader_state());
 	state_expect_equal_long(count_tasks(), task_count_before, "task count");
-	state_expect(tls_word == 0x5eadbeef, "__thread word is %#llx",
-		     (unsigned long long)tls_word);
+	state_expect(tls_word == 0x5eadbeef, "__thread word is %#llx", (unsigned long long)tls_word);
 	state_expect_pattern(stack_data, STACK_BYTES, 77, "stack data");
 	state_finish(); /* exit() from this thread ends the process */
 }

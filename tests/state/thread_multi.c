@@ -10,9 +10,17 @@
 #include <dirent.h>
 #include <pthread.h>
 
-enum { WORKER_COUNT = 3, TLS_BYTES = 1024, STACK_BYTES = 2048 };
+enum {
+	WORKER_COUNT = 3,
+	TLS_BYTES = 1024,
+	STACK_BYTES = 2048
+};
 
-enum wait_kind { WAIT_CONDITION, WAIT_STDIN_READ, WAIT_SPIN };
+enum wait_kind {
+	WAIT_CONDITION,
+	WAIT_STDIN_READ,
+	WAIT_SPIN
+};
 
 struct worker {
 	enum wait_kind kind;
@@ -23,7 +31,9 @@ struct worker {
 
 static __thread unsigned char worker_tls[TLS_BYTES];
 static struct worker workers[WORKER_COUNT] = {
-	{ .kind = WAIT_CONDITION }, { .kind = WAIT_STDIN_READ }, { .kind = WAIT_SPIN },
+	{ .kind = WAIT_CONDITION },
+	{ .kind = WAIT_STDIN_READ },
+	{ .kind = WAIT_SPIN },
 };
 static pthread_barrier_t all_started;
 static pthread_barrier_t all_checked;
@@ -63,8 +73,7 @@ static void wait_for_go(struct worker *self)
 		wait_spin();
 }
 
-static void check_worker_state(struct worker *self, unsigned index,
-			       const unsigned char *stack_data)
+static void check_worker_state(struct worker *self, unsigned index, const unsigned char *stack_data)
 {
 	pid_t tid_now = (pid_t)syscall(SYS_gettid);
 

@@ -9,7 +9,10 @@
 #include <pthread.h>
 #include <sys/prctl.h>
 
-enum { WORKER_COUNT = 3, NAME_BYTES = 16 };
+enum {
+	WORKER_COUNT = 3,
+	NAME_BYTES = 16
+};
 
 static const char *const worker_names[WORKER_COUNT] = { "pool-alpha", "io-beta", "tick-gamma" };
 static const char main_name[] = "names-main";

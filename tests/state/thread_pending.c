@@ -11,7 +11,12 @@
 
 #include <pthread.h>
 
-enum { WORKER_COUNT = 2, MAX_DELIVERIES = 8, FIRST_VALUE = 11, SECOND_VALUE = 22 };
+enum {
+	WORKER_COUNT = 2,
+	MAX_DELIVERIES = 8,
+	FIRST_VALUE = 11,
+	SECOND_VALUE = 22
+};
 
 struct delivery {
 	pid_t tid;
@@ -97,8 +102,9 @@ static void check_pending(const char *when)
 		for (unsigned other = 0; other < WORKER_COUNT; other++)
 			state_expect(is_pending_on(worker_tids[other], worker_signals[index]) ==
 					     (other == index),
-				     "%s: signal %d sent to thread %u is %spending on thread %u", when,
-				     worker_signals[index], index, other == index ? "not " : "", other);
+				     "%s: signal %d sent to thread %u is %spending on thread %u",
+				     when, worker_signals[index], index,
+				     other == index ? "not " : "", other);
 		state_expect(!is_pending_on(getpid(), worker_signals[index]),
 			     "%s: signal %d sent to thread %u is pending on main", when,
 			     worker_signals[index], index);
@@ -123,8 +129,9 @@ static void expect_delivery(int slot, unsigned worker, int code, int value)
 	state_expect(seen->signal_number == worker_signals[worker],
 		     "delivery %d is signal %d, expected %d", slot, seen->signal_number,
 		     worker_signals[worker]);
-	state_expect(seen->tid == worker_tids[worker], "delivery %d ran on tid %d, not thread %u (%d)",
-		     slot, (int)seen->tid, worker, (int)worker_tids[worker]);
+	state_expect(seen->tid == worker_tids[worker],
+		     "delivery %d ran on tid %d, not thread %u (%d)", slot, (int)seen->tid, worker,
+		     (int)worker_tids[worker]);
 	state_expect(seen->code == code, "delivery %d has si_code %d, was %d", slot, seen->code,
 		     code);
 	state_expect(seen->sender == getpid(), "delivery %d has si_pid %d, was %d", slot,

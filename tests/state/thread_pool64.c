@@ -29,7 +29,12 @@ enum {
 	SYSCALL_FUTEX = 202,
 };
 
-enum role { ROLE_PRODUCER, ROLE_WAITER, ROLE_LOCKER, ROLE_SPINNER };
+enum role {
+	ROLE_PRODUCER,
+	ROLE_WAITER,
+	ROLE_LOCKER,
+	ROLE_SPINNER
+};
 
 static const char *const role_names[] = { "producer", "waiter", "locker", "spinner" };
 

@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <sys/prctl.h>
 
-enum { THREADS = 4 };
+enum {
+	THREADS = 4
+};
 
 struct thread_prctl {
 	long timer_slack;
@@ -26,7 +28,7 @@ struct thread_prctl {
 struct thread_plan {
 	long timer_slack;
 	int pdeath_signal;
-	int mce_kill;		/* PR_MCE_KILL_EARLY, _LATE, or -1: leave default */
+	int mce_kill; /* PR_MCE_KILL_EARLY, _LATE, or -1: leave default */
 	int no_new_privs;
 	int securebits;
 };
@@ -122,7 +124,8 @@ static void start_threads(pthread_t *threads)
 	wait_for(&ready_count, THREADS - 1);
 	for (int i = 1; i < THREADS; i++) {
 		if (before[i].timer_slack != plans[i].timer_slack)
-			state_setup_fail("prctl in thread %d: %s", i, strerror((int)-before[i].timer_slack));
+			state_setup_fail("prctl in thread %d: %s", i,
+					 strerror((int)-before[i].timer_slack));
 	}
 }
 
@@ -136,8 +139,8 @@ static void compare(const char *who, int index)
 	state_expect(now->pdeath_signal == was->pdeath_signal,
 		     "%s thread %d: parent-death signal %d, was %d", who, index, now->pdeath_signal,
 		     was->pdeath_signal);
-	state_expect(now->mce_kill == was->mce_kill, "%s thread %d: MCE kill policy %d, was %d", who,
-		     index, now->mce_kill, was->mce_kill);
+	state_expect(now->mce_kill == was->mce_kill, "%s thread %d: MCE kill policy %d, was %d",
+		     who, index, now->mce_kill, was->mce_kill);
 	state_expect(now->no_new_privs == was->no_new_privs, "%s thread %d: no_new_privs %d, was %d",
 		     who, index, now->no_new_privs, was->no_new_privs);
 	state_expect(now->keep_caps == was->keep_caps, "%s thread %d: keep-caps %d, was %d", who,

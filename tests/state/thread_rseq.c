@@ -11,7 +11,9 @@
 #include <sched.h>
 #include <sys/rseq.h>
 
-enum { RSEQ_SIGNATURE_X86 = 0x53053053 };
+enum {
+	RSEQ_SIGNATURE_X86 = 0x53053053
+};
 
 static struct rseq *rseq_area(void)
 {

@@ -20,7 +20,12 @@ enum {
 	TEST_SIGNAL = SIGUSR2,
 };
 
-enum command { COMMAND_WAIT, COMMAND_CHECK_MASK, COMMAND_UNBLOCK_TEST_SIGNAL, COMMAND_EXIT };
+enum command {
+	COMMAND_WAIT,
+	COMMAND_CHECK_MASK,
+	COMMAND_UNBLOCK_TEST_SIGNAL,
+	COMMAND_EXIT
+};
 
 struct worker {
 	pthread_t thread;
@@ -109,8 +114,8 @@ static bool pending_on_thread(pid_t tid, int signal_number)
 	return (pending >> (signal_number - 1)) & 1;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void note_failure(struct worker *self, const char *format, ...)
+__attribute__((format(printf, 2, 3))) static void note_failure(struct worker *self,
+							       const char *format, ...)
 {
 	va_list arguments;
 
@@ -134,8 +139,8 @@ static void check_own_mask(struct worker *self, unsigned index)
 		bool blocked_before = sigismember(&self->mask_before, signal_number);
 
 		if (blocked_now != blocked_before)
-			note_failure(self, "thread %u: signal %d is %s, was %s", index, signal_number,
-				     blocked_now ? "blocked" : "unblocked",
+			note_failure(self, "thread %u: signal %d is %s, was %s", index,
+				     signal_number, blocked_now ? "blocked" : "unblocked",
 				     blocked_before ? "blocked" : "unblocked");
 	}
 	read_status_field(self->tid, "\nSigBlk:\t", blocked_line, sizeof(blocked_line));
@@ -256,8 +261,7 @@ static void check_held_by_blocked(unsigned index)
 				     "SIGUSR2 sent to thread %u is pending on thread %u", index,
 				     other);
 	}
-	state_expect(handler_runs == runs_before, "SIGUSR2 blocked by thread %u was handled",
-		     index);
+	state_expect(handler_runs == runs_before, "SIGUSR2 blocked by thread %u was handled", index);
 	command_worker(index, COMMAND_UNBLOCK_TEST_SIGNAL);
 	if (!state_expect(handler_runs == runs_before + 1,
 			  "SIGUSR2 unblocked by thread %u ran the handler %d times", index,

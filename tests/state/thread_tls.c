@@ -11,7 +11,10 @@
 #include <asm/prctl.h>
 #include <pthread.h>
 
-enum { CHOSEN_ERRNO = 4242, TLS_BUFFER_BYTES = 4096 };
+enum {
+	CHOSEN_ERRNO = 4242,
+	TLS_BUFFER_BYTES = 4096
+};
 
 static __thread uint64_t initialised_counter = 0x1234567890abcdefULL;
 static __thread uint64_t zeroed_counter;

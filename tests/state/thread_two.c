@@ -129,11 +129,10 @@ static void hold_registers_until_go(struct worker *self)
 		"vzeroupper\n\t"
 		: [entered] "=m"(self->entered_spin)
 		: [gpr_in] "r"(self->loaded.gpr), [ymm_in] "r"(self->loaded.ymm),
-		  [gpr_out] "r"(self->observed.gpr), [ymm_out] "r"(self->observed.ymm),
-		  [flag] "m"(go_flag)
+		  [gpr_out] "r"(self->observed.gpr), [ymm_out] "r"(self->observed.ymm), [flag] "m"(go_flag)
 		: "rbx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1",
-		  "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-		  "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+		  "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+		  "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
 }
 
 static void check_thread_identity(struct worker *self, unsigned index, pthread_t self_before)
@@ -144,8 +143,8 @@ static void check_thread_identity(struct worker *self, unsigned index, pthread_t
 		snprintf(self->failure, sizeof(self->failure), "thread %u tid is %d, was %d", index,
 			 (int)tid_now, (int)self->tid);
 	else if (fs_base() != self->fs_base)
-		snprintf(self->failure, sizeof(self->failure), "thread %u fs base is %#lx, was %#lx",
-			 index, fs_base(), self->fs_base);
+		snprintf(self->failure, sizeof(self->failure),
+			 "thread %u fs base is %#lx, was %#lx", index, fs_base(), self->fs_base);
 	else if (!pthread_equal(pthread_self(), self_before))
 		snprintf(self->failure, sizeof(self->failure), "thread %u pthread_self() changed",
 			 index);

@@ -19,7 +19,10 @@
  * between the processes is open at checkpoint time.  (Not every test uses
  * every helper, hence `unused`.)
  */
-enum { TREE_READY_SIGNAL = SIGUSR2, TREE_SETUP_SECONDS = 10 };
+enum {
+	TREE_READY_SIGNAL = SIGUSR2,
+	TREE_SETUP_SECONDS = 10
+};
 
 /* First thing in the root: state_init() and SIGUSR2 blocked (children inherit both). */
 static inline __attribute__((unused)) void tree_init(void)
@@ -67,16 +70,14 @@ static inline __attribute__((unused)) void tree_wait_ready(pid_t child)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
-			state_setup_fail("child %d never got ready: %s", (int)child,
-					 strerror(errno));
+			state_setup_fail("child %d never got ready: %s", (int)child, strerror(errno));
 		if (info.si_pid == child)
 			return;
 	}
 }
 
 /* Waits for go (SIGUSR1) and passes it on to the children. */
-static inline __attribute__((unused)) void tree_wait_go(const pid_t *children,
-							size_t count)
+static inline __attribute__((unused)) void tree_wait_go(const pid_t *children, size_t count)
 {
 	state_wait_go_signal();
 	for (size_t index = 0; index < count; index++)
@@ -84,8 +85,7 @@ static inline __attribute__((unused)) void tree_wait_go(const pid_t *children,
 			     (int)children[index], strerror(errno));
 }
 
-static inline __attribute__((unused)) void tree_verdict_path(pid_t pid, char *out,
-							     size_t capacity)
+static inline __attribute__((unused)) void tree_verdict_path(pid_t pid, char *out, size_t capacity)
 {
 	const char *directory = getenv("TMPDIR");
 
@@ -114,8 +114,7 @@ static inline __attribute__((noreturn, unused)) void tree_child_finish(int pass_
 
 /* Expects a reaped child's status to be exit(expected); else says why not. */
 static inline __attribute__((unused)) void tree_expect_exit_status(pid_t child, int status,
-								   int expected,
-								   const char *role)
+								   int expected, const char *role)
 {
 	char path[PATH_MAX];
 	char verdict[STATE_MESSAGE_MAX + 32];

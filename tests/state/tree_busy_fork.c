@@ -14,13 +14,16 @@
 
 #include "tree.h"
 
-enum { STATUS_SPREAD = 100, STATUS_BASE = 2 };
+enum {
+	STATUS_SPREAD = 100,
+	STATUS_BASE = 2
+};
 
 struct fork_counters {
 	uint64_t forked;
 	uint64_t reaped;
-	uint64_t status_sum;	/* sum of the statuses reaped */
-	uint64_t mirror;	/* forked * 3 + 1, updated with it */
+	uint64_t status_sum; /* sum of the statuses reaped */
+	uint64_t mirror;     /* forked * 3 + 1, updated with it */
 };
 
 static struct fork_counters counters;
@@ -49,8 +52,7 @@ static void reap_short_lived(pid_t child, int expected)
 		got = waitpid(child, &status, 0);
 	while (got < 0 && errno == EINTR);
 	counters.reaped++;
-	state_expect(got == child, "waitpid(%d) gave %d (%s)", (int)child, (int)got,
-		     strerror(errno));
+	state_expect(got == child, "waitpid(%d) gave %d (%s)", (int)child, (int)got, strerror(errno));
 	state_expect(WIFEXITED(status) && WEXITSTATUS(status) == expected,
 		     "child %d (number %llu) ended with status %#x, expected exit %d", (int)child,
 		     (unsigned long long)counters.forked, status, expected);

@@ -10,7 +10,12 @@
 
 #include <limits.h>
 
-enum { ROOT_FD = 100, CHILD_FD = 101, ROOT_LATE_FD = 102, CHILD_LATE_FD = 103 };
+enum {
+	ROOT_FD = 100,
+	CHILD_FD = 101,
+	ROOT_LATE_FD = 102,
+	CHILD_LATE_FD = 103
+};
 
 static char directory[PATH_MAX / 2];
 
@@ -75,11 +80,13 @@ int main(void)
 	open_at("root", ROOT_FD, 111);
 	child = clone_start(run_child, CLONE_FILES, NULL);
 	tree_wait_ready(child);
-	state_expect(is_open_on(CHILD_FD, "child", 222), "the child's fd %d is not ours before the checkpoint", CHILD_FD);
+	state_expect(is_open_on(CHILD_FD, "child", 222),
+		     "the child's fd %d is not ours before the checkpoint", CHILD_FD);
 	state_ready();
 	state_wait_go_signal();
 	state_expect(is_open_on(ROOT_FD, "root", 111), "fd %d lost its file or offset", ROOT_FD);
-	state_expect(is_open_on(CHILD_FD, "child", 222), "the child's fd %d lost its file or offset", CHILD_FD);
+	state_expect(is_open_on(CHILD_FD, "child", 222),
+		     "the child's fd %d lost its file or offset", CHILD_FD);
 	clone_expect_shared(getpid(), child, KCMP_FILES, true, "fd table");
 	clone_expect_shared(getpid(), child, KCMP_VM, false, "memory");
 	clone_expect_shared(getpid(), child, KCMP_FS, false, "fs");
@@ -87,8 +94,8 @@ int main(void)
 	open_at("root-late", ROOT_LATE_FD, 333);
 	close(ROOT_FD);
 	clone_run_child_step(child);
-	state_expect(is_open_on(CHILD_LATE_FD, "child-late", 444), "the fd %d the child opened after restart is not ours",
-		     CHILD_LATE_FD);
+	state_expect(is_open_on(CHILD_LATE_FD, "child-late", 444),
+		     "the fd %d the child opened after restart is not ours", CHILD_LATE_FD);
 	tree_expect_child_exit(child, 0, "child");
 	state_finish();
 }

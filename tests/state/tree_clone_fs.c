@@ -10,7 +10,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-static char directory[PATH_MAX / 2];	/* its subdirectories a, b and c */
+static char directory[PATH_MAX / 2]; /* its subdirectories a, b and c */
 
 static void subdirectory(const char *name, char *out, size_t capacity)
 {
@@ -74,7 +74,8 @@ int main(void)
 	make_subdirectory("c");
 	child = clone_start(run_child, CLONE_FS, NULL);
 	tree_wait_ready(child);
-	state_expect(is_in("a", 027), "the child's chdir and umask did not reach us before the checkpoint");
+	state_expect(is_in("a", 027),
+		     "the child's chdir and umask did not reach us before the checkpoint");
 	state_ready();
 	state_wait_go_signal();
 	state_expect(is_in("a", 027), "cwd or umask lost (expected %s/a, umask 027)", directory);

@@ -9,7 +9,7 @@
  */
 #include "clone.h"
 
-static volatile int profile_signals;	/* counted by on_profile, in memory both share */
+static volatile int profile_signals; /* counted by on_profile, in memory both share */
 
 static void on_window(int signal_number)
 {
@@ -82,16 +82,18 @@ int main(void)
 	state_ready();
 	state_wait_go_signal();
 	state_expect(has_action(SIGWINCH, on_window, SA_RESTART), "our SIGWINCH handler is lost");
-	state_expect(has_action(SIGPROF, on_profile, SA_RESTART), "the child's SIGPROF handler is not ours");
+	state_expect(has_action(SIGPROF, on_profile, SA_RESTART),
+		     "the child's SIGPROF handler is not ours");
 	clone_expect_shared(getpid(), child, KCMP_SIGHAND, true, "signal handlers");
 	clone_expect_shared(getpid(), child, KCMP_VM, true, "memory");
 	clone_expect_shared(getpid(), child, KCMP_FILES, false, "fd table");
 	clone_run_child_step(child);
-	state_expect(profile_signals == 1, "SIGPROF in the child ran its handler %d times, not once",
-		     profile_signals);
+	state_expect(profile_signals == 1,
+		     "SIGPROF in the child ran its handler %d times, not once", profile_signals);
 	set_action(SIGWINCH, SIG_IGN, 0);
 	clone_run_child_step(child);
-	state_expect(has_action(SIGHUP, on_hangup, SA_NODEFER), "the child's SIGHUP handler after restart is not ours");
+	state_expect(has_action(SIGHUP, on_hangup, SA_NODEFER),
+		     "the child's SIGHUP handler after restart is not ours");
 	tree_expect_child_exit(child, 0, "child");
 	state_finish();
 }

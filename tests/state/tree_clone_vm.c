@@ -8,10 +8,12 @@
  */
 #include "clone.h"
 
-enum { REGION_PAGES = 4 };
+enum {
+	REGION_PAGES = 4
+};
 
-static unsigned char *region;		/* page 0: the root's, page 1: the child's */
-static unsigned char *volatile late_page;	/* mapped by the root after restart */
+static unsigned char *region;		  /* page 0: the root's, page 1: the child's */
+static unsigned char *volatile late_page; /* mapped by the root after restart */
 static volatile int child_word;
 static pid_t child_pid_at_start;
 
@@ -27,8 +29,10 @@ static int run_child(void *unused)
 	clone_wait_go();
 	clone_check(&verdict, syscall(SYS_getpid) == child_pid_at_start, 20);
 	clone_check(&verdict, state_find_mismatch(region, STATE_PAGE_SIZE, 10) < 0, 21);
-	clone_check(&verdict, state_find_mismatch(region + STATE_PAGE_SIZE, STATE_PAGE_SIZE, 11) < 0, 22);
-	clone_check(&verdict, late_page && state_find_mismatch(late_page, STATE_PAGE_SIZE, 12) < 0, 23);
+	clone_check(&verdict,
+		    state_find_mismatch(region + STATE_PAGE_SIZE, STATE_PAGE_SIZE, 11) < 0, 22);
+	clone_check(&verdict, late_page && state_find_mismatch(late_page, STATE_PAGE_SIZE, 12) < 0,
+		    23);
 	child_word = 77;
 	clone_tell_parent();
 	return verdict;
@@ -36,8 +40,8 @@ static int run_child(void *unused)
 
 static void map_late_page(void)
 {
-	void *page = mmap(NULL, STATE_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
+	void *page = mmap(NULL, STATE_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (!state_expect(page != MAP_FAILED, "mmap after restart: %s", strerror(errno)))
 		return;

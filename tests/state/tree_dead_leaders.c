@@ -195,8 +195,9 @@ static pid_t build_dead_session(void)
 	member = wait_ready_from_anyone("M (in session A)");
 	if (member == session_leader || getsid(member) != session_leader ||
 	    getpgid(member) != session_leader)
-		state_setup_fail("ready from %d: sid %d pgid %d, expected M in session %d", (int)member,
-				 (int)getsid(member), (int)getpgid(member), (int)session_leader);
+		state_setup_fail("ready from %d: sid %d pgid %d, expected M in session %d",
+				 (int)member, (int)getsid(member), (int)getpgid(member),
+				 (int)session_leader);
 	if (parent_of(member) != root_pid)
 		state_setup_fail("M %d has parent %d, not the root %d (subreaper)", (int)member,
 				 (int)parent_of(member), (int)root_pid);

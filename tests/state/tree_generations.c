@@ -78,8 +78,8 @@ static void check_heap(void)
 
 static void check_generation(void)
 {
-	state_expect(getppid() == self.parent, "generation %d: getppid() is %d, was %d",
-		     self.depth, (int)getppid(), (int)self.parent);
+	state_expect(getppid() == self.parent, "generation %d: getppid() is %d, was %d", self.depth,
+		     (int)getppid(), (int)self.parent);
 	check_heap();
 }
 

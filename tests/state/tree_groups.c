@@ -14,7 +14,10 @@
 #include <limits.h>
 #include <sys/wait.h>
 
-enum { CHILD_COUNT = 4, GO_SECONDS = 10 };
+enum {
+	CHILD_COUNT = 4,
+	GO_SECONDS = 10
+};
 
 #include "tree.h"
 
@@ -258,9 +261,9 @@ int main(void)
 	children[3].pid = start_member(children[3].role, run_root_group_member);
 	state_ready();
 	state_wait_go_signal();
-	send_go(group_one_leader, true);	/* children 1 and 3, grandchild 1 */
-	send_go(children[1].pid, true);		/* child 2 alone leads its group */
-	send_go(children[3].pid, false);	/* child 4: the root's group is not ours */
+	send_go(group_one_leader, true); /* children 1 and 3, grandchild 1 */
+	send_go(children[1].pid, true);	 /* child 2 alone leads its group */
+	send_go(children[3].pid, false); /* child 4: the root's group is not ours */
 	reap_within_deadline(children, CHILD_COUNT);
 	state_finish();
 }

@@ -19,7 +19,11 @@
 
 #include "tree.h"
 
-enum { MASTER = 5, SLAVE = 6, SIGNAL_SECONDS = 10 };
+enum {
+	MASTER = 5,
+	SLAVE = 6,
+	SIGNAL_SECONDS = 10
+};
 
 static void open_master(void)
 {
@@ -40,7 +44,8 @@ static void take_terminal(void)
 		state_setup_fail("setsid: %s", strerror(errno));
 	slave = open(ptsname(MASTER), O_RDWR | O_NOCTTY);
 	if (slave < 0 || dup2(slave, SLAVE) != SLAVE || ioctl(SLAVE, TIOCSCTTY, 0) < 0)
-		state_setup_fail("taking %s as controlling terminal: %s", ptsname(MASTER), strerror(errno));
+		state_setup_fail("taking %s as controlling terminal: %s", ptsname(MASTER),
+				 strerror(errno));
 	close(slave);
 	close(MASTER);
 }
@@ -69,8 +74,9 @@ static void expect_terminal(const char *role, pid_t foreground)
 	state_expect(ttyname_r(SLAVE, name, sizeof(name)) == 0 && strncmp(name, "/dev/pts/", 9) == 0,
 		     "%s: ttyname of the slave: %s", role, name);
 	fstat(SLAVE, &slave_stat);
-	state_expect(controlling_terminal() == slave_stat.st_rdev, "%s: controlling terminal %#lx, not the slave %#lx",
-		     role, controlling_terminal(), (unsigned long)slave_stat.st_rdev);
+	state_expect(controlling_terminal() == slave_stat.st_rdev,
+		     "%s: controlling terminal %#lx, not the slave %#lx", role,
+		     controlling_terminal(), (unsigned long)slave_stat.st_rdev);
 }
 
 /* The job: its own group, in the foreground; SIGINT blocked so that ^C waits for it. */
@@ -87,8 +93,8 @@ static void run_job(void)
 	tree_report_ready();
 	state_wait_go_signal();
 	expect_terminal("job", getpid());
-	state_expect(sigtimedwait(&interrupt, NULL, &timeout) == SIGINT, "job: no SIGINT from ^C: %s",
-		     strerror(errno));
+	state_expect(sigtimedwait(&interrupt, NULL, &timeout) == SIGINT,
+		     "job: no SIGINT from ^C: %s", strerror(errno));
 	tree_child_finish(0);
 }
 
@@ -133,8 +139,10 @@ int main(void)
 	state_ready();
 	tree_wait_go(&leader, 1);
 	ioctl(MASTER, TIOCGPGRP, &foreground);
-	state_expect(foreground > 0 && foreground != leader, "master: foreground group %d", (int)foreground);
-	state_expect(write(MASTER, &interrupt, 1) == 1, "writing ^C to the master: %s", strerror(errno));
+	state_expect(foreground > 0 && foreground != leader, "master: foreground group %d",
+		     (int)foreground);
+	state_expect(write(MASTER, &interrupt, 1) == 1, "writing ^C to the master: %s",
+		     strerror(errno));
 	tree_expect_child_exit(leader, 0, "leader");
 	state_finish();
 }

@@ -12,7 +12,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
-enum { COUNTER_FD = 7, EPOLL_FD = 8, CHILD_DUP_FD = 20 };
+enum {
+	COUNTER_FD = 7,
+	EPOLL_FD = 8,
+	CHILD_DUP_FD = 20
+};
 
 #include "tree.h"
 
@@ -52,7 +56,8 @@ __attribute__((noreturn)) static void run_child(void)
 	tree_report_ready();
 	state_wait_go_signal();
 	state_expect(read(CHILD_DUP_FD, &value, sizeof(value)) == sizeof(value) && value == 7,
-		     "child: read %llu through fd %d, expected 7", (unsigned long long)value, CHILD_DUP_FD);
+		     "child: read %llu through fd %d, expected 7", (unsigned long long)value,
+		     CHILD_DUP_FD);
 	state_expect(!epoll_reports_counter(), "child: the epoll still reports the emptied eventfd");
 	tree_child_finish(STATE_EXIT_PASS);
 }
@@ -70,7 +75,8 @@ int main(void)
 	tree_wait_ready(child);
 	state_ready();
 	state_wait_go_signal();
-	state_expect((fcntl(COUNTER_FD, F_GETFL) & O_NONBLOCK) != 0, "root: the child's O_NONBLOCK is not shared");
+	state_expect((fcntl(COUNTER_FD, F_GETFL) & O_NONBLOCK) != 0,
+		     "root: the child's O_NONBLOCK is not shared");
 	state_expect(epoll_reports_counter(), "root: the epoll does not report the eventfd");
 	state_expect(kill(child, STATE_GO_SIGNAL) == 0, "kill(child, SIGUSR1): %s", strerror(errno));
 	tree_expect_child_exit(child, STATE_EXIT_PASS, "child");

@@ -76,8 +76,7 @@ static void expect_fd_flags(int fd, int expected, const char *who)
 		     fd, fcntl(fd, F_GETFD), expected);
 }
 
-static void expect_file_bytes(off_t offset, const char *expected, size_t length,
-			      const char *what)
+static void expect_file_bytes(off_t offset, const char *expected, size_t length, const char *what)
 {
 	char bytes[64] = "";
 	ssize_t got = pread(SHARED_FD, bytes, length, offset);
@@ -209,8 +208,7 @@ int main(void)
 	state_ready();
 	state_wait_go_signal();
 	check_root_view(); /* before the child changes anything */
-	state_expect(kill(child, STATE_GO_SIGNAL) == 0, "kill(child, SIGUSR1): %s",
-		     strerror(errno));
+	state_expect(kill(child, STATE_GO_SIGNAL) == 0, "kill(child, SIGUSR1): %s", strerror(errno));
 	tree_expect_child_exit(child, STATE_EXIT_PASS, "child");
 	check_child_changes();
 	state_finish();

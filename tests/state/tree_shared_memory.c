@@ -26,11 +26,11 @@ enum {
 
 /* Which half-pages of the root's region each process writes, and when. */
 enum written_slots {
-	ROOT_BEFORE_FORK = 0x3,        /* page 0 */
+	ROOT_BEFORE_FORK = 0x3,	       /* page 0 */
 	CHILD_SETUP = 0x3c | 0x200,    /* pages 1 and 2, second half of page 4 */
 	GRANDCHILD_SETUP = 0xc000,     /* page 7 */
-	ROOT_SETUP = 0x1c0,            /* page 3, first half of page 4 */
-	ROOT_AFTER_GO = 0xc00,         /* page 5 */
+	ROOT_SETUP = 0x1c0,	       /* page 3, first half of page 4 */
+	ROOT_AFTER_GO = 0xc00,	       /* page 5 */
 	CHILD_AFTER_GO = 0x3000,       /* page 6 */
 	GRANDCHILD_AFTER_GO = 0x30000, /* page 8; pages 9-15 stay zero */
 	ALL_SETUP = ROOT_BEFORE_FORK | CHILD_SETUP | GRANDCHILD_SETUP | ROOT_SETUP,
@@ -61,9 +61,9 @@ static void expect_slots(uint32_t written, const char *who)
 {
 	for (unsigned slot = 0; slot < SLOT_COUNT; slot++) {
 		const unsigned char *bytes = shared_region + (size_t)slot * SLOT_BYTES;
-		bool ok = written & (1u << slot) ?
-				  state_find_mismatch(bytes, SLOT_BYTES, slot_seed(slot)) < 0 :
-				  state_is_all_zero(bytes, SLOT_BYTES);
+		bool ok = written & (1u << slot)
+				  ? state_find_mismatch(bytes, SLOT_BYTES, slot_seed(slot)) < 0
+				  : state_is_all_zero(bytes, SLOT_BYTES);
 
 		state_expect(ok, "%s: shared half-page %u %s", who, slot,
 			     written & (1u << slot) ? "lost its data" : "is not zero");

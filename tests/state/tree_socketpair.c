@@ -12,7 +12,12 @@
 
 #include <sys/socket.h>
 
-enum { STREAM_ROOT = 5, STREAM_CHILD = 6, DGRAM_ROOT = 7, DGRAM_CHILD = 8 };
+enum {
+	STREAM_ROOT = 5,
+	STREAM_CHILD = 6,
+	DGRAM_ROOT = 7,
+	DGRAM_CHILD = 8
+};
 
 #include "tree.h"
 
@@ -63,8 +68,8 @@ __attribute__((noreturn)) static void run_child(void)
 	tree_report_ready();
 	state_wait_go_signal();
 	expect_text("child", STREAM_CHILD, "to-child");
-	state_expect(send(DGRAM_CHILD, datagrams[2], strlen(datagrams[2]), 0) > 0, "child: send: %s",
-		     strerror(errno));
+	state_expect(send(DGRAM_CHILD, datagrams[2], strlen(datagrams[2]), 0) > 0,
+		     "child: send: %s", strerror(errno));
 	tree_child_finish(STATE_EXIT_PASS);
 }
 

@@ -24,7 +24,10 @@ enum {
 
 #include "tree.h"
 
-enum wait_kind { WAIT_CONDITION, WAIT_SPIN };
+enum wait_kind {
+	WAIT_CONDITION,
+	WAIT_SPIN
+};
 
 struct worker {
 	enum wait_kind kind;
@@ -133,8 +136,7 @@ static void wake_and_join_workers(void)
 	spin_go = 1;
 	for (unsigned index = 0; index < WORKER_COUNT; index++) {
 		pthread_join(workers[index].thread, NULL);
-		state_expect(workers[index].failure[0] == '\0', "child: %s",
-			     workers[index].failure);
+		state_expect(workers[index].failure[0] == '\0', "child: %s", workers[index].failure);
 	}
 }
 

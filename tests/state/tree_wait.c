@@ -35,8 +35,7 @@ __attribute__((noreturn)) static void run_sleeping_grandchild(void)
 	deadline_ns = state_now_ns(CLOCK_MONOTONIC) + STATE_SLEEP_NS;
 	tree_report_ready();
 	result = nanosleep(&duration, NULL);
-	state_expect(result == 0, "grandchild: nanosleep returned %d (%s)", result,
-		     strerror(errno));
+	state_expect(result == 0, "grandchild: nanosleep returned %d (%s)", result, strerror(errno));
 	state_expect(state_now_ns(CLOCK_MONOTONIC) >= deadline_ns,
 		     "grandchild: nanosleep ended before its deadline");
 	state_expect_equal_long(getppid(), parent, "grandchild: getppid()");

@@ -14,14 +14,18 @@
 
 #include "tree.h"
 
-enum { GROUP_JOINER = 1, GROUP_LEADER = 2, SESSION_LEADER = 3 };
+enum {
+	GROUP_JOINER = 1,
+	GROUP_LEADER = 2,
+	SESSION_LEADER = 3
+};
 
 struct zombie {
 	const char *role;
 	pid_t pid;
 	int status;
-	pid_t pgid;	/* 0: the parent's group as it is when checked */
-	pid_t sid;	/* 0: the parent's session as it is when checked */
+	pid_t pgid; /* 0: the parent's group as it is when checked */
+	pid_t sid;  /* 0: the parent's session as it is when checked */
 };
 
 static pid_t group_of_c;

@@ -34,8 +34,8 @@ char core_global_text[32] = "checkpointed global";
 struct heap_record *heap_ptr;
 const char *file_view;
 
-static int worker_wakeup;	/* eventfd the worker blocks reading */
-static int worker_started;	/* eventfd: the worker is about to block */
+static int worker_wakeup;  /* eventfd the worker blocks reading */
+static int worker_started; /* eventfd: the worker is about to block */
 static long worker_tid;
 
 void worker_waits(void);
@@ -109,8 +109,9 @@ int main(int argc, char **argv)
 	worker_started = eventfd(0, EFD_CLOEXEC);
 	if (!heap_ptr || worker_wakeup < 0 || worker_started < 0)
 		return 2;
-	*heap_ptr = (struct heap_record){ .id = 7, .ratio = 2.5, .name = "heap-record",
-					  .values = { 11, 22, 33, 44 } };
+	*heap_ptr = (struct heap_record){
+		.id = 7, .ratio = 2.5, .name = "heap-record", .values = { 11, 22, 33, 44 }
+	};
 	if (pthread_create(&worker, NULL, worker_main, NULL) != 0)
 		return 2;
 	main_waits_for_go();

@@ -35,10 +35,10 @@
 #include "image/image.h"
 #include "util.h"
 
-#define SPEC_PID 31999			/* unused high PID: a restart must not create it */
+#define SPEC_PID 31999 /* unused high PID: a restart must not create it */
 #define SPEC_COMM "ckpt-badimage"
 #define SPEC_XSTATE_SIZE 1024u
-#define SPEC_XSTATE_CAP (CKPT_MAX_XSTATE + CKPT_PAGE_SIZE)	/* room for over-limit tests */
+#define SPEC_XSTATE_CAP (CKPT_MAX_XSTATE + CKPT_PAGE_SIZE) /* room for over-limit tests */
 
 enum {
 	SPEC_MAX_GROUPS = 8,
@@ -51,11 +51,17 @@ enum {
 };
 
 /* x86_64 struct user_regs_struct indices used by the builder. */
-enum { USER_REG_RIP = 16, USER_REG_CS = 17, USER_REG_EFLAGS = 18, USER_REG_RSP = 19, USER_REG_SS = 20 };
+enum {
+	USER_REG_RIP = 16,
+	USER_REG_CS = 17,
+	USER_REG_EFLAGS = 18,
+	USER_REG_RSP = 19,
+	USER_REG_SS = 20
+};
 
 struct spec_file {
 	struct ckpt_file file;
-	const char *path;	/* path_length bytes are written, at most strlen + 1 */
+	const char *path; /* path_length bytes are written, at most strlen + 1 */
 };
 
 struct spec_page_record {
@@ -66,9 +72,9 @@ struct spec_page_record {
 struct image_spec {
 	struct ckpt_head head;
 	struct ckpt_process process;
-	int32_t mm_owner;	/* the TREE entry's; 0: nothing shared */
+	int32_t mm_owner; /* the TREE entry's; 0: nothing shared */
 	int32_t files_owner;
-	const char *cwd;	/* cwd_length bytes are written, at most strlen + 1 */
+	const char *cwd; /* cwd_length bytes are written, at most strlen + 1 */
 	struct ckpt_creds creds;
 	uint32_t groups[SPEC_MAX_GROUPS];
 	struct ckpt_rlimits rlimits;
@@ -96,7 +102,7 @@ struct image_spec {
 #define SPEC_SHARED_START 0x7f0000000000ull
 #define SPEC_STACK_START 0x7ffd00000000ull
 #define SPEC_STACK_END 0x7ffd00010000ull
-#define SPEC_VVAR_START 0x7ffd00100000ull	/* [vvar] 4 pages, [vvar_vclock] 2, [vdso] 2 */
+#define SPEC_VVAR_START 0x7ffd00100000ull /* [vvar] 4 pages, [vvar_vclock] 2, [vdso] 2 */
 #define SPEC_VCLOCK_START (SPEC_VVAR_START + 0x4000)
 #define SPEC_VDSO_START (SPEC_VCLOCK_START + 0x2000)
 #define SPEC_VDSO_END (SPEC_VDSO_START + 0x2000)
@@ -173,11 +179,11 @@ static inline void spec_init_limits_and_signals(struct image_spec *spec)
 	spec->rlimits.count = CKPT_MAX_RLIMITS;
 	for (unsigned i = 0; i < CKPT_MAX_RLIMITS; i++)
 		spec->rlimits.limits[i] = (struct ckpt_rlimit){ UINT64_MAX, UINT64_MAX };
-	spec->rlimits.limits[3] = (struct ckpt_rlimit){ 8u << 20, UINT64_MAX };	/* RLIMIT_STACK */
+	spec->rlimits.limits[3] = (struct ckpt_rlimit){ 8u << 20, UINT64_MAX }; /* RLIMIT_STACK */
 	spec->rlimits.limits[7] = (struct ckpt_rlimit){ 1024, 4096 };		/* RLIMIT_NOFILE */
 	memset(&spec->sigactions, 0, sizeof(spec->sigactions));
 	spec->sigactions.count = CKPT_MAX_SIGNALS;
-	spec->sigactions.actions[12].handler = 1;	/* SIGPIPE: SIG_IGN */
+	spec->sigactions.actions[12].handler = 1; /* SIGPIPE: SIG_IGN */
 }
 
 /* Adds a FILE record's content; returns its id. */
@@ -193,7 +199,9 @@ static inline uint32_t spec_add_file(struct image_spec *spec, enum ckpt_file_kin
 	slot->file.id = (uint32_t)spec->file_count;
 	slot->file.kind = kind;
 	slot->file.open_flags = open_flags;
-	slot->file.mode = kind == CKPT_FILE_REGULAR ? 0100755 : kind == CKPT_FILE_DIRECTORY ? 040755 : 020666;
+	slot->file.mode = kind == CKPT_FILE_REGULAR	? 0100755
+			  : kind == CKPT_FILE_DIRECTORY ? 040755
+							: 020666;
 	slot->file.device = 0x801;
 	slot->file.inode = 1000 + spec->file_count;
 	slot->file.size = kind == CKPT_FILE_REGULAR ? 0x10000 : 0;
@@ -203,13 +211,16 @@ static inline uint32_t spec_add_file(struct image_spec *spec, enum ckpt_file_kin
 	return slot->file.id;
 }
 
-static inline void spec_add_fd(struct image_spec *spec, int32_t fd, uint32_t flags, uint32_t file_id,
-			       enum ckpt_inherit_kind inherit_kind)
+static inline void spec_add_fd(struct image_spec *spec, int32_t fd, uint32_t flags,
+			       uint32_t file_id, enum ckpt_inherit_kind inherit_kind)
 {
 	if (spec->fd_count >= SPEC_MAX_FDS)
 		spec_full("fds");
 	spec->fds[spec->fd_count++] = (struct ckpt_fd){
-		.fd = fd, .flags = flags, .file_id = file_id, .inherit_kind = inherit_kind,
+		.fd = fd,
+		.flags = flags,
+		.file_id = file_id,
+		.inherit_kind = inherit_kind,
 	};
 }
 
@@ -238,9 +249,9 @@ static inline void spec_init_mm(struct image_spec *spec, uint32_t exe_file_id)
 	fields[CKPT_MM_ENV_START] = SPEC_STACK_END - 0x1f00;
 	fields[CKPT_MM_ENV_END] = SPEC_STACK_END - 0x1e00;
 	spec->mm.exe_file_id = exe_file_id;
-	spec_add_auxv(spec, 6, CKPT_PAGE_SIZE);		/* AT_PAGESZ */
-	spec_add_auxv(spec, 9, SPEC_CODE_START + 0x100);	/* AT_ENTRY */
-	spec_add_auxv(spec, 0, 0);			/* AT_NULL */
+	spec_add_auxv(spec, 6, CKPT_PAGE_SIZE);		 /* AT_PAGESZ */
+	spec_add_auxv(spec, 9, SPEC_CODE_START + 0x100); /* AT_ENTRY */
+	spec_add_auxv(spec, 0, 0);			 /* AT_NULL */
 }
 
 /* Adds a THREAD record's content and counts it in PROCESS. */
@@ -264,7 +275,8 @@ static inline void spec_add_thread(struct image_spec *spec, int32_t tid)
 }
 
 static inline struct ckpt_vma *spec_add_vma(struct image_spec *spec, uint64_t start, uint64_t end,
-					    uint32_t prot, enum ckpt_vma_kind kind, uint64_t page_count)
+					    uint32_t prot, enum ckpt_vma_kind kind,
+					    uint64_t page_count)
 {
 	struct ckpt_vma *vma;
 
@@ -272,7 +284,11 @@ static inline struct ckpt_vma *spec_add_vma(struct image_spec *spec, uint64_t st
 		spec_full("vmas");
 	vma = &spec->vmas[spec->vma_count++];
 	*vma = (struct ckpt_vma){
-		.start = start, .end = end, .prot = prot, .kind = kind, .page_count = page_count,
+		.start = start,
+		.end = end,
+		.prot = prot,
+		.kind = kind,
+		.page_count = page_count,
 	};
 	return vma;
 }
@@ -311,12 +327,14 @@ static inline void spec_init_memory(struct image_spec *spec, uint32_t exe_file_i
 	vma = spec_add_vma(spec, SPEC_CODE_START, SPEC_CODE_START + 0x1000, PROT_READ | PROT_EXEC,
 			   CKPT_VMA_FILE_PRIVATE, 0);
 	spec_map_file(vma, exe_file_id, 0);
-	vma = spec_add_vma(spec, SPEC_DATA_START, SPEC_DATA_START + 0x2000, rw, CKPT_VMA_FILE_PRIVATE, 1);
+	vma = spec_add_vma(spec, SPEC_DATA_START, SPEC_DATA_START + 0x2000, rw,
+			   CKPT_VMA_FILE_PRIVATE, 1);
 	spec_map_file(vma, exe_file_id, 0x1000);
 	vma->flags = CKPT_VMA_MAYWRITE;
 	vma = spec_add_vma(spec, SPEC_HEAP_START, SPEC_HEAP_START + 0x2000, rw, CKPT_VMA_ANON, 2);
 	vma->flags = CKPT_VMA_HEAP;
-	vma = spec_add_vma(spec, SPEC_SHARED_START, SPEC_SHARED_START + 0x2000, rw, CKPT_VMA_SHARED_ANON, 1);
+	vma = spec_add_vma(spec, SPEC_SHARED_START, SPEC_SHARED_START + 0x2000, rw,
+			   CKPT_VMA_SHARED_ANON, 1);
 	spec_map_file(vma, shared_file_id, 0);
 	vma = spec_add_vma(spec, SPEC_STACK_START, SPEC_STACK_END, rw, CKPT_VMA_ANON, 2);
 	vma->flags = CKPT_VMA_STACK | CKPT_VMA_GROWSDOWN;
@@ -375,7 +393,8 @@ static inline uint64_t bounded(uint64_t declared, uint64_t available)
 	return declared < available ? declared : available;
 }
 
-static inline int spec_write_head_to_signals(const struct image_spec *spec, struct image_writer *writer)
+static inline int spec_write_head_to_signals(const struct image_spec *spec,
+					     struct image_writer *writer)
 {
 	uint64_t cwd_bytes = bounded(spec->process.cwd_length, strlen(spec->cwd) + 1);
 	uint64_t group_bytes = bounded(spec->creds.group_count, SPEC_MAX_GROUPS) * sizeof(uint32_t);
@@ -394,12 +413,14 @@ static inline int spec_write_head_to_signals(const struct image_spec *spec, stru
 	if (ret == 0)
 		ret = image_write_record(writer, CKPT_RECORD_CREDS, creds, 2);
 	if (ret == 0)
-		ret = image_write_simple(writer, CKPT_RECORD_RLIMITS, &spec->rlimits, sizeof(spec->rlimits));
+		ret = image_write_simple(writer, CKPT_RECORD_RLIMITS, &spec->rlimits,
+					 sizeof(spec->rlimits));
 	if (ret == 0)
 		ret = image_write_simple(writer, CKPT_RECORD_SIGACTIONS, &spec->sigactions,
 					 sizeof(spec->sigactions));
 	if (ret == 0)
-		ret = image_write_simple(writer, CKPT_RECORD_TIMERS, &spec->timers, sizeof(spec->timers));
+		ret = image_write_simple(writer, CKPT_RECORD_TIMERS, &spec->timers,
+					 sizeof(spec->timers));
 	return ret;
 }
 
@@ -429,8 +450,8 @@ static inline void spec_tree_entry(const struct image_spec *spec, struct ckpt_tr
 		.exit_signal = 17,
 		.uid = highest_id(creds->uid),
 		.gid = highest_id(creds->gid),
-		.capabilities = creds->cap_permitted | creds->cap_effective | creds->cap_inheritable |
-				creds->cap_ambient,
+		.capabilities = creds->cap_permitted | creds->cap_effective |
+				creds->cap_inheritable | creds->cap_ambient,
 		.mm_owner = spec->mm_owner,
 		.files_owner = spec->files_owner,
 	};
@@ -442,7 +463,8 @@ static inline void spec_tree_entry(const struct image_spec *spec, struct ckpt_tr
 }
 
 /* HEAD, TREE and FILE records: what comes before the process. */
-static inline int spec_write_head_tree_files(const struct image_spec *spec, struct image_writer *writer)
+static inline int spec_write_head_tree_files(const struct image_spec *spec,
+					     struct image_writer *writer)
 {
 	struct ckpt_tree header = { .count = 1 };
 	struct ckpt_tree_entry entry;
@@ -512,7 +534,8 @@ static inline int spec_write_page_record(const struct spec_page_record *record,
 	int ret;
 
 	if (page_count > 4 * CKPT_PAGES_PER_RECORD)
-		return fail(writer->err, EINVAL, "image_builder: %llu pages in one record is too many",
+		return fail(writer->err, EINVAL,
+			    "image_builder: %llu pages in one record is too many",
 			    (unsigned long long)page_count);
 	data = malloc(page_count * CKPT_PAGE_SIZE + 1);
 	if (!data)
@@ -534,7 +557,8 @@ static inline int spec_write_memory(const struct image_spec *spec, struct image_
 	for (size_t i = 0; i < spec->thread_count && ret == 0; i++)
 		ret = spec_write_thread(&spec->threads[i], writer);
 	for (size_t i = 0; i < spec->vma_count && ret == 0; i++)
-		ret = image_write_simple(writer, CKPT_RECORD_VMA, &spec->vmas[i], sizeof(spec->vmas[i]));
+		ret = image_write_simple(writer, CKPT_RECORD_VMA, &spec->vmas[i],
+					 sizeof(spec->vmas[i]));
 	for (size_t i = 0; i < spec->page_record_count && ret == 0; i++)
 		ret = spec_write_page_record(&spec->page_records[i], writer);
 	return ret;
@@ -594,8 +618,8 @@ static inline int image_bytes_from_fd(int fd, struct image_bytes *ret_bytes, str
 	return 0;
 }
 
-static inline int image_bytes_from_spec(const struct image_spec *spec, struct image_bytes *ret_bytes,
-					struct ckpt_error *err)
+static inline int image_bytes_from_spec(const struct image_spec *spec,
+					struct image_bytes *ret_bytes, struct ckpt_error *err)
 {
 	int fd = memfd_create("image-spec", MFD_CLOEXEC);
 	int ret;
@@ -713,7 +737,8 @@ static inline unsigned char *image_bytes_payload(struct image_bytes *bytes, size
 
 /* The part of a payload under the record checksum (PAGES: up to the runs).
  * Not inlined: gcc's bounds check then misjudges short records of other types. */
-static __attribute__((noinline)) uint64_t checksummed_length(uint32_t type, const unsigned char *payload, uint64_t length)
+static __attribute__((noinline)) uint64_t
+checksummed_length(uint32_t type, const unsigned char *payload, uint64_t length)
 {
 	struct ckpt_pages pages;
 	uint64_t covered;
@@ -767,7 +792,8 @@ static inline void image_bytes_splice(struct image_bytes *bytes, size_t at, size
 	memcpy(spliced, bytes->data, at);
 	if (new_length > 0)
 		memcpy(spliced + at, data, new_length);
-	memcpy(spliced + at + new_length, bytes->data + at + old_length, bytes->length - at - old_length);
+	memcpy(spliced + at + new_length, bytes->data + at + old_length,
+	       bytes->length - at - old_length);
 	free(bytes->data);
 	bytes->data = spliced;
 	bytes->length = length;
@@ -841,7 +867,7 @@ static inline void image_bytes_truncate(struct image_bytes *bytes, size_t length
 struct image_pages_seen {
 	uint64_t records;
 	uint64_t pages;
-	uint64_t pages_not_as_built;	/* content differs from fill_page() */
+	uint64_t pages_not_as_built; /* content differs from fill_page() */
 };
 
 static inline bool page_is_as_built(uint64_t address, const unsigned char *data)
@@ -891,7 +917,8 @@ static inline int read_pages_to_end(struct image_reader *reader, const struct im
 		if (ret == 0)
 			ret = image_read_record(reader, record);
 		if (ret == -ENODATA)
-			return fail(reader->err, EINVAL, "bad image: truncated: stream ends without a tail record");
+			return fail(reader->err, EINVAL,
+				    "bad image: truncated: stream ends without a tail record");
 		if (ret < 0)
 			return ret;
 	}
@@ -910,8 +937,8 @@ static inline int read_pages_to_end(struct image_reader *reader, const struct im
  * Reads a whole image from fd.  The caller releases *image (also on
  * failure, when it is partly filled).
  */
-static inline int read_whole_image(int fd, struct image_process *image, struct image_pages_seen *seen,
-				   struct ckpt_error *err)
+static inline int read_whole_image(int fd, struct image_process *image,
+				   struct image_pages_seen *seen, struct ckpt_error *err)
 {
 	struct image_reader reader;
 	struct image_record record, first;

@@ -22,7 +22,9 @@
 #include "../tools/image_builder.h"
 #include "sys/tracing.h"
 
-enum { MAX_VARIANTS = 6 };
+enum {
+	MAX_VARIANTS = 6
+};
 
 /* Where images go: prefix, or prefix.VARIANT. */
 struct output {
@@ -31,7 +33,7 @@ struct output {
 };
 
 struct variant {
-	const char *name;	/* NULL for a kind's only image */
+	const char *name; /* NULL for a kind's only image */
 	void (*change_spec)(struct image_spec *spec);
 	void (*change_bytes)(struct image_bytes *bytes);
 };
@@ -39,7 +41,7 @@ struct variant {
 struct bad_kind {
 	const char *name;
 	struct variant variants[MAX_VARIANTS];
-	int (*make)(const struct image_spec *base, struct output *output);	/* instead */
+	int (*make)(const struct image_spec *base, struct output *output); /* instead */
 };
 
 static char long_path[CKPT_PATH_MAX + 200];
@@ -202,7 +204,9 @@ static void eventfd_state_misplaced(struct image_bytes *bytes)
 /* An EPOLL_TARGET whose epoll is a regular file. */
 static void epoll_target_not_epoll(struct image_bytes *bytes)
 {
-	struct ckpt_epoll_target target = { .epoll_file_id = 1, .target_file_id = 2, .fd = 3, .events = 1 };
+	struct ckpt_epoll_target target = {
+		.epoll_file_id = 1, .target_file_id = 2, .fd = 3, .events = 1
+	};
 
 	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
 				  CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target));
@@ -220,28 +224,33 @@ static void unix_socket_state_misplaced(struct image_bytes *bytes)
 /* A FILE_LOCK through fd 99, which the process does not have. */
 static void lock_fd_missing(struct image_bytes *bytes)
 {
-	struct ckpt_file_lock lock = { .fd = 99, .file_id = 1, .kind = CKPT_LOCK_FLOCK, .type = CKPT_LOCK_READ };
+	struct ckpt_file_lock lock = {
+		.fd = 99, .file_id = 1, .kind = CKPT_LOCK_FLOCK, .type = CKPT_LOCK_READ
+	};
 
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_FILE_LOCK,
-				  &lock, sizeof(lock));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0),
+				  CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock));
 }
 
 static void lock_kind_unknown(struct image_bytes *bytes)
 {
 	struct ckpt_file_lock lock = { .fd = 3, .file_id = 1, .kind = 9, .type = CKPT_LOCK_READ };
 
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_FILE_LOCK,
-				  &lock, sizeof(lock));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0),
+				  CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock));
 }
 
 /* A SIGEV_THREAD_ID timer for a thread the process does not have. */
 static void timer_thread_missing(struct image_bytes *bytes)
 {
-	struct ckpt_posix_timer timer = { .id = 0, .clock_id = 1, .notify = CKPT_TIMER_NOTIFY_THREAD_ID,
-					  .signal = 14, .thread_id = 4242 };
+	struct ckpt_posix_timer timer = { .id = 0,
+					  .clock_id = 1,
+					  .notify = CKPT_TIMER_NOTIFY_THREAD_ID,
+					  .signal = 14,
+					  .thread_id = 4242 };
 
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_FD, 0), CKPT_RECORD_POSIX_TIMER,
-				  &timer, sizeof(timer));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_FD, 0),
+				  CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer));
 }
 
 /* A POSIX_TIMER after the FD records. */
@@ -249,8 +258,8 @@ static void timer_after_fds(struct image_bytes *bytes)
 {
 	struct ckpt_posix_timer timer = { .id = 0, .clock_id = 1, .signal = 14 };
 
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_POSIX_TIMER,
-				  &timer, sizeof(timer));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0),
+				  CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer));
 }
 
 /* A SOCKET_QUEUE with three bytes for FILE 1, which is no unix socket. */
@@ -268,7 +277,9 @@ static void socket_queue_misplaced(struct image_bytes *bytes)
 /* An INET_SOCKET state for FILE 1, which is a regular file. */
 static void inet_socket_state_misplaced(struct image_bytes *bytes)
 {
-	struct ckpt_inet_socket state = { .file_id = 1, .family = 2, .type = 2, .state = CKPT_INET_OPEN };
+	struct ckpt_inet_socket state = {
+		.file_id = 1, .family = 2, .type = 2, .state = CKPT_INET_OPEN
+	};
 
 	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
 				  CKPT_RECORD_INET_SOCKET, &state, sizeof(state));
@@ -280,8 +291,10 @@ static void inet_datagram_misplaced(struct image_bytes *bytes)
 	struct {
 		struct ckpt_inet_datagram datagram;
 		char data[3];
-	} record = { { .file_id = 1, .length = 3, .source_family = 2, .source_address = { 127, 0, 0, 1 } },
-		     { 'a', 'b', 'c' } };
+	} record = {
+		{ .file_id = 1, .length = 3, .source_family = 2, .source_address = { 127, 0, 0, 1 } },
+		{ 'a', 'b', 'c' }
+	};
 
 	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
 				  CKPT_RECORD_INET_DATAGRAM, &record, sizeof(record.datagram) + 3);
@@ -342,9 +355,14 @@ static void inotify_watch_misplaced(struct image_bytes *bytes)
 static void tcp_stream_state_misplaced(struct image_bytes *bytes)
 {
 	struct ckpt_tcp_stream state = {
-		.socket = { .file_id = 1, .family = 2, .type = 1, .state = CKPT_INET_ESTABLISHED,
-			    .local_address = { 127, 0, 0, 1 }, .local_port = 80,
-			    .remote_address = { 127, 0, 0, 1 }, .remote_port = 40000 },
+		.socket = { .file_id = 1,
+			    .family = 2,
+			    .type = 1,
+			    .state = CKPT_INET_ESTABLISHED,
+			    .local_address = { 127, 0, 0, 1 },
+			    .local_port = 80,
+			    .remote_address = { 127, 0, 0, 1 },
+			    .remote_port = 40000 },
 		.mss = 1460,
 	};
 
@@ -370,7 +388,8 @@ static void pty_state_misplaced(struct image_bytes *bytes)
 	struct {
 		struct ckpt_pty pty;
 		char data[2];
-	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 1 }, { 'a', 'b' } };
+	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 1 },
+		     { 'a', 'b' } };
 
 	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
 				  CKPT_RECORD_PTY, &record, sizeof(record.pty) + 2);
@@ -382,7 +401,8 @@ static void pty_input_too_long(struct image_bytes *bytes)
 	struct {
 		struct ckpt_pty pty;
 		char data[2];
-	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 3 }, { 'a', 'b' } };
+	} record = { { .file_id = 1, .role = CKPT_PTY_MASTER, .data_length = 2, .input_length = 3 },
+		     { 'a', 'b' } };
 
 	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0),
 				  CKPT_RECORD_PTY, &record, sizeof(record.pty) + 2);
@@ -392,8 +412,8 @@ static void unknown_record_after_head(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 0x1234, 0x5678, 0, 0 };
 
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), 99, payload,
-				  sizeof(payload));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), 99,
+				  payload, sizeof(payload));
 }
 
 static void tail_left_out(struct image_spec *spec)
@@ -415,12 +435,13 @@ static void cut_in_page_data(struct image_bytes *bytes)
 {
 	size_t at = image_bytes_find(bytes, CKPT_RECORD_PAGES, 1);
 
-	image_bytes_truncate(bytes, at + sizeof(struct ckpt_record_header) + 100 + CKPT_PAGE_SIZE / 2);
+	image_bytes_truncate(bytes,
+			     at + sizeof(struct ckpt_record_header) + 100 + CKPT_PAGE_SIZE / 2);
 }
 
 static void path_without_nul(struct image_spec *spec)
 {
-	spec->files[1].file.path_length -= 1;	/* the writer leaves out the NUL */
+	spec->files[1].file.path_length -= 1; /* the writer leaves out the NUL */
 }
 
 static void file_path_too_long(struct image_spec *spec)
@@ -717,14 +738,14 @@ static void fit_file(struct spec_file *file)
 	struct stat status;
 
 	if (stat(file->path, &status) < 0)
-		return;	/* restart will say the file is missing */
+		return; /* restart will say the file is missing */
 	file->file.mode = status.st_mode;
 	file->file.device = status.st_dev;
 	file->file.inode = status.st_ino;
 	file->file.rdev = status.st_rdev;
 	file->file.size = (uint64_t)status.st_size;
-	file->file.mtime_ns = (uint64_t)status.st_mtim.tv_sec * 1000000000ull +
-			      (uint64_t)status.st_mtim.tv_nsec;
+	file->file.mtime_ns =
+		(uint64_t)status.st_mtim.tv_sec * 1000000000ull + (uint64_t)status.st_mtim.tv_nsec;
 }
 
 static void fit_identity(struct image_spec *spec)
@@ -734,7 +755,8 @@ static void fit_identity(struct image_spec *spec)
 	spec->head.xstate_size = (uint32_t)cpu_xstate_size();
 	spec->head.xfeatures = cpu_xfeatures();
 	if (uname(&names) == 0)
-		snprintf(spec->head.kernel_release, sizeof(spec->head.kernel_release), "%s", names.release);
+		snprintf(spec->head.kernel_release, sizeof(spec->head.kernel_release), "%s",
+			 names.release);
 	spec->threads[0].xstate_size = spec->head.xstate_size;
 	for (int i = 0; i < CKPT_ID_COUNT; i++) {
 		spec->creds.uid[i] = getuid();
@@ -746,7 +768,8 @@ static void fit_identity(struct image_spec *spec)
 		struct rlimit ours;
 
 		if (getrlimit((__rlimit_resource_t)resource, &ours) == 0)
-			spec->rlimits.limits[resource] = (struct ckpt_rlimit){ ours.rlim_cur, ours.rlim_max };
+			spec->rlimits.limits[resource] =
+				(struct ckpt_rlimit){ ours.rlim_cur, ours.rlim_max };
 	}
 }
 
@@ -891,7 +914,7 @@ static void seed_seccomp_spec(struct image_spec *spec)
 {
 	spec->threads[0].seccomp_mode = CKPT_SECCOMP_FILTER;
 	spec->threads[0].seccomp_filter_count = 1;
-	spec->threads[0].sched_policy = 3;	/* SCHED_BATCH */
+	spec->threads[0].sched_policy = 3; /* SCHED_BATCH */
 	spec->threads[0].sched_nice = 5;
 	spec->threads[0].affinity[0] = 1;
 	spec->process.oom_score_adj = 100;
@@ -928,11 +951,20 @@ static void seed_tcp_stream_bytes(struct image_bytes *bytes)
 	const struct ckpt_file *file;
 	size_t file_at = 0, tail_at;
 	struct ckpt_tcp_stream stream = {
-		.socket = { .family = 2, .type = 1, .state = CKPT_INET_ESTABLISHED,
-			    .local_address = { 127, 0, 0, 1 }, .local_port = 80,
-			    .remote_address = { 127, 0, 0, 1 }, .remote_port = 40000 },
-		.send_queue_length = 4, .unsent_length = 1, .recv_queue_length = 3, .mss = 65483,
-		.options = CKPT_TCP_WSCALE, .snd_wscale = 7, .rcv_wscale = 7,
+		.socket = { .family = 2,
+			    .type = 1,
+			    .state = CKPT_INET_ESTABLISHED,
+			    .local_address = { 127, 0, 0, 1 },
+			    .local_port = 80,
+			    .remote_address = { 127, 0, 0, 1 },
+			    .remote_port = 40000 },
+		.send_queue_length = 4,
+		.unsent_length = 1,
+		.recv_queue_length = 3,
+		.mss = 65483,
+		.options = CKPT_TCP_WSCALE,
+		.snd_wscale = 7,
+		.rcv_wscale = 7,
 	};
 	struct {
 		struct ckpt_tcp_queue queue;
@@ -946,12 +978,12 @@ static void seed_tcp_stream_bytes(struct image_bytes *bytes)
 	}
 	file = (const void *)(bytes->data + file_at + sizeof(struct ckpt_record_header));
 	stream.socket.file_id = received.queue.file_id = sending.queue.file_id = file->id;
-	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_QUEUE, &sending,
-				  sizeof(sending.queue) + 4);
-	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_QUEUE, &received,
-				  sizeof(received.queue) + 3);
-	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_STREAM, &stream,
-				  sizeof(stream));
+	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_QUEUE,
+				  &sending, sizeof(sending.queue) + 4);
+	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_QUEUE,
+				  &received, sizeof(received.queue) + 3);
+	image_bytes_insert_record(bytes, image_bytes_next(bytes, file_at), CKPT_RECORD_TCP_STREAM,
+				  &stream, sizeof(stream));
 	tail_at = image_bytes_find(bytes, CKPT_RECORD_TAIL, 0);
 	image_bytes_patch(bytes, tail_at, offsetof(struct ckpt_tail, record_count), 8,
 			  image_bytes_record_count(bytes) - 1);
@@ -964,13 +996,25 @@ static void seed_pty_bytes(struct image_bytes *bytes)
 	struct {
 		struct ckpt_file file;
 		char path[10];
-	} file = { .file = { .id = 5, .kind = CKPT_FILE_PTY, .open_flags = 2, .mode = 020666,
-			     .rdev = (5u << 8) | 2u, .path_length = 10 }, "/dev/ptmx" };
+	} file = { .file = { .id = 5,
+			     .kind = CKPT_FILE_PTY,
+			     .open_flags = 2,
+			     .mode = 020666,
+			     .rdev = (5u << 8) | 2u,
+			     .path_length = 10 },
+		   "/dev/ptmx" };
 	struct {
 		struct ckpt_pty pty;
 		char data[3];
-	} state = { { .file_id = 5, .role = CKPT_PTY_MASTER, .index = 2, .data_length = 3, .input_length = 1,
-		      .lflag = 0x8a3b, .rows = 24, .columns = 80 }, { 'a', '\r', '\n' } };
+	} state = { { .file_id = 5,
+		      .role = CKPT_PTY_MASTER,
+		      .index = 2,
+		      .data_length = 3,
+		      .input_length = 1,
+		      .lflag = 0x8a3b,
+		      .rows = 24,
+		      .columns = 80 },
+		    { 'a', '\r', '\n' } };
 	size_t process_at = image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), tail_at;
 
 	image_bytes_insert_record(bytes, process_at, CKPT_RECORD_PTY, &state, sizeof(state.pty) + 3);
@@ -994,8 +1038,8 @@ static const struct variant good_seeds[] = {
 	{ "long-paths", seed_long_paths, NULL },
 };
 
-static int make_seed_kind(const struct bad_kind *kind, const struct image_spec *base, const char *dir,
-			  struct ckpt_error *err)
+static int make_seed_kind(const struct bad_kind *kind, const struct image_spec *base,
+			  const char *dir, struct ckpt_error *err)
 {
 	char prefix[PATH_MAX];
 	struct output output = { prefix, err };
@@ -1016,7 +1060,7 @@ static int make_seeds(const char *dir, struct ckpt_error *err)
 	for (size_t i = 0; i < ARRAY_SIZE(good_seeds) && ret == 0; i++)
 		ret = emit_variant(&base, &good_seeds[i], &output);
 	for (size_t i = 0; i < ARRAY_SIZE(bad_kinds) && ret == 0; i++) {
-		if (!bad_kinds[i].make)	/* the fuzzer flips bytes itself */
+		if (!bad_kinds[i].make) /* the fuzzer flips bytes itself */
 			ret = make_seed_kind(&bad_kinds[i], &base, dir, err);
 	}
 	return ret;

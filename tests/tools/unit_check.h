@@ -13,8 +13,7 @@
 static unsigned unit_checks_run;
 static unsigned unit_checks_failed;
 
-__attribute__((format(printf, 2, 3)))
-static inline void check(bool ok, const char *format, ...)
+__attribute__((format(printf, 2, 3))) static inline void check(bool ok, const char *format, ...)
 {
 	va_list args;
 

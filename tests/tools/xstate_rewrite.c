@@ -36,8 +36,7 @@ static uint32_t subset_size(const struct xstate_layout *layout, uint64_t feature
 }
 
 /* The thread's area cut to the subset: other components zeroed, bits cleared. */
-static void shrink_xstate(unsigned char *xstate, const struct xstate_layout *layout,
-			  uint64_t features)
+static void shrink_xstate(unsigned char *xstate, const struct xstate_layout *layout, uint64_t features)
 {
 	uint64_t bv;
 

@@ -20,8 +20,7 @@
 static unsigned checks_run;
 static unsigned checks_failed;
 
-__attribute__((format(printf, 2, 3)))
-static void check(bool ok, const char *format, ...)
+__attribute__((format(printf, 2, 3))) static void check(bool ok, const char *format, ...)
 {
 	va_list args;
 
@@ -109,15 +108,28 @@ static void check_crc_against_reference(const unsigned char *buffer, size_t leng
 		uint32_t expected = reference_crc32c(buffer + shift, length);
 		uint32_t crc = crc32c_update(0, buffer + shift, length);
 
-		check(crc == expected, "crc32c of %zu random bytes at alignment %zu: %#010x, reference %#010x",
+		check(crc == expected,
+		      "crc32c of %zu random bytes at alignment %zu: %#010x, reference %#010x",
 		      length, shift, crc, expected);
 	}
 }
 
 /* Lengths around the three-stripe fast path (3 x 8 KiB) and its multiples. */
 static const size_t crc_edge_lengths[] = {
-	24575, 24576, 24577, 24583, 24584, 49151, 49152, 49153, 49159, 73728, 73735, 98304 + 13,
-	3 * 24576 + 4095, 200000,
+	24575,
+	24576,
+	24577,
+	24583,
+	24584,
+	49151,
+	49152,
+	49153,
+	49159,
+	73728,
+	73735,
+	98304 + 13,
+	3 * 24576 + 4095,
+	200000,
 };
 
 static void test_crc32c_against_reference(void)
@@ -143,7 +155,7 @@ static uint32_t crc_in_pieces(const unsigned char *buffer, size_t length)
 		size_t piece = (size_t)(next_random() % (length - done + 1));
 
 		if (next_random() % 4 == 0)
-			piece = piece % 9;	/* tiny pieces too */
+			piece = piece % 9; /* tiny pieces too */
 		crc = crc32c_update(crc, buffer + done, piece);
 		done += piece;
 	}
@@ -156,12 +168,13 @@ static void test_crc32c_piecewise(void)
 	unsigned char *buffer = random_buffer(max_length);
 
 	for (int round = 0; round < 300; round++) {
-		size_t length = round < 100 ? (size_t)round * 7 : (size_t)(next_random() % max_length);
+		size_t length = round < 100 ? (size_t)round * 7
+					    : (size_t)(next_random() % max_length);
 		uint32_t whole = crc32c_update(0, buffer, length);
 		uint32_t pieces = crc_in_pieces(buffer, length);
 
-		check(whole == pieces, "crc32c of %zu bytes: one-shot %#010x, piecewise %#010x", length,
-		      whole, pieces);
+		check(whole == pieces, "crc32c of %zu bytes: one-shot %#010x, piecewise %#010x",
+		      length, whole, pieces);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(crc_edge_lengths); i++) {
 		size_t length = crc_edge_lengths[i] < max_length ? crc_edge_lengths[i] : max_length;
@@ -210,7 +223,9 @@ static uint64_t reference_fold(const uint64_t lanes[8], size_t length)
 
 static uint64_t reference_page_hash(const unsigned char *bytes, size_t length)
 {
-	uint64_t lanes[8] = { 0x9e3779b1u, 0x9e3779b185ebca87ull, 0xc2b2ae3d27d4eb4full, 1, 2, 3, 4, 5 };
+	uint64_t lanes[8] = {
+		0x9e3779b1u, 0x9e3779b185ebca87ull, 0xc2b2ae3d27d4eb4full, 1, 2, 3, 4, 5
+	};
 
 	for (size_t stripe = 0; stripe < length / 64; stripe++) {
 		reference_stripe(lanes, bytes + 64 * stripe);
@@ -233,7 +248,8 @@ static void test_page_hash_stable(void)
 		abort();
 	memcpy(copy + 8, buffer, length);
 	check(page_hash(buffer, length) == first, "page_hash: two calls on the same data differ");
-	check(page_hash(copy + 8, length) == first, "page_hash: the same data elsewhere hashes differently");
+	check(page_hash(copy + 8, length) == first,
+	      "page_hash: the same data elsewhere hashes differently");
 	memcpy(copy + 3, buffer, length);
 	check(page_hash(copy + 3, length) == first, "page_hash: unaligned data hashes differently");
 	check(page_hash(buffer, length - CKPT_PAGE_SIZE) != first,
@@ -289,7 +305,8 @@ static void test_page_hash_bit_flips(void)
 	check(unnoticed == 0, "page_hash: %u single-bit flips in 16 pages go unnoticed", unnoticed);
 	memset(buffer, 0, length);
 	unnoticed = unnoticed_flips(buffer, length, 0, length * 8, 127);
-	check(unnoticed == 0, "page_hash: %u single-bit flips in 16 zero pages go unnoticed", unnoticed);
+	check(unnoticed == 0, "page_hash: %u single-bit flips in 16 zero pages go unnoticed",
+	      unnoticed);
 	free(buffer);
 }
 
@@ -364,7 +381,8 @@ static void expect_rejected(const char *name, const struct image_bytes *bytes, c
 		check(false, "%s: accepted, expected a failure mentioning \"%s\"", name, expected);
 	else
 		check(strstr(outcome.err.message, expected) != NULL,
-		      "%s: message \"%s\" does not mention \"%s\"", name, outcome.err.message, expected);
+		      "%s: message \"%s\" does not mention \"%s\"", name, outcome.err.message,
+		      expected);
 	check(outcome.ret == 0 || outcome.err.code == outcome.ret || outcome.err.code < 0,
 	      "%s: failed with %d but recorded no error code", name, outcome.ret);
 	image_process_free(&outcome.image);
@@ -395,8 +413,10 @@ static void compare_identity(const struct image_spec *spec, const struct image_p
 	check(memcmp(&image->head, &spec->head, sizeof(spec->head)) == 0, "round trip: HEAD differs");
 	check(memcmp(&image->process, &spec->process, sizeof(spec->process)) == 0,
 	      "round trip: PROCESS differs");
-	check(strcmp(image->cwd, spec->cwd) == 0, "round trip: cwd \"%s\", wrote \"%s\"", image->cwd, spec->cwd);
-	check(memcmp(&image->creds, &spec->creds, sizeof(spec->creds)) == 0, "round trip: CREDS differs");
+	check(strcmp(image->cwd, spec->cwd) == 0, "round trip: cwd \"%s\", wrote \"%s\"",
+	      image->cwd, spec->cwd);
+	check(memcmp(&image->creds, &spec->creds, sizeof(spec->creds)) == 0,
+	      "round trip: CREDS differs");
 	check(memcmp(image->groups, spec->groups, spec->creds.group_count * sizeof(uint32_t)) == 0,
 	      "round trip: groups differ");
 	check(memcmp(&image->rlimits, &spec->rlimits, sizeof(spec->rlimits)) == 0,
@@ -407,13 +427,14 @@ static void compare_identity(const struct image_spec *spec, const struct image_p
 
 static void compare_files_and_mm(const struct image_spec *spec, const struct image_process *image)
 {
-	check(image->file_count == spec->file_count, "round trip: %zu files, wrote %zu", image->file_count,
-	      spec->file_count);
+	check(image->file_count == spec->file_count, "round trip: %zu files, wrote %zu",
+	      image->file_count, spec->file_count);
 	for (size_t i = 0; i < image->file_count && i < spec->file_count; i++) {
-		check(memcmp(&image->files[i].file, &spec->files[i].file, sizeof(struct ckpt_file)) == 0,
+		check(memcmp(&image->files[i].file, &spec->files[i].file,
+			     sizeof(struct ckpt_file)) == 0,
 		      "round trip: FILE %zu differs", i + 1);
-		check(strcmp(image->files[i].path, spec->files[i].path) == 0, "round trip: path of file %zu",
-		      i + 1);
+		check(strcmp(image->files[i].path, spec->files[i].path) == 0,
+		      "round trip: path of file %zu", i + 1);
 		check(image_find_file(image, (uint32_t)i + 1) == &image->files[i],
 		      "round trip: image_find_file(%zu) is not file %zu", i + 1, i + 1);
 	}
@@ -433,9 +454,11 @@ static void compare_threads_and_vmas(const struct image_spec *spec, const struct
 	check(image->thread_count == spec->thread_count, "round trip: %zu threads, wrote %zu",
 	      image->thread_count, spec->thread_count);
 	for (size_t i = 0; i < image->thread_count && i < spec->thread_count; i++) {
-		check(memcmp(&image->threads[i].thread, &spec->threads[i], sizeof(struct ckpt_thread)) == 0,
+		check(memcmp(&image->threads[i].thread, &spec->threads[i],
+			     sizeof(struct ckpt_thread)) == 0,
 		      "round trip: THREAD %zu differs", i);
-		check(xstate_is_as_built(&image->threads[i]), "round trip: xstate of thread %zu differs", i);
+		check(xstate_is_as_built(&image->threads[i]),
+		      "round trip: xstate of thread %zu differs", i);
 	}
 	check(image->vma_count == spec->vma_count &&
 		      memcmp(image->vmas, spec->vmas, spec->vma_count * sizeof(struct ckpt_vma)) == 0,
@@ -460,8 +483,8 @@ static void check_round_trip(const char *name, const struct image_spec *spec,
 	compare_identity(spec, &outcome->image);
 	compare_files_and_mm(spec, &outcome->image);
 	compare_threads_and_vmas(spec, &outcome->image);
-	check(outcome->seen.records == spec->page_record_count, "%s: %llu PAGES records, wrote %zu", name,
-	      (unsigned long long)outcome->seen.records, spec->page_record_count);
+	check(outcome->seen.records == spec->page_record_count, "%s: %llu PAGES records, wrote %zu",
+	      name, (unsigned long long)outcome->seen.records, spec->page_record_count);
 	check(outcome->seen.pages == spec_page_total(spec), "%s: %llu pages, wrote %llu", name,
 	      (unsigned long long)outcome->seen.pages, (unsigned long long)spec_page_total(spec));
 	check(outcome->seen.pages_not_as_built == 0, "%s: %llu pages came back different", name,
@@ -507,7 +530,8 @@ static void test_round_trip_full_record(void)
 	heap->end = heap->start + (uint64_t)CKPT_PAGES_PER_RECORD * 2 * CKPT_PAGE_SIZE;
 	heap->page_count = CKPT_PAGES_PER_RECORD;
 	spec.page_records[0].runs[1].pages = CKPT_PAGES_PER_RECORD - 1;
-	spec.page_records[1].runs[0].start = heap->start + (uint64_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
+	spec.page_records[1].runs[0].start =
+		heap->start + (uint64_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
 	spec.vmas[3].page_count = 0;
 	round_trip_spec("round trip with a 1024-page record", &spec);
 }
@@ -581,16 +605,16 @@ static void test_valid_records_validate(void)
 struct field_case {
 	const char *name;
 	enum ckpt_record_type type;
-	unsigned nth;		/* which record of that type */
-	size_t field_offset;	/* in the payload */
-	unsigned width;		/* bytes */
+	unsigned nth;	     /* which record of that type */
+	size_t field_offset; /* in the payload */
+	unsigned width;	     /* bytes */
 	uint64_t value;
 	const char *expected;
 };
 
 #define FIELD(record_struct, member) \
 	offsetof(record_struct, member), sizeof(((record_struct *)NULL)->member)
-#define AFTER(record_struct) sizeof(record_struct), 1	/* first byte after the fixed part */
+#define AFTER(record_struct) sizeof(record_struct), 1 /* first byte after the fixed part */
 
 #define R_HEAD CKPT_RECORD_HEAD
 #define R_PROCESS CKPT_RECORD_PROCESS
@@ -627,14 +651,19 @@ static const struct field_case field_cases[] = {
 	{ "HEAD page size", R_HEAD, 0, FIELD(struct ckpt_head, page_size), 65536, "page size" },
 	{ "HEAD xstate size", R_HEAD, 0, FIELD(struct ckpt_head, xstate_size), CKPT_MAX_XSTATE + 64,
 	  "xstate size too large" },
-	{ "PROCESS pid 0", R_PROCESS, 0, FIELD(struct ckpt_process, pid), 0, "pid, thread count or umask" },
-	{ "PROCESS pid -5", R_PROCESS, 0, FIELD(struct ckpt_process, pid), (uint32_t)-5, "pid, thread count" },
-	{ "PROCESS no threads", R_PROCESS, 0, FIELD(struct ckpt_process, thread_count), 0, "thread count" },
+	{ "PROCESS pid 0", R_PROCESS, 0, FIELD(struct ckpt_process, pid), 0,
+	  "pid, thread count or umask" },
+	{ "PROCESS pid -5", R_PROCESS, 0, FIELD(struct ckpt_process, pid), (uint32_t)-5,
+	  "pid, thread count" },
+	{ "PROCESS no threads", R_PROCESS, 0, FIELD(struct ckpt_process, thread_count), 0,
+	  "thread count" },
 	{ "PROCESS umask", R_PROCESS, 0, FIELD(struct ckpt_process, umask), 01000, "umask" },
-	{ "PROCESS cwd length", R_PROCESS, 0, FIELD(struct ckpt_process, cwd_length), 6, "cwd length" },
-	{ "PROCESS huge cwd length", R_PROCESS, 0, FIELD(struct ckpt_process, cwd_length), UINT32_MAX,
+	{ "PROCESS cwd length", R_PROCESS, 0, FIELD(struct ckpt_process, cwd_length), 6,
 	  "cwd length" },
-	{ "PROCESS relative cwd", R_PROCESS, 0, AFTER(struct ckpt_process), 't', "cwd is not an absolute" },
+	{ "PROCESS huge cwd length", R_PROCESS, 0, FIELD(struct ckpt_process, cwd_length),
+	  UINT32_MAX, "cwd length" },
+	{ "PROCESS relative cwd", R_PROCESS, 0, AFTER(struct ckpt_process), 't',
+	  "cwd is not an absolute" },
 	{ "PROCESS cwd with a NUL inside", R_PROCESS, 0, sizeof(struct ckpt_process) + 2, 1, 0,
 	  "NUL-terminated" },
 	{ "PROCESS cwd not terminated", R_PROCESS, 0, sizeof(struct ckpt_process) + 4, 1, 'x',
@@ -647,8 +676,8 @@ static const struct field_case field_cases[] = {
 	  "dumpable out of range" },
 	{ "PROCESS reserved", R_PROCESS, 0, FIELD(struct ckpt_process, reserved), 1,
 	  "dumpable out of range or reserved" },
-	{ "PROCESS oom_score_adj 1001", R_PROCESS, 0, FIELD(struct ckpt_process, oom_score_adj), 1001,
-	  "oom_score_adj out of range" },
+	{ "PROCESS oom_score_adj 1001", R_PROCESS, 0, FIELD(struct ckpt_process, oom_score_adj),
+	  1001, "oom_score_adj out of range" },
 	{ "PROCESS oom_score_adj -1001", R_PROCESS, 0, FIELD(struct ckpt_process, oom_score_adj),
 	  (uint32_t)-1001, "oom_score_adj out of range" },
 	{ "PROCESS unknown membarrier", R_PROCESS, 0, FIELD(struct ckpt_process, membarrier), 1,
@@ -660,8 +689,10 @@ static const struct field_case field_cases[] = {
 	{ "CREDS group count", R_CREDS, 0, FIELD(struct ckpt_creds, group_count), 3, "group count" },
 	{ "CREDS huge group count", R_CREDS, 0, FIELD(struct ckpt_creds, group_count), UINT32_MAX,
 	  "group count" },
-	{ "CREDS no_new_privs", R_CREDS, 0, FIELD(struct ckpt_creds, no_new_privs), 2, "no_new_privs" },
-	{ "RLIMITS count", R_RLIMITS, 0, FIELD(struct ckpt_rlimits, count), 15, "wrong size or count" },
+	{ "CREDS no_new_privs", R_CREDS, 0, FIELD(struct ckpt_creds, no_new_privs), 2,
+	  "no_new_privs" },
+	{ "RLIMITS count", R_RLIMITS, 0, FIELD(struct ckpt_rlimits, count), 15,
+	  "wrong size or count" },
 	{ "RLIMITS soft above hard", R_RLIMITS, 0, FIELD(struct ckpt_rlimits, limits[7].soft), 5000,
 	  "soft limit is above its hard limit" },
 	{ "SIGACTIONS count", R_SIGACTIONS, 0, FIELD(struct ckpt_sigactions, count), 65,
@@ -676,8 +707,10 @@ static const struct field_case field_cases[] = {
 	{ "FILE memfd flag on a regular file", R_FILE, 0, FIELD(struct ckpt_file, flags), 2,
 	  "not a memfd" },
 	{ "FILE relative path", R_FILE, 0, AFTER(struct ckpt_file), 'u', "path is not an absolute" },
-	{ "FILE path not terminated", R_FILE, 1, sizeof(struct ckpt_file) + 9, 1, 'x', "NUL-terminated" },
-	{ "FILE path with a NUL inside", R_FILE, 1, sizeof(struct ckpt_file) + 4, 1, 0, "NUL-terminated" },
+	{ "FILE path not terminated", R_FILE, 1, sizeof(struct ckpt_file) + 9, 1, 'x',
+	  "NUL-terminated" },
+	{ "FILE path with a NUL inside", R_FILE, 1, sizeof(struct ckpt_file) + 4, 1, 0,
+	  "NUL-terminated" },
 	{ "FILE ids not in order", R_FILE, 0, FIELD(struct ckpt_file, id), 2, "has id 2, expected 1" },
 	{ "FILE id repeated", R_FILE, 1, FIELD(struct ckpt_file, id), 1, "has id 1, expected 2" },
 	{ "FD negative", R_FD, 3, FIELD(struct ckpt_fd, fd), (uint32_t)-1, "fd number out of range" },
@@ -685,18 +718,21 @@ static const struct field_case field_cases[] = {
 	{ "FD unknown flags", R_FD, 3, FIELD(struct ckpt_fd, flags), 4, "unknown flags" },
 	{ "FD unknown inherited kind", R_FD, 0, FIELD(struct ckpt_fd, inherit_kind), 4,
 	  "unknown inherited kind" },
-	{ "FD inherited with a file", R_FD, 0, FIELD(struct ckpt_fd, file_id), 1, "only fds 0-2 and pipes are inherited" },
+	{ "FD inherited with a file", R_FD, 0, FIELD(struct ckpt_fd, file_id), 1,
+	  "only fds 0-2 and pipes are inherited" },
 	{ "FD 3 inherited", R_FD, 3, FIELD(struct ckpt_fd, flags), CKPT_FD_INHERIT, "only fds 0-2" },
 	{ "FD without a file", R_FD, 3, FIELD(struct ckpt_fd, file_id), 0, "no file" },
-	{ "FD of a missing file", R_FD, 3, FIELD(struct ckpt_fd, file_id), 9, "refers to missing file 9" },
+	{ "FD of a missing file", R_FD, 3, FIELD(struct ckpt_fd, file_id), 9,
+	  "refers to missing file 9" },
 	{ "FD repeated", R_FD, 4, FIELD(struct ckpt_fd, fd), 3, "out of order or repeated" },
 	{ "FD out of order", R_FD, 4, FIELD(struct ckpt_fd, fd), 2, "out of order or repeated" },
 	{ "MM auxv length", R_MM, 0, FIELD(struct ckpt_mm, auxv_words), 8, "auxv length" },
-	{ "MM huge auxv length", R_MM, 0, FIELD(struct ckpt_mm, auxv_words), UINT32_MAX, "auxv length" },
-	{ "MM address above user space", R_MM, 0, FIELD(struct ckpt_mm, fields[CKPT_MM_START_STACK]),
-	  1ull << 48, "not a user address" },
-	{ "MM empty code", R_MM, 0, FIELD(struct ckpt_mm, fields[CKPT_MM_END_CODE]), SPEC_CODE_START,
-	  "ends before it starts" },
+	{ "MM huge auxv length", R_MM, 0, FIELD(struct ckpt_mm, auxv_words), UINT32_MAX,
+	  "auxv length" },
+	{ "MM address above user space", R_MM, 0,
+	  FIELD(struct ckpt_mm, fields[CKPT_MM_START_STACK]), 1ull << 48, "not a user address" },
+	{ "MM empty code", R_MM, 0, FIELD(struct ckpt_mm, fields[CKPT_MM_END_CODE]),
+	  SPEC_CODE_START, "ends before it starts" },
 	{ "MM brk below its start", R_MM, 0, FIELD(struct ckpt_mm, fields[CKPT_MM_BRK]),
 	  SPEC_HEAP_START - 0x1000, "ends before it starts" },
 	{ "MM args end first", R_MM, 0, FIELD(struct ckpt_mm, fields[CKPT_MM_ARG_END]),
@@ -709,15 +745,17 @@ static const struct field_case field_cases[] = {
 	  "unknown future lock flags" },
 	{ "MM on-fault lock without future", R_MM, 0, FIELD(struct ckpt_mm, lock_future),
 	  CKPT_MM_LOCK_ONFAULT, "unknown future lock flags" },
-	{ "THREAD xstate length", R_THREAD, 0, FIELD(struct ckpt_thread, xstate_size), SPEC_XSTATE_SIZE + 64,
-	  "xstate size" },
+	{ "THREAD xstate length", R_THREAD, 0, FIELD(struct ckpt_thread, xstate_size),
+	  SPEC_XSTATE_SIZE + 64, "xstate size" },
 	{ "THREAD tid 0", R_THREAD, 0, FIELD(struct ckpt_thread, tid), 0, "bad tid or reserved" },
-	{ "THREAD reserved", R_THREAD, 0, FIELD(struct ckpt_thread, reserved), 1, "bad tid or reserved" },
-	{ "THREAD reserved2", R_THREAD, 0, FIELD(struct ckpt_thread, reserved2), 1, "bad tid or reserved" },
+	{ "THREAD reserved", R_THREAD, 0, FIELD(struct ckpt_thread, reserved), 1,
+	  "bad tid or reserved" },
+	{ "THREAD reserved2", R_THREAD, 0, FIELD(struct ckpt_thread, reserved2), 1,
+	  "bad tid or reserved" },
 	{ "THREAD unknown flags", R_THREAD, 0, FIELD(struct ckpt_thread, flags),
 	  (uint64_t)CKPT_THREAD_FLAG_MASK + 1, "unknown flags" },
-	{ "THREAD parent-death signal 65", R_THREAD, 0, FIELD(struct ckpt_thread, pdeath_signal), 65,
-	  "parent-death signal out of range" },
+	{ "THREAD parent-death signal 65", R_THREAD, 0, FIELD(struct ckpt_thread, pdeath_signal),
+	  65, "parent-death signal out of range" },
 	{ "THREAD unknown securebits", R_THREAD, 0, FIELD(struct ckpt_thread, securebits),
 	  CKPT_SECUREBITS_MASK + 1, "unknown securebits" },
 	{ "THREAD MCE kill policy 3", R_THREAD, 0, FIELD(struct ckpt_thread, mce_kill_policy), 3,
@@ -743,7 +781,8 @@ static const struct field_case field_cases[] = {
 	{ "THREAD utilization clamp 1025", R_THREAD, 0, FIELD(struct ckpt_thread, sched_util_max),
 	  1025, "utilization clamp out of range" },
 	{ "THREAD deadline without SCHED_DEADLINE", R_THREAD, 0,
-	  FIELD(struct ckpt_thread, sched_period), 1000000, "deadline parameters without SCHED_DEADLINE" },
+	  FIELD(struct ckpt_thread, sched_period), 1000000,
+	  "deadline parameters without SCHED_DEADLINE" },
 	{ "THREAD first is not the process", R_THREAD, 0, FIELD(struct ckpt_thread, tid), 12345,
 	  "first thread 12345 is not the process" },
 	{ "VMA start unaligned", R_VMA, 2, FIELD(struct ckpt_vma, start), SPEC_HEAP_START + 0x800,
@@ -752,17 +791,18 @@ static const struct field_case field_cases[] = {
 	  "not page-aligned" },
 	{ "VMA file offset unaligned", R_VMA, 1, FIELD(struct ckpt_vma, file_offset), 0x1800,
 	  "not page-aligned" },
-	{ "VMA empty", R_VMA, 2, FIELD(struct ckpt_vma, end), SPEC_HEAP_START, "empty or not canonical" },
-	{ "VMA ends before it starts", R_VMA, 2, FIELD(struct ckpt_vma, end), SPEC_HEAP_START - 0x1000,
+	{ "VMA empty", R_VMA, 2, FIELD(struct ckpt_vma, end), SPEC_HEAP_START,
 	  "empty or not canonical" },
+	{ "VMA ends before it starts", R_VMA, 2, FIELD(struct ckpt_vma, end),
+	  SPEC_HEAP_START - 0x1000, "empty or not canonical" },
 	{ "VMA above user space", R_VMA, 7, FIELD(struct ckpt_vma, end), (1ull << 47) + 0x1000,
 	  "empty or not canonical" },
 	{ "VMA non-canonical end", R_VMA, 7, FIELD(struct ckpt_vma, end), 0xffff800000001000ull,
 	  "empty or not canonical" },
 	{ "VMA at address 0", R_VMA, 0, FIELD(struct ckpt_vma, start), 0, "empty or not canonical" },
 	{ "VMA unknown protection", R_VMA, 2, FIELD(struct ckpt_vma, prot), 8, "unknown protection" },
-	{ "VMA unknown flags", R_VMA, 2, FIELD(struct ckpt_vma, flags), (uint64_t)CKPT_VMA_FLAG_MASK + 1,
-	  "unknown protection or flags" },
+	{ "VMA unknown flags", R_VMA, 2, FIELD(struct ckpt_vma, flags),
+	  (uint64_t)CKPT_VMA_FLAG_MASK + 1, "unknown protection or flags" },
 	{ "VMA kind 0", R_VMA, 2, FIELD(struct ckpt_vma, kind), 0, "unknown kind" },
 	{ "VMA kind 8", R_VMA, 2, FIELD(struct ckpt_vma, kind), 8, "unknown kind" },
 	{ "VMA anonymous with a file", R_VMA, 2, FIELD(struct ckpt_vma, file_id), 1,
@@ -775,27 +815,33 @@ static const struct field_case field_cases[] = {
 	  "maps a missing file or one of the wrong kind (2)" },
 	{ "VMA more pages than it holds", R_VMA, 2, FIELD(struct ckpt_vma, page_count), 3,
 	  "more pages than the VMA holds" },
-	{ "VMA file offset too large", R_VMA, 0, FIELD(struct ckpt_vma, file_offset), 0xfffffffffffff000ull,
-	  "file offset too large" },
-	{ "VMA overlaps the one before", R_VMA, 3, FIELD(struct ckpt_vma, start), SPEC_HEAP_START + 0x1000,
-	  "overlaps or precedes" },
-	{ "VMA below the one before", R_VMA, 3, FIELD(struct ckpt_vma, start), SPEC_CODE_START - 0x1000,
-	  "overlaps or precedes" },
-	{ "VMA vvar with pages", R_VMA, 5, FIELD(struct ckpt_vma, page_count), 1, "cannot hold pages" },
-	{ "VMA vdso with pages", R_VMA, 7, FIELD(struct ckpt_vma, page_count), 1, "cannot hold pages" },
-	{ "PAGES no runs", R_PAGES, 0, FIELD(struct ckpt_pages, run_count), 0, "run or page count out of range" },
-	{ "PAGES too many runs", R_PAGES, 0, FIELD(struct ckpt_pages, run_count), CKPT_MAX_PAGE_RUNS + 1,
+	{ "VMA file offset too large", R_VMA, 0, FIELD(struct ckpt_vma, file_offset),
+	  0xfffffffffffff000ull, "file offset too large" },
+	{ "VMA overlaps the one before", R_VMA, 3, FIELD(struct ckpt_vma, start),
+	  SPEC_HEAP_START + 0x1000, "overlaps or precedes" },
+	{ "VMA below the one before", R_VMA, 3, FIELD(struct ckpt_vma, start),
+	  SPEC_CODE_START - 0x1000, "overlaps or precedes" },
+	{ "VMA vvar with pages", R_VMA, 5, FIELD(struct ckpt_vma, page_count), 1,
+	  "cannot hold pages" },
+	{ "VMA vdso with pages", R_VMA, 7, FIELD(struct ckpt_vma, page_count), 1,
+	  "cannot hold pages" },
+	{ "PAGES no runs", R_PAGES, 0, FIELD(struct ckpt_pages, run_count), 0,
 	  "run or page count out of range" },
+	{ "PAGES too many runs", R_PAGES, 0, FIELD(struct ckpt_pages, run_count),
+	  CKPT_MAX_PAGE_RUNS + 1, "run or page count out of range" },
 	{ "PAGES huge run count", R_PAGES, 0, FIELD(struct ckpt_pages, run_count), 1ull << 62,
 	  "run or page count out of range" },
 	{ "PAGES no pages", R_PAGES, 0, FIELD(struct ckpt_pages, page_count), 0, "run or page count" },
 	{ "PAGES huge page count", R_PAGES, 0, FIELD(struct ckpt_pages, page_count), 1ull << 62,
 	  "run or page count out of range" },
-	{ "PAGES page count", R_PAGES, 0, FIELD(struct ckpt_pages, page_count), 4, "size does not match its counts" },
-	{ "PAGES run count", R_PAGES, 0, FIELD(struct ckpt_pages, run_count), 3, "size does not match its counts" },
+	{ "PAGES page count", R_PAGES, 0, FIELD(struct ckpt_pages, page_count), 4,
+	  "size does not match its counts" },
+	{ "PAGES run count", R_PAGES, 0, FIELD(struct ckpt_pages, run_count), 3,
+	  "size does not match its counts" },
 	{ "PAGES run unaligned", R_PAGES, 0, sizeof(struct ckpt_pages), 8, SPEC_DATA_START + 8,
 	  "run not aligned or of bad length" },
-	{ "PAGES empty run", R_PAGES, 0, sizeof(struct ckpt_pages) + 8, 8, 0, "run not aligned or of bad length" },
+	{ "PAGES empty run", R_PAGES, 0, sizeof(struct ckpt_pages) + 8, 8, 0,
+	  "run not aligned or of bad length" },
 	{ "PAGES run longer than the record", R_PAGES, 0, sizeof(struct ckpt_pages) + 8, 8, 4,
 	  "run not aligned or of bad length" },
 	{ "PAGES runs overlap", R_PAGES, 0, sizeof(struct ckpt_pages) + 16, 8, SPEC_DATA_START,
@@ -814,8 +860,8 @@ static const struct field_case field_cases[] = {
 	  "repeat or go backwards" },
 	{ "PAGES outside every VMA", R_PAGES, 1, sizeof(struct ckpt_pages), 8, 0x500000,
 	  "outside any VMA that holds pages" },
-	{ "PAGES past the end of a VMA", R_PAGES, 1, sizeof(struct ckpt_pages), 8, SPEC_SHARED_START + 0x2000,
-	  "outside any VMA that holds pages" },
+	{ "PAGES past the end of a VMA", R_PAGES, 1, sizeof(struct ckpt_pages), 8,
+	  SPEC_SHARED_START + 0x2000, "outside any VMA that holds pages" },
 	{ "PAGES in the vdso", R_PAGES, 1, sizeof(struct ckpt_pages) + 16, 8, SPEC_VDSO_START,
 	  "outside any VMA that holds pages" },
 	{ "PAGES in the vvar", R_PAGES, 1, sizeof(struct ckpt_pages) + 16, 8, SPEC_VVAR_START,
@@ -900,7 +946,7 @@ static void path_too_long(struct image_spec *spec)
 
 static void path_not_terminated(struct image_spec *spec)
 {
-	spec->files[1].file.path_length -= 1;	/* the NUL is not written */
+	spec->files[1].file.path_length -= 1; /* the NUL is not written */
 }
 
 static void path_empty(struct image_spec *spec)
@@ -916,7 +962,7 @@ static void auxv_odd(struct image_spec *spec)
 
 static void auxv_too_long(struct image_spec *spec)
 {
-	spec->mm.auxv_words = CKPT_MAX_AUXV_WORDS + 2;	/* 56 words written */
+	spec->mm.auxv_words = CKPT_MAX_AUXV_WORDS + 2; /* 56 words written */
 }
 
 static void xstate_too_small(struct image_spec *spec)
@@ -1016,8 +1062,8 @@ static void test_spec_cases(void)
 
 /* ---- framing: headers, truncation, record order ---- */
 
-static void set_header_word(struct image_bytes *bytes, size_t at, size_t field_offset, uint64_t value,
-			    unsigned width)
+static void set_header_word(struct image_bytes *bytes, size_t at, size_t field_offset,
+			    uint64_t value, unsigned width)
 {
 	memcpy(bytes->data + at + field_offset, &value, width);
 }
@@ -1034,7 +1080,8 @@ static void unknown_type_past_the_last(struct image_bytes *bytes)
 {
 	size_t at = image_bytes_find(bytes, CKPT_RECORD_VMA, 2);
 
-	set_header_word(bytes, at, offsetof(struct ckpt_record_header, type), CKPT_RECORD_TYPE_COUNT, 4);
+	set_header_word(bytes, at, offsetof(struct ckpt_record_header, type),
+			CKPT_RECORD_TYPE_COUNT, 4);
 	image_bytes_reseal(bytes, at);
 }
 
@@ -1042,8 +1089,8 @@ static void unknown_record_inserted(struct image_bytes *bytes)
 {
 	uint64_t payload[4] = { 1, 2, 3, 4 };
 
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), 99, payload,
-				  sizeof(payload));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), 99,
+				  payload, sizeof(payload));
 }
 
 static void header_flags(struct image_bytes *bytes)
@@ -1069,7 +1116,8 @@ static void head_length_over_limit(struct image_bytes *bytes)
 static void pages_length_over_limit(struct image_bytes *bytes)
 {
 	size_t at = image_bytes_find(bytes, CKPT_RECORD_PAGES, 0);
-	uint64_t limit = sizeof(struct ckpt_pages) + CKPT_MAX_PAGE_RUNS * sizeof(struct ckpt_page_run) +
+	uint64_t limit = sizeof(struct ckpt_pages) +
+			 CKPT_MAX_PAGE_RUNS * sizeof(struct ckpt_page_run) +
 			 (uint64_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE;
 
 	set_header_word(bytes, at, offsetof(struct ckpt_record_header, length), limit + 1, 8);
@@ -1160,7 +1208,8 @@ static void head_twice(struct image_bytes *bytes)
 {
 	struct ckpt_record_header header = image_bytes_header(bytes, 0);
 
-	image_bytes_insert_record(bytes, 0, CKPT_RECORD_HEAD, image_bytes_payload(bytes, 0), header.length);
+	image_bytes_insert_record(bytes, 0, CKPT_RECORD_HEAD, image_bytes_payload(bytes, 0),
+				  header.length);
 }
 
 static void remove_first(struct image_bytes *bytes, enum ckpt_record_type type)
@@ -1209,8 +1258,8 @@ static void thread_among_vmas(struct image_bytes *bytes)
 	if (!copy)
 		abort();
 	memcpy(copy, image_bytes_payload(bytes, thread), header.length);
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 7), CKPT_RECORD_THREAD,
-				  copy, header.length);
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 7),
+				  CKPT_RECORD_THREAD, copy, header.length);
 	free(copy);
 }
 
@@ -1236,8 +1285,8 @@ static void data_after_tail(struct image_bytes *bytes)
 {
 	struct ckpt_record_header header = image_bytes_header(bytes, 0);
 
-	image_bytes_insert_record(bytes, bytes->length, CKPT_RECORD_HEAD, image_bytes_payload(bytes, 0),
-				  header.length);
+	image_bytes_insert_record(bytes, bytes->length, CKPT_RECORD_HEAD,
+				  image_bytes_payload(bytes, 0), header.length);
 }
 
 static void replace_with_zeros(struct image_bytes *bytes, enum ckpt_record_type type, uint64_t length)
@@ -1350,7 +1399,8 @@ struct bytes_case {
 
 static const struct bytes_case bytes_cases[] = {
 	{ "header type 0", unknown_type_0, "unknown record type 0" },
-	{ "header type past the last", unknown_type_past_the_last, "unknown record type 34" },	/* CKPT_RECORD_TYPE_COUNT */
+	{ "header type past the last", unknown_type_past_the_last,
+	  "unknown record type 34" }, /* CKPT_RECORD_TYPE_COUNT */
 	{ "record of an unknown type", unknown_record_inserted, "unknown record type 99" },
 	{ "header flags", header_flags, "unknown flags" },
 	{ "header reserved field", header_reserved, "unknown flags" },
@@ -1470,7 +1520,8 @@ static void test_validate_directly(void)
 	ret = validate_record(CKPT_RECORD_TYPE_COUNT, &big, sizeof(big), &err);
 	check(ret < 0 && strstr(err.message, "unknown record type"),
 	      "validate_record: type past the last: %d \"%s\"", ret, err.message);
-	check(strcmp(record_type_name(0), "unknown") == 0 && strcmp(record_type_name(99), "unknown") == 0 &&
+	check(strcmp(record_type_name(0), "unknown") == 0 &&
+		      strcmp(record_type_name(99), "unknown") == 0 &&
 		      strcmp(record_type_name(CKPT_RECORD_TAIL), "TAIL") == 0,
 	      "record_type_name of unknown types");
 }
@@ -1484,8 +1535,8 @@ static void expect_validation(enum ckpt_record_type type, const void *payload, s
 	if (!expected)
 		check(ret == 0, "validate_record: %s: rejected: \"%s\"", what, err.message);
 	else
-		check(ret < 0 && strstr(err.message, expected), "validate_record: %s: %d \"%s\"", what,
-		      ret, err.message);
+		check(ret < 0 && strstr(err.message, expected), "validate_record: %s: %d \"%s\"",
+		      what, ret, err.message);
 }
 
 /* A FILE record of the given kind and name. */
@@ -1523,7 +1574,8 @@ static void test_validate_inotify_records(void)
 	size_t size = sizeof(record.watch) + 5;
 
 	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify), NULL, "INOTIFY");
-	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify) + 1, "wrong size", "INOTIFY long");
+	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify) + 1, "wrong size",
+			  "INOTIFY long");
 	inotify.watch_count = CKPT_MAX_INOTIFY_WATCHES + 1;
 	expect_validation(CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify), "more than 65536 watches",
 			  "INOTIFY watch count");
@@ -1533,20 +1585,26 @@ static void test_validate_inotify_records(void)
 	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size + 1, "size does not match",
 			  "INOTIFY_WATCH long");
 	record.watch.wd = 0;
-	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "wd out of range", "INOTIFY_WATCH wd 0");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "wd out of range",
+			  "INOTIFY_WATCH wd 0");
 	record.watch.wd = CKPT_MAX_INOTIFY_WD + 1;
-	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "wd out of range", "INOTIFY_WATCH wd high");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "wd out of range",
+			  "INOTIFY_WATCH wd high");
 	record.watch.wd = 3;
 	record.watch.mask = IN_ONESHOT;
-	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "no event", "INOTIFY_WATCH no event");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "no event",
+			  "INOTIFY_WATCH no event");
 	record.watch.mask = IN_CREATE | 0x1000;
-	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "unknown bits", "INOTIFY_WATCH mask");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "unknown bits",
+			  "INOTIFY_WATCH mask");
 	record.watch.mask = IN_CREATE;
 	record.path[0] = 't';
-	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "not absolute", "INOTIFY_WATCH path");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "not absolute",
+			  "INOTIFY_WATCH path");
 	record.path[0] = '/';
 	record.path[4] = 'x';
-	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "NUL-terminated", "INOTIFY_WATCH string");
+	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "NUL-terminated",
+			  "INOTIFY_WATCH string");
 	record.path[4] = '\0';
 	record.watch.file_id = 0;
 	expect_validation(CKPT_RECORD_INOTIFY_WATCH, &record, size, "no file", "INOTIFY_WATCH file");
@@ -1571,7 +1629,8 @@ static void test_validate_seccomp_record(void)
 	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), "reserved field set",
 			  "SECCOMP reserved");
 	record.filter = (struct ckpt_seccomp){ .tid = 7, .instruction_count = 2, .flags = 2 };
-	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), "unknown flags", "SECCOMP flags");
+	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record), "unknown flags",
+			  "SECCOMP flags");
 	record.filter = (struct ckpt_seccomp){ .tid = 7, .instruction_count = 0 };
 	expect_validation(CKPT_RECORD_SECCOMP, &record, sizeof(record.filter), "empty program",
 			  "SECCOMP empty");
@@ -1580,44 +1639,60 @@ static void test_validate_seccomp_record(void)
 static void test_validate_event_records(void)
 {
 	struct ckpt_eventfd eventfd = { .file_id = 1, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 5 };
-	struct ckpt_timerfd timerfd = { .file_id = 2, .clock_id = 1, .interval_ns = 10, .remaining_ns = 5 };
+	struct ckpt_timerfd timerfd = {
+		.file_id = 2, .clock_id = 1, .interval_ns = 10, .remaining_ns = 5
+	};
 	struct ckpt_signalfd signalfd = { .file_id = 3, .mask = 1u << 9 };
-	struct ckpt_epoll_target target = { .epoll_file_id = 4, .target_file_id = 1, .fd = 7, .events = 1 };
+	struct ckpt_epoll_target target = {
+		.epoll_file_id = 4, .target_file_id = 1, .fd = 7, .events = 1
+	};
 
 	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), NULL, "EVENTFD");
 	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), NULL, "TIMERFD");
 	expect_validation(CKPT_RECORD_SIGNALFD, &signalfd, sizeof(signalfd), NULL, "SIGNALFD");
 	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), NULL, "EPOLL_TARGET");
-	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd) - 1, "wrong size", "EVENTFD short");
+	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd) - 1, "wrong size",
+			  "EVENTFD short");
 	eventfd.flags = 2;
-	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), "unknown flags", "EVENTFD flags");
+	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), "unknown flags",
+			  "EVENTFD flags");
 	eventfd = (struct ckpt_eventfd){ .file_id = 1, .counter = UINT64_MAX };
-	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), "counter out of range", "EVENTFD counter");
+	expect_validation(CKPT_RECORD_EVENTFD, &eventfd, sizeof(eventfd), "counter out of range",
+			  "EVENTFD counter");
 	timerfd.clock_id = 4;
-	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "clock not usable", "TIMERFD clock");
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "clock not usable",
+			  "TIMERFD clock");
 	timerfd.clock_id = 0;
 	timerfd.settime_flags = 4;
-	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "unknown flags", "TIMERFD flags");
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "unknown flags",
+			  "TIMERFD flags");
 	timerfd.settime_flags = CKPT_TIMERFD_ABSTIME;
 	timerfd.interval_ns = UINT64_MAX;
-	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "time out of range", "TIMERFD interval");
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "time out of range",
+			  "TIMERFD interval");
 	timerfd.interval_ns = 0;
 	timerfd.expiry_ns = UINT64_MAX;
-	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "expiry or ticks", "TIMERFD expiry");
+	expect_validation(CKPT_RECORD_TIMERFD, &timerfd, sizeof(timerfd), "expiry or ticks",
+			  "TIMERFD expiry");
 	signalfd.reserved = 1;
-	expect_validation(CKPT_RECORD_SIGNALFD, &signalfd, sizeof(signalfd), "reserved", "SIGNALFD reserved");
+	expect_validation(CKPT_RECORD_SIGNALFD, &signalfd, sizeof(signalfd), "reserved",
+			  "SIGNALFD reserved");
 	target.fd = -1;
-	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "bad fd", "EPOLL_TARGET fd");
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "bad fd",
+			  "EPOLL_TARGET fd");
 	target.fd = 7;
 	target.target_file_id = 4;
-	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "watching itself", "EPOLL_TARGET self");
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "watching itself",
+			  "EPOLL_TARGET self");
 	target.epoll_file_id = 0;
-	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no epoll", "EPOLL_TARGET no epoll");
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no epoll",
+			  "EPOLL_TARGET no epoll");
 	target = (struct ckpt_epoll_target){ .epoll_file_id = 4, .fd = 1, .events = 4 };
-	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), NULL, "EPOLL_TARGET on fd 1 taken over");
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), NULL,
+			  "EPOLL_TARGET on fd 1 taken over");
 	target.fd = 3;
-	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target), "no file for an fd above 2",
-			  "EPOLL_TARGET without a file");
+	expect_validation(CKPT_RECORD_EPOLL_TARGET, &target, sizeof(target),
+			  "no file for an fd above 2", "EPOLL_TARGET without a file");
 	check(strcmp(record_type_name(CKPT_RECORD_EPOLL_TARGET), "EPOLL_TARGET") == 0 &&
 		      strcmp(record_type_name(99), "unknown") == 0,
 	      "record_type_name of the event records");
@@ -1625,14 +1700,24 @@ static void test_validate_event_records(void)
 
 static void test_validate_lock_and_timer_records(void)
 {
-	struct ckpt_file_lock lock = { .fd = 4, .file_id = 2, .kind = CKPT_LOCK_POSIX,
-				       .type = CKPT_LOCK_WRITE, .start = 10, .length = 5 };
-	struct ckpt_posix_timer timer = { .id = 3, .clock_id = 1, .notify = CKPT_TIMER_NOTIFY_THREAD_ID,
-					  .signal = 34, .thread_id = 100, .value = 0x1234,
-					  .interval_ns = 5, .remaining_ns = 7 };
+	struct ckpt_file_lock lock = { .fd = 4,
+				       .file_id = 2,
+				       .kind = CKPT_LOCK_POSIX,
+				       .type = CKPT_LOCK_WRITE,
+				       .start = 10,
+				       .length = 5 };
+	struct ckpt_posix_timer timer = { .id = 3,
+					  .clock_id = 1,
+					  .notify = CKPT_TIMER_NOTIFY_THREAD_ID,
+					  .signal = 34,
+					  .thread_id = 100,
+					  .value = 0x1234,
+					  .interval_ns = 5,
+					  .remaining_ns = 7 };
 
 	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), NULL, "FILE_LOCK");
-	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock) - 1, "wrong size", "FILE_LOCK short");
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock) - 1, "wrong size",
+			  "FILE_LOCK short");
 	lock.file_id = 0;
 	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "no file", "FILE_LOCK no file");
 	lock.file_id = 2;
@@ -1640,18 +1725,22 @@ static void test_validate_lock_and_timer_records(void)
 	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "negative fd", "FILE_LOCK fd");
 	lock.fd = 4;
 	lock.kind = 5;
-	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "unknown lock kind", "FILE_LOCK kind");
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "unknown lock kind",
+			  "FILE_LOCK kind");
 	lock.kind = CKPT_LOCK_OFD;
 	lock.type = 3;
-	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "unknown lock type", "FILE_LOCK type");
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "unknown lock type",
+			  "FILE_LOCK type");
 	lock.type = CKPT_LOCK_READ;
 	lock.start = (uint64_t)INT64_MAX;
-	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "range out of range", "FILE_LOCK range");
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "range out of range",
+			  "FILE_LOCK range");
 	lock.kind = CKPT_LOCK_FLOCK;
-	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock), "a range on a whole-file lock",
-			  "FILE_LOCK flock range");
+	expect_validation(CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock),
+			  "a range on a whole-file lock", "FILE_LOCK flock range");
 	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), NULL, "POSIX_TIMER");
-	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer) + 1, "wrong size", "POSIX_TIMER long");
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer) + 1, "wrong size",
+			  "POSIX_TIMER long");
 	timer.thread_id = 0;
 	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "thread set without",
 			  "POSIX_TIMER no thread");
@@ -1668,9 +1757,11 @@ static void test_validate_lock_and_timer_records(void)
 	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "signal out of range",
 			  "POSIX_TIMER signal");
 	timer.notify = CKPT_TIMER_NOTIFY_NONE;
-	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), NULL, "POSIX_TIMER SIGEV_NONE");
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), NULL,
+			  "POSIX_TIMER SIGEV_NONE");
 	timer.id = -1;
-	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "negative id", "POSIX_TIMER id");
+	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "negative id",
+			  "POSIX_TIMER id");
 	timer.id = 3;
 	timer.remaining_ns = UINT64_MAX;
 	expect_validation(CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer), "time out of range",
@@ -1682,8 +1773,12 @@ static void test_validate_lock_and_timer_records(void)
 
 static void test_validate_unix_socket_records(void)
 {
-	struct ckpt_unix_socket end = { .file_id = 1, .type = SOCK_STREAM, .peer_file_id = 2,
-					.shutdown = CKPT_UNIX_SHUT_WR, .rcvbuf = 4096, .sndbuf = 4096 };
+	struct ckpt_unix_socket end = { .file_id = 1,
+					.type = SOCK_STREAM,
+					.peer_file_id = 2,
+					.shutdown = CKPT_UNIX_SHUT_WR,
+					.rcvbuf = 4096,
+					.sndbuf = 4096 };
 	struct {
 		struct ckpt_socket_queue queue;
 		char data[4];
@@ -1692,26 +1787,34 @@ static void test_validate_unix_socket_records(void)
 	expect_file_name(CKPT_FILE_UNIX_SOCKET, "socket:[1234]", NULL);
 	expect_file_name(CKPT_FILE_UNIX_SOCKET, "/tmp/socket", "not an absolute");
 	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), NULL, "UNIX_SOCKET");
-	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end) - 1, "wrong size", "UNIX_SOCKET short");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end) - 1, "wrong size",
+			  "UNIX_SOCKET short");
 	end.type = SOCK_RAW;
-	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "not a stream", "UNIX_SOCKET type");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "not a stream",
+			  "UNIX_SOCKET type");
 	end.type = SOCK_SEQPACKET;
 	end.peer_file_id = 1;
-	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "its own peer", "UNIX_SOCKET own peer");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "its own peer",
+			  "UNIX_SOCKET own peer");
 	end.peer_file_id = 2;
 	end.shutdown = 4;
-	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "unknown shutdown", "UNIX_SOCKET shutdown");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "unknown shutdown",
+			  "UNIX_SOCKET shutdown");
 	end.shutdown = 0;
 	end.rcvbuf = UINT32_MAX;
-	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "buffer size", "UNIX_SOCKET rcvbuf");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "buffer size",
+			  "UNIX_SOCKET rcvbuf");
 	end.rcvbuf = 0;
 	end.reserved = 1;
-	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "reserved", "UNIX_SOCKET reserved");
-	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 4, NULL, "SOCKET_QUEUE");
-	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 3, "does not match",
-			  "SOCKET_QUEUE length");
+	expect_validation(CKPT_RECORD_UNIX_SOCKET, &end, sizeof(end), "reserved",
+			  "UNIX_SOCKET reserved");
+	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 4, NULL,
+			  "SOCKET_QUEUE");
+	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 3,
+			  "does not match", "SOCKET_QUEUE length");
 	queue.queue.file_id = 0;
-	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 4, "no file", "SOCKET_QUEUE file");
+	expect_validation(CKPT_RECORD_SOCKET_QUEUE, &queue, sizeof(queue.queue) + 4, "no file",
+			  "SOCKET_QUEUE file");
 	check(strcmp(record_type_name(CKPT_RECORD_UNIX_SOCKET), "UNIX_SOCKET") == 0 &&
 		      strcmp(record_type_name(CKPT_RECORD_SOCKET_QUEUE), "SOCKET_QUEUE") == 0,
 	      "record_type_name of the socket records");
@@ -1719,52 +1822,68 @@ static void test_validate_unix_socket_records(void)
 
 static void test_validate_inet_socket_records(void)
 {
-	struct ckpt_inet_socket sock = { .file_id = 1, .family = AF_INET, .type = SOCK_STREAM,
-					 .state = CKPT_INET_LISTENING, .local_port = 80, .backlog = 5,
+	struct ckpt_inet_socket sock = { .file_id = 1,
+					 .family = AF_INET,
+					 .type = SOCK_STREAM,
+					 .state = CKPT_INET_LISTENING,
+					 .local_port = 80,
+					 .backlog = 5,
 					 .flags = CKPT_INET_REUSEADDR | CKPT_INET_NODELAY };
 	struct {
 		struct ckpt_inet_datagram datagram;
 		char data[4];
-	} datagram = { { .file_id = 1, .length = 4, .source_port = 53, .source_family = AF_INET6 }, "abc" };
+	} datagram = { { .file_id = 1, .length = 4, .source_port = 53, .source_family = AF_INET6 },
+		       "abc" };
 
 	expect_file_name(CKPT_FILE_INET_SOCKET, "socket:[1234]", NULL);
 	expect_file_name(CKPT_FILE_INET_SOCKET, "/tmp/socket", "not an absolute");
 	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), NULL, "INET_SOCKET");
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock) + 1, "wrong size", "INET_SOCKET long");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock) + 1, "wrong size",
+			  "INET_SOCKET long");
 	sock.family = AF_UNIX;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not a TCP or UDP", "INET_SOCKET family");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not a TCP or UDP",
+			  "INET_SOCKET family");
 	sock.family = AF_INET;
 	sock.type = SOCK_DGRAM;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state", "INET_SOCKET UDP listening");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state",
+			  "INET_SOCKET UDP listening");
 	sock.type = SOCK_STREAM;
 	sock.state = 9;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state", "INET_SOCKET state");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown state",
+			  "INET_SOCKET state");
 	sock.state = CKPT_INET_LISTENING;
 	sock.flags = CKPT_INET_V6ONLY;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags", "INET_SOCKET v6only on IPv4");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags",
+			  "INET_SOCKET v6only on IPv4");
 	sock.flags = 1u << 7;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags", "INET_SOCKET flags");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "unknown flags",
+			  "INET_SOCKET flags");
 	sock.flags = 0;
 	sock.local_address[8] = 1;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "addresses", "INET_SOCKET IPv4 address");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "addresses",
+			  "INET_SOCKET IPv4 address");
 	sock.local_address[8] = 0;
 	sock.backlog = UINT32_MAX;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "out of range", "INET_SOCKET backlog");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "out of range",
+			  "INET_SOCKET backlog");
 	sock.backlog = 5;
 	memset(sock.device, 'x', sizeof(sock.device));
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not NUL-terminated", "INET_SOCKET device");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "not NUL-terminated",
+			  "INET_SOCKET device");
 	memset(sock.device, 0, sizeof(sock.device));
 	sock.reserved3 = 1;
-	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "reserved", "INET_SOCKET reserved");
-	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, NULL, "INET_DATAGRAM");
-	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 3, "does not match",
-			  "INET_DATAGRAM length");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock), "reserved",
+			  "INET_SOCKET reserved");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, NULL,
+			  "INET_DATAGRAM");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 3,
+			  "does not match", "INET_DATAGRAM length");
 	datagram.datagram.source_family = AF_UNIX;
-	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, "source address",
-			  "INET_DATAGRAM family");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4,
+			  "source address", "INET_DATAGRAM family");
 	datagram.datagram.file_id = 0;
-	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4, "no file",
-			  "INET_DATAGRAM file");
+	expect_validation(CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4,
+			  "no file", "INET_DATAGRAM file");
 	check(strcmp(record_type_name(CKPT_RECORD_INET_SOCKET), "INET_SOCKET") == 0 &&
 		      strcmp(record_type_name(CKPT_RECORD_INET_DATAGRAM), "INET_DATAGRAM") == 0,
 	      "record_type_name of the inet socket records");
@@ -1783,7 +1902,8 @@ static void test_validate_pipe_records(void)
 	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), NULL, "PIPE");
 	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end) - 1, "wrong size", "PIPE short");
 	end.pipe_file_id = 3;
-	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "comes after it", "PIPE first FILE later");
+	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "comes after it",
+			  "PIPE first FILE later");
 	end.pipe_file_id = 0;
 	expect_validation(CKPT_RECORD_PIPE, &end, sizeof(end), "no pipe", "PIPE no first FILE");
 	end.pipe_file_id = 2;
@@ -1798,10 +1918,12 @@ static void test_validate_pipe_records(void)
 	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 3, "does not match",
 			  "FILE_DATA length");
 	data.data.length = 0;
-	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data), "no data", "FILE_DATA empty");
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data), "no data",
+			  "FILE_DATA empty");
 	data.data.length = 4;
 	data.data.file_id = 0;
-	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 4, "no file", "FILE_DATA file");
+	expect_validation(CKPT_RECORD_FILE_DATA, &data, sizeof(data.data) + 4, "no file",
+			  "FILE_DATA file");
 	check(strcmp(record_type_name(CKPT_RECORD_PIPE), "PIPE") == 0 &&
 		      strcmp(record_type_name(CKPT_RECORD_FILE_DATA), "FILE_DATA") == 0,
 	      "record_type_name of the pipe records");
@@ -1810,11 +1932,21 @@ static void test_validate_pipe_records(void)
 static void test_validate_tcp_stream_records(void)
 {
 	struct ckpt_tcp_stream stream = {
-		.socket = { .file_id = 1, .family = AF_INET, .type = SOCK_STREAM, .state = CKPT_INET_ESTABLISHED,
-			    .local_port = 80, .remote_port = 40000, .local_address = { 127, 0, 0, 1 },
+		.socket = { .file_id = 1,
+			    .family = AF_INET,
+			    .type = SOCK_STREAM,
+			    .state = CKPT_INET_ESTABLISHED,
+			    .local_port = 80,
+			    .remote_port = 40000,
+			    .local_address = { 127, 0, 0, 1 },
 			    .remote_address = { 127, 0, 0, 1 } },
-		.send_queue_length = 10, .unsent_length = 4, .recv_queue_length = 3, .mss = 65483,
-		.options = CKPT_TCP_TIMESTAMPS | CKPT_TCP_SACK | CKPT_TCP_WSCALE, .snd_wscale = 7, .rcv_wscale = 7,
+		.send_queue_length = 10,
+		.unsent_length = 4,
+		.recv_queue_length = 3,
+		.mss = 65483,
+		.options = CKPT_TCP_TIMESTAMPS | CKPT_TCP_SACK | CKPT_TCP_WSCALE,
+		.snd_wscale = 7,
+		.rcv_wscale = 7,
 	};
 	struct {
 		struct ckpt_tcp_queue queue;
@@ -1825,51 +1957,66 @@ static void test_validate_tcp_stream_records(void)
 	expect_file_name(CKPT_FILE_TCP_STREAM, "socket:[1234]", NULL);
 	expect_file_name(CKPT_FILE_TCP_STREAM, "/tmp/socket", "not an absolute");
 	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), NULL, "TCP_STREAM");
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream) - 1, "wrong size", "TCP_STREAM short");
-	expect_validation(CKPT_RECORD_INET_SOCKET, &established, sizeof(established), "unknown state",
-			  "INET_SOCKET established");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream) - 1, "wrong size",
+			  "TCP_STREAM short");
+	expect_validation(CKPT_RECORD_INET_SOCKET, &established, sizeof(established),
+			  "unknown state", "INET_SOCKET established");
 	stream.socket.remote_port = 0;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown state", "TCP_STREAM no peer");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown state",
+			  "TCP_STREAM no peer");
 	stream.socket.state = CKPT_INET_OPEN;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "not an established", "TCP_STREAM open");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "not an established",
+			  "TCP_STREAM open");
 	stream.socket.state = CKPT_INET_ESTABLISHED;
 	stream.socket.remote_port = 40000;
 	stream.socket.type = SOCK_DGRAM;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown state", "TCP_STREAM UDP");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown state",
+			  "TCP_STREAM UDP");
 	stream.socket.type = SOCK_STREAM;
 	stream.socket.remote_address[9] = 1;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "addresses", "TCP_STREAM IPv4 address");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "addresses",
+			  "TCP_STREAM IPv4 address");
 	stream.socket.remote_address[9] = 0;
 	stream.unsent_length = 11;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "queue lengths", "TCP_STREAM unsent");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "queue lengths",
+			  "TCP_STREAM unsent");
 	stream.unsent_length = 4;
 	stream.recv_queue_length = CKPT_MAX_TCP_QUEUE + 1;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "queue lengths", "TCP_STREAM receive queue");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "queue lengths",
+			  "TCP_STREAM receive queue");
 	stream.recv_queue_length = 3;
 	stream.snd_wscale = 15;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "window scale", "TCP_STREAM scale");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "window scale",
+			  "TCP_STREAM scale");
 	stream.snd_wscale = 7;
 	stream.options = CKPT_TCP_TIMESTAMPS;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "window scale", "TCP_STREAM scale without option");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "window scale",
+			  "TCP_STREAM scale without option");
 	stream.options = 8;
 	stream.snd_wscale = stream.rcv_wscale = 0;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown TCP options", "TCP_STREAM options");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "unknown TCP options",
+			  "TCP_STREAM options");
 	stream.options = 0;
 	stream.mss = 0;
 	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "MSS", "TCP_STREAM mss");
 	stream.mss = 1460;
 	stream.reserved2 = 1;
-	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "reserved", "TCP_STREAM reserved");
+	expect_validation(CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream), "reserved",
+			  "TCP_STREAM reserved");
 	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, NULL, "TCP_QUEUE");
-	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 3, "does not match", "TCP_QUEUE length");
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 3, "does not match",
+			  "TCP_QUEUE length");
 	queue.queue.queue = 3;
-	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "neither", "TCP_QUEUE queue");
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "neither",
+			  "TCP_QUEUE queue");
 	queue.queue.queue = CKPT_TCP_RECV_QUEUE;
 	queue.queue.reserved = 1;
-	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "reserved", "TCP_QUEUE reserved");
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "reserved",
+			  "TCP_QUEUE reserved");
 	queue.queue.reserved = 0;
 	queue.queue.file_id = 0;
-	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "no file", "TCP_QUEUE file");
+	expect_validation(CKPT_RECORD_TCP_QUEUE, &queue, sizeof(queue.queue) + 4, "no file",
+			  "TCP_QUEUE file");
 	check(strcmp(record_type_name(CKPT_RECORD_TCP_STREAM), "TCP_STREAM") == 0 &&
 		      strcmp(record_type_name(CKPT_RECORD_TCP_QUEUE), "TCP_QUEUE") == 0,
 	      "record_type_name of the TCP connection records");
@@ -1880,9 +2027,16 @@ static void test_validate_pty_records(void)
 	struct {
 		struct ckpt_pty pty;
 		char data[4];
-	} master = { { .file_id = 1, .role = CKPT_PTY_MASTER, .peer_file_id = 2, .index = 7,
-		       .flags = CKPT_PTY_PACKET | CKPT_PTY_LOCKED, .session = 40, .foreground_pgrp = 41,
-		       .data_length = 4, .input_length = 1 }, "abc" };
+	} master = { { .file_id = 1,
+		       .role = CKPT_PTY_MASTER,
+		       .peer_file_id = 2,
+		       .index = 7,
+		       .flags = CKPT_PTY_PACKET | CKPT_PTY_LOCKED,
+		       .session = 40,
+		       .foreground_pgrp = 41,
+		       .data_length = 4,
+		       .input_length = 1 },
+		     "abc" };
 	struct ckpt_pty slave = { .file_id = 2, .role = CKPT_PTY_SLAVE, .peer_file_id = 1, .index = 7 };
 
 	expect_file_name(CKPT_FILE_PTY, "/dev/ptmx", NULL);
@@ -1890,40 +2044,49 @@ static void test_validate_pty_records(void)
 	expect_file_name(CKPT_FILE_PTY, "socket:[1234]", "not an absolute");
 	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, NULL, "PTY master");
 	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), NULL, "PTY slave");
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 3, "does not match", "PTY length");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 3, "does not match",
+			  "PTY length");
 	master.pty.role = 3;
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "neither a master", "PTY role");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "neither a master",
+			  "PTY role");
 	master.pty.role = CKPT_PTY_MASTER;
 	master.pty.peer_file_id = 1;
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "its own other end", "PTY own peer");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "its own other end",
+			  "PTY own peer");
 	master.pty.peer_file_id = 0;
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, NULL, "PTY master without a slave");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, NULL,
+			  "PTY master without a slave");
 	slave.peer_file_id = 0;
-	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), "a slave without its master", "PTY slave alone");
+	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), "a slave without its master",
+			  "PTY slave alone");
 	slave.peer_file_id = 1;
 	master.pty.flags = 1u << 3;
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "unknown flags", "PTY flags");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "unknown flags",
+			  "PTY flags");
 	master.pty.flags = 0;
 	master.pty.input_length = 5;
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "input longer", "PTY input length");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "input longer",
+			  "PTY input length");
 	master.pty.input_length = 1;
 	slave.data_length = 1;
-	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), "does not match", "PTY slave data size");
+	expect_validation(CKPT_RECORD_PTY, &slave, sizeof(slave), "does not match",
+			  "PTY slave data size");
 	{
 		struct {
 			struct ckpt_pty pty;
 			char data[1];
 		} slave_data = { slave, "x" };
 
-		expect_validation(CKPT_RECORD_PTY, &slave_data, sizeof(slave_data.pty) + 1, "data on a slave",
-				  "PTY slave data");
+		expect_validation(CKPT_RECORD_PTY, &slave_data, sizeof(slave_data.pty) + 1,
+				  "data on a slave", "PTY slave data");
 	}
 	master.pty.session = 0;
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "foreground process group",
-			  "PTY group without session");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4,
+			  "foreground process group", "PTY group without session");
 	master.pty.session = 40;
 	master.pty.reserved3 = 1;
-	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "reserved", "PTY reserved");
+	expect_validation(CKPT_RECORD_PTY, &master, sizeof(master.pty) + 4, "reserved",
+			  "PTY reserved");
 	check(strcmp(record_type_name(CKPT_RECORD_PTY), "PTY") == 0, "record_type_name of PTY");
 }
 
@@ -1968,12 +2131,12 @@ static void thread_xstate_differs_from_head(struct image_spec *spec)
 
 static void vma_declares_fewer_pages(struct image_spec *spec)
 {
-	spec->vmas[2].page_count = 1;	/* the heap has two pages in PAGES */
+	spec->vmas[2].page_count = 1; /* the heap has two pages in PAGES */
 }
 
 static void vma_declares_no_pages(struct image_spec *spec)
 {
-	spec->vmas[4].page_count = 0;	/* the stack has two */
+	spec->vmas[4].page_count = 0; /* the stack has two */
 }
 
 static const struct spec_case cross_record_cases[] = {

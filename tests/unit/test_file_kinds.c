@@ -25,11 +25,12 @@ static void test_rows_match_image_table(void)
 		const struct file_kind_info *info = find_file_kind(kind);
 		const struct file_kind_ops *ops = find_file_kind_ops(kind);
 
-		check(!info == !ops, "kind %u: a row on the objects side exactly when the image side has one",
-		      kind);
+		check(!info == !ops,
+		      "kind %u: a row on the objects side exactly when the image side has one", kind);
 		if (!info || !ops)
 			continue;
-		check(ops->kind == kind, "kind %u (%s): its row says kind %u", kind, info->name, ops->kind);
+		check(ops->kind == kind, "kind %u (%s): its row says kind %u", kind, info->name,
+		      ops->kind);
 		check(ops->create != NULL, "kind %s: a create hook", info->name);
 		check(!info->state_record || ops->write_state,
 		      "kind %s: it has a state record, so its row writes it", info->name);
@@ -48,8 +49,10 @@ static void test_iteration(void)
 
 	for (uint32_t kind = 0; kind < KIND_PROBE_LIMIT; kind++)
 		expected += find_file_kind_ops(kind) != NULL;
-	for (const struct file_kind_ops *ops = next_file_kind_ops(NULL); ops; ops = next_file_kind_ops(ops)) {
-		check(rows == 0 || ops->kind > last, "rows come in kind order (%u after %u)", ops->kind, last);
+	for (const struct file_kind_ops *ops = next_file_kind_ops(NULL); ops;
+	     ops = next_file_kind_ops(ops)) {
+		check(rows == 0 || ops->kind > last, "rows come in kind order (%u after %u)",
+		      ops->kind, last);
 		last = ops->kind;
 		rows++;
 	}
@@ -60,9 +63,9 @@ struct sample_fd {
 	const char *target;
 	mode_t type;
 	nlink_t links;
-	uint32_t kind;		/* 0: refused (no row) */
-	uint32_t inherited_as;	/* at fd 0-2 */
-	const char *protocol;	/* a socket's sockprotoname */
+	uint32_t kind;	       /* 0: refused (no row) */
+	uint32_t inherited_as; /* at fd 0-2 */
+	const char *protocol;  /* a socket's sockprotoname */
 };
 
 static const struct sample_fd samples[] = {
@@ -114,7 +117,8 @@ static size_t count_recognising_rows(const struct fd_facts *facts)
 {
 	size_t count = 0;
 
-	for (const struct file_kind_ops *ops = next_file_kind_ops(NULL); ops; ops = next_file_kind_ops(ops))
+	for (const struct file_kind_ops *ops = next_file_kind_ops(NULL); ops;
+	     ops = next_file_kind_ops(ops))
 		count += ops->recognise && ops->recognise(facts);
 	return count;
 }

@@ -30,9 +30,9 @@ struct fake_memory {
 	struct process_memory base;
 	unsigned char *bytes;
 	unsigned reads;
-	unsigned unreadable_reads;	/* reads of runs marked unreadable */
+	unsigned unreadable_reads; /* reads of runs marked unreadable */
 	unsigned writes;
-	unsigned fail_write_at;		/* 1-based write that fails; 0: none */
+	unsigned fail_write_at; /* 1-based write that fails; 0: none */
 };
 
 static unsigned char *fake_at(struct fake_memory *memory, uint64_t address)
@@ -65,7 +65,8 @@ static int write_fake(struct process_memory *base, const struct page_chunk *chun
 	if (++memory->writes == memory->fail_write_at)
 		return fail(err, EFAULT, "fake husk: write %u fails", memory->writes);
 	for (uint64_t i = 0; i < chunk->run_count; i++) {
-		memcpy(fake_at(memory, chunk->runs[i].start), from, chunk->runs[i].pages * CKPT_PAGE_SIZE);
+		memcpy(fake_at(memory, chunk->runs[i].start), from,
+		       chunk->runs[i].pages * CKPT_PAGE_SIZE);
 		from += chunk->runs[i].pages * CKPT_PAGE_SIZE;
 	}
 	return 0;
@@ -113,14 +114,13 @@ struct chunk_list {
 	struct page_source source;
 	struct kept_chunk chunks[16];
 	size_t count;
-	size_t next;			/* the source's */
+	size_t next; /* the source's */
 	unsigned done_ok;
 	unsigned done_failed;
 	int close_result;
 };
 
-static int keep_chunk(struct page_sink *sink, const struct page_chunk *chunk,
-		      struct ckpt_error *err)
+static int keep_chunk(struct page_sink *sink, const struct page_chunk *chunk, struct ckpt_error *err)
 {
 	struct chunk_list *list = (struct chunk_list *)sink;
 	struct kept_chunk *kept = &list->chunks[list->count++];
@@ -168,7 +168,7 @@ static void chunk_done(struct page_source *source, bool failed)
 	list->done_ok += !failed;
 	list->done_failed += failed;
 	if (failed)
-		list->next = list->count;	/* stop delivering */
+		list->next = list->count; /* stop delivering */
 }
 
 static int close_source(struct page_source *source, int ret, struct ckpt_error *err)
@@ -246,11 +246,12 @@ static void test_copier(void)
 	check(pages == 1509 - 3, "the zero pages of anonymous VMAs are dropped (%llu pages)",
 	      (unsigned long long)pages);
 	check(first->page_count == CKPT_PAGES_PER_RECORD - 3,
-	      "the first record is full but for its three zero pages (%llu)", (unsigned long long)first->page_count);
+	      "the first record is full but for its three zero pages (%llu)",
+	      (unsigned long long)first->page_count);
 	check(first->run_count >= 6 && same_run(&first->runs[0], 0, 1) &&
-	      same_run(&first->runs[1], 2, 2) && same_run(&first->runs[2], 10, 1) &&
-	      same_run(&first->runs[3], 12, 3) && same_run(&first->runs[4], 20, 10) &&
-	      same_run(&first->runs[5], 31, 1024 - 9 - 11),
+		      same_run(&first->runs[1], 2, 2) && same_run(&first->runs[2], 10, 1) &&
+		      same_run(&first->runs[3], 12, 3) && same_run(&first->runs[4], 20, 10) &&
+		      same_run(&first->runs[5], 31, 1024 - 9 - 11),
 	      "runs skip dropped pages, keep the file's zero page, never join across VMAs");
 	check(memcmp(first->data + 5 * CKPT_PAGE_SIZE, target.bytes + 13 * CKPT_PAGE_SIZE,
 		     CKPT_PAGE_SIZE) == 0,
@@ -262,8 +263,7 @@ static void test_copier(void)
 	free(target.bytes);
 }
 
-static bool same_pages(struct fake_memory *a, struct fake_memory *b, uint64_t first,
-		       uint64_t count)
+static bool same_pages(struct fake_memory *a, struct fake_memory *b, uint64_t first, uint64_t count)
 {
 	return memcmp(fake_at(a, page_address(first)), fake_at(b, page_address(first)),
 		      count * CKPT_PAGE_SIZE) == 0;
@@ -288,7 +288,7 @@ static void test_whole_path(void)
 	check(ret == 0 && pages_done == 1509 - 3, "the chunks go into the husk (%d, %llu pages): %s",
 	      ret, (unsigned long long)pages_done, err.message);
 	check(same_pages(&husk, &target, 0, 4) && same_pages(&husk, &target, 10, 5) &&
-	      same_pages(&husk, &target, 20, 1500),
+		      same_pages(&husk, &target, 20, 1500),
 	      "the husk's memory is the target's in every run");
 	check(list.done_ok == list.count && list.done_failed == 0, "each chunk is marked done");
 	chunk_list_free(&list);

@@ -49,8 +49,9 @@ static void test_maps_names(void)
 	check(strcmp(list.vmas[0].name, "/usr/bin/my program") == 0, "space in path: '%s'",
 	      list.vmas[0].name);
 	check(list.vmas[0].start == 0x400000 && list.vmas[0].end == 0x452000 &&
-	      list.vmas[0].prot == (PROT_READ | PROT_EXEC) && list.vmas[0].flags == 0 &&
-	      list.vmas[0].dev_major == 8 && list.vmas[0].dev_minor == 2 && list.vmas[0].inode == 173521,
+		      list.vmas[0].prot == (PROT_READ | PROT_EXEC) && list.vmas[0].flags == 0 &&
+		      list.vmas[0].dev_major == 8 && list.vmas[0].dev_minor == 2 &&
+		      list.vmas[0].inode == 173521,
 	      "fields of the first line");
 	check(strcmp(list.vmas[1].name, "/memfd:a b (deleted)") == 0, "deleted memfd: '%s'",
 	      list.vmas[1].name);
@@ -60,7 +61,8 @@ static void test_maps_names(void)
 	      list.vmas[2].name);
 	check(strcmp(list.vmas[3].name, "[stack]") == 0, "[stack]: '%s'", list.vmas[3].name);
 	check(strcmp(list.vmas[4].name, "/tmp/x (1) y") == 0 && list.vmas[4].inode == UINT64_MAX &&
-	      list.vmas[4].dev_major == 0xfd, "last line without newline: '%s'", list.vmas[4].name);
+		      list.vmas[4].dev_major == 0xfd,
+	      "last line without newline: '%s'", list.vmas[4].name);
 	proc_vma_list_free(&list);
 }
 
@@ -78,21 +80,20 @@ static void test_maps_long_line(void)
 	memset(text + at, 'p', path_length - 1);
 	strcpy(text + at + path_length - 1, "\n");
 	check(proc_parse_vmas(text, &list, &err) == 0 && list.count == 1 &&
-	      strlen(list.vmas[0].name) == path_length, "4000-byte path: %zu bytes",
-	      list.count ? strlen(list.vmas[0].name) : 0);
+		      strlen(list.vmas[0].name) == path_length,
+	      "4000-byte path: %zu bytes", list.count ? strlen(list.vmas[0].name) : 0);
 	proc_vma_list_free(&list);
 	free(text);
 }
 
 static void test_smaps_flags(void)
 {
-	static const char text[] =
-		"VmFlags: sh gd\n"	/* before any mapping: ignored */
-		"7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n"
-		"Size:                  4 kB\n"
-		"VmFlags: rd wr mr mw me gd ac dc nr hg\n"
-		"7f0000001000-7f0000002000 rw-s 00000000 00:01 7 /dev/zero\n"
-		"VmFlags: rd sh wf dd nh lo io";
+	static const char text[] = "VmFlags: sh gd\n" /* before any mapping: ignored */
+				   "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n"
+				   "Size:                  4 kB\n"
+				   "VmFlags: rd wr mr mw me gd ac dc nr hg\n"
+				   "7f0000001000-7f0000002000 rw-s 00000000 00:01 7 /dev/zero\n"
+				   "VmFlags: rd sh wf dd nh lo io";
 	struct ckpt_error err = { 0 };
 	struct proc_vma_list list = { 0 };
 	uint32_t first = PROC_VMA_MAYWRITE | PROC_VMA_GROWSDOWN | PROC_VMA_DONTFORK |
@@ -105,8 +106,9 @@ static void test_smaps_flags(void)
 	if (list.count == 2) {
 		check(list.vmas[0].flags == first, "VmFlags of the first: %#x, expected %#x",
 		      list.vmas[0].flags, first);
-		check(list.vmas[1].flags == second, "VmFlags of the second (no newline): %#x, expected %#x",
-		      list.vmas[1].flags, second);
+		check(list.vmas[1].flags == second,
+		      "VmFlags of the second (no newline): %#x, expected %#x", list.vmas[1].flags,
+		      second);
 	}
 	proc_vma_list_free(&list);
 }
@@ -143,9 +145,11 @@ static void test_status_fields(void)
 	value = status_field(status, "Name");
 	check(value && strncmp(value, "my prog (x)\n", 12) == 0, "Name: '%.12s'", value ? value : "");
 	value = status_field(status, "Sig");
-	check(value && strncmp(value, "not a real", 10) == 0, "Sig is not SigQ: '%.10s'", value ? value : "");
+	check(value && strncmp(value, "not a real", 10) == 0, "Sig is not SigQ: '%.10s'",
+	      value ? value : "");
 	value = status_field(status, "TracerPid");
-	check(value && strcmp(value, "0") == 0, "last line without newline: '%s'", value ? value : "");
+	check(value && strcmp(value, "0") == 0, "last line without newline: '%s'",
+	      value ? value : "");
 	check(status_field(status, "Gid") == NULL, "a missing field is NULL");
 	check(status_field(status, "Ui") == NULL, "a prefix of a name is not the name");
 	check(status_field(status, "0") == NULL, "a value is not a name");
@@ -189,7 +193,7 @@ static void test_read_whole_file(void)
 	check(write(fd, data, length) == (ssize_t)length, "write the test file");
 	close(fd);
 	check(read_whole_file(path, &text, &got_length, &err) == 0 && got_length == length &&
-	      memcmp(text, data, length) == 0 && text[length] == '\0',
+		      memcmp(text, data, length) == 0 && text[length] == '\0',
 	      "a 200000-byte file without newline: %zu bytes", got_length);
 	free(text);
 	unlink(path);

@@ -19,8 +19,7 @@
 static unsigned checks_run;
 static unsigned checks_failed;
 
-__attribute__((format(printf, 2, 3)))
-static void check(bool ok, const char *format, ...)
+__attribute__((format(printf, 2, 3))) static void check(bool ok, const char *format, ...)
 {
 	va_list args;
 
@@ -38,18 +37,17 @@ static void check(bool ok, const char *format, ...)
 /* ---- the record table ---- */
 
 static const enum ckpt_record_type known_types[] = {
-	CKPT_RECORD_HEAD, CKPT_RECORD_PROCESS, CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS,
-	CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE, CKPT_RECORD_FD, CKPT_RECORD_MM,
-	CKPT_RECORD_THREAD, CKPT_RECORD_VMA, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL,
-	CKPT_RECORD_TIMERS, CKPT_RECORD_SIGINFO, CKPT_RECORD_TREE, CKPT_RECORD_EVENTFD,
-	CKPT_RECORD_TIMERFD, CKPT_RECORD_SIGNALFD, CKPT_RECORD_EPOLL_TARGET,
-	CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_SECCOMP,
-	CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
-	CKPT_RECORD_PIPE, CKPT_RECORD_FILE_DATA, CKPT_RECORD_FILE_LOCK,
-	CKPT_RECORD_POSIX_TIMER,
-	CKPT_RECORD_INOTIFY, CKPT_RECORD_INOTIFY_WATCH,
-	CKPT_RECORD_TCP_STREAM, CKPT_RECORD_TCP_QUEUE,
-	CKPT_RECORD_PTY,
+	CKPT_RECORD_HEAD,	  CKPT_RECORD_PROCESS,	   CKPT_RECORD_CREDS,
+	CKPT_RECORD_RLIMITS,	  CKPT_RECORD_SIGACTIONS,  CKPT_RECORD_FILE,
+	CKPT_RECORD_FD,		  CKPT_RECORD_MM,	   CKPT_RECORD_THREAD,
+	CKPT_RECORD_VMA,	  CKPT_RECORD_PAGES,	   CKPT_RECORD_TAIL,
+	CKPT_RECORD_TIMERS,	  CKPT_RECORD_SIGINFO,	   CKPT_RECORD_TREE,
+	CKPT_RECORD_EVENTFD,	  CKPT_RECORD_TIMERFD,	   CKPT_RECORD_SIGNALFD,
+	CKPT_RECORD_EPOLL_TARGET, CKPT_RECORD_UNIX_SOCKET, CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_SECCOMP,	  CKPT_RECORD_INET_SOCKET, CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_PIPE,	  CKPT_RECORD_FILE_DATA,   CKPT_RECORD_FILE_LOCK,
+	CKPT_RECORD_POSIX_TIMER,  CKPT_RECORD_INOTIFY,	   CKPT_RECORD_INOTIFY_WATCH,
+	CKPT_RECORD_TCP_STREAM,	  CKPT_RECORD_TCP_QUEUE,   CKPT_RECORD_PTY,
 };
 
 static void test_record_rows(void)
@@ -61,8 +59,9 @@ static void test_record_rows(void)
 			      info->size.wrong_size && info->size.fixed > 0,
 		      "record type %u has a complete row", known_types[i]);
 		check(info && (info->size.kind != RECORD_SIZE_ARRAY ||
-				       (info->size.element_size > 0 && info->size.count_limit > 0)),
-		      "record type %u: an array rule has an element size and a limit", known_types[i]);
+			       (info->size.element_size > 0 && info->size.count_limit > 0)),
+		      "record type %u: an array rule has an element size and a limit",
+		      known_types[i]);
 	}
 	check(!find_record_type(0) && !find_record_type(98) && !find_record_type(99) &&
 		      !find_record_type(CKPT_RECORD_TYPE_COUNT) && !find_record_type(UINT32_MAX),
@@ -77,13 +76,16 @@ static void test_record_limits(void)
 		enum ckpt_record_type type;
 		uint64_t limit;
 	} limits[] = {
-		{ CKPT_RECORD_PAGES, sizeof(struct ckpt_pages) + CKPT_MAX_PAGE_RUNS * sizeof(struct ckpt_page_run) +
+		{ CKPT_RECORD_PAGES, sizeof(struct ckpt_pages) +
+					     CKPT_MAX_PAGE_RUNS * sizeof(struct ckpt_page_run) +
 					     (uint64_t)CKPT_PAGES_PER_RECORD * CKPT_PAGE_SIZE },
 		{ CKPT_RECORD_CREDS, sizeof(struct ckpt_creds) + CKPT_MAX_GROUPS * sizeof(uint32_t) },
 		{ CKPT_RECORD_THREAD, sizeof(struct ckpt_thread) + CKPT_MAX_XSTATE },
-		{ CKPT_RECORD_TREE, sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry) },
+		{ CKPT_RECORD_TREE,
+		  sizeof(struct ckpt_tree) + CKPT_MAX_PROCESSES * sizeof(struct ckpt_tree_entry) },
 		{ CKPT_RECORD_SOCKET_QUEUE, sizeof(struct ckpt_socket_queue) + CKPT_MAX_SOCKET_DATA },
-		{ CKPT_RECORD_INET_DATAGRAM, sizeof(struct ckpt_inet_datagram) + CKPT_MAX_INET_DATAGRAM },
+		{ CKPT_RECORD_INET_DATAGRAM,
+		  sizeof(struct ckpt_inet_datagram) + CKPT_MAX_INET_DATAGRAM },
 		{ CKPT_RECORD_INOTIFY_WATCH, 2 * CKPT_PATH_MAX + 1024 },
 		{ CKPT_RECORD_PTY, sizeof(struct ckpt_pty) + CKPT_MAX_PTY_DATA },
 		{ CKPT_RECORD_PROCESS, 2 * CKPT_PATH_MAX + 1024 },
@@ -107,11 +109,10 @@ static void test_record_limits(void)
 static void test_file_kind_rows(void)
 {
 	const enum ckpt_file_kind kinds[] = {
-		CKPT_FILE_REGULAR, CKPT_FILE_DIRECTORY, CKPT_FILE_CHARDEV, CKPT_FILE_SHMEM,
-		CKPT_FILE_EVENTFD, CKPT_FILE_TIMERFD, CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
-		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE, CKPT_FILE_INOTIFY,
-		CKPT_FILE_TCP_STREAM,
-		CKPT_FILE_PTY,
+		CKPT_FILE_REGULAR,     CKPT_FILE_DIRECTORY,   CKPT_FILE_CHARDEV,  CKPT_FILE_SHMEM,
+		CKPT_FILE_EVENTFD,     CKPT_FILE_TIMERFD,     CKPT_FILE_SIGNALFD, CKPT_FILE_EPOLL,
+		CKPT_FILE_UNIX_SOCKET, CKPT_FILE_INET_SOCKET, CKPT_FILE_PIPE,	  CKPT_FILE_INOTIFY,
+		CKPT_FILE_TCP_STREAM,  CKPT_FILE_PTY,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -129,14 +130,16 @@ static void test_file_kind_rows(void)
 	}
 	check(!find_file_kind(0) && !find_file_kind(15) && !find_file_kind(UINT32_MAX),
 	      "unknown FILE kinds have no row");
-	check(!find_file_kind_of_state(CKPT_RECORD_FILE) && !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
+	check(!find_file_kind_of_state(CKPT_RECORD_FILE) &&
+		      !find_file_kind_of_state(CKPT_RECORD_EPOLL_TARGET),
 	      "FILE and EPOLL_TARGET are no state records");
 	check(file_kind_has(CKPT_FILE_EPOLL, FILE_KIND_EVENT_FILE) &&
 		      file_kind_has(CKPT_FILE_EVENTFD, FILE_KIND_EVENT_FILE) &&
 		      !file_kind_has(CKPT_FILE_UNIX_SOCKET, FILE_KIND_EVENT_FILE) &&
 		      !file_kind_has(CKPT_FILE_REGULAR, FILE_KIND_EVENT_FILE) &&
 		      file_kind_has(CKPT_FILE_SHMEM, FILE_KIND_MAPPING_ONLY) &&
-		      file_kind_has(CKPT_FILE_EPOLL, FILE_KIND_HAS_TARGETS) && !file_kind_has(99, FILE_KIND_ON_DISK),
+		      file_kind_has(CKPT_FILE_EPOLL, FILE_KIND_HAS_TARGETS) &&
+		      !file_kind_has(99, FILE_KIND_ON_DISK),
 	      "FILE kind flags");
 }
 
@@ -175,8 +178,12 @@ static void insert_file(struct image_bytes *bytes, size_t at, uint32_t id, enum 
 	struct {
 		struct ckpt_file file;
 		char path[64];
-	} record = { .file = { .id = id, .kind = kind, .open_flags = O_RDWR, .mode = 0140777,
-			       .path_length = (uint32_t)strlen(path) + 1, .flags = flags } };
+	} record = { .file = { .id = id,
+			       .kind = kind,
+			       .open_flags = O_RDWR,
+			       .mode = 0140777,
+			       .path_length = (uint32_t)strlen(path) + 1,
+			       .flags = flags } };
 
 	snprintf(record.path, sizeof(record.path), "%s", path);
 	image_bytes_insert_record(bytes, at, CKPT_RECORD_FILE, &record,
@@ -194,10 +201,12 @@ static void insert_fd(struct image_bytes *bytes, int32_t fd, uint32_t flags, uin
 /* FILEs 9-11 after FILE 8, fds 9-12 before MM, and the tree's highest fd raised to 12. */
 static void insert_more_files(struct image_bytes *bytes)
 {
-	size_t after_epoll = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_EPOLL - 1));
+	size_t after_epoll =
+		image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_EPOLL - 1));
 
 	insert_file(bytes, after_epoll, SAMPLE_PIPE, CKPT_FILE_PIPE, 0, "pipe:[4713]");
-	insert_file(bytes, after_epoll, SAMPLE_MEMFD, CKPT_FILE_SHMEM, CKPT_FILE_MEMFD, "/memfd:sample (deleted)");
+	insert_file(bytes, after_epoll, SAMPLE_MEMFD, CKPT_FILE_SHMEM, CKPT_FILE_MEMFD,
+		    "/memfd:sample (deleted)");
 	insert_file(bytes, after_epoll, SAMPLE_PEER, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4712]");
 	insert_file(bytes, after_epoll, SAMPLE_SOCKET, CKPT_FILE_UNIX_SOCKET, 0, "socket:[4711]");
 	insert_fd(bytes, 9, CKPT_FD_CLOEXEC, SAMPLE_EPOLL);
@@ -209,8 +218,8 @@ static void insert_more_files(struct image_bytes *bytes)
 			  offsetof(struct ckpt_tree, highest_fd), 4, 13);
 }
 
-static void insert_after_file(struct image_bytes *bytes, uint32_t file_id, enum ckpt_record_type type,
-			      const void *payload, uint64_t length)
+static void insert_after_file(struct image_bytes *bytes, uint32_t file_id,
+			      enum ckpt_record_type type, const void *payload, uint64_t length)
 {
 	size_t at = image_bytes_find(bytes, CKPT_RECORD_FILE, file_id - 1);
 
@@ -220,12 +229,20 @@ static void insert_after_file(struct image_bytes *bytes, uint32_t file_id, enum 
 static void insert_socket_records(struct image_bytes *bytes)
 {
 	const struct ckpt_unix_socket socket = {
-		.file_id = SAMPLE_SOCKET, .type = SOCK_STREAM, .peer_file_id = SAMPLE_PEER,
-		.shutdown = CKPT_UNIX_SHUT_WR, .rcvbuf = 212992, .sndbuf = 212992,
+		.file_id = SAMPLE_SOCKET,
+		.type = SOCK_STREAM,
+		.peer_file_id = SAMPLE_PEER,
+		.shutdown = CKPT_UNIX_SHUT_WR,
+		.rcvbuf = 212992,
+		.sndbuf = 212992,
 	};
 	const struct ckpt_unix_socket peer = {
-		.file_id = SAMPLE_PEER, .type = SOCK_STREAM, .peer_file_id = SAMPLE_SOCKET,
-		.shutdown = CKPT_UNIX_SHUT_RD, .rcvbuf = 212992, .sndbuf = 212992,
+		.file_id = SAMPLE_PEER,
+		.type = SOCK_STREAM,
+		.peer_file_id = SAMPLE_SOCKET,
+		.shutdown = CKPT_UNIX_SHUT_RD,
+		.rcvbuf = 212992,
+		.sndbuf = 212992,
 	};
 	struct {
 		struct ckpt_socket_queue queue;
@@ -234,8 +251,10 @@ static void insert_socket_records(struct image_bytes *bytes)
 	  older = { { .file_id = SAMPLE_PEER, .length = 3 }, "abc" };
 
 	/* Inserted last first: the state record, then its queue, follow the FILE. */
-	insert_after_file(bytes, SAMPLE_PEER, CKPT_RECORD_SOCKET_QUEUE, &queued, sizeof(queued.queue) + 5);
-	insert_after_file(bytes, SAMPLE_PEER, CKPT_RECORD_SOCKET_QUEUE, &older, sizeof(older.queue) + 3);
+	insert_after_file(bytes, SAMPLE_PEER, CKPT_RECORD_SOCKET_QUEUE, &queued,
+			  sizeof(queued.queue) + 5);
+	insert_after_file(bytes, SAMPLE_PEER, CKPT_RECORD_SOCKET_QUEUE, &older,
+			  sizeof(older.queue) + 3);
 	insert_after_file(bytes, SAMPLE_PEER, CKPT_RECORD_UNIX_SOCKET, &peer, sizeof(peer));
 	insert_after_file(bytes, SAMPLE_SOCKET, CKPT_RECORD_UNIX_SOCKET, &socket, sizeof(socket));
 }
@@ -244,19 +263,32 @@ static void insert_socket_records(struct image_bytes *bytes)
 static void insert_inet_socket(struct image_bytes *bytes)
 {
 	struct ckpt_inet_socket sock = {
-		.file_id = SAMPLE_INET, .family = AF_INET6, .type = SOCK_DGRAM, .state = CKPT_INET_CONNECTED,
-		.local_address[15] = 1, .local_port = 5353, .remote_address[15] = 1, .remote_port = 53,
-		.rcvbuf = 212992, .sndbuf = 212992,
+		.file_id = SAMPLE_INET,
+		.family = AF_INET6,
+		.type = SOCK_DGRAM,
+		.state = CKPT_INET_CONNECTED,
+		.local_address[15] = 1,
+		.local_port = 5353,
+		.remote_address[15] = 1,
+		.remote_port = 53,
+		.rcvbuf = 212992,
+		.sndbuf = 212992,
 	};
 	struct {
 		struct ckpt_inet_datagram datagram;
 		char data[4];
-	} datagram = { { .file_id = SAMPLE_INET, .length = 4, .source_address[15] = 1, .source_port = 53,
-			 .source_family = AF_INET6 }, "ping" };
-	size_t after_pipe = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_PIPE - 1));
+	} datagram = { { .file_id = SAMPLE_INET,
+			 .length = 4,
+			 .source_address[15] = 1,
+			 .source_port = 53,
+			 .source_family = AF_INET6 },
+		       "ping" };
+	size_t after_pipe =
+		image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_FILE, SAMPLE_PIPE - 1));
 
 	insert_file(bytes, after_pipe, SAMPLE_INET, CKPT_FILE_INET_SOCKET, 0, "socket:[4714]");
-	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_DATAGRAM, &datagram, sizeof(datagram.datagram) + 4);
+	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_DATAGRAM, &datagram,
+			  sizeof(datagram.datagram) + 4);
 	insert_after_file(bytes, SAMPLE_INET, CKPT_RECORD_INET_SOCKET, &sock, sizeof(sock));
 	insert_fd(bytes, 14, 0, SAMPLE_INET);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
@@ -265,13 +297,16 @@ static void insert_inet_socket(struct image_bytes *bytes)
 
 static void insert_pipe_records(struct image_bytes *bytes)
 {
-	const struct ckpt_pipe pipe = { .file_id = SAMPLE_PIPE, .pipe_file_id = SAMPLE_PIPE, .pipe_size = 65536 };
+	const struct ckpt_pipe pipe = { .file_id = SAMPLE_PIPE,
+					.pipe_file_id = SAMPLE_PIPE,
+					.pipe_size = 65536 };
 	struct {
 		struct ckpt_file_data data;
 		char bytes[2];
 	} in_flight = { { .file_id = SAMPLE_PIPE, .length = 2 }, { 'h', 'i' } };
 
-	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_FILE_DATA, &in_flight, sizeof(in_flight.data) + 2);
+	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_FILE_DATA, &in_flight,
+			  sizeof(in_flight.data) + 2);
 	insert_after_file(bytes, SAMPLE_PIPE, CKPT_RECORD_PIPE, &pipe, sizeof(pipe));
 }
 
@@ -282,12 +317,18 @@ static void insert_inotify(struct image_bytes *bytes)
 	struct {
 		struct ckpt_inotify_watch watch;
 		char path[5];
-	} watch = { { .file_id = SAMPLE_INOTIFY, .path_length = 5, .wd = 3, .mask = 0x100,
-		      .inode = 42, .device = 0xfe00 }, "/tmp" };
+	} watch = { { .file_id = SAMPLE_INOTIFY,
+		      .path_length = 5,
+		      .wd = 3,
+		      .mask = 0x100,
+		      .inode = 42,
+		      .device = 0xfe00 },
+		    "/tmp" };
 	size_t process_at = image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0);
 
 	insert_file(bytes, process_at, SAMPLE_INOTIFY, CKPT_FILE_INOTIFY, 0, "anon_inode:inotify");
-	insert_after_file(bytes, SAMPLE_INOTIFY, CKPT_RECORD_INOTIFY_WATCH, &watch, sizeof(watch.watch) + 5);
+	insert_after_file(bytes, SAMPLE_INOTIFY, CKPT_RECORD_INOTIFY_WATCH, &watch,
+			  sizeof(watch.watch) + 5);
 	insert_after_file(bytes, SAMPLE_INOTIFY, CKPT_RECORD_INOTIFY, &inotify, sizeof(inotify));
 	insert_fd(bytes, 16, 0, SAMPLE_INOTIFY);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
@@ -298,22 +339,35 @@ static void insert_inotify(struct image_bytes *bytes)
 static void insert_tcp_stream(struct image_bytes *bytes)
 {
 	struct ckpt_tcp_stream stream = {
-		.socket = { .file_id = SAMPLE_TCP, .family = AF_INET, .type = SOCK_STREAM,
-			    .state = CKPT_INET_ESTABLISHED, .local_address = { 127, 0, 0, 1 }, .local_port = 80,
-			    .remote_address = { 127, 0, 0, 1 }, .remote_port = 40000 },
-		.send_seq = 1000, .recv_seq = 2000, .send_queue_length = 5, .unsent_length = 2,
-		.recv_queue_length = 3, .mss = 65483, .options = CKPT_TCP_SACK,
+		.socket = { .file_id = SAMPLE_TCP,
+			    .family = AF_INET,
+			    .type = SOCK_STREAM,
+			    .state = CKPT_INET_ESTABLISHED,
+			    .local_address = { 127, 0, 0, 1 },
+			    .local_port = 80,
+			    .remote_address = { 127, 0, 0, 1 },
+			    .remote_port = 40000 },
+		.send_seq = 1000,
+		.recv_seq = 2000,
+		.send_queue_length = 5,
+		.unsent_length = 2,
+		.recv_queue_length = 3,
+		.mss = 65483,
+		.options = CKPT_TCP_SACK,
 	};
 	struct {
 		struct ckpt_tcp_queue queue;
 		char data[8];
 	} received = { { .file_id = SAMPLE_TCP, .length = 3, .queue = CKPT_TCP_RECV_QUEUE }, "abc" },
 	  sending = { { .file_id = SAMPLE_TCP, .length = 5, .queue = CKPT_TCP_SEND_QUEUE }, "hello" };
-	size_t after_inet = image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_INET_DATAGRAM, 0));
+	size_t after_inet =
+		image_bytes_next(bytes, image_bytes_find(bytes, CKPT_RECORD_INET_DATAGRAM, 0));
 
 	insert_file(bytes, after_inet, SAMPLE_TCP, CKPT_FILE_TCP_STREAM, 0, "socket:[4714]");
-	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &sending, sizeof(sending.queue) + 5);
-	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &received, sizeof(received.queue) + 3);
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &sending,
+			  sizeof(sending.queue) + 5);
+	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_QUEUE, &received,
+			  sizeof(received.queue) + 3);
 	insert_after_file(bytes, SAMPLE_TCP, CKPT_RECORD_TCP_STREAM, &stream, sizeof(stream));
 	insert_fd(bytes, 15, 0, SAMPLE_TCP);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
@@ -326,10 +380,18 @@ static void insert_pty(struct image_bytes *bytes)
 	struct {
 		struct ckpt_pty pty;
 		char data[5];
-	} record = { { .file_id = SAMPLE_PTY, .role = CKPT_PTY_MASTER, .index = 3, .flags = CKPT_PTY_PACKET,
-		       .data_length = 5, .input_length = 2, .rows = 24, .columns = 80 }, "ab\r\n$" };
+	} record = { { .file_id = SAMPLE_PTY,
+		       .role = CKPT_PTY_MASTER,
+		       .index = 3,
+		       .flags = CKPT_PTY_PACKET,
+		       .data_length = 5,
+		       .input_length = 2,
+		       .rows = 24,
+		       .columns = 80 },
+		     "ab\r\n$" };
 
-	insert_file(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), SAMPLE_PTY, CKPT_FILE_PTY, 0, "/dev/ptmx");
+	insert_file(bytes, image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0), SAMPLE_PTY,
+		    CKPT_FILE_PTY, 0, "/dev/ptmx");
 	insert_after_file(bytes, SAMPLE_PTY, CKPT_RECORD_PTY, &record, sizeof(record.pty) + 5);
 	insert_fd(bytes, 17, 0, SAMPLE_PTY);
 	image_bytes_patch(bytes, image_bytes_find(bytes, CKPT_RECORD_TREE, 0),
@@ -338,15 +400,28 @@ static void insert_pty(struct image_bytes *bytes)
 
 static void insert_event_records(struct image_bytes *bytes)
 {
-	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD, .flags = CKPT_EVENTFD_SEMAPHORE, .counter = 7 };
+	const struct ckpt_eventfd eventfd = { .file_id = SAMPLE_EVENTFD,
+					      .flags = CKPT_EVENTFD_SEMAPHORE,
+					      .counter = 7 };
 	const struct ckpt_timerfd timerfd = {
-		.file_id = SAMPLE_TIMERFD, .clock_id = 1, .interval_ns = 1000000, .remaining_ns = 250000,
+		.file_id = SAMPLE_TIMERFD,
+		.clock_id = 1,
+		.interval_ns = 1000000,
+		.remaining_ns = 250000,
 		.ticks = 3,
 	};
 	const struct ckpt_signalfd signalfd = { .file_id = SAMPLE_SIGNALFD, .mask = 1u << 9 };
 	const struct ckpt_epoll_target targets[] = {
-		{ .epoll_file_id = SAMPLE_EPOLL, .target_file_id = SAMPLE_EVENTFD, .fd = 6, .events = 0x19, .data = 0x1111 },
-		{ .epoll_file_id = SAMPLE_EPOLL, .target_file_id = 0, .fd = 1, .events = 0x1c, .data = 0x8888 },
+		{ .epoll_file_id = SAMPLE_EPOLL,
+		  .target_file_id = SAMPLE_EVENTFD,
+		  .fd = 6,
+		  .events = 0x19,
+		  .data = 0x1111 },
+		{ .epoll_file_id = SAMPLE_EPOLL,
+		  .target_file_id = 0,
+		  .fd = 1,
+		  .events = 0x1c,
+		  .data = 0x8888 },
 	};
 	size_t process_at = image_bytes_find(bytes, CKPT_RECORD_PROCESS, 0);
 
@@ -365,8 +440,8 @@ static void insert_siginfo(struct image_bytes *bytes)
 	int32_t signal = 10;
 
 	memcpy(siginfo.info, &signal, sizeof(signal));
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0), CKPT_RECORD_SIGINFO,
-				  &siginfo, sizeof(siginfo));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0),
+				  CKPT_RECORD_SIGINFO, &siginfo, sizeof(siginfo));
 }
 
 /* One seccomp filter (LOG) of the main thread, which its THREAD record counts. */
@@ -383,24 +458,32 @@ static void insert_seccomp(struct image_bytes *bytes)
 			  CKPT_SECCOMP_FILTER);
 	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, seccomp_filter_count), 4, 1);
 	image_bytes_patch(bytes, thread_at, offsetof(struct ckpt_thread, affinity), 8, 0x5);
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0), CKPT_RECORD_SECCOMP,
-				  &record, sizeof(record));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_VMA, 0),
+				  CKPT_RECORD_SECCOMP, &record, sizeof(record));
 }
 
 /* A POSIX timer before the process's first FD, a lock after its last. */
 static void insert_timer_and_lock(struct image_bytes *bytes)
 {
 	const struct ckpt_posix_timer timer = {
-		.id = 3, .clock_id = 1, .notify = CKPT_TIMER_NOTIFY_THREAD_ID, .signal = 34,
-		.thread_id = SPEC_PID, .overrun = 2, .value = 0x1234, .interval_ns = 5, .remaining_ns = 7,
+		.id = 3,
+		.clock_id = 1,
+		.notify = CKPT_TIMER_NOTIFY_THREAD_ID,
+		.signal = 34,
+		.thread_id = SPEC_PID,
+		.overrun = 2,
+		.value = 0x1234,
+		.interval_ns = 5,
+		.remaining_ns = 7,
 	};
-	const struct ckpt_file_lock lock = { .fd = 12, .file_id = SAMPLE_MEMFD, .kind = CKPT_LOCK_FLOCK,
-					     .type = CKPT_LOCK_WRITE };
+	const struct ckpt_file_lock lock = {
+		.fd = 12, .file_id = SAMPLE_MEMFD, .kind = CKPT_LOCK_FLOCK, .type = CKPT_LOCK_WRITE
+	};
 
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_FD, 0), CKPT_RECORD_POSIX_TIMER,
-				  &timer, sizeof(timer));
-	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0), CKPT_RECORD_FILE_LOCK,
-				  &lock, sizeof(lock));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_FD, 0),
+				  CKPT_RECORD_POSIX_TIMER, &timer, sizeof(timer));
+	image_bytes_insert_record(bytes, image_bytes_find(bytes, CKPT_RECORD_MM, 0),
+				  CKPT_RECORD_FILE_LOCK, &lock, sizeof(lock));
 }
 
 /* The tail counts the records and bytes before it. */
@@ -425,7 +508,7 @@ static int make_sample(struct image_bytes *bytes, struct ckpt_error *err)
 		return ret;
 	insert_more_files(bytes);
 	insert_socket_records(bytes);
-	insert_inet_socket(bytes);	/* FILE 13 right after FILE 12, before its PIPE */
+	insert_inet_socket(bytes); /* FILE 13 right after FILE 12, before its PIPE */
 	insert_tcp_stream(bytes);
 	insert_pipe_records(bytes);
 	insert_inotify(bytes);
@@ -444,7 +527,7 @@ struct printed {
 	char *text;
 	size_t length;
 	bool type_seen[CKPT_RECORD_TYPE_COUNT];
-	bool type_printed[CKPT_RECORD_TYPE_COUNT];	/* its printer wrote something */
+	bool type_printed[CKPT_RECORD_TYPE_COUNT]; /* its printer wrote something */
 };
 
 /* A FILE kind's state record prints a phrase for the FD line: end it here. */
@@ -537,10 +620,20 @@ static const char *const inspect_lines[] = {
 
 /* Records whose text inspect shows within another record's line, or not at all. */
 static const enum ckpt_record_type silent_types[] = {
-	CKPT_RECORD_CREDS, CKPT_RECORD_RLIMITS, CKPT_RECORD_SIGACTIONS, CKPT_RECORD_FILE,
-	CKPT_RECORD_MM, CKPT_RECORD_PAGES, CKPT_RECORD_TAIL, CKPT_RECORD_TIMERS,
-	CKPT_RECORD_SIGINFO, CKPT_RECORD_SOCKET_QUEUE, CKPT_RECORD_INET_DATAGRAM, CKPT_RECORD_FILE_DATA,
-	CKPT_RECORD_INOTIFY_WATCH, CKPT_RECORD_TCP_QUEUE,
+	CKPT_RECORD_CREDS,
+	CKPT_RECORD_RLIMITS,
+	CKPT_RECORD_SIGACTIONS,
+	CKPT_RECORD_FILE,
+	CKPT_RECORD_MM,
+	CKPT_RECORD_PAGES,
+	CKPT_RECORD_TAIL,
+	CKPT_RECORD_TIMERS,
+	CKPT_RECORD_SIGINFO,
+	CKPT_RECORD_SOCKET_QUEUE,
+	CKPT_RECORD_INET_DATAGRAM,
+	CKPT_RECORD_FILE_DATA,
+	CKPT_RECORD_INOTIFY_WATCH,
+	CKPT_RECORD_TCP_QUEUE,
 };
 
 static bool is_silent(enum ckpt_record_type type)
@@ -557,7 +650,8 @@ static void check_printed(const struct printed *printed)
 	for (size_t i = 0; i < ARRAY_SIZE(known_types); i++) {
 		enum ckpt_record_type type = known_types[i];
 
-		check(printed->type_seen[type], "the sample image holds a %s record", record_type_name(type));
+		check(printed->type_seen[type], "the sample image holds a %s record",
+		      record_type_name(type));
 		check(printed->type_printed[type] == !is_silent(type), "%s record: printed %s",
 		      record_type_name(type), printed->type_printed[type] ? "something" : "nothing");
 	}
@@ -627,7 +721,9 @@ static void test_print_without_context(void)
 	print_record(out, CKPT_RECORD_TAIL, &fd, sizeof(fd), NULL);
 	print_record(out, 99, &fd, sizeof(fd), NULL);
 	fclose(out);
-	check(strcmp(text, "fd 4: file 3 cloexec\nunix socket dgram (?), peer FILE 3, 0 messages (0 bytes) queued") == 0,
+	check(strcmp(text,
+		     "fd 4: file 3 cloexec\nunix socket dgram (?), peer FILE 3, 0 messages (0 bytes) queued") ==
+		      0,
 	      "printing without a context: \"%s\"", text);
 	free(text);
 }

@@ -29,7 +29,7 @@ static void run_here(const struct syscall_batch *batch, size_t length)
 	if (code == MAP_FAILED)
 		abort();
 	memcpy(code, batch->code, length);
-	code[length - 1] = 0xc3;	/* ret instead of int3 */
+	code[length - 1] = 0xc3; /* ret instead of int3 */
 	if (mprotect(code, SYSCALL_BATCH_MAX_CODE, PROT_READ | PROT_EXEC) != 0)
 		abort();
 	function = (void (*)(void))(uintptr_t)code;
@@ -64,7 +64,8 @@ static void test_run_batch(void)
 	run_here(&batch, length);
 	check(results[0] == getpid(), "getpid: %lld", (long long)results[0]);
 	check(results[1] == 5, "write: %lld", (long long)results[1]);
-	check(read(pipe_fds[0], read_back, sizeof(read_back)) == 5 && memcmp(read_back, "hello", 5) == 0,
+	check(read(pipe_fds[0], read_back, sizeof(read_back)) == 5 &&
+		      memcmp(read_back, "hello", 5) == 0,
 	      "the written bytes arrived");
 	check(results[2] == -EBADF, "close of a bad fd: %lld", (long long)results[2]);
 	check(results[3] == -ESPIPE, "pread64 of a pipe (4 arguments): %lld", (long long)results[3]);
@@ -78,13 +79,14 @@ static void test_empty_and_overflow(void)
 	int64_t result = 0;
 	size_t added = 0;
 
-	check(syscall_batch_finish(&empty) == 1 && empty.code[0] == 0xcc, "an empty batch is an int3");
+	check(syscall_batch_finish(&empty) == 1 && empty.code[0] == 0xcc,
+	      "an empty batch is an int3");
 	while (!full.overflowed && added < 1000) {
 		syscall_batch_add(&full, SYS_getpid, (const uint64_t[4]){ 0 }, (uintptr_t)&result);
 		added++;
 	}
-	check(full.overflowed && full.call_count == added - 1, "overflow after %zu calls (%zu kept)",
-	      added - 1, full.call_count);
+	check(full.overflowed && full.call_count == added - 1,
+	      "overflow after %zu calls (%zu kept)", added - 1, full.call_count);
 	check(full.length <= SYSCALL_BATCH_MAX_CODE, "the code stays in its buffer");
 	check(syscall_batch_finish(&full) == 0, "an overflowed batch does not finish");
 }

@@ -31,7 +31,7 @@ struct memory_transport {
 	size_t length;
 	size_t read_at;
 	unsigned flushes;
-	bool *closed;			/* set on close */
+	bool *closed; /* set on close */
 };
 
 static int write_memory(struct image_transport *base, struct iovec *parts, int count,
@@ -40,7 +40,8 @@ static int write_memory(struct image_transport *base, struct iovec *parts, int c
 	struct memory_transport *transport = (struct memory_transport *)base;
 
 	for (int i = 0; i < count; i++) {
-		unsigned char *grown = realloc(transport->data, transport->length + parts[i].iov_len + 1);
+		unsigned char *grown =
+			realloc(transport->data, transport->length + parts[i].iov_len + 1);
 
 		if (!grown)
 			return fail(err, ENOMEM, "out of memory");
@@ -100,8 +101,7 @@ static struct memory_transport *new_memory_transport(bool *closed)
 	return transport;
 }
 
-static struct memory_transport *memory_holding(const unsigned char *data, size_t length,
-					       bool *closed)
+static struct memory_transport *memory_holding(const unsigned char *data, size_t length, bool *closed)
 {
 	struct memory_transport *transport = new_memory_transport(closed);
 
@@ -180,7 +180,7 @@ static void test_round_trip(void)
 	check(write_sample(&writer) == 0, "writing the sample through memory: %s", err.message);
 	check(out->flushes == 1, "the tail flushes the transport once (%u)", out->flushes);
 	check(out->length == through_fd.length && out->length == writer.stream_bytes &&
-	      memcmp(out->data, through_fd.data, out->length) == 0,
+		      memcmp(out->data, through_fd.data, out->length) == 0,
 	      "memory and fd transports carry the same %zu bytes (%zu, counted %llu)",
 	      through_fd.length, out->length, (unsigned long long)writer.stream_bytes);
 	in = memory_holding(out->data, out->length, &read_closed);
@@ -205,8 +205,8 @@ static void test_truncated(void)
 		int ret = read_through(&in->base, &err, &count);
 
 		check(ret == -EINVAL && strstr(err.message, "truncated"),
-		      "a stream cut at byte %zu of %zu is named truncated (%d: %s)", cut, bytes.length,
-		      ret, err.message);
+		      "a stream cut at byte %zu of %zu is named truncated (%d: %s)", cut,
+		      bytes.length, ret, err.message);
 	}
 	image_bytes_release(&bytes);
 }
@@ -283,7 +283,8 @@ static void check_stall(const unsigned char *data, size_t length, const char *wh
 	reader.stall_timeout_ms = 1000;
 	ret = image_read_record(&reader, &record);
 	check(ret == -ETIMEDOUT &&
-	      strcmp(err.message, "reading the image: nothing came for 1 s: the stream stalled") == 0,
+		      strcmp(err.message,
+			     "reading the image: nothing came for 1 s: the stream stalled") == 0,
 	      "a pipe stalled %s fails after the timeout (%d: %s)", where, ret, err.message);
 	image_reader_free(&reader);
 	close(pipe_fds[0]);

@@ -70,7 +70,8 @@ static void test_saved_layouts(void)
 	struct xstate_layout layout;
 
 	check(saved_xstate_layout(0x7, 832, &layout, &err) == 0 && layout.offsets[2] == 576 &&
-	      layout.sizes[2] == 256, "AVX at 576 in an 832-byte area: %s", err.message);
+		      layout.sizes[2] == 256,
+	      "AVX at 576 in an 832-byte area: %s", err.message);
 	check(saved_xstate_layout(0xe7, 2688, &layout, &err) == 0 && layout.offsets[7] == 1664,
 	      "AVX-512 components at their fixed places: %s", err.message);
 	check(saved_xstate_layout(0x207, 2440, &layout, &err) == 0 && layout.offsets[9] == 2432,
@@ -92,7 +93,7 @@ static void test_grow_to_avx512(void)
 	uint8_t saved[832], *out = malloc(to.size);
 
 	fill_pattern(saved, sizeof(saved), 3);
-	put_u64(saved + BV_AT, 0x7 | AVX_512);	/* bits the area does not hold */
+	put_u64(saved + BV_AT, 0x7 | AVX_512); /* bits the area does not hold */
 	put_u64(saved + BV_AT + 8, 0);
 	memset(saved + BV_AT + 16, 0, 48);
 	check(convert_xstate(saved, &from, out, &to, &err) == 0, "0x7 -> 0xe7: %s", err.message);
@@ -118,15 +119,16 @@ static void test_move_and_refuse(void)
 	      "AVX not in use: goes to an x87/SSE-only CPU: %s", err.message);
 	put_u64(saved + BV_AT, 0x7);
 	check(convert_xstate(saved, &from, out, &moved, &err) == 0 &&
-	      memcmp(out + 640, saved + 576, 256) == 0 && all_zero(out + 576, 64),
+		      memcmp(out + 640, saved + 576, 256) == 0 && all_zero(out + 576, 64),
 	      "AVX moved from 576 to 640: %s", err.message);
 	put_u64(saved + BV_AT, 0x7 | 0x20);
 	check(convert_xstate(saved, &big, out, &from, &err) < 0 &&
-	      strstr(err.message, "AVX-512 (bits 5-7)"), "AVX-512 in use on a CPU without it: '%s'",
-	      err.message);
+		      strstr(err.message, "AVX-512 (bits 5-7)"),
+	      "AVX-512 in use on a CPU without it: '%s'", err.message);
 	err.code = 0;
 	put_u64(saved + BV_AT, 0x7);
-	check(convert_xstate(saved, &from, out, &small, &err) < 0 && strstr(err.message, "AVX (bit 2)"),
+	check(convert_xstate(saved, &from, out, &small, &err) < 0 &&
+		      strstr(err.message, "AVX (bit 2)"),
 	      "AVX in use on a CPU without it: '%s'", err.message);
 }
 
@@ -144,8 +146,9 @@ static void test_this_cpu(void)
 	put_u64(saved + BV_AT, 0x3);
 	memset(saved + BV_AT + 8, 0, 56);
 	check(convert_xstate_for_cpu(saved, 0x3, sizeof(saved), &out, &size, &err) == 0 &&
-	      size == here.size && memcmp(out, saved, XSAVE_LEGACY_SIZE) == 0 &&
-	      get_u64(out + BV_AT) == 0x3, "an x87/SSE area to this CPU: %s", err.message);
+		      size == here.size && memcmp(out, saved, XSAVE_LEGACY_SIZE) == 0 &&
+		      get_u64(out + BV_AT) == 0x3,
+	      "an x87/SSE area to this CPU: %s", err.message);
 	free(out);
 }
 

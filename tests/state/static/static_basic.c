@@ -7,7 +7,12 @@
  */
 #include "../state.h"
 
-enum { BLOCK_COUNT = 16, DEPTH = 200, FRAME_BYTES = 256, FILE_BYTES = 8192 };
+enum {
+	BLOCK_COUNT = 16,
+	DEPTH = 200,
+	FRAME_BYTES = 256,
+	FILE_BYTES = 8192
+};
 
 static unsigned char *blocks[BLOCK_COUNT];
 static unsigned char *break_region;
