@@ -48,8 +48,8 @@ static int write_all(int fd, const char *buffer, size_t length)
 	return 0;
 }
 
-static int copy_stream(int source_fd, int destination_fd, char *buffer,
-		       size_t buffer_size, uint64_t *ret_bytes)
+static int copy_stream(int source_fd, int destination_fd, char *buffer, size_t buffer_size,
+		       uint64_t *ret_bytes)
 {
 	uint64_t total = 0;
 
@@ -82,8 +82,7 @@ static int copy_and_sync(int source_fd, int destination_fd, size_t buffer_size,
 
 	if (!buffer)
 		return -ENOMEM;
-	error = copy_stream(source_fd, destination_fd, buffer, buffer_size,
-			    &result.bytes);
+	error = copy_stream(source_fd, destination_fd, buffer, buffer_size, &result.bytes);
 	free(buffer);
 	if (error != 0)
 		return error;
@@ -95,8 +94,8 @@ static int copy_and_sync(int source_fd, int destination_fd, size_t buffer_size,
 	return 0;
 }
 
-static int open_pair(const char *source, const char *destination,
-		     int *ret_source_fd, int *ret_destination_fd)
+static int open_pair(const char *source, const char *destination, int *ret_source_fd,
+		     int *ret_destination_fd)
 {
 	int source_fd = open(source, O_RDONLY | O_CLOEXEC);
 	int destination_fd;
@@ -115,8 +114,8 @@ static int open_pair(const char *source, const char *destination,
 	return 0;
 }
 
-static int copy_file(const char *source, const char *destination,
-		     size_t buffer_size, struct copy_result *ret_result)
+static int copy_file(const char *source, const char *destination, size_t buffer_size,
+		     struct copy_result *ret_result)
 {
 	int source_fd = -1, destination_fd = -1, error;
 
@@ -148,8 +147,7 @@ int main(int argc, char **argv)
 	}
 	error = copy_file(argv[1], argv[2], buffer_size, &result);
 	if (error != 0) {
-		fprintf(stderr, "copy_fsync: %s -> %s: %s\n", argv[1], argv[2],
-			strerror(-error));
+		fprintf(stderr, "copy_fsync: %s -> %s: %s\n", argv[1], argv[2], strerror(-error));
 		return 1;
 	}
 	printf("copy_fsync: bytes=%" PRIu64 " copy_ns=%" PRIu64 " fsync_ns=%" PRIu64 "\n",

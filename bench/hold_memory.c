@@ -38,8 +38,8 @@
 #define MIB (1024ull * 1024ull)
 
 enum zero_fill_mode {
-	ZERO_FILL_READ,		/* read each page: maps the kernel's zero page */
-	ZERO_FILL_WRITE,	/* write zeros: allocates real zeroed pages */
+	ZERO_FILL_READ,	 /* read each page: maps the kernel's zero page */
+	ZERO_FILL_WRITE, /* write zeros: allocates real zeroed pages */
 };
 
 struct hold_config {
@@ -101,8 +101,7 @@ static void fill_random(uint64_t *words, uint64_t word_count, uint64_t seed)
 		words[index] = next_xorshift64(&state);
 }
 
-static void touch_zero_region(volatile uint8_t *bytes, uint64_t length,
-			      enum zero_fill_mode mode)
+static void touch_zero_region(volatile uint8_t *bytes, uint64_t length, enum zero_fill_mode mode)
 {
 	uint64_t step = page_size();
 	uint8_t sink = 0;
@@ -117,8 +116,7 @@ static void touch_zero_region(volatile uint8_t *bytes, uint64_t length,
 		fprintf(stderr, "hold_memory: fresh mapping is not zero\n");
 }
 
-static int build_regions(const struct hold_config *config,
-			 struct memory_regions *ret_regions)
+static int build_regions(const struct hold_config *config, struct memory_regions *ret_regions)
 {
 	struct memory_regions regions = { 0 };
 
@@ -129,16 +127,14 @@ static int build_regions(const struct hold_config *config,
 	    (config->zero_bytes && !regions.zero_bytes) ||
 	    (config->untouched_bytes && !regions.untouched_bytes))
 		return -ENOMEM;
-	fill_random(regions.random_words, config->random_bytes / sizeof(uint64_t),
-		    config->seed);
-	touch_zero_region(regions.zero_bytes, config->zero_bytes,
-			  config->zero_fill);
+	fill_random(regions.random_words, config->random_bytes / sizeof(uint64_t), config->seed);
+	touch_zero_region(regions.zero_bytes, config->zero_bytes, config->zero_fill);
 	*ret_regions = regions;
 	return 0;
 }
 
-static void check_random(const uint64_t *words, uint64_t word_count,
-			 uint64_t seed, struct verify_result *result)
+static void check_random(const uint64_t *words, uint64_t word_count, uint64_t seed,
+			 struct verify_result *result)
 {
 	uint64_t state = seed;
 
@@ -162,8 +158,7 @@ static bool page_is_zero(const volatile uint8_t *page, uint64_t length)
 	return true;
 }
 
-static void check_zero(const volatile uint8_t *bytes, uint64_t length,
-		       struct verify_result *result)
+static void check_zero(const volatile uint8_t *bytes, uint64_t length, struct verify_result *result)
 {
 	uint64_t step = page_size();
 
@@ -173,8 +168,7 @@ static void check_zero(const volatile uint8_t *bytes, uint64_t length,
 	}
 }
 
-static void count_resident_pages(uint8_t *bytes, uint64_t length,
-				 struct verify_result *result)
+static void count_resident_pages(uint8_t *bytes, uint64_t length, struct verify_result *result)
 {
 	uint64_t page_count = length / page_size();
 	unsigned char *residency;
@@ -196,44 +190,37 @@ static void count_resident_pages(uint8_t *bytes, uint64_t length,
 	free(residency);
 }
 
-static void report_verify(const struct hold_config *config,
-			  const struct verify_result *result)
+static void report_verify(const struct hold_config *config, const struct verify_result *result)
 {
-	bool passed = result->random_bad_words == 0 &&
-		      result->zero_bad_pages == 0;
+	bool passed = result->random_bad_words == 0 && result->zero_bad_pages == 0;
 
 	if (passed) {
 		printf("verify: pass random_bytes=%" PRIu64 " zero_bytes=%" PRIu64
 		       " untouched_resident_pages=%" PRIu64 " mincore_error=%d\n",
-		       config->random_bytes, config->zero_bytes,
-		       result->untouched_resident_pages, result->mincore_error);
+		       config->random_bytes, config->zero_bytes, result->untouched_resident_pages,
+		       result->mincore_error);
 	} else {
-		printf("verify: fail random_bad_words=%" PRIu64
-		       " first_bad_offset=%" PRIu64 " zero_bad_pages=%" PRIu64
-		       " untouched_resident_pages=%" PRIu64 "\n",
-		       result->random_bad_words, result->first_bad_offset,
-		       result->zero_bad_pages, result->untouched_resident_pages);
+		printf("verify: fail random_bad_words=%" PRIu64 " first_bad_offset=%" PRIu64
+		       " zero_bad_pages=%" PRIu64 " untouched_resident_pages=%" PRIu64 "\n",
+		       result->random_bad_words, result->first_bad_offset, result->zero_bad_pages,
+		       result->untouched_resident_pages);
 	}
 	fflush(stdout);
 }
 
-static void verify_regions(const struct hold_config *config,
-			   const struct memory_regions *regions)
+static void verify_regions(const struct hold_config *config, const struct memory_regions *regions)
 {
 	struct verify_result result = { 0 };
 
-	check_random(regions->random_words,
-		     config->random_bytes / sizeof(uint64_t), config->seed,
+	check_random(regions->random_words, config->random_bytes / sizeof(uint64_t), config->seed,
 		     &result);
 	check_zero(regions->zero_bytes, config->zero_bytes, &result);
-	count_resident_pages(regions->untouched_bytes, config->untouched_bytes,
-			     &result);
+	count_resident_pages(regions->untouched_bytes, config->untouched_bytes, &result);
 	report_verify(config, &result);
 }
 
 static void serve_verify_requests(const struct hold_config *config,
-				  const struct memory_regions *regions,
-				  const sigset_t *wait_mask)
+				  const struct memory_regions *regions, const sigset_t *wait_mask)
 {
 	for (;;) {
 		hold_wait_for_verify(wait_mask);

@@ -57,8 +57,8 @@ struct verify_round {
 	pthread_cond_t round_started;
 	pthread_cond_t thread_reported;
 	uint64_t round;
-	unsigned waiting;	/* threads that finished their setup */
-	unsigned reported;	/* threads that verified in this round */
+	unsigned waiting;  /* threads that finished their setup */
+	unsigned reported; /* threads that verified in this round */
 	unsigned bad_threads;
 	unsigned first_bad;
 	uint64_t checksum;
@@ -203,8 +203,7 @@ static void run_verify_round(uint64_t checksum_expected)
 		printf("verify: fail threads=%u reported=%u bad_threads=%u first_bad=%u"
 		       " checksum=%" PRIu64 " expected=%" PRIu64 "\n",
 		       config.thread_count, shared.reported, shared.bad_threads,
-		       shared.bad_threads ? shared.first_bad : 0, shared.checksum,
-		       checksum_expected);
+		       shared.bad_threads ? shared.first_bad : 0, shared.checksum, checksum_expected);
 	fflush(stdout);
 	pthread_mutex_unlock(&shared.mutex);
 }
@@ -258,7 +257,7 @@ static int parse_arguments(int argc, char **argv)
 	if (hold_parse_arguments(argc, argv, options, parse_option, NULL) != 0)
 		return -EINVAL;
 	if (config.stack_bytes < 2 * MAX_DATA_BYTES)
-		return -EINVAL;	/* each thread keeps MAX_DATA_BYTES on its stack */
+		return -EINVAL; /* each thread keeps MAX_DATA_BYTES on its stack */
 	return 0;
 }
 
@@ -269,8 +268,9 @@ int main(int argc, char **argv)
 	int error;
 
 	if (parse_arguments(argc, argv) != 0) {
-		fprintf(stderr, "usage: hold_threads [--threads N] [--stack-kib K (at least %d)]"
-				" [--data-bytes B (at most %d)]\n",
+		fprintf(stderr,
+			"usage: hold_threads [--threads N] [--stack-kib K (at least %d)]"
+			" [--data-bytes B (at most %d)]\n",
 			2 * MAX_DATA_BYTES / 1024, MAX_DATA_BYTES);
 		return 2;
 	}

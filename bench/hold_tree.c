@@ -49,8 +49,8 @@
 enum {
 	MAX_PROCESSES = 10000,
 	MAX_DATA_KIB = 1 << 20,
-	REPLY_SECONDS = 20,	/* for each round's verdicts */
-	SETUP_SECONDS = 120,	/* for every descendant to be ready */
+	REPLY_SECONDS = 20,  /* for each round's verdicts */
+	SETUP_SECONDS = 120, /* for every descendant to be ready */
 };
 
 #define MESSAGE_SIGNAL SIGRTMIN
@@ -73,7 +73,7 @@ struct tree_self {
 /* What the root knows of its descendants, by index (entry 0 is the root). */
 struct tree_roster {
 	pid_t *pids;
-	uint32_t *reported_round;	/* the last round each one answered */
+	uint32_t *reported_round; /* the last round each one answered */
 };
 
 /* The root's findings in one round (setup is round 0). */
@@ -123,7 +123,7 @@ static bool self_intact(void)
 	if (getpid() != self.pid)
 		return false;
 	if (self.index != 0 && getppid() != self.parent)
-		return false;	/* the root's parent is outside the tree */
+		return false; /* the root's parent is outside the tree */
 	for (size_t word = 0; word < data_words(); word++) {
 		if (self.data[word] != stream_word(self.index, word))
 			return false;
@@ -170,7 +170,7 @@ static int receive_message(const struct timespec *deadline, struct tree_message 
 			return -EAGAIN;
 		if (sigtimedwait(&message_set, &info, &left) < 0) {
 			if (errno == EINTR)
-				continue;	/* a handled signal, or a checkpoint's freeze */
+				continue; /* a handled signal, or a checkpoint's freeze */
 			return -errno;
 		}
 		if (info.si_code != SI_QUEUE)
@@ -209,7 +209,7 @@ static void become_child(unsigned index, pid_t parent)
 	self.pid = getpid();
 	self.parent = parent;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent) {
-		send_message(0, false);	/* the parent is gone already */
+		send_message(0, false); /* the parent is gone already */
 		_exit(1);
 	}
 }
@@ -260,13 +260,13 @@ static void count_message(struct tree_roster *roster, uint32_t round,
 	bool known = message->index > 0 && message->index < config.process_count;
 
 	if (message->round != round)
-		return;	/* late from an earlier round */
+		return; /* late from an earlier round */
 	if (round == 0 && known && roster->pids[message->index] == 0)
 		roster->pids[message->index] = message->sender;
 	if (!known || roster->reported_round[message->index] == round + 1)
-		return;	/* not one of ours, or said twice */
+		return; /* not one of ours, or said twice */
 	if (roster->pids[message->index] != message->sender)
-		return;	/* the index from another PID: its own will be missing */
+		return; /* the index from another PID: its own will be missing */
 	roster->reported_round[message->index] = round + 1;
 	result->reported++;
 	if (!message->passed) {
@@ -325,8 +325,8 @@ static void run_verify_round(struct tree_roster *roster, uint32_t round)
 	for (unsigned index = 1; index < config.process_count; index++) {
 		union sigval value = { .sival_int = (int)round };
 
-		if (roster->pids[index] > 0)	/* never 0: that would be our group */
-			(void)sigqueue(roster->pids[index], SIGUSR1, value);	/* gone: missing */
+		if (roster->pids[index] > 0) /* never 0: that would be our group */
+			(void)sigqueue(roster->pids[index], SIGUSR1, value); /* gone: missing */
 	}
 	collect_round(roster, round, REPLY_SECONDS, &result);
 	if (result.bad_processes == 0 && result.reported == config.process_count - 1)
@@ -340,7 +340,7 @@ static void run_verify_round(struct tree_roster *roster, uint32_t round)
 }
 
 __attribute__((noreturn)) static void serve_verify_requests(struct tree_roster *roster,
-							     const sigset_t *wait_mask)
+							    const sigset_t *wait_mask)
 {
 	uint32_t round = 0;
 
@@ -355,8 +355,8 @@ __attribute__((noreturn)) static void serve_verify_requests(struct tree_roster *
 static int parse_option(int option, const char *value, void *context)
 {
 	unsigned long long number;
-	int error = hold_parse_number(value, 1, option == 'd' ? MAX_DATA_KIB : MAX_PROCESSES,
-				      &number);
+	int error =
+		hold_parse_number(value, 1, option == 'd' ? MAX_DATA_KIB : MAX_PROCESSES, &number);
 
 	(void)context;
 	if (error != 0)
@@ -395,8 +395,10 @@ int main(int argc, char **argv)
 	int error;
 
 	if (parse_arguments(argc, argv) != 0) {
-		fprintf(stderr, "usage: hold_tree [--processes N (at most %d)] [--fanout K]"
-				" [--data-kib D]\n", MAX_PROCESSES);
+		fprintf(stderr,
+			"usage: hold_tree [--processes N (at most %d)] [--fanout K]"
+			" [--data-kib D]\n",
+			MAX_PROCESSES);
 		return 2;
 	}
 	/* Blocks SIGUSR1 and the message signal before any fork, so all inherit both. */

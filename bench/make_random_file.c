@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WORDS_PER_BLOCK (128u * 1024u)	/* 1 MiB of uint64_t */
+#define WORDS_PER_BLOCK (128u * 1024u) /* 1 MiB of uint64_t */
 
 static uint64_t next_xorshift64(uint64_t *state)
 {

@@ -51,8 +51,7 @@ static int read_all(int fd, char *memory, uint64_t length, uint64_t chunk)
 	return 0;
 }
 
-static int read_file_into_fresh_memory(int fd, uint64_t chunk,
-				       uint64_t *ret_bytes, uint64_t *ret_ns)
+static int read_file_into_fresh_memory(int fd, uint64_t chunk, uint64_t *ret_bytes, uint64_t *ret_ns)
 {
 	struct stat status;
 	uint64_t start_ns = monotonic_ns();

@@ -30,8 +30,7 @@ int main(void)
 	for (;;) {
 		count++;
 		sum += count;
-		printf("count=%" PRIu64 " sum=%" PRIu64 " pid=%d\n", count, sum,
-		       (int)getpid());
+		printf("count=%" PRIu64 " sum=%" PRIu64 " pid=%d\n", count, sum, (int)getpid());
 		fflush(stdout);
 		sleep_one_tick();
 	}
