@@ -43,7 +43,7 @@
 #include "fault.h"
 #include "objects/event_files.h"
 #include "objects/file_kinds.h"
-#include "objects/inet_socket.h"
+#include "objects/inet_common.h"
 #include "objects/restore.h"
 #include "util.h"
 
