@@ -31,27 +31,6 @@ struct totals {
 	uint64_t mapped_bytes;
 };
 
-static void prot_text(uint32_t prot, char text[4])
-{
-	text[0] = prot & PROT_READ ? 'r' : '-';
-	text[1] = prot & PROT_WRITE ? 'w' : '-';
-	text[2] = prot & PROT_EXEC ? 'x' : '-';
-	text[3] = '\0';
-}
-
-static const char *vma_file_path(const struct image_process *image, const struct ckpt_vma *vma)
-{
-	const struct image_file *file = image_find_file(image, vma->file_id);
-
-	if (file)
-		return file->path;
-	if (vma->flags & CKPT_VMA_HEAP)
-		return "[heap]";
-	if (vma->flags & CKPT_VMA_STACK)
-		return "[stack]";
-	return "";
-}
-
 /* Minimal JSON string escaping for paths. */
 static void print_json_string(const char *text)
 {
@@ -140,11 +119,11 @@ static void print_json_vmas(const struct image_process *image)
 		const struct ckpt_vma *vma = &image->vmas[i];
 		char prot[4];
 
-		prot_text(vma->prot, prot);
+		vma_prot_text(vma->prot, prot);
 		printf("    {\"start\": %" PRIu64 ", \"end\": %" PRIu64
 		       ", \"prot\": \"%s\", \"kind\": \"%s\", \"pages\": %" PRIu64 ", \"path\": ",
 		       vma->start, vma->end, prot, image_vma_kind_name(vma->kind), vma->page_count);
-		print_json_string(vma_file_path(image, vma));
+		print_json_string(vma_display_name(vma, image_find_file(image, vma->file_id)));
 		printf("}%s\n", i + 1 < image->vma_count ? "," : "");
 	}
 	printf("  ],\n");

@@ -256,7 +256,7 @@ void print_fd_record(FILE *out, const void *payload, uint64_t length,
 			image_inherit_kind_name(fd->inherit_kind));
 }
 
-static void prot_text(uint32_t prot, char text[4])
+void vma_prot_text(uint32_t prot, char text[4])
 {
 	text[0] = prot & PROT_READ ? 'r' : '-';
 	text[1] = prot & PROT_WRITE ? 'w' : '-';
@@ -264,10 +264,8 @@ static void prot_text(uint32_t prot, char text[4])
 	text[3] = '\0';
 }
 
-static const char *vma_path(const struct ckpt_vma *vma, const struct record_print_context *context)
+const char *vma_display_name(const struct ckpt_vma *vma, const struct image_file *file)
 {
-	const struct image_file *file = find_context_file(context, vma->file_id);
-
 	if (file)
 		return file->path;
 	if (vma->flags & CKPT_VMA_HEAP)
@@ -284,12 +282,13 @@ void print_vma_record(FILE *out, const void *payload, uint64_t length,
 	char prot[4];
 
 	(void)length;
-	prot_text(vma->prot, prot);
+	vma_prot_text(vma->prot, prot);
 	fprintf(out,
 		"vma %#014" PRIx64 "-%#014" PRIx64 " %s %-12s %8" PRIu64 " KiB %8" PRIu64
 		" pages %s\n",
 		vma->start, vma->end, prot, image_vma_kind_name(vma->kind),
-		(vma->end - vma->start) >> 10, vma->page_count, vma_path(vma, context));
+		(vma->end - vma->start) >> 10, vma->page_count,
+		vma_display_name(vma, find_context_file(context, vma->file_id)));
 }
 
 void print_epoll_target_record(FILE *out, const void *payload, uint64_t length,

@@ -151,4 +151,9 @@ record_printer print_head_record, print_tree_record, print_process_record, print
 	print_inet_socket_record, print_pipe_record, print_file_lock_record,
 	print_posix_timer_record, print_inotify_record, print_tcp_stream_record, print_pty_record;
 
+/* "rwx" with '-' for a missing right. */
+void vma_prot_text(uint32_t prot, char text[4]);
+/* What inspect shows for a VMA: its file's path, [heap], [stack] or "". */
+const char *vma_display_name(const struct ckpt_vma *vma, const struct image_file *file);
+
 #endif
